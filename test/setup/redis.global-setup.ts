@@ -1,5 +1,5 @@
 import type { TestProject } from 'vitest/node';
-import { startRedisServer } from '../support/redis-server';
+import { startRedisServer } from '../../libs/cluster/src/throwaway-redis';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -25,19 +25,21 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function startRedisServer(extraArgs: string[] = []): Promise<ThrowawayRedis> {
+export async function startRedisServer(extraArgs: string[] = [], binary = 'redis-server'): Promise<ThrowawayRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'nnq-redis-'));
+  // own process group: a Ctrl-C in the terminal reaches only our parent, which stops us in order
   const child: ChildProcess = spawn(
-    'redis-server',
+    binary,
     ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', ...extraArgs],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
   await new Promise<void>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`redis-server did not start on port ${port}: ${out}`)), 10_000);
     child.once('error', (err) => {
       clearTimeout(timer);
+      rmSync(dir, { recursive: true, force: true });
       reject(err);
     });
     child.stdout?.on('data', (chunk: Buffer) => {
@@ -53,6 +55,9 @@ export async function startRedisServer(extraArgs: string[] = []): Promise<Throwa
     });
   });
   let stopped = false;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.stdout?.resume();
+  child.stderr?.resume();
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
@@ -60,8 +65,7 @@ export async function startRedisServer(extraArgs: string[] = []): Promise<Throwa
     async stop() {
       if (stopped) return;
       stopped = true;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
       rmSync(dir, { recursive: true, force: true });
     },

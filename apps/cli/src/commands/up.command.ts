@@ -1,0 +1,62 @@
+import { loadConfig } from '@nnq/cluster';
+import type { Command } from 'commander';
+import { LocalCluster, NoRedisError } from '../local-cluster';
+
+/** `nnq up --workers N`: a local cluster in the foreground until Ctrl-C or SIGTERM. */
+export function registerUp(program: Command): void {
+  program
+    .command('up')
+    .description('start a local cluster (Redis if needed, the coordinator, N workers) in the foreground')
+    .option('-w, --workers <n>', 'number of worker processes', parsePositiveInt('--workers'), 2)
+    .action(async (opts: { workers: number }) => {
+      const config = loadConfig();
+      const cluster = new LocalCluster({
+        workers: opts.workers,
+        port: config.NNQ_PORT,
+        redisUrl: config.REDIS_URL,
+        log: (line) => process.stdout.write(`${line}\n`),
+      });
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        process.stdout.write(`\n${signal}: stopping the local cluster...\n`);
+        void cluster.stop().then(() => {
+          process.stdout.write('stopped\n');
+          process.exit(0);
+        });
+      };
+      process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      try {
+        await cluster.start();
+      } catch (err) {
+        await cluster.stop();
+        if (err instanceof NoRedisError) {
+          process.stderr.write(`nnq up: ${err.message}\n`);
+          process.exit(69);
+        }
+        throw err;
+      }
+      process.stdout.write(
+        [
+          '',
+          `nnq local cluster is up (${opts.workers} workers); Ctrl-C stops it`,
+          `  coordinator  ${cluster.coordinatorUrl}`,
+          `  API docs     ${cluster.coordinatorUrl}/docs`,
+          `  workers      ${cluster.coordinatorUrl}/workers`,
+          `  metrics      ${cluster.coordinatorUrl}/metrics`,
+          `  redis        ${cluster.redisUrl}`,
+          '',
+        ].join('\n'),
+      );
+    });
+}
+
+export function parsePositiveInt(flag: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value) || Number(value) < 1)
+      throw new Error(`${flag} must be a positive integer, got "${value}"`);
+    return Number(value);
+  };
+}

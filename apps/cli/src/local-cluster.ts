@@ -1,0 +1,139 @@
+import { freePort, redactUrl, redisReachable, startRedisServer, type ThrowawayRedis } from '@nnq/cluster';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+
+export interface LocalClusterOptions {
+  workers: number;
+  /** Coordinator port; NNQ_PORT, else 3000. */
+  port: number;
+  /** Redis URL to use when reachable; REDIS_URL, else the default local Redis. */
+  redisUrl: string;
+  env?: NodeJS.ProcessEnv;
+  /** Where child output goes; the CLI passes its own stdout. */
+  log?: (line: string) => void;
+}
+
+export class NoRedisError extends Error {
+  constructor(url: string) {
+    super(
+      `no Redis answers at ${redactUrl(url)} and no redis-server binary is on PATH. Three ways out:\n` +
+        `  1. install Redis:      apt-get install -y redis-server   (then run this again)\n` +
+        `  2. point at a Redis:   REDIS_URL=redis://host:6379 nnq up\n` +
+        `  3. use the compose stack: docker compose up -d redis   (then REDIS_URL=redis://127.0.0.1:6379)`,
+    );
+    this.name = 'NoRedisError';
+  }
+}
+
+const APP_MAIN = (app: string) => resolve(__dirname, '..', '..', app, 'src', 'main.js');
+
+/**
+ * A local nnq cluster in the foreground: a Redis (the reachable one, or a throwaway redis-server),
+ * one coordinator and N workers as child processes. stop() ends exactly what start() started.
+ */
+export class LocalCluster {
+  private redis?: ThrowawayRedis;
+  private readonly children: ChildProcess[] = [];
+  private stopping?: Promise<void>;
+  redisUrl = '';
+  coordinatorUrl = '';
+
+  constructor(private readonly options: LocalClusterOptions) {}
+
+  async start(): Promise<void> {
+    const log = this.options.log ?? (() => undefined);
+    if (await redisReachable(this.options.redisUrl)) {
+      this.redisUrl = this.options.redisUrl;
+      log(`using Redis at ${redactUrl(this.redisUrl)}`);
+    } else {
+      try {
+        this.redis = await startRedisServer();
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NoRedisError(this.options.redisUrl);
+        throw err;
+      }
+      this.redisUrl = this.redis.url;
+      log(`started a throwaway redis-server at ${this.redisUrl} (pid ${this.redis.pid})`);
+    }
+    const port = this.options.port === 0 ? await freePort() : this.options.port;
+    const env = { ...process.env, ...this.options.env, REDIS_URL: this.redisUrl };
+    this.spawnApp('coordinator', { ...env, NNQ_PORT: String(port) });
+    this.coordinatorUrl = `http://127.0.0.1:${port}`;
+    await this.waitHealthy(`${this.coordinatorUrl}/health`, 30_000);
+    for (let i = 0; i < this.options.workers; i++) this.spawnApp(`worker`, { ...env, NNQ_WORKER_PORT: '0' });
+    await this.waitForWorkers(this.options.workers, 30_000);
+  }
+
+  private spawnApp(app: 'coordinator' | 'worker', env: NodeJS.ProcessEnv): void {
+    const log = this.options.log ?? (() => undefined);
+    // own process group: Ctrl-C reaches the CLI only, which stops the children in order
+    const child = spawn(process.execPath, [APP_MAIN(app)], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const tag = `${app}[${child.pid}]`;
+    const forward = (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n')) if (line.trim()) log(`${tag} ${line}`);
+    };
+    child.stdout?.on('data', forward);
+    child.stderr?.on('data', forward);
+    child.once('exit', (code, signal) => {
+      if (!this.stopping) log(`${tag} exited (${signal ?? code})`);
+    });
+    this.children.push(child);
+  }
+
+  /** Pids of the processes this cluster started (redis-server included when it started one). */
+  pids(): number[] {
+    return [...this.children.map((c) => c.pid ?? -1), ...(this.redis ? [this.redis.pid] : [])];
+  }
+
+  private async waitHealthy(url: string, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.children.some((c) => c.exitCode !== null)) throw new Error(`a process exited during start-up`);
+      try {
+        const res = await fetch(url);
+        if (res.ok) return;
+      } catch {
+        // not listening yet
+      }
+      await sleep(200);
+    }
+    throw new Error(`${url} did not become healthy within ${timeoutMs} ms`);
+  }
+
+  private async waitForWorkers(n: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const res = await fetch(`${this.coordinatorUrl}/workers`).catch(() => null);
+      const list = res?.ok ? ((await res.json()) as { pid: number }[]) : [];
+      const ours = new Set(this.children.map((c) => c.pid));
+      if (list.filter((w) => ours.has(w.pid)).length >= n) return;
+      if (this.children.some((c) => c.exitCode !== null)) throw new Error(`a worker exited during start-up`);
+      await sleep(200);
+    }
+    throw new Error(`${n} workers did not announce themselves within ${timeoutMs} ms`);
+  }
+
+  /** Stop workers, then the coordinator, then the throwaway Redis. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      const workers = this.children.slice(1);
+      await Promise.all(workers.map((c) => terminate(c, 10_000)));
+      if (this.children[0]) await terminate(this.children[0], 10_000);
+      await this.redis?.stop();
+    })();
+    return this.stopping;
+  }
+}
+
+async function terminate(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,20 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { configOrExit, logLevels, nnqVersion } from '@nnq/cluster';
+import { CoordinatorModule } from './coordinator.module';
+
+async function bootstrap(): Promise<void> {
+  const config = configOrExit('coordinator');
+  const app = await NestFactory.create(CoordinatorModule.forRoot(config), { logger: logLevels(config.NNQ_LOG_LEVEL) });
+  app.enableShutdownHooks();
+  const doc = new DocumentBuilder().setTitle('nnq coordinator').setVersion(nnqVersion()).addBearerAuth().build();
+  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc));
+  await app.listen(config.NNQ_PORT, config.NNQ_HOST);
+  const address = app.getHttpServer().address();
+  const port = typeof address === 'object' && address ? address.port : config.NNQ_PORT;
+  new Logger('Coordinator').log(`coordinator listening on http://${config.NNQ_HOST}:${port}`);
+}
+
+void bootstrap();

@@ -1,0 +1,17 @@
+import { Controller, Get } from '@nestjs/common';
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import type { WorkerInfo } from '@nnq/protocol';
+import { WorkersService } from './workers.service';
+
+@ApiTags('workers')
+@Controller('workers')
+export class WorkersController {
+  constructor(private readonly workers: WorkersService) {}
+
+  /** Live workers: host, pid, concurrency, version, engine, last seen. */
+  @Get()
+  @ApiOkResponse({ description: 'Workers whose heartbeat has not expired' })
+  list(): Promise<WorkerInfo[]> {
+    return this.workers.list();
+  }
+}

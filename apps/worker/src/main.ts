@@ -1,0 +1,24 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { configOrExit, logLevels } from '@nnq/cluster';
+import { HeartbeatService } from './heartbeat.service';
+import { WorkerModule } from './worker.module';
+
+async function bootstrap(): Promise<void> {
+  const config = configOrExit('worker');
+  const app = await NestFactory.create(WorkerModule.forRoot(config), { logger: logLevels(config.NNQ_LOG_LEVEL) });
+  app.enableShutdownHooks();
+  // the worker's own small HTTP server: /health and /metrics (port 0 picks a free one)
+  await app.listen(config.NNQ_WORKER_PORT, config.NNQ_HOST);
+  const address = app.getHttpServer().address();
+  const port = typeof address === 'object' && address ? address.port : config.NNQ_WORKER_PORT;
+  const heartbeat = app.get(HeartbeatService);
+  heartbeat.port = port;
+  await heartbeat.beat();
+  new Logger('Worker').log(
+    `worker ${heartbeat.info().id} serving /health and /metrics on http://${config.NNQ_HOST}:${port}`,
+  );
+}
+
+void bootstrap();

@@ -1,0 +1,68 @@
+import { Global, Inject, Logger, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { KeySchema } from '@nnq/protocol';
+import type { Redis } from 'ioredis';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { loadConfig, NNQ_CONFIG, type NnqConfig } from './config';
+import { HealthController } from './health.controller';
+import { MetricsController } from './metrics.controller';
+import { createRedis, redactUrl } from './redis';
+import { RedisHealthIndicator } from './redis.health';
+import { KEYS, METRICS_REGISTRY, REDIS } from './tokens';
+
+export interface ClusterCoreOptions {
+  /** Process role, used in the Redis connection name and the `app` label of metrics. */
+  app: 'coordinator' | 'worker';
+  /** Parsed configuration; defaults to the validated environment. */
+  config?: NnqConfig;
+}
+
+class RedisCloser implements OnApplicationShutdown {
+  private readonly logger = new Logger('Redis');
+  constructor(@Inject(REDIS) private readonly redis: Redis) {}
+  async onApplicationShutdown(): Promise<void> {
+    await this.redis.quit().catch((err: Error) => this.logger.warn(`quit failed: ${err.message}`));
+  }
+}
+
+/**
+ * Config, the Redis connection, the key schema, the metrics registry, /health and /metrics:
+ * what every nnq process needs. Configuration is validated here, so a bad variable stops boot.
+ */
+@Global()
+@Module({})
+export class ClusterCoreModule {
+  static forRoot(options: ClusterCoreOptions): DynamicModule {
+    const config = options.config ?? loadConfig();
+    const logger = new Logger('ClusterCore');
+    return {
+      module: ClusterCoreModule,
+      imports: [TerminusModule],
+      controllers: [HealthController, MetricsController],
+      providers: [
+        { provide: NNQ_CONFIG, useValue: config },
+        { provide: KEYS, useValue: new KeySchema(config.NNQ_PREFIX) },
+        {
+          provide: REDIS,
+          useFactory: () => {
+            const redis = createRedis(config.REDIS_URL, `nnq-${options.app}`);
+            redis.on('error', (err: Error) => logger.warn(`Redis ${redactUrl(config.REDIS_URL)}: ${err.message}`));
+            return redis;
+          },
+        },
+        {
+          provide: METRICS_REGISTRY,
+          useFactory: () => {
+            const registry = new Registry();
+            registry.setDefaultLabels({ app: options.app });
+            collectDefaultMetrics({ register: registry });
+            return registry;
+          },
+        },
+        RedisCloser,
+        RedisHealthIndicator,
+      ],
+      exports: [NNQ_CONFIG, KEYS, REDIS, METRICS_REGISTRY, RedisHealthIndicator],
+    };
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * The Redis key schema. Every key starts with the deployment prefix (NNQ_PREFIX, default `nnq`),
+ * so several deployments or test suites can share one Redis. A run's keys carry the hash tag
+ * `{run:<id>}` so that Redis Cluster keeps them in one slot (scripts and MULTI touch several).
+ */
+export class KeySchema {
+  constructor(readonly prefix: string) {
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) {
+      throw new Error(`key prefix must be 1-64 characters of [A-Za-z0-9_.-], got ${JSON.stringify(prefix)}`);
+    }
+  }
+
+  /** Set of worker ids that announced themselves (entries outlive their heartbeat; readers prune). */
+  workers(): string {
+    return `${this.prefix}:workers`;
+  }
+
+  /** One worker's heartbeat: JSON WorkerInfo with a TTL; its absence means the worker is gone. */
+  worker(id: string): string {
+    return `${this.prefix}:worker:${id}`;
+  }
+
+  /** Prefix handed to BullMQ queues and workers. */
+  bullPrefix(): string {
+    return `${this.prefix}:bull`;
+  }
+
+  private run(runId: string): string {
+    return `${this.prefix}:{run:${runId}}`;
+  }
+
+  /** Run record (JSON state) for run `runId`. */
+  runState(runId: string): string {
+    return `${this.run(runId)}:state`;
+  }
+
+  /** Parameters of version `v`: one little-endian Float32 blob in the flat layout. */
+  params(runId: string, version: number): string {
+    return `${this.run(runId)}:params:${version}`;
+  }
+
+  /** Summed gradient of shard `shard` at step `step`, followed by its loss and correct count. */
+  gradient(runId: string, step: number, shard: number): string {
+    return `${this.run(runId)}:grad:${step}:${shard}`;
+  }
+
+  /** Result of an evaluation shard. */
+  evaluation(runId: string, evalId: string, shard: number): string {
+    return `${this.run(runId)}:eval:${evalId}:${shard}`;
+  }
+}
+
+/** Ids (runs, workers) as they may appear inside keys and BullMQ job ids: no `:`, no braces. */
+export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;

@@ -1,0 +1,30 @@
+import { endianness } from 'node:os';
+
+const LITTLE = endianness() === 'LE';
+
+/** Float32Array -> little-endian bytes. On little-endian hosts a zero-copy view. */
+export function encodeFloat32(values: Float32Array): Buffer {
+  if (LITTLE) return Buffer.from(values.buffer, values.byteOffset, values.byteLength);
+  const out = Buffer.allocUnsafe(values.byteLength);
+  for (let i = 0; i < values.length; i++) out.writeFloatLE(values[i], i * 4);
+  return out;
+}
+
+/** Little-endian bytes -> Float32Array (a fresh, aligned copy; Redis replies are not aligned). */
+export function decodeFloat32(bytes: Uint8Array, expectedLength?: number): Float32Array {
+  if (bytes.byteLength % 4 !== 0) {
+    throw new RangeError(`a float32 blob must have a multiple of 4 bytes, got ${bytes.byteLength}`);
+  }
+  const n = bytes.byteLength / 4;
+  if (expectedLength !== undefined && n !== expectedLength) {
+    throw new RangeError(`expected ${expectedLength} float32 values, got ${n}`);
+  }
+  const out = new Float32Array(n);
+  if (LITTLE) {
+    new Uint8Array(out.buffer).set(bytes);
+    return out;
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 0; i < n; i++) out[i] = view.getFloat32(i * 4, true);
+  return out;
+}
