@@ -1,0 +1,20 @@
+/**
+ * @nnq/engine-onnx: libs/nn networks compiled into ONNX graphs (forward + hand-derived backward)
+ * and run on onnxruntime-node, the workers' fast path.
+ */
+export { OPSET } from './graph';
+export { buildTrainingGraph, flatSlots, type FlatSlot, type TrainingGraph } from './training-graph';
+export { compileTrainingStep, OnnxTrainingStep, type StepResult, type TrainingStepOptions } from './training-step';
+export {
+  buildForwardModel,
+  compileForward,
+  exportOnnx,
+  OnnxForward,
+  predict,
+  FORWARD_INPUT,
+  FORWARD_OUTPUT,
+  type ExportOptions,
+  type Preprocess,
+} from './forward';
+export { createTrainingEngine, type EngineKind, type TrainingEngine, type TrainingEngineOptions } from './engine';
+export { importOrt, sessionOptions, type Ort, type SessionConfig } from './ort';

@@ -1,0 +1,191 @@
+import { paramLayout, type NetworkSpec, type ParamLayout } from '@nnq/nn';
+import { GraphBuilder } from './graph';
+import { emitForward, maskOf } from './network';
+
+/** One parameter tensor of the flat layout, as a graph input (params) or output (gradient). */
+export interface FlatSlot {
+  /** Graph input name of the parameter; its gradient output is `${name}_grad`. */
+  readonly name: string;
+  readonly offset: number;
+  readonly size: number;
+  readonly dims: readonly number[];
+}
+
+export interface TrainingGraph {
+  /** Serialised ModelProto. */
+  readonly model: Uint8Array;
+  readonly batch: number;
+  readonly layout: ParamLayout;
+  /** Parameter inputs in flat-layout order; gradient outputs are `${slot.name}_grad`. */
+  readonly slots: readonly FlatSlot[];
+  /** Whether the graph has a `correct` output (classification losses). */
+  readonly hasCorrect: boolean;
+}
+
+export const INPUT_X = 'x';
+export const INPUT_Y = 'y';
+export const OUTPUT_LOSS = 'loss';
+export const OUTPUT_CORRECT = 'correct';
+
+/** The slots of the flat layout: kernel_n [fanIn, units] then bias_n [units], for n = 1..L. */
+export function flatSlots(layout: ParamLayout): FlatSlot[] {
+  const slots: FlatSlot[] = [];
+  for (const l of layout.layers) {
+    slots.push({ name: `kernel_${l.index}`, offset: l.kernelOffset, size: l.kernelSize, dims: [l.fanIn, l.units] });
+    if (l.biasOffset >= 0)
+      slots.push({ name: `bias_${l.index}`, offset: l.biasOffset, size: l.biasSize, dims: [l.units] });
+  }
+  return slots;
+}
+
+/**
+ * One training step as one ONNX graph, for a fixed batch size.
+ *
+ * Inputs: x [batch, inputSize], y [batch, K], kernel_n [fanIn, units], bias_n [units].
+ * Outputs: loss (scalar, summed over the batch), correct (scalar count, classification losses only),
+ * kernel_n_grad and bias_n_grad: dJ/dW(n) and dJ/db(n) summed over the batch.
+ * The backward pass is the lecture's delta recursion, written out op by op.
+ */
+export function buildTrainingGraph(spec: NetworkSpec, batch: number): TrainingGraph {
+  if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`batch must be a positive integer, got ${batch}`);
+  const layout = paramLayout(spec);
+  const L = layout.layers.length;
+  const K = layout.widths[L];
+  const g = new GraphBuilder('nnq_training_step');
+  const slots = flatSlots(layout);
+  const x = g.input(INPUT_X, [batch, spec.inputSize]);
+  const y = g.input(INPUT_Y, [batch, K]);
+  for (const s of slots) g.input(s.name, s.dims);
+
+  // ---- forward: effective kernel W * mask, then a(n) = x(n) W(n) + b(n), h(n) = f(a(n))
+  const masks: (string | null)[] = [null];
+  const keep: (string | null)[] = [null];
+  for (const l of layout.layers) {
+    const m = maskOf(spec, l.index);
+    masks.push(m ? g.initializer(`mask_${l.index}`, m, [l.fanIn, l.units]) : null);
+    keep.push(m ? g.boolInitializer(`keep_${l.index}`, m, [l.fanIn, l.units]) : null);
+  }
+  const fwd = emitForward(g, spec, layout, x, {
+    kernel: (n) => (masks[n] ? g.op('Mul', [`kernel_${n}`, masks[n]!]) : `kernel_${n}`),
+    bias: (n) => (layout.layers[n - 1].biasOffset >= 0 ? `bias_${n}` : null),
+  });
+  const aL = fwd.a[L];
+  const out = fwd.h[L];
+
+  // ---- loss J (summed over the batch) and delta(L) = dJ/da(L)
+  let deltaL: string;
+  let hasCorrect = false;
+  const sumAll = (v: string, name?: string) => g.op('ReduceSum', [v], { keepdims: 0 }, name);
+  switch (spec.loss) {
+    case 'sum_of_squares': {
+      const e = g.op('Sub', [out, y]); // dJ/dout = out - y
+      g.op('Mul', [sumAll(g.op('Mul', [e, e])), g.scalar(0.5)], {}, OUTPUT_LOSS); // J = 1/2 sum (y - out)^2
+      deltaL = fwd.act[L].backward(e);
+      break;
+    }
+    case 'mse': {
+      const e = g.op('Sub', [out, y]);
+      g.op('Mul', [sumAll(g.op('Mul', [e, e])), g.scalar(1 / K)], {}, OUTPUT_LOSS); // J = 1/K sum (y - out)^2
+      deltaL = fwd.act[L].backward(g.op('Mul', [e, g.scalar(2 / K)])); // dJ/dout = 2/K (out - y)
+      break;
+    }
+    case 'softmax_cross_entropy': {
+      // J = -sum_k y_k log p_k from the logits; delta(L) = p - y. Written so that confident
+      // predictions (p_k near 1) lose no digits: with z = a - max a and S = sum_j exp(z_j),
+      //   S - 1 = T = sum over the non-maximal exp(z_j) (+ ties), log p = z - log1p(T),
+      //   1 - p_k = T / S at the maximum, (S - exp(z_k)) / S elsewhere,
+      //   p - y = p (1 - y) - y (1 - p).
+      const z = g.op('Sub', [aL, g.op('ReduceMax', [aL], { axes: [1], keepdims: 1 })]);
+      const e = g.op('Exp', [z]);
+      const isMax = g.op('Equal', [z, g.scalar(0)]);
+      const rowSum = (v: string) => g.op('ReduceSum', [v, g.int64s([1])], { keepdims: 1 });
+      const S = rowSum(e);
+      const ties = g.op('Sub', [rowSum(g.op('Cast', [isMax], { to: 1 })), g.scalar(1)]);
+      const T = g.op('Add', [rowSum(g.op('Where', [isMax, g.scalar(0), e])), ties]);
+      const logp = g.op('Sub', [z, log1p(g, T)]);
+      g.op('Neg', [sumAll(g.op('Mul', [y, logp]))], {}, OUTPUT_LOSS);
+      const comp = g.op('Div', [g.op('Where', [isMax, T, g.op('Sub', [S, e])]), S]);
+      const oneMinusY = g.op('Sub', [g.scalar(1), y]);
+      deltaL = g.op('Sub', [g.op('Mul', [out, oneMinusY]), g.op('Mul', [y, comp])]);
+      // correct: argmax(out) == argmax(y), first maximum wins
+      const hit = g.op('Equal', [
+        g.op('ArgMax', [out], { axis: 1, keepdims: 0 }),
+        g.op('ArgMax', [y], { axis: 1, keepdims: 0 }),
+      ]);
+      sumAll(g.op('Cast', [hit], { to: 1 }), OUTPUT_CORRECT);
+      hasCorrect = true;
+      break;
+    }
+    case 'sigmoid_binary_cross_entropy': {
+      // J = sum_k max(a,0) - a y + log1p(exp(-|a|)); delta(L) = p - y
+      const terms = g.op('Add', [
+        g.op('Sub', [g.op('Relu', [aL]), g.op('Mul', [aL, y])]),
+        g.op('Softplus', [g.op('Neg', [g.op('Abs', [aL])])]),
+      ]);
+      sumAll(terms, OUTPUT_LOSS);
+      // p - y = (1 - y) sigmoid(a) - y sigmoid(-a): exact cancellation-free for 0/1 labels
+      const oneMinusY = g.op('Sub', [g.scalar(1), y]);
+      const q = g.op('Sigmoid', [g.op('Neg', [aL])]);
+      deltaL = g.op('Sub', [g.op('Mul', [oneMinusY, out]), g.op('Mul', [y, q])]);
+      // correct: (out >= 0.5) == (y >= 0.5) on every unit of the sample
+      const half = g.scalar(0.5);
+      const match = g.op('Equal', [g.op('GreaterOrEqual', [out, half]), g.op('GreaterOrEqual', [y, half])]);
+      let perSample = g.op('Cast', [match], { to: 1 });
+      if (K > 1) perSample = g.op('ReduceMin', [perSample], { axes: [1], keepdims: 0 });
+      sumAll(perSample, OUTPUT_CORRECT);
+      hasCorrect = true;
+      break;
+    }
+  }
+  g.output(OUTPUT_LOSS, []);
+  if (hasCorrect) g.output(OUTPUT_CORRECT, []);
+
+  // ---- backward: for n = L..1
+  //   dJ/dW(n) = x(n)^T delta(n) (times the mask), dJ/db(n) = sum over the batch of delta(n)
+  //   dJ/dx(n) = delta(n) W(n)^T, split / shared back onto h(n-1) and h(from)
+  //   delta(n-1) = f'(a(n-1)) * dJ/dh(n-1)
+  const dh: string[][] = layout.widths.map(() => []);
+  let delta = deltaL;
+  for (let n = L; n >= 1; n--) {
+    const l = layout.layers[n - 1];
+    const kGrad = `kernel_${n}_grad`;
+    // masked entries are exactly +0 (Where, not Mul, which would leave -0)
+    if (keep[n]) g.op('Where', [keep[n]!, g.op('Gemm', [fwd.x[n], delta], { transA: 1 }), g.scalar(0)], {}, kGrad);
+    else g.op('Gemm', [fwd.x[n], delta], { transA: 1 }, kGrad);
+    g.output(kGrad, [l.fanIn, l.units]);
+    if (l.biasOffset >= 0) {
+      g.op('ReduceSum', [delta, g.int64s([0])], { keepdims: 0 }, `bias_${n}_grad`);
+      g.output(`bias_${n}_grad`, [l.units]);
+    }
+    if (n === 1) break;
+    const dx = g.op('Gemm', [delta, fwd.kernel[n]], { transB: 1 });
+    const prev = layout.widths[n - 1];
+    if (l.skip?.mode === 'concat') {
+      const from = l.skip.from;
+      if (from === 0) {
+        dh[n - 1].push(g.op('Slice', [dx, g.int64s([0]), g.int64s([prev]), g.int64s([1])]));
+      } else {
+        const parts = g.opMulti('Split', [dx, g.int64s([prev, layout.widths[from]])], [`${dx}_a`, `${dx}_b`], {
+          axis: 1,
+        });
+        dh[n - 1].push(parts[0]);
+        dh[from].push(parts[1]);
+      }
+    } else {
+      dh[n - 1].push(dx);
+      if (l.skip?.mode === 'add' && l.skip.from > 0) dh[l.skip.from].push(dx);
+    }
+    // dJ/dh(n-1): from layer n, plus from the skip h(n-1) -> n+1 (already visited)
+    const sum = dh[n - 1].reduce((acc, v) => g.op('Add', [acc, v]));
+    delta = fwd.act[n - 1].backward(sum);
+  }
+  return { model: g.toModel(`training step, batch ${batch}`), batch, layout, slots, hasCorrect };
+}
+
+/** log(1 + t) for t >= 0 without losing t's digits: log(u) * t / (u - 1), u = 1 + t (Goldberg). */
+function log1p(g: GraphBuilder, t: string): string {
+  const u = g.op('Add', [g.scalar(1), t]);
+  const d = g.op('Sub', [u, g.scalar(1)]);
+  // where u rounds to 1, log1p(t) = t to working precision (the other branch divides by 0 unused)
+  return g.op('Where', [g.op('Equal', [d, g.scalar(0)]), t, g.op('Div', [g.op('Mul', [g.op('Log', [u]), t]), d])]);
+}
