@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadDataset } from './load';
+import type { DatasetSourceInput } from './source';
 
 describe('synthetic datasets', () => {
   it('xor is the truth table', () => {
@@ -22,9 +23,9 @@ describe('synthetic datasets', () => {
 
   for (const name of ['spirals', 'blobs', 'circles'] as const) {
     it(`${name} is a function of its seed`, () => {
-      const a = loadDataset({ type: 'synthetic', name, n: 101, seed: 3, noise: 0.1 });
-      const b = loadDataset({ type: 'synthetic', name, n: 101, seed: 3, noise: 0.1 });
-      const c = loadDataset({ type: 'synthetic', name, n: 101, seed: 4, noise: 0.1 });
+      const a = loadDataset({ type: 'synthetic', name, n: 101, seed: 3, noise: 0.1 } as DatasetSourceInput);
+      const b = loadDataset({ type: 'synthetic', name, n: 101, seed: 3, noise: 0.1 } as DatasetSourceInput);
+      const c = loadDataset({ type: 'synthetic', name, n: 101, seed: 4, noise: 0.1 } as DatasetSourceInput);
       expect(a.rows).toBe(101);
       expect(Array.from(a.x)).toEqual(Array.from(b.x));
       expect(Array.from(a.x)).not.toEqual(Array.from(c.x));
