@@ -41,7 +41,7 @@ export const DenseLayerSchema = z
     activation: z.enum(ACTIVATIONS),
     useBias: z.boolean().default(true),
     /** Optional connection mask [fanIn][units] of 0/1: a 0 removes the connection for good. */
-    mask: z.array(z.array(z.union([z.literal(0), z.literal(1)]))).optional(),
+    mask: z.array(z.array(z.union([z.literal(0), z.literal(1)], { error: 'must be 0 or 1' }))).optional(),
   })
   .strict();
 
@@ -70,6 +70,7 @@ const NetworkSpecBase = z
 
 export const NetworkSpecSchema = NetworkSpecBase.superRefine((spec, ctx) => {
   const L = spec.layers.length;
+  if (L === 0) return; // already reported by layers.min; the checks below need an output layer
   const sizes = [spec.inputSize, ...spec.layers.map((l) => l.units)];
   const skipInto = new Map<number, number>();
   spec.skips.forEach((s, i) => {
