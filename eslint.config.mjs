@@ -18,6 +18,11 @@ export default tseslint.config(
     },
   },
   {
+    files: ['**/*.js'],
+    languageOptions: { sourceType: 'commonjs' },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     files: ['libs/nn/**/*.ts'],
     rules: {
       'no-restricted-imports': [

@@ -9,6 +9,8 @@ export interface LocalClusterOptions {
   /** Redis URL to use when reachable; REDIS_URL, else the default local Redis. */
   redisUrl: string;
   env?: NodeJS.ProcessEnv;
+  /** redis-server binary for the throwaway Redis (NNQ_REDIS_SERVER, else from PATH). */
+  redisServer?: string;
   /** Where child output goes; the CLI passes its own stdout. */
   log?: (line: string) => void;
 }
@@ -47,7 +49,7 @@ export class LocalCluster {
       log(`using Redis at ${redactUrl(this.redisUrl)}`);
     } else {
       try {
-        this.redis = await startRedisServer();
+        this.redis = await startRedisServer([], this.options.redisServer ?? 'redis-server');
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NoRedisError(this.options.redisUrl);
         throw err;
@@ -56,20 +58,26 @@ export class LocalCluster {
       log(`started a throwaway redis-server at ${this.redisUrl} (pid ${this.redis.pid})`);
     }
     const port = this.options.port === 0 ? await freePort() : this.options.port;
-    const env = { ...process.env, ...this.options.env, REDIS_URL: this.redisUrl };
-    this.spawnApp('coordinator', { ...env, NNQ_PORT: String(port) });
-    this.coordinatorUrl = `http://127.0.0.1:${port}`;
-    await this.waitHealthy(`${this.coordinatorUrl}/health`, 30_000);
+    const env = { ...process.env, ...this.options.env, REDIS_URL: this.redisUrl, NNQ_EXIT_WITH_PARENT: '1' };
+    const coordinator = this.spawnApp('coordinator', { ...env, NNQ_PORT: String(port) });
+    // our coordinator says where it listens; a /health answer could come from someone else's process
+    const [, listening] = await this.waitForLine(coordinator, /listening on (http:\/\/\S+)/, 30_000);
+    this.coordinatorUrl = listening.replace('0.0.0.0', '127.0.0.1');
     for (let i = 0; i < this.options.workers; i++) this.spawnApp(`worker`, { ...env, NNQ_WORKER_PORT: '0' });
     await this.waitForWorkers(this.options.workers, 30_000);
   }
 
-  private spawnApp(app: 'coordinator' | 'worker', env: NodeJS.ProcessEnv): void {
+  private readonly outputs = new Map<ChildProcess, string>();
+
+  private spawnApp(app: 'coordinator' | 'worker', env: NodeJS.ProcessEnv): ChildProcess {
     const log = this.options.log ?? (() => undefined);
     // own process group: Ctrl-C reaches the CLI only, which stops the children in order
-    const child = spawn(process.execPath, [APP_MAIN(app)], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    // stdin is a pipe whose end tells the child that we are gone (NNQ_EXIT_WITH_PARENT)
+    const child = spawn(process.execPath, [APP_MAIN(app)], { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    this.outputs.set(child, '');
     const tag = `${app}[${child.pid}]`;
     const forward = (chunk: Buffer) => {
+      this.outputs.set(child, (this.outputs.get(child) ?? '').slice(-20_000) + chunk.toString());
       for (const line of chunk.toString().split('\n')) if (line.trim()) log(`${tag} ${line}`);
     };
     child.stdout?.on('data', forward);
@@ -78,26 +86,27 @@ export class LocalCluster {
       if (!this.stopping) log(`${tag} exited (${signal ?? code})`);
     });
     this.children.push(child);
+    return child;
+  }
+
+  private async waitForLine(child: ChildProcess, re: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const out = this.outputs.get(child) ?? '';
+      const m = out.match(re);
+      if (m) return m;
+      if (child.exitCode !== null) {
+        const reason = out.match(/nnq \w+: .*/)?.[0] ?? `exit code ${child.exitCode}`;
+        throw new Error(`the coordinator exited during start-up: ${reason}`);
+      }
+      if (Date.now() > deadline) throw new Error(`the coordinator did not start within ${timeoutMs} ms`);
+      await sleep(100);
+    }
   }
 
   /** Pids of the processes this cluster started (redis-server included when it started one). */
   pids(): number[] {
     return [...this.children.map((c) => c.pid ?? -1), ...(this.redis ? [this.redis.pid] : [])];
-  }
-
-  private async waitHealthy(url: string, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (this.children.some((c) => c.exitCode !== null)) throw new Error(`a process exited during start-up`);
-      try {
-        const res = await fetch(url);
-        if (res.ok) return;
-      } catch {
-        // not listening yet
-      }
-      await sleep(200);
-    }
-    throw new Error(`${url} did not become healthy within ${timeoutMs} ms`);
   }
 
   private async waitForWorkers(n: number, timeoutMs: number): Promise<void> {

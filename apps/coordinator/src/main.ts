@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { configOrExit, logLevels, nnqVersion } from '@nnq/cluster';
+import { configOrExit, exitWithParent, listenOrExit, logLevels, nnqVersion } from '@nnq/cluster';
 import { CoordinatorModule } from './coordinator.module';
 
 async function bootstrap(): Promise<void> {
@@ -11,7 +11,8 @@ async function bootstrap(): Promise<void> {
   app.enableShutdownHooks();
   const doc = new DocumentBuilder().setTitle('nnq coordinator').setVersion(nnqVersion()).addBearerAuth().build();
   SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc));
-  await app.listen(config.NNQ_PORT, config.NNQ_HOST);
+  await listenOrExit(app, 'coordinator', config.NNQ_PORT, config.NNQ_HOST, 'NNQ_PORT');
+  exitWithParent(() => app.close());
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.NNQ_PORT;
   new Logger('Coordinator').log(`coordinator listening on http://${config.NNQ_HOST}:${port}`);

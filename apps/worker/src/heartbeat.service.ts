@@ -66,6 +66,7 @@ export class HeartbeatService implements OnApplicationBootstrap, OnApplicationSh
       .srem(this.keys.workers(), this.identity.id)
       .exec()
       .catch(() => undefined);
+    this.logger.log(`worker ${this.identity.id} left`);
   }
 }
 

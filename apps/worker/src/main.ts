@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { configOrExit, logLevels } from '@nnq/cluster';
+import { configOrExit, exitWithParent, listenOrExit, logLevels } from '@nnq/cluster';
 import { HeartbeatService } from './heartbeat.service';
 import { WorkerModule } from './worker.module';
 
@@ -10,7 +10,8 @@ async function bootstrap(): Promise<void> {
   const app = await NestFactory.create(WorkerModule.forRoot(config), { logger: logLevels(config.NNQ_LOG_LEVEL) });
   app.enableShutdownHooks();
   // the worker's own small HTTP server: /health and /metrics (port 0 picks a free one)
-  await app.listen(config.NNQ_WORKER_PORT, config.NNQ_HOST);
+  await listenOrExit(app, 'worker', config.NNQ_WORKER_PORT, config.NNQ_HOST, 'NNQ_WORKER_PORT');
+  exitWithParent(() => app.close());
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.NNQ_WORKER_PORT;
   const heartbeat = app.get(HeartbeatService);

@@ -23,3 +23,37 @@ export function configOrExit(app: string): NnqConfig {
     throw err;
   }
 }
+
+/**
+ * For children of `nnq up`: when NNQ_EXIT_WITH_PARENT=1, stdin is a pipe from the parent, and its
+ * end means the parent is gone (even SIGKILLed): close gracefully instead of living on as an orphan.
+ */
+export function exitWithParent(close: () => Promise<void>): void {
+  if (process.env.NNQ_EXIT_WITH_PARENT !== '1') return;
+  process.stdin.on('error', () => undefined);
+  process.stdin.once('end', () => {
+    void close().finally(() => process.exit(0));
+  });
+  process.stdin.resume();
+}
+
+/** Listen, turning a busy port into a one-line message instead of a stack trace. */
+export async function listenOrExit(
+  app: { listen(port: number, host: string): Promise<unknown> },
+  name: string,
+  port: number,
+  host: string,
+  variable: string,
+): Promise<void> {
+  try {
+    await app.listen(port, host);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      process.stderr.write(
+        `nnq ${name}: port ${port} on ${host} is in use; set ${variable} to another port (0 picks a free one)\n`,
+      );
+      process.exit(1);
+    }
+    throw err;
+  }
+}

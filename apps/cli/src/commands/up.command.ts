@@ -14,6 +14,7 @@ export function registerUp(program: Command): void {
         workers: opts.workers,
         port: config.NNQ_PORT,
         redisUrl: config.REDIS_URL,
+        redisServer: process.env.NNQ_REDIS_SERVER,
         log: (line) => process.stdout.write(`${line}\n`),
       });
       let stopping = false;
