@@ -19,7 +19,7 @@ import {
   registerSource,
   type RedisClient,
 } from './registry';
-import { FASHION_MNIST_DIR, fashionMnistSource } from './source';
+import { FASHION_MNIST_DIR, fashionMnistSource, type DatasetSourceInput } from './source';
 
 let redis: Redis;
 let prefix: string;
@@ -191,7 +191,7 @@ describe('dataset registry', () => {
     const p = newPrefix();
     const path = join(dir, 'shared.csv');
     writeFileSync(path, 'a,b,label\n1,2,x\n3,4,y\n5,6,x\n');
-    const source = { type: 'csv', path, labelColumns: ['label'], task: 'classification' } as const;
+    const source: DatasetSourceInput = { type: 'csv', path, labelColumns: ['label'], task: 'classification' };
     const { id, meta } = await registerSource(redis, p, source, { storage: 'file' });
     expect(meta).toMatchObject({ storage: 'file', chunks: [], source: { path } });
     expect((await allKeys()).sort()).toEqual([datasetKeys(p, id).ids, datasetKeys(p, id).meta].sort());
