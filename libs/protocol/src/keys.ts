@@ -34,6 +34,31 @@ export class KeySchema {
     return `${this.run(runId)}:state`;
   }
 
+  /** Run config as submitted (JSON). */
+  runConfig(runId: string): string {
+    return `${this.run(runId)}:config`;
+  }
+
+  /** What workers need to compute a shard: spec, dataset id, preprocessing, batch layout (JSON). */
+  runManifest(runId: string): string {
+    return `${this.run(runId)}:manifest`;
+  }
+
+  /** Row indices of a split (little-endian uint32 blob). */
+  runSplit(runId: string, split: string): string {
+    return `${this.run(runId)}:split:${split}`;
+  }
+
+  /** History entries (JSON per line): per step and per evaluation. */
+  runHistory(runId: string): string {
+    return `${this.run(runId)}:history`;
+  }
+
+  /** Sorted set of run ids by creation time. */
+  runs(): string {
+    return `${this.prefix}:runs`;
+  }
+
   /** Parameters of version `v`: one little-endian Float32 blob in the flat layout. */
   params(runId: string, version: number): string {
     return `${this.run(runId)}:params:${version}`;

@@ -1,0 +1,30 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { trainLocal } from './local-trainer';
+import { parseRunConfig } from './run-config';
+
+const example = (name: string) =>
+  parseRunConfig(JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'examples', name), 'utf8')));
+
+describe('trainLocal', () => {
+  it('fits XOR from examples/xor.json', async () => {
+    const r = await trainLocal(example('xor.json'));
+    expect(r.steps).toHaveLength(400);
+    expect(r.steps.at(-1)!.loss).toBeLessThan(1e-3);
+  });
+
+  it('is a function of the config: two runs give identical bytes', async () => {
+    const cfg = { ...example('xor.json'), steps: 30 };
+    const [a, b] = [await trainLocal(cfg), await trainLocal(cfg)];
+    expect(Buffer.from(a.params.buffer).equals(Buffer.from(b.params.buffer))).toBe(true);
+  });
+
+  it('separates two spirals (validation accuracy >= 0.95)', async () => {
+    const r = await trainLocal(example('spirals.json'));
+    const val = r.evaluations.filter((e) => e.split === 'validation').at(-1)!;
+    const test = r.evaluations.find((e) => e.split === 'test')!;
+    expect(val.accuracy).toBeGreaterThanOrEqual(0.95);
+    expect(test.rows).toBe(200);
+  });
+});

@@ -1,0 +1,121 @@
+import { gatherBatch, loadDataset, type Dataset } from '@nnq/data';
+import { createTrainingEngine } from '@nnq/engine-onnx';
+import { createOptimizerState } from '@nnq/nn';
+import { combineParts, evalRanges, evaluatePart, type Evaluation, type SplitName } from './evaluation';
+import type { RunConfig } from './run-config';
+import { PermutationCache, rowsOf } from './run-plan';
+import { initialParams, setupRun, type RunSetup } from './run-setup';
+import { computeShard, type GatherRows, type LossAndGradFn } from './shard-compute';
+import { applyStep, isPoisoned, sumShards } from './step-reduce';
+
+export interface StepRecord {
+  step: number;
+  epoch: number;
+  /** Mean training loss of the step's batch. */
+  loss: number;
+  accuracy: number;
+  lr: number;
+  gradNorm: number;
+  skipped?: boolean;
+}
+
+export interface LocalRunOptions {
+  /** The dataset already loaded (else loaded from config.dataset.source). */
+  dataset?: Dataset;
+  engine?: 'onnx' | 'reference';
+  onStep?: (r: StepRecord) => void;
+  onEvaluation?: (e: Evaluation) => void;
+  signal?: AbortSignal;
+}
+
+export interface LocalRunResult {
+  params: Float32Array;
+  setup: RunSetup;
+  steps: StepRecord[];
+  evaluations: Evaluation[];
+  engine: string;
+}
+
+export class NonFiniteError extends Error {
+  constructor(readonly step: number) {
+    super(`non-finite loss or gradient at step ${step}`);
+    this.name = 'NonFiniteError';
+  }
+}
+
+/** When to evaluate after step t: every `every` steps, or at epoch ends when every is 0, and at the end. */
+export function evaluatesAfter(config: RunConfig, setup: RunSetup, t: number): boolean {
+  const last = t === setup.plan.totalSteps - 1;
+  if (last) return true;
+  return config.evaluation.every > 0 ? (t + 1) % config.evaluation.every === 0 : setup.plan.endsEpoch(t);
+}
+
+/**
+ * The in-process trainer: the same steps as the cluster (same shards, same shard-order sum, same
+ * optimizer) without queues. It is the reference of the equivalence tests and `nnq train --local`.
+ */
+export async function trainLocal(config: RunConfig, options: LocalRunOptions = {}): Promise<LocalRunResult> {
+  if (!options.dataset && !config.dataset.source) {
+    throw new Error('a run that names a registered dataset id needs the cluster (or pass the dataset)');
+  }
+  const dataset = options.dataset ?? loadDataset(config.dataset.source!);
+  const setup = setupRun(config, dataset);
+  const engine = await createTrainingEngine(config.model, { prefer: options.engine });
+  try {
+    const gather: GatherRows = (rows, pre) => gatherBatch(dataset, rows, pre);
+    const buffers = Array.from({ length: config.shards }, () => new Float32Array(setup.paramCount));
+    const params = initialParams(config);
+    const state = createOptimizerState(config.optimizer, setup.paramCount);
+    const perms = new PermutationCache(setup.splits.train.length, config.seed);
+    const steps: StepRecord[] = [];
+    const evaluations: Evaluation[] = [];
+    const evaluate = async (split: SplitName, t: number) => {
+      const idx = setup.splits[split];
+      if (idx.length === 0) return;
+      const compute: LossAndGradFn = (p, x, y, n) => engine.lossAndGrad(p, x, y, n);
+      const parts = [];
+      for (const [s, e] of evalRanges(idx.length, config.evaluation.rowsPerShard)) {
+        parts.push(await evaluatePart(gather, compute, setup.preprocessing, params, idx.subarray(s, e)));
+      }
+      const ev = combineParts(split, t, parts);
+      evaluations.push(ev);
+      options.onEvaluation?.(ev);
+    };
+    for (let t = 0; t < setup.plan.totalSteps; t++) {
+      if (options.signal?.aborted) throw new Error('cancelled');
+      const results = [];
+      for (const r of setup.plan.shardsOf(t)) {
+        const rows = rowsOf(setup.splits.train, perms.get(r.epoch), r.start, r.end);
+        const compute: LossAndGradFn = (p, x, y, n) => engine.lossAndGrad(p, x, y, n, buffers[r.shard]);
+        results.push(await computeShard(gather, compute, setup.preprocessing, params, rows));
+      }
+      const reduced = sumShards(results);
+      const epoch = setup.plan.epochOf(t);
+      if (isPoisoned(reduced)) {
+        if (config.onNonFinite === 'fail') throw new NonFiniteError(t);
+        const rec = { step: t, epoch, loss: NaN, accuracy: NaN, lr: 0, gradNorm: reduced.gradNorm, skipped: true };
+        steps.push(rec);
+        options.onStep?.(rec);
+        continue;
+      }
+      const { lr } = applyStep(config, params, reduced, state, t, setup.mask);
+      const rec = {
+        step: t,
+        epoch,
+        loss: reduced.loss / reduced.rows,
+        accuracy: reduced.correct / reduced.rows,
+        lr,
+        gradNorm: reduced.gradNorm,
+      };
+      steps.push(rec);
+      options.onStep?.(rec);
+      if (evaluatesAfter(config, setup, t)) {
+        await evaluate('validation', t + 1);
+        if (t === setup.plan.totalSteps - 1) await evaluate('test', t + 1);
+      }
+    }
+    return { params, setup, steps, evaluations, engine: engine.kind };
+  } finally {
+    await engine.dispose();
+  }
+}

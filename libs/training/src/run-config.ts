@@ -1,0 +1,108 @@
+import { DatasetSourceSchema } from '@nnq/data';
+import { formatIssues, NetworkSpecSchema, OptimizerConfigSchema, ScheduleConfigSchema } from '@nnq/nn';
+import { z } from 'zod';
+
+const int = z.number().int('must be an integer');
+
+export const DatasetConfigSchema = z
+  .object({
+    /** A libs/data source (synthetic, csv, idx, json, fashion-mnist) ... */
+    source: DatasetSourceSchema.optional(),
+    /** ... or the id (sha256) of a dataset already registered in Redis. */
+    id: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'must be a sha256 hex id')
+      .optional(),
+    /** Fraction of rows held out for validation (from the training rows). */
+    validation: z.number().min(0, 'must be at least 0').lt(1, 'must be below 1').default(0.1),
+    /** Fraction held out for test; ignored when the dataset has an official test set. */
+    test: z.number().min(0, 'must be at least 0').lt(1, 'must be below 1').default(0.1),
+    preprocessing: z
+      .object({
+        /** 'auto' scales uint8 features by 1/255. */
+        scale: z
+          .union([z.literal('auto'), z.literal(false), z.number().positive('must be greater than 0')])
+          .default('auto'),
+        standardize: z.boolean().default(false),
+      })
+      .strict()
+      .default({ scale: 'auto', standardize: false }),
+  })
+  .strict()
+  .refine((d) => (d.source === undefined) !== (d.id === undefined), {
+    message: 'give exactly one of source and id',
+    path: ['source'],
+  });
+
+/**
+ * A run: what to train, on what, how. Plain JSON, validated at every boundary (HTTP, CLI, Redis).
+ * The final weights are a function of this config alone (seed included).
+ */
+export const RunConfigSchema = z
+  .object({
+    name: z
+      .string()
+      .min(1, 'must not be empty')
+      .max(100, 'must be at most 100 characters')
+      .regex(/^[^\u0000-\u001f<>]*$/, 'must not contain control characters or < >'),
+    seed: int.min(0, 'must be at least 0').max(0xffffffff, 'must fit in 32 bits').default(0),
+    dataset: DatasetConfigSchema,
+    model: NetworkSpecSchema,
+    optimizer: OptimizerConfigSchema,
+    schedule: ScheduleConfigSchema.default({ type: 'constant', warmupSteps: 0 }),
+    /** Global minibatch size: rows per synchronous step, over all shards. */
+    batchSize: int.min(1, 'must be at least 1').max(1 << 20, 'must be at most 1048576'),
+    /** Shards per step: a property of the run, not of the number of workers. */
+    shards: int.min(1, 'must be at least 1').max(1024, 'must be at most 1024').default(1),
+    epochs: z.number().positive('must be greater than 0').max(10_000, 'must be at most 10000').optional(),
+    steps: int.min(1, 'must be at least 1').max(10_000_000, 'must be at most 10000000').optional(),
+    evaluation: z
+      .object({
+        /** Evaluate every this many steps (0: at the end of each epoch). The end of the run always evaluates. */
+        every: int.min(0, 'must be at least 0').default(0),
+        /** Rows per evaluation shard job. */
+        rowsPerShard: int
+          .min(1, 'must be at least 1')
+          .max(1 << 16, 'must be at most 65536')
+          .default(2048),
+      })
+      .strict()
+      .default({ every: 0, rowsPerShard: 2048 }),
+    checkpoint: z
+      .object({ every: int.min(0, 'must be at least 0').default(0) })
+      .strict()
+      .default({ every: 0 }),
+    /** What a NaN or infinite loss or gradient does: fail the run (default) or skip the step. */
+    onNonFinite: z.enum(['fail', 'skip']).default('fail'),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if ((c.epochs === undefined) === (c.steps === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['epochs'], message: 'give exactly one of epochs and steps' });
+    }
+    if (c.shards > c.batchSize) {
+      ctx.addIssue({ code: 'custom', path: ['shards'], message: `must not exceed batchSize (${c.batchSize})` });
+    }
+  });
+
+export type RunConfigInput = z.input<typeof RunConfigSchema>;
+export type RunConfig = z.output<typeof RunConfigSchema>;
+
+export class RunConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid run config:\n  ${problems.join('\n  ')}`);
+    this.name = 'RunConfigError';
+  }
+}
+
+/** Validate unknown JSON as a run config; throws RunConfigError listing every problem by path. */
+export function parseRunConfig(json: unknown): RunConfig {
+  const r = RunConfigSchema.safeParse(json);
+  if (!r.success) throw new RunConfigError(formatIssues(r.error.issues));
+  return r.data;
+}
+
+/** JSON Schema (draft 2020-12) of the run config, published as schemas/run-config.schema.json. */
+export function runConfigJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(RunConfigSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+}
