@@ -44,7 +44,9 @@ export const RunConfigSchema = z
       .string()
       .min(1, 'must not be empty')
       .max(100, 'must be at most 100 characters')
-      .regex(/^[^\u0000-\u001f<>]*$/, 'must not contain control characters or < >'),
+      .refine((s) => ![...s].some((ch) => ch.charCodeAt(0) < 32 || ch === '<' || ch === '>'), {
+        message: 'must not contain control characters or < >',
+      }),
     seed: int.min(0, 'must be at least 0').max(0xffffffff, 'must fit in 32 bits').default(0),
     dataset: DatasetConfigSchema,
     model: NetworkSpecSchema,
