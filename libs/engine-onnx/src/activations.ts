@@ -22,16 +22,17 @@ export function emitActivation(g: GraphBuilder, act: Activation, a: string): Emi
       return { h: a, backward: (dh) => dh };
     case 'relu': {
       const h = g.op('Relu', [a]);
-      // delta_k = dh_k where a_k > 0, else 0 (f'(0) = 0)
-      return { h, backward: (dh) => g.op('Where', [g.op('Greater', [a, g.scalar(0)]), dh, g.scalar(0)]) };
+      // delta_k = dh_k where a_k > 0, else 0 (f'(0) = 0). Tested on h (h > 0 iff a > 0), so that a
+      // has one consumer and onnxruntime can fuse Gemm + Relu.
+      return { h, backward: (dh) => g.op('Where', [g.op('Greater', [h, g.scalar(0)]), dh, g.scalar(0)]) };
     }
     case 'leaky_relu': {
       const h = g.op('LeakyRelu', [a], { alpha: { f: LEAKY_RELU_ALPHA } });
       return {
         h,
-        // delta_k = dh_k where a_k > 0, else alpha dh_k (f'(0) = alpha)
+        // delta_k = dh_k where a_k > 0, else alpha dh_k (f'(0) = alpha); h > 0 iff a > 0
         backward: (dh) =>
-          g.op('Where', [g.op('Greater', [a, g.scalar(0)]), dh, g.op('Mul', [dh, g.scalar(LEAKY_RELU_ALPHA)])]),
+          g.op('Where', [g.op('Greater', [h, g.scalar(0)]), dh, g.op('Mul', [dh, g.scalar(LEAKY_RELU_ALPHA)])]),
       };
     }
     case 'elu': {

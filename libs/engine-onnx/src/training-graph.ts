@@ -91,22 +91,18 @@ export function buildTrainingGraph(spec: NetworkSpec, batch: number): TrainingGr
     }
     case 'softmax_cross_entropy': {
       // J = -sum_k y_k log p_k from the logits; delta(L) = p - y. Written so that confident
-      // predictions (p_k near 1) lose no digits: with z = a - max a and S = sum_j exp(z_j),
-      //   S - 1 = T = sum over the non-maximal exp(z_j) (+ ties), log p = z - log1p(T),
-      //   1 - p_k = T / S at the maximum, (S - exp(z_k)) / S elsewhere,
-      //   p - y = p (1 - y) - y (1 - p).
-      const z = g.op('Sub', [aL, g.op('ReduceMax', [aL], { axes: [1], keepdims: 1 })]);
-      const e = g.op('Exp', [z]);
-      const isMax = g.op('Equal', [z, g.scalar(0)]);
-      const rowSum = (v: string) => g.op('ReduceSum', [v, g.int64s([1])], { keepdims: 1 });
-      const S = rowSum(e);
-      const ties = g.op('Sub', [rowSum(g.op('Cast', [isMax], { to: 1 })), g.scalar(1)]);
-      const T = g.op('Add', [rowSum(g.op('Where', [isMax, g.scalar(0), e])), ties]);
-      const logp = g.op('Sub', [z, log1p(g, T)]);
+      // predictions (p_k near 1) lose no digits, with only same-shape or scalar broadcasts:
+      //   1 - p_k = sum_{j != k} p_j                      (one small MatMul with ones - I)
+      //   log p_k = log1p(-(1 - p_k)) where p_k > 1/2, log_softmax(a)_k elsewhere
+      //   p - y = p (1 - y) - y (1 - p)
+      const comp = g.op('MatMul', [out, g.initializer('ones_minus_eye', onesMinusEye(K), [K, K])]);
+      const logp = g.op('Where', [
+        g.op('Greater', [out, g.scalar(0.5)]),
+        log1pNeg(g, comp),
+        g.op('LogSoftmax', [aL], { axis: -1 }),
+      ]);
       g.op('Neg', [sumAll(g.op('Mul', [y, logp]))], {}, OUTPUT_LOSS);
-      const comp = g.op('Div', [g.op('Where', [isMax, T, g.op('Sub', [S, e])]), S]);
-      const oneMinusY = g.op('Sub', [g.scalar(1), y]);
-      deltaL = g.op('Sub', [g.op('Mul', [out, oneMinusY]), g.op('Mul', [y, comp])]);
+      deltaL = g.op('Sub', [g.op('Mul', [out, g.op('Sub', [g.scalar(1), y])]), g.op('Mul', [y, comp])]);
       // correct: argmax(out) == argmax(y), first maximum wins
       const hit = g.op('Equal', [
         g.op('ArgMax', [out], { axis: 1, keepdims: 0 }),
@@ -145,6 +141,7 @@ export function buildTrainingGraph(spec: NetworkSpec, batch: number): TrainingGr
   //   dJ/dx(n) = delta(n) W(n)^T, split / shared back onto h(n-1) and h(from)
   //   delta(n-1) = f'(a(n-1)) * dJ/dh(n-1)
   const dh: string[][] = layout.widths.map(() => []);
+  const ones = g.initializer('ones_batch', new Float32Array(batch).fill(1), [batch]);
   let delta = deltaL;
   for (let n = L; n >= 1; n--) {
     const l = layout.layers[n - 1];
@@ -154,7 +151,8 @@ export function buildTrainingGraph(spec: NetworkSpec, batch: number): TrainingGr
     else g.op('Gemm', [fwd.x[n], delta], { transA: 1 }, kGrad);
     g.output(kGrad, [l.fanIn, l.units]);
     if (l.biasOffset >= 0) {
-      g.op('ReduceSum', [delta, g.int64s([0])], { keepdims: 0 }, `bias_${n}_grad`);
+      // ones[batch] delta: a GEMV, faster in onnxruntime than ReduceSum over axis 0
+      g.op('MatMul', [ones, delta], {}, `bias_${n}_grad`);
       g.output(`bias_${n}_grad`, [l.units]);
     }
     if (n === 1) break;
@@ -182,10 +180,18 @@ export function buildTrainingGraph(spec: NetworkSpec, batch: number): TrainingGr
   return { model: g.toModel(`training step, batch ${batch}`), batch, layout, slots, hasCorrect };
 }
 
-/** log(1 + t) for t >= 0 without losing t's digits: log(u) * t / (u - 1), u = 1 + t (Goldberg). */
-function log1p(g: GraphBuilder, t: string): string {
-  const u = g.op('Add', [g.scalar(1), t]);
-  const d = g.op('Sub', [u, g.scalar(1)]);
-  // where u rounds to 1, log1p(t) = t to working precision (the other branch divides by 0 unused)
-  return g.op('Where', [g.op('Equal', [d, g.scalar(0)]), t, g.op('Div', [g.op('Mul', [g.op('Log', [u]), t]), d])]);
+/** log(1 - c) for 0 <= c < 1/2 without losing c's digits: log(u) * c / (u - 1), u = 1 - c (Goldberg). */
+function log1pNeg(g: GraphBuilder, c: string): string {
+  const u = g.op('Sub', [g.scalar(1), c]);
+  const d = g.op('Sub', [u, g.scalar(1)]); // exact (Sterbenz) for u in [1/2, 1]
+  // where u rounds to 1, log(1 - c) = -c to working precision (the other branch divides by 0, unused)
+  const ratio = g.op('Div', [g.op('Mul', [g.op('Log', [u]), c]), d]);
+  return g.op('Where', [g.op('Equal', [d, g.scalar(0)]), g.op('Neg', [c]), g.op('Neg', [ratio])]);
+}
+
+/** [K, K] ones with a zero diagonal: p (1 - I) sums every other class. */
+function onesMinusEye(K: number): Float32Array {
+  const m = new Float32Array(K * K).fill(1);
+  for (let k = 0; k < K; k++) m[k * K + k] = 0;
+  return m;
 }
