@@ -1,4 +1,4 @@
-import { createRng, permutation } from '../../nn/src/rng';
+import { createRng, permutation } from '@nnq/nn';
 
 /** Row indices of the three splits, each sorted ascending (neighbouring rows share chunks). */
 export interface Splits {

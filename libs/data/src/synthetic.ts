@@ -1,4 +1,4 @@
-import { createRng } from '../../nn/src/rng';
+import { createRng } from '@nnq/nn';
 import { allocLabels, type Dataset } from './dataset';
 import type { SyntheticSource } from './source';
 
