@@ -5,3 +5,7 @@ export * from './activations';
 export * from './losses';
 export * from './network';
 export * from './init';
+export * from './config-error';
+export * from './optimizers';
+export * from './schedules';
+export * from './safetensors';
