@@ -63,8 +63,11 @@ describe('IDX reader', () => {
 
   describe('refuses bad input naming the file and byte offset', () => {
     const truncatedGz = gzipSync(images).subarray(0, 20);
+    const corruptGz = gzipSync(images);
+    corruptGz[corruptGz.length - 6] ^= 0xff; // the CRC32 of the trailer
     const bad: Array<[string, Buffer, RegExp]> = [
       ['truncated gzip', truncatedGz, /trunc\.gz at byte 20: truncated gzip stream \(unexpected end of file/],
+      ['corrupt gzip', corruptGz, /corrupt-gzip\.idx: corrupt gzip stream: incorrect data check/],
       ['wrong magic', Buffer.from([0x08, 0x03, 0, 0, 0, 0]), /at byte 0: wrong IDX magic number 0x08030000/],
       [
         'unknown type code',
@@ -139,5 +142,11 @@ describe('Fashion-MNIST (Debian dataset-fashion-mnist)', () => {
     const counts = new Array(10).fill(0);
     for (const l of d.targets.data) counts[l]++;
     expect(counts).toEqual(new Array(10).fill(7000)); // 6,000 train + 1,000 test per class
+  });
+
+  it.skipIf(!haveFashion)('loads the train or the test files alone', () => {
+    const test = loadDataset(fashionMnistSource({ split: 'test' }));
+    expect(test.rows).toBe(10_000);
+    expect(test.officialTest).toBeUndefined();
   });
 });

@@ -13,6 +13,7 @@ import { loadDataset } from './load';
 import { fitPreprocessing, gatherBatch } from './preprocessing';
 import {
   datasetKeys,
+  deleteDataset,
   getDatasetMeta,
   listDatasets,
   registerDataset,
@@ -111,6 +112,9 @@ describe('dataset registry', () => {
     const again = await registerDataset(redis, p, d, { chunkBytes: 130 });
     expect(again).toMatchObject({ id: reg.id, created: false });
     expect(again.meta.registeredAt).toBe(reg.meta.registeredAt);
+
+    await deleteDataset(redis, p, reg.id);
+    expect(await allKeys()).toEqual([]);
   });
 
   it('a worker fetches each chunk once, verifies it and gathers what the in-memory dataset gives', async () => {
