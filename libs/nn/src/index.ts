@@ -9,3 +9,4 @@ export * from './config-error';
 export * from './optimizers';
 export * from './schedules';
 export * from './safetensors';
+export * from './model-file';
