@@ -218,8 +218,11 @@ export function step(
       const { m, v } = state.slots;
       const { beta1: b1, beta2: b2, epsilon: eps } = config;
       const t = state.step + 1;
-      const bc1 = 1 - Math.pow(b1, t);
-      const bc2 = 1 - Math.pow(b2, t);
+      // the same update in Kingma & Ba's cheaper order (section 2): one sqrt and one division,
+      // p <- p - alpha m / (sqrt(v) + epsHat), alpha = lr sqrt(1 - b2^t) / (1 - b1^t), epsHat = eps sqrt(1 - b2^t)
+      const sqrtBc2 = Math.sqrt(1 - Math.pow(b2, t));
+      const alpha = (lr * sqrtBc2) / (1 - Math.pow(b1, t));
+      const epsHat = eps * sqrtBc2;
       const l2 = config.type === 'adam' ? wd : 0;
       const decoupled = config.type === 'adamw' ? wd : 0;
       for (let i = 0; i < n; i++) {
@@ -233,7 +236,7 @@ export function step(
         const vi = b2 * v[i] + (1 - b2) * g * g;
         m[i] = mi;
         v[i] = vi;
-        params[i] = p - lr * (mi / bc1 / (Math.sqrt(vi / bc2) + eps) + decoupled * p);
+        params[i] = p - ((alpha * mi) / (Math.sqrt(vi) + epsHat) + lr * decoupled * p);
       }
       break;
     }
