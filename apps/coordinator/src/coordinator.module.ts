@@ -1,16 +1,32 @@
+import { BullModule } from '@nestjs/bullmq';
 import { Module, type DynamicModule } from '@nestjs/common';
-import { ClusterCoreModule, type NnqConfig } from '@nnq/cluster';
+import { ClusterCoreModule, HealthController, redisOptions, type NnqConfig } from '@nnq/cluster';
+import { KeySchema, SHARD_QUEUE } from '@nnq/protocol';
+import type { ConnectionOptions } from 'bullmq';
+import { CoordinatorMetrics } from './coordinator.metrics';
+import { RunStore } from './runs/run-store.service';
+import { RunsController } from './runs/runs.controller';
+import { RunsService } from './runs/runs.service';
 import { WorkersController } from './workers/workers.controller';
 import { WorkersService } from './workers/workers.service';
 
 @Module({})
 export class CoordinatorModule {
   static forRoot(config: NnqConfig): DynamicModule {
+    const keys = new KeySchema(config.NNQ_PREFIX);
     return {
       module: CoordinatorModule,
-      imports: [ClusterCoreModule.forRoot({ app: 'coordinator', config })],
-      controllers: [WorkersController],
-      providers: [WorkersService],
+      imports: [
+        ClusterCoreModule.forRoot({ app: 'coordinator', config }),
+        // ioredis 6 options, typed by BullMQ against its own client interface
+        BullModule.forRoot({
+          connection: redisOptions(config.REDIS_URL) as ConnectionOptions,
+          prefix: keys.bullPrefix(),
+        }),
+        BullModule.registerQueue({ name: SHARD_QUEUE }),
+      ],
+      controllers: [HealthController, WorkersController, RunsController],
+      providers: [WorkersService, RunStore, RunsService, CoordinatorMetrics],
     };
   }
 }

@@ -4,7 +4,6 @@ import { KeySchema } from '@nnq/protocol';
 import type { Redis } from 'ioredis';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { loadConfig, NNQ_CONFIG, type NnqConfig } from './config';
-import { HealthController } from './health.controller';
 import { MetricsController } from './metrics.controller';
 import { createRedis, redactUrl } from './redis';
 import { RedisHealthIndicator } from './redis.health';
@@ -26,8 +25,8 @@ class RedisCloser implements OnApplicationShutdown {
 }
 
 /**
- * Config, the Redis connection, the key schema, the metrics registry, /health and /metrics:
- * what every nnq process needs. Configuration is validated here, so a bad variable stops boot.
+ * Config, the Redis connection, the key schema, the metrics registry and /metrics: what every
+ * nnq process needs (each app declares the HealthController itself, so it can add indicators). Configuration is validated here, so a bad variable stops boot.
  */
 @Global()
 @Module({})
@@ -38,7 +37,7 @@ export class ClusterCoreModule {
     return {
       module: ClusterCoreModule,
       imports: [TerminusModule],
-      controllers: [HealthController, MetricsController],
+      controllers: [MetricsController],
       providers: [
         { provide: NNQ_CONFIG, useValue: config },
         { provide: KEYS, useValue: new KeySchema(config.NNQ_PREFIX) },
@@ -62,7 +61,7 @@ export class ClusterCoreModule {
         RedisCloser,
         RedisHealthIndicator,
       ],
-      exports: [NNQ_CONFIG, KEYS, REDIS, METRICS_REGISTRY, RedisHealthIndicator],
+      exports: [NNQ_CONFIG, KEYS, REDIS, METRICS_REGISTRY, RedisHealthIndicator, TerminusModule],
     };
   }
 }

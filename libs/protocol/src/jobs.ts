@@ -55,3 +55,8 @@ export function gradientJobId(runId: string, step: number, shard: number): strin
 export function evaluateJobId(runId: string, evalId: string, shard: number): string {
   return `${runId}-${evalId}-e${shard}`;
 }
+
+/** `path: message` lines for a refused job payload. */
+export function formatJobIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
+}

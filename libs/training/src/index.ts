@@ -5,3 +5,5 @@ export * from './run-plan';
 export * from './run-setup';
 export * from './shard-compute';
 export * from './step-reduce';
+export * from './run-manifest';
+export * from './predict';

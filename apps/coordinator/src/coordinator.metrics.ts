@@ -1,0 +1,121 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { METRICS_REGISTRY } from '@nnq/cluster';
+import type { Evaluation } from '@nnq/training';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { RunRecord } from './runs/run-record';
+
+export const STEP_PHASES = ['dispatch', 'wait', 'sum', 'optimizer', 'publish'] as const;
+export type StepPhase = (typeof STEP_PHASES)[number];
+
+/**
+ * The coordinator's series. The run label appears only on the training gauges (loss, accuracy,
+ * step, gradient norm, learning rate); everything else is aggregated.
+ */
+@Injectable()
+export class CoordinatorMetrics {
+  private readonly loss: Gauge<'run' | 'split'>;
+  private readonly accuracy: Gauge<'run' | 'split'>;
+  private readonly stepGauge: Gauge<'run'>;
+  private readonly gradNorm: Gauge<'run'>;
+  private readonly lr: Gauge<'run'>;
+  private readonly steps: Counter;
+  private readonly samples: Counter;
+  private readonly phases: Histogram<'phase'>;
+  private readonly bytesMoved: Counter<'kind'>;
+  private readonly nonFiniteSteps: Counter;
+  private readonly runsFinished: Counter<'state'>;
+
+  constructor(@Inject(METRICS_REGISTRY) readonly registry: Registry) {
+    const registers = [registry];
+    this.loss = new Gauge({
+      name: 'nnq_train_loss',
+      help: 'Mean loss per row: split=train is the last step batch, validation and test the last evaluation.',
+      labelNames: ['run', 'split'],
+      registers,
+    });
+    this.accuracy = new Gauge({
+      name: 'nnq_train_accuracy',
+      help: 'Accuracy (0-1), by split as nnq_train_loss.',
+      labelNames: ['run', 'split'],
+      registers,
+    });
+    this.stepGauge = new Gauge({
+      name: 'nnq_train_step',
+      help: 'Steps completed by the run.',
+      labelNames: ['run'],
+      registers,
+    });
+    this.gradNorm = new Gauge({
+      name: 'nnq_gradient_norm',
+      help: 'Global L2 norm of the mean gradient of the last step.',
+      labelNames: ['run'],
+      registers,
+    });
+    this.lr = new Gauge({
+      name: 'nnq_learning_rate',
+      help: 'Learning rate of the last step.',
+      labelNames: ['run'],
+      registers,
+    });
+    this.steps = new Counter({ name: 'nnq_steps_total', help: 'Synchronous steps completed, all runs.', registers });
+    this.samples = new Counter({ name: 'nnq_samples_total', help: 'Training rows processed, all runs.', registers });
+    this.phases = new Histogram({
+      name: 'nnq_step_phase_duration_seconds',
+      help: 'Time of each phase of a synchronous step on the coordinator.',
+      labelNames: ['phase'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.bytesMoved = new Counter({
+      name: 'nnq_coordinator_bytes_total',
+      help: 'Bytes the coordinator moved through Redis: gradients read, parameters written.',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.nonFiniteSteps = new Counter({
+      name: 'nnq_nonfinite_steps_total',
+      help: 'Steps whose loss or gradient was NaN or infinite.',
+      registers,
+    });
+    this.runsFinished = new Counter({
+      name: 'nnq_runs_finished_total',
+      help: 'Runs that ended, by final state.',
+      labelNames: ['state'],
+      registers,
+    });
+    for (const p of STEP_PHASES) this.phases.zero({ phase: p });
+    for (const k of ['gradient', 'parameters']) this.bytesMoved.inc({ kind: k }, 0);
+    for (const s of ['completed', 'failed', 'cancelled']) this.runsFinished.inc({ state: s }, 0);
+  }
+
+  phase(phase: StepPhase, seconds: number): void {
+    this.phases.observe({ phase }, seconds);
+  }
+
+  bytes(kind: 'gradient' | 'parameters', n: number): void {
+    this.bytesMoved.inc({ kind }, n);
+  }
+
+  nonFinite(): void {
+    this.nonFiniteSteps.inc();
+  }
+
+  step(run: string, rows: number, loss: number, accuracy: number, lr: number, gradNorm: number, step: number): void {
+    this.steps.inc();
+    this.samples.inc(rows);
+    this.loss.set({ run, split: 'train' }, loss);
+    this.accuracy.set({ run, split: 'train' }, accuracy);
+    this.lr.set({ run }, lr);
+    this.gradNorm.set({ run }, gradNorm);
+    this.stepGauge.set({ run }, step);
+  }
+
+  evaluation(run: string, e: Evaluation): void {
+    this.loss.set({ run, split: e.split }, e.loss);
+    this.accuracy.set({ run, split: e.split }, e.accuracy);
+  }
+
+  runFinished(r: RunRecord): void {
+    this.runsFinished.inc({ state: r.state });
+  }
+}

@@ -1,0 +1,376 @@
+import { Logger } from '@nestjs/common';
+import {
+  writeModel,
+  createOptimizerState,
+  deserializeOptimizerState,
+  serializeOptimizerState,
+  type OptimizerState,
+} from '@nnq/nn';
+import {
+  decodeFloat32,
+  decodeShardResult,
+  encodeFloat32,
+  evaluateJobId,
+  gradientJobId,
+  JOB_EVALUATE,
+  JOB_GRADIENT,
+  type EvaluateJob,
+  type GradientJob,
+  type KeySchema,
+} from '@nnq/protocol';
+import {
+  applyStep,
+  combineParts,
+  evalRanges,
+  evaluatesAfter,
+  initialParams,
+  isPoisoned,
+  sumShards,
+  type EvalPart,
+  type Evaluation,
+  type RunConfig,
+  type RunSetup,
+  type SplitName,
+} from '@nnq/training';
+import type { JobsOptions, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readCheckpoint, writeCheckpoint } from './checkpoint';
+import type { CoordinatorMetrics, StepPhase } from '../coordinator.metrics';
+import type { HistoryEntry, RunRecord } from './run-record';
+import type { RunStore } from './run-store.service';
+import { CancelledError, type ShardWaiter } from './shard-waiter';
+
+export interface DriverDeps {
+  redis: Redis;
+  keys: KeySchema;
+  queue: Queue;
+  waiter: ShardWaiter;
+  store: RunStore;
+  metrics: CoordinatorMetrics;
+  dataDir: string;
+}
+
+export const runDir = (dataDir: string, id: string) => join(dataDir, 'runs', id);
+export const modelPath = (dataDir: string, id: string) => join(runDir(dataDir, id), 'model.safetensors');
+const checkpointPath = (dataDir: string, id: string) => join(runDir(dataDir, id), 'checkpoint.bin');
+
+const JOB_OPTIONS: JobsOptions = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 500 },
+  removeOnComplete: true,
+  removeOnFail: { age: 24 * 3600 },
+};
+
+export class NonFiniteStepError extends Error {
+  constructor(readonly step: number) {
+    super(`non-finite loss or gradient at step ${step}; the parameters of step ${step} are kept`);
+    this.name = 'NonFiniteStepError';
+  }
+}
+
+/**
+ * Drives one run, step by synchronous step: dispatch one job per shard, wait for every shard's
+ * result, sum in shard order, apply the optimizer, publish version v+1, delete what step t no
+ * longer needs. Evaluations and checkpoints at their cadence. Stateless between steps except for
+ * what a checkpoint holds, so a restarted coordinator resumes from its last checkpoint.
+ */
+export class RunDriver {
+  private readonly logger: Logger;
+  private readonly abort = new AbortController();
+  private params!: Float32Array;
+  private state!: OptimizerState;
+
+  constructor(
+    private readonly deps: DriverDeps,
+    private record: RunRecord,
+    private readonly config: RunConfig,
+    private readonly setup: RunSetup,
+  ) {
+    this.logger = new Logger(`Run ${record.id}`);
+  }
+
+  private stopping = false;
+
+  cancel(): void {
+    this.abort.abort();
+  }
+
+  /** Coordinator shutdown: stop driving, leave the run's state for the next coordinator to resume. */
+  shutdown(): void {
+    this.stopping = true;
+    this.abort.abort();
+  }
+
+  get id(): string {
+    return this.record.id;
+  }
+
+  /** Train to the end; resolves with the final record (completed, failed or cancelled). */
+  async run(): Promise<RunRecord> {
+    const { keys, redis, store } = this.deps;
+    const id = this.record.id;
+    try {
+      await this.restore();
+      this.record = { ...this.record, state: 'running', startedAt: this.record.startedAt ?? new Date().toISOString() };
+      await store.save(this.record);
+      const plan = this.setup.plan;
+      let windowStart = Date.now();
+      let windowRows = 0;
+      for (let t = this.record.step; t < plan.totalSteps; t++) {
+        const stepStart = Date.now();
+        const outcome = await this.step(t);
+        windowRows += this.config.batchSize;
+        const elapsed = (Date.now() - windowStart) / 1000;
+        const sps = elapsed > 0 ? windowRows / elapsed : 0;
+        if (elapsed > 5) {
+          windowStart = Date.now();
+          windowRows = 0;
+        }
+        const history: HistoryEntry[] = [{ type: 'step', ...outcome, seconds: (Date.now() - stepStart) / 1000 }];
+        this.record = {
+          ...this.record,
+          step: t + 1,
+          epoch: plan.epochOf(t),
+          loss: outcome.skipped ? this.record.loss : outcome.loss,
+          accuracy: outcome.skipped ? this.record.accuracy : outcome.accuracy,
+          skippedSteps: this.record.skippedSteps + (outcome.skipped ? 1 : 0),
+          samplesPerSecond: sps,
+          etaSeconds: sps > 0 ? ((plan.totalSteps - t - 1) * this.config.batchSize) / sps : undefined,
+        };
+        if (evaluatesAfter(this.config, this.setup, t)) {
+          const last = t === plan.totalSteps - 1;
+          for (const split of ['validation', ...(last ? ['test'] : [])] as SplitName[]) {
+            const ev = await this.evaluate(split, t + 1);
+            if (ev) {
+              history.push({ type: 'evaluation', ...ev });
+              this.record = { ...this.record, [split]: ev };
+              this.deps.metrics.evaluation(id, ev);
+            }
+          }
+        }
+        await store.appendHistory(id, ...history);
+        if (this.config.checkpoint.every > 0 && (t + 1) % this.config.checkpoint.every === 0) this.checkpoint(t + 1);
+        await store.save(this.record);
+      }
+      this.writeModel();
+      this.record = { ...this.record, state: 'completed', finishedAt: new Date().toISOString(), etaSeconds: 0 };
+    } catch (err) {
+      if (this.stopping) {
+        this.logger.log(`stopped at step ${this.record.step}; the next coordinator resumes it`);
+        return this.record;
+      }
+      if (err instanceof CancelledError || this.abort.signal.aborted) {
+        this.record = { ...this.record, state: 'cancelled', finishedAt: new Date().toISOString() };
+        await this.removeOutstandingJobs();
+      } else {
+        const reason = err instanceof Error ? err.message : String(err);
+        this.logger.error(`failed at step ${this.record.step}: ${reason}`);
+        // the last good parameters stay downloadable as the model
+        if (this.params) this.writeModel();
+        this.record = {
+          ...this.record,
+          state: 'failed',
+          finishedAt: new Date().toISOString(),
+          error: { reason, step: this.record.step },
+        };
+        await this.removeOutstandingJobs();
+      }
+    }
+    await store.save(this.record);
+    this.deps.metrics.runFinished(this.record);
+    await this.cleanup(redis, keys, id);
+    return this.record;
+  }
+
+  /** Start from the checkpoint when there is one, else from the seed's initial parameters. */
+  private async restore(): Promise<void> {
+    const ck = readCheckpoint(checkpointPath(this.deps.dataDir, this.record.id));
+    if (ck && ck.step <= this.record.step && ck.step > 0) {
+      this.params = ck.params;
+      this.state = deserializeOptimizerState(ck.optimizer, {
+        config: this.config.optimizer,
+        size: this.setup.paramCount,
+      });
+      this.record = { ...this.record, step: ck.step, skippedSteps: ck.skippedSteps, checkpointStep: ck.step };
+      await this.deps.store.truncateHistory(this.record.id, ck.step);
+      this.logger.log(`resuming from the checkpoint of step ${ck.step}`);
+    } else {
+      this.params = initialParams(this.config);
+      this.state = createOptimizerState(this.config.optimizer, this.setup.paramCount);
+      this.record = { ...this.record, step: 0, skippedSteps: 0 };
+      await this.deps.store.truncateHistory(this.record.id, 0);
+    }
+    await this.deps.redis.set(this.deps.keys.params(this.record.id, this.record.step), encodeFloat32(this.params));
+  }
+
+  private async step(t: number): Promise<{
+    step: number;
+    epoch: number;
+    loss: number;
+    accuracy: number;
+    lr: number;
+    gradNorm: number;
+    skipped?: boolean;
+  }> {
+    const { keys, redis, queue, waiter, metrics } = this.deps;
+    const id = this.record.id;
+    const phase = timer((p, s) => metrics.phase(p, s));
+    // 1. dispatch: one job per shard; the jobId makes a re-added job a no-op
+    const ranges = this.setup.plan.shardsOf(t);
+    const jobs = ranges.map((r) => {
+      const data: GradientJob = {
+        kind: 'gradient',
+        runId: id,
+        step: t,
+        shard: r.shard,
+        shards: ranges.length,
+        version: t,
+        epoch: r.epoch,
+        start: r.start,
+        end: r.end,
+      };
+      return {
+        name: JOB_GRADIENT,
+        data,
+        opts: { ...JOB_OPTIONS, jobId: gradientJobId(id, t, r.shard), priority: ranges.length },
+      };
+    });
+    const jobIds = jobs.map((j) => j.opts.jobId);
+    waiter.forget(jobIds);
+    await queue.addBulk(jobs);
+    phase('dispatch');
+    // 2. wait until every shard's result key exists
+    const gradKeys = ranges.map((r) => keys.gradient(id, t, r.shard));
+    await waiter.waitFor(gradKeys, jobIds, this.abort.signal);
+    phase('wait');
+    // 3. sum in shard order
+    const blobs = await redis.mgetBuffer(...gradKeys);
+    const results = blobs.map((b, s) => {
+      if (!b) throw new Error(`shard ${s} of step ${t} vanished before it was summed`);
+      return decodeShardResult(b, this.setup.paramCount);
+    });
+    const reduced = sumShards(results);
+    metrics.bytes(
+      'gradient',
+      blobs.reduce((n, b) => n + (b?.byteLength ?? 0), 0),
+    );
+    phase('sum');
+    const epoch = this.setup.plan.epochOf(t);
+    if (isPoisoned(reduced)) {
+      metrics.nonFinite();
+      if (this.config.onNonFinite === 'fail') throw new NonFiniteStepError(t);
+      // skip: publish the same parameters as the next version
+      await redis.set(keys.params(id, t + 1), encodeFloat32(this.params));
+      await redis.del(...gradKeys, keys.params(id, t));
+      return { step: t, epoch, loss: NaN, accuracy: NaN, lr: 0, gradNorm: reduced.gradNorm, skipped: true };
+    }
+    // 4. optimizer
+    const { lr } = applyStep(this.config, this.params, reduced, this.state, t, this.setup.mask);
+    phase('optimizer');
+    // 5. publish version t+1, delete what step t no longer needs
+    const blob = encodeFloat32(this.params);
+    await redis.set(keys.params(id, t + 1), blob);
+    await redis.del(...gradKeys, keys.params(id, t));
+    metrics.bytes('parameters', blob.byteLength);
+    phase('publish');
+    const loss = reduced.loss / reduced.rows;
+    const accuracy = reduced.correct / reduced.rows;
+    metrics.step(id, reduced.rows, loss, accuracy, lr, reduced.gradNorm, t + 1);
+    return { step: t, epoch, loss, accuracy, lr, gradNorm: reduced.gradNorm };
+  }
+
+  /** Evaluate a split at version `version` with shard jobs; parts are combined in shard order. */
+  private async evaluate(split: SplitName, version: number): Promise<Evaluation | null> {
+    const rows = this.setup.splits[split].length;
+    if (rows === 0) return null;
+    const { keys, redis, queue, waiter } = this.deps;
+    const id = this.record.id;
+    const evalId = `${split}-${version}`;
+    const ranges = evalRanges(rows, this.config.evaluation.rowsPerShard);
+    const jobs = ranges.map(([start, end], shard) => {
+      const data: EvaluateJob = { kind: 'evaluate', runId: id, evalId, split, shard, version, start, end };
+      return {
+        name: JOB_EVALUATE,
+        data,
+        opts: { ...JOB_OPTIONS, jobId: evaluateJobId(id, evalId, shard), priority: ranges.length },
+      };
+    });
+    const jobIds = jobs.map((j) => j.opts.jobId);
+    waiter.forget(jobIds);
+    await queue.addBulk(jobs);
+    const evalKeys = ranges.map((_, s) => keys.evaluation(id, evalId, s));
+    await waiter.waitFor(evalKeys, jobIds, this.abort.signal);
+    const parts = (await redis.mget(...evalKeys)).map((raw) => JSON.parse(raw ?? 'null') as EvalPart);
+    await redis.del(...evalKeys);
+    return combineParts(split, version, parts);
+  }
+
+  private checkpoint(step: number): void {
+    writeCheckpoint(checkpointPath(this.deps.dataDir, this.record.id), {
+      runId: this.record.id,
+      step,
+      params: this.params,
+      optimizer: serializeOptimizerState(this.state),
+      skippedSteps: this.record.skippedSteps,
+    });
+    this.record = { ...this.record, checkpointStep: step };
+  }
+
+  private writeModel(): void {
+    const dir = runDir(this.deps.dataDir, this.record.id);
+    mkdirSync(dir, { recursive: true });
+    const bytes = writeModel({
+      spec: this.config.model,
+      params: this.params,
+      preprocessing: this.setup.preprocessing,
+      extra: { run: this.record.id, name: this.record.name, step: String(this.record.step) },
+    });
+    const path = modelPath(this.deps.dataDir, this.record.id);
+    writeFileSync(`${path}.tmp`, bytes);
+    renameSync(`${path}.tmp`, path);
+  }
+
+  private async removeOutstandingJobs(): Promise<void> {
+    const { queue } = this.deps;
+    const t = this.record.step;
+    await Promise.all(
+      Array.from({ length: this.config.shards }, (_, s) =>
+        queue.remove(gradientJobId(this.record.id, t, s)).catch(() => 0),
+      ),
+    );
+  }
+
+  /** Delete the run's transient keys (parameters, manifest, splits, results); state and history stay. */
+  private async cleanup(redis: Redis, keys: KeySchema, id: string): Promise<void> {
+    const transient: string[] = [];
+    const match = `${keys.prefix}:{run:${id}}:*`;
+    let cursor = '0';
+    do {
+      const [next, found] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 500);
+      cursor = next;
+      transient.push(
+        ...found.filter((k) => !k.endsWith(':state') && !k.endsWith(':history') && !k.endsWith(':config')),
+      );
+    } while (cursor !== '0');
+    if (transient.length) await redis.del(...transient);
+  }
+
+  /** Current parameters (predict on a running run uses its latest version). */
+  current(): Float32Array | undefined {
+    return this.params;
+  }
+}
+
+/** Decode helper for tests and predict. */
+export { decodeFloat32 };
+
+function timer(report: (phase: StepPhase, seconds: number) => void) {
+  let last = process.hrtime.bigint();
+  return (phase: StepPhase) => {
+    const now = process.hrtime.bigint();
+    report(phase, Number(now - last) / 1e9);
+    last = now;
+  };
+}

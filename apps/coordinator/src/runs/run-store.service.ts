@@ -1,0 +1,63 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { KEYS, REDIS } from '@nnq/cluster';
+import type { KeySchema } from '@nnq/protocol';
+import { parseRunConfig, type RunConfig } from '@nnq/training';
+import type { Redis } from 'ioredis';
+import type { HistoryEntry, RunRecord } from './run-record';
+
+/** Runs, their configs and histories in Redis: the state a restarted coordinator resumes from. */
+@Injectable()
+export class RunStore {
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(KEYS) private readonly keys: KeySchema,
+  ) {}
+
+  async create(record: RunRecord, config: RunConfig): Promise<void> {
+    await this.redis
+      .multi()
+      .set(this.keys.runConfig(record.id), JSON.stringify(config))
+      .set(this.keys.runState(record.id), JSON.stringify(record))
+      .exec();
+    await this.redis.zadd(this.keys.runs(), Date.parse(record.createdAt), record.id);
+  }
+
+  async save(record: RunRecord): Promise<void> {
+    await this.redis.set(this.keys.runState(record.id), JSON.stringify(record));
+  }
+
+  async get(id: string): Promise<RunRecord | null> {
+    const raw = await this.redis.get(this.keys.runState(id));
+    return raw ? (JSON.parse(raw) as RunRecord) : null;
+  }
+
+  async config(id: string): Promise<RunConfig | null> {
+    const raw = await this.redis.get(this.keys.runConfig(id));
+    return raw ? parseRunConfig(JSON.parse(raw)) : null;
+  }
+
+  /** Newest first. */
+  async list(limit = 200): Promise<RunRecord[]> {
+    const ids = await this.redis.zrevrange(this.keys.runs(), 0, limit - 1);
+    if (!ids.length) return [];
+    const raws = await this.redis.mget(ids.map((id) => this.keys.runState(id)));
+    return raws.filter((r): r is string => !!r).map((r) => JSON.parse(r) as RunRecord);
+  }
+
+  async appendHistory(id: string, ...entries: HistoryEntry[]): Promise<void> {
+    if (entries.length) await this.redis.rpush(this.keys.runHistory(id), ...entries.map((e) => JSON.stringify(e)));
+  }
+
+  async history(id: string): Promise<HistoryEntry[]> {
+    return (await this.redis.lrange(this.keys.runHistory(id), 0, -1)).map((r) => JSON.parse(r) as HistoryEntry);
+  }
+
+  /** Drop history beyond `step` (a resumed run replays those steps). */
+  async truncateHistory(id: string, step: number): Promise<void> {
+    const kept = (await this.history(id)).filter((e) => e.step <= step && !(e.type === 'step' && e.step >= step));
+    const key = this.keys.runHistory(id);
+    const m = this.redis.multi().del(key);
+    if (kept.length) m.rpush(key, ...kept.map((e) => JSON.stringify(e)));
+    await m.exec();
+  }
+}

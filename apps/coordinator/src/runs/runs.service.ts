@@ -1,0 +1,243 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import {
+  BadRequestException,
+  Inject,
+  Injectable,
+  Logger,
+  NotFoundException,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { KEYS, NNQ_CONFIG, REDIS, redisOptions, type NnqConfig } from '@nnq/cluster';
+import { DataError, DatasetCache, loadDataset, registerDataset, SourceError, type Dataset } from '@nnq/data';
+import { SHARD_QUEUE, type KeySchema } from '@nnq/protocol';
+import {
+  RunConfigError,
+  RunSetupError,
+  parseRunConfig,
+  setupRun,
+  type RunConfig,
+  type RunManifest,
+  type RunSetup,
+} from '@nnq/training';
+import { QueueEvents, type ConnectionOptions, type Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
+import { CoordinatorMetrics } from '../coordinator.metrics';
+import { RunDriver } from './run-driver';
+import { isTerminal, type RunRecord } from './run-record';
+import { RunStore } from './run-store.service';
+import { ShardWaiter } from './shard-waiter';
+
+/** Submits, drives, cancels and resumes runs. */
+@Injectable()
+export class RunsService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(RunsService.name);
+  private readonly drivers = new Map<string, RunDriver>();
+  private readonly finished = new Map<string, Promise<RunRecord>>();
+  private events!: QueueEvents;
+  private waiter!: ShardWaiter;
+  private readonly datasets: DatasetCache;
+
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(KEYS) private readonly keys: KeySchema,
+    @Inject(NNQ_CONFIG) private readonly config: NnqConfig,
+    @InjectQueue(SHARD_QUEUE) private readonly queue: Queue,
+    private readonly store: RunStore,
+    private readonly metrics: CoordinatorMetrics,
+  ) {
+    this.datasets = new DatasetCache(redis, keys.prefix, { maxBytes: 256 << 20 });
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.events = new QueueEvents(SHARD_QUEUE, {
+      connection: redisOptions(this.config.REDIS_URL) as ConnectionOptions,
+      prefix: this.keys.bullPrefix(),
+    });
+    this.events.on('error', (err) => this.logger.warn(`queue events: ${err.message}`));
+    this.waiter = new ShardWaiter(this.redis, this.queue, this.events);
+    await this.resumeUnfinished();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    for (const d of this.drivers.values()) d.shutdown();
+    await Promise.allSettled([...this.finished.values()]);
+    await this.events?.close();
+  }
+
+  /** Validate, load and register the dataset, fix the run's setup, and start it. */
+  async submit(body: unknown): Promise<RunRecord> {
+    let config: RunConfig;
+    try {
+      config = parseRunConfig(body);
+    } catch (err) {
+      if (err instanceof RunConfigError)
+        throw new BadRequestException({ message: 'invalid run config', problems: err.problems });
+      throw err;
+    }
+    const { dataset, datasetId } = await this.loadDataset(config);
+    let setup: RunSetup;
+    try {
+      setup = setupRun(config, dataset);
+    } catch (err) {
+      if (err instanceof RunSetupError)
+        throw new BadRequestException({ message: 'run config does not fit its dataset', problems: err.problems });
+      throw err;
+    }
+    const id = randomBytes(6).toString('hex');
+    const record: RunRecord = {
+      id,
+      name: config.name,
+      state: 'queued',
+      createdAt: new Date().toISOString(),
+      step: 0,
+      totalSteps: setup.plan.totalSteps,
+      epoch: 0,
+      epochs: setup.plan.totalSteps / setup.plan.stepsPerEpoch,
+      batchSize: config.batchSize,
+      shards: config.shards,
+      datasetId,
+      paramCount: setup.paramCount,
+      skippedSteps: 0,
+    };
+    await this.store.create(record, config);
+    await this.publishManifest(id, datasetId, config, setup);
+    this.start(record, config, setup);
+    return record;
+  }
+
+  private async loadDataset(config: RunConfig): Promise<{ dataset: Dataset; datasetId: string }> {
+    try {
+      if (config.dataset.id) {
+        const dataset = await this.datasets.dataset(config.dataset.id);
+        return { dataset, datasetId: config.dataset.id };
+      }
+      const dataset = loadDataset(config.dataset.source!);
+      const { id } = await registerDataset(this.redis, this.keys.prefix, dataset);
+      return { dataset, datasetId: id };
+    } catch (err) {
+      if (err instanceof DataError || err instanceof SourceError) {
+        throw new BadRequestException({ message: 'dataset refused', problems: [`dataset: ${err.message}`] });
+      }
+      if (err instanceof Error && /is not registered/.test(err.message)) {
+        throw new BadRequestException({ message: 'dataset refused', problems: [`dataset.id: ${err.message}`] });
+      }
+      throw err;
+    }
+  }
+
+  private async publishManifest(id: string, datasetId: string, config: RunConfig, setup: RunSetup): Promise<void> {
+    const manifest: RunManifest = {
+      runId: id,
+      spec: config.model,
+      datasetId,
+      preprocessing: setup.preprocessing,
+      seed: config.seed,
+      batchSize: config.batchSize,
+      shards: config.shards,
+      paramCount: setup.paramCount,
+      splitRows: {
+        train: setup.splits.train.length,
+        validation: setup.splits.validation.length,
+        test: setup.splits.test.length,
+      },
+    };
+    const blob = (a: Uint32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+    await this.redis
+      .multi()
+      .set(this.keys.runSplit(id, 'train'), blob(setup.splits.train))
+      .set(this.keys.runSplit(id, 'validation'), blob(setup.splits.validation))
+      .set(this.keys.runSplit(id, 'test'), blob(setup.splits.test))
+      .set(this.keys.runManifest(id), JSON.stringify(manifest))
+      .exec();
+  }
+
+  private start(record: RunRecord, config: RunConfig, setup: RunSetup): void {
+    const driver = new RunDriver(
+      {
+        redis: this.redis,
+        keys: this.keys,
+        queue: this.queue,
+        waiter: this.waiter,
+        store: this.store,
+        metrics: this.metrics,
+        dataDir: this.config.NNQ_DATA_DIR,
+      },
+      record,
+      config,
+      setup,
+    );
+    this.drivers.set(record.id, driver);
+    const done = driver
+      .run()
+      .catch((err: Error) => {
+        this.logger.error(`run ${record.id} driver crashed: ${err.stack ?? err.message}`);
+        return record;
+      })
+      .finally(() => this.drivers.delete(record.id));
+    this.finished.set(record.id, done);
+  }
+
+  /** Runs left queued or running by a previous coordinator continue from their checkpoints. */
+  private async resumeUnfinished(): Promise<void> {
+    for (const record of await this.store.list(10_000)) {
+      if (isTerminal(record.state) || this.drivers.has(record.id)) continue;
+      try {
+        const config = await this.store.config(record.id);
+        if (!config) throw new Error('its config is missing');
+        const dataset = await this.datasets.dataset(record.datasetId);
+        const setup = setupRun(config, dataset);
+        await this.publishManifest(record.id, record.datasetId, config, setup);
+        this.logger.log(`resuming run ${record.id} (${record.name}) at step ${record.step}`);
+        this.start(record, config, setup);
+      } catch (err) {
+        const reason = `cannot resume: ${(err as Error).message}`;
+        this.logger.error(`run ${record.id}: ${reason}`);
+        await this.store.save({
+          ...record,
+          state: 'failed',
+          finishedAt: new Date().toISOString(),
+          error: { reason, step: record.step },
+        });
+      }
+    }
+  }
+
+  async get(id: string): Promise<RunRecord> {
+    const r = await this.store.get(id);
+    if (!r) throw new NotFoundException(`no run with id ${JSON.stringify(id)}`);
+    return r;
+  }
+
+  list(): Promise<RunRecord[]> {
+    return this.store.list();
+  }
+
+  async history(id: string) {
+    await this.get(id);
+    return this.store.history(id);
+  }
+
+  async cancel(id: string): Promise<RunRecord> {
+    const r = await this.get(id);
+    if (isTerminal(r.state)) return r;
+    const d = this.drivers.get(id);
+    if (!d) {
+      const cancelled: RunRecord = { ...r, state: 'cancelled', finishedAt: new Date().toISOString() };
+      await this.store.save(cancelled);
+      return cancelled;
+    }
+    d.cancel();
+    return (await this.finished.get(id)) ?? (await this.get(id));
+  }
+
+  /** Resolves when the run has ended (tests, the CLI's local mode). */
+  async settled(id: string): Promise<RunRecord> {
+    return (await this.finished.get(id)) ?? this.get(id);
+  }
+
+  currentParams(id: string): Float32Array | undefined {
+    return this.drivers.get(id)?.current();
+  }
+}

@@ -1,0 +1,92 @@
+import { Logger } from '@nestjs/common';
+import type { Queue, QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
+
+export class ShardJobFailedError extends Error {
+  constructor(
+    readonly jobId: string,
+    reason: string,
+  ) {
+    super(`shard job ${jobId} failed for good: ${reason}`);
+    this.name = 'ShardJobFailedError';
+  }
+}
+
+export class CancelledError extends Error {
+  constructor() {
+    super('cancelled');
+    this.name = 'CancelledError';
+  }
+}
+
+/**
+ * Waits until every result key of a step exists. QueueEvents (best-effort) only wake the waiter
+ * early; completion is decided from the keys themselves, re-read after every wake-up and at least
+ * every `pollMs`. A job that failed for good (no attempts left, or unrecoverable) ends the wait.
+ */
+export class ShardWaiter {
+  private readonly logger = new Logger(ShardWaiter.name);
+  private readonly wakers = new Set<() => void>();
+  private readonly failed = new Map<string, string>();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly queue: Queue,
+    events: QueueEvents,
+    private readonly pollMs = 200,
+  ) {
+    events.on('completed', () => this.wake());
+    events.on('failed', ({ jobId, failedReason }) => {
+      void this.checkFailed(jobId, failedReason);
+    });
+  }
+
+  private wake(): void {
+    for (const w of [...this.wakers]) w();
+  }
+
+  private async checkFailed(jobId: string, reason: string): Promise<void> {
+    // a failed attempt with attempts left goes back to the queue; only a final failure counts
+    const state = await this.queue.getJobState(jobId).catch(() => 'unknown');
+    if (state === 'failed') {
+      this.failed.set(jobId, reason);
+      this.wake();
+    }
+  }
+
+  /** Resolves when all `keys` exist; `jobIds[i]` is the job that writes `keys[i]`. */
+  async waitFor(keys: string[], jobIds: string[], signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      if (signal?.aborted) throw new CancelledError();
+      const present = await this.redis.exists(...keys);
+      if (present === keys.length) return;
+      for (const id of jobIds) {
+        const reason = this.failed.get(id);
+        if (reason !== undefined) {
+          this.failed.delete(id);
+          throw new ShardJobFailedError(id, reason);
+        }
+      }
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.wakers.delete(done);
+          signal?.removeEventListener('abort', done);
+          resolve();
+        };
+        const timer = setTimeout(done, this.pollMs);
+        this.wakers.add(done);
+        signal?.addEventListener('abort', done);
+      });
+    }
+  }
+
+  /** Forget failures of jobs that were re-added (a resumed run). */
+  forget(jobIds: string[]): void {
+    for (const id of jobIds) this.failed.delete(id);
+  }
+
+  get log(): Logger {
+    return this.logger;
+  }
+}

@@ -1,0 +1,46 @@
+import { createTrainingEngine, type TrainingEngine } from '@nnq/engine-onnx';
+import { parentPort } from 'node:worker_threads';
+import type { ComputeRequest, ComputeResponse } from './compute-messages';
+
+// A compute thread: backprop runs here, so the worker's event loop keeps renewing BullMQ locks.
+const engines = new Map<string, Promise<TrainingEngine>>();
+const MAX_ENGINES = 8;
+
+async function engineFor(req: ComputeRequest): Promise<TrainingEngine> {
+  let e = engines.get(req.specKey);
+  if (!e) {
+    e = createTrainingEngine(req.spec, { threads: 1 });
+    engines.set(req.specKey, e);
+    while (engines.size > MAX_ENGINES) {
+      const [oldest, old] = engines.entries().next().value as [string, Promise<TrainingEngine>];
+      engines.delete(oldest);
+      void old.then((o) => o.dispose()).catch(() => undefined);
+    }
+  }
+  return e;
+}
+
+parentPort?.on('message', (req: ComputeRequest) => {
+  void (async () => {
+    let res: ComputeResponse;
+    let transfer: ArrayBuffer[] = [];
+    try {
+      const engine = await engineFor(req);
+      const grad = new Float32Array(req.params.length);
+      const r = await engine.lossAndGrad(req.params, req.x, req.y, req.batch, grad);
+      res = {
+        id: req.id,
+        ok: true,
+        loss: r.loss,
+        correct: r.correct,
+        grad: r.grad,
+        engine: engine.kind,
+        fallbackReason: engine.fallbackReason,
+      };
+      transfer = [r.grad.buffer as ArrayBuffer];
+    } catch (err) {
+      res = { id: req.id, ok: false, error: err instanceof Error ? err.message : String(err) };
+    }
+    parentPort!.postMessage(res, transfer);
+  })();
+});

@@ -1,0 +1,121 @@
+import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { Inject, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { KEYS, NNQ_CONFIG, REDIS, type NnqConfig } from '@nnq/cluster';
+import {
+  encodeShardResult,
+  formatJobIssues,
+  SHARD_QUEUE,
+  ShardJobSchema,
+  type EvaluateJob,
+  type GradientJob,
+  type KeySchema,
+} from '@nnq/protocol';
+import { rowsOf } from '@nnq/training';
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { ComputePool } from '../compute/compute-pool';
+import { MissingStateError, RunContextService, type RunContext } from './run-context.service';
+import { WorkerMetrics } from '../worker.metrics';
+
+/** Results of shards outlive their step only this long (a late duplicate cannot leak forever). */
+const RESULT_TTL_MS = 6 * 60 * 60 * 1000;
+
+/**
+ * Computes shard jobs: the summed gradient of a training shard, or the loss and correct count of
+ * an evaluation shard. Results are written once (SET NX): a retried or duplicated job finds the
+ * key and changes nothing.
+ */
+// Locks: a job's lock lasts 30 s and is renewed every 15 s by the event loop, which stays free
+// because compute runs in threads; a worker that dies loses its jobs to the stalled check
+// (every 15 s) and another worker runs them again. See docs/faults.md.
+@Processor(SHARD_QUEUE, { lockDuration: 30_000, stalledInterval: 15_000, maxStalledCount: 5 })
+export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(ShardProcessor.name);
+  readonly pool: ComputePool;
+
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(KEYS) private readonly keys: KeySchema,
+    @Inject(NNQ_CONFIG) private readonly config: NnqConfig,
+    private readonly runs: RunContextService,
+    private readonly metrics: WorkerMetrics,
+  ) {
+    super();
+    this.pool = new ComputePool(config.NNQ_WORKER_CONCURRENCY);
+    this.runs.onParamsFetched = (bytes, seconds) => this.metrics.paramsFetched(bytes, seconds);
+  }
+
+  onModuleInit(): void {
+    this.worker.concurrency = this.config.NNQ_WORKER_CONCURRENCY;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.pool.close();
+  }
+
+  async process(job: Job): Promise<{ written: boolean }> {
+    // pipes never run on queue jobs: parse job.data with the schema
+    const parsed = ShardJobSchema.safeParse(job.data);
+    if (!parsed.success) {
+      throw new UnrecoverableError(
+        `job ${job.id}: invalid payload: ${formatJobIssues(parsed.error.issues).join('; ')}`,
+      );
+    }
+    const data = parsed.data;
+    let ctx: RunContext;
+    try {
+      ctx = await this.runs.context(data.runId);
+    } catch (err) {
+      if (err instanceof MissingStateError) throw new UnrecoverableError(err.message);
+      throw err;
+    }
+    return data.kind === 'gradient' ? this.gradient(ctx, data) : this.evaluate(ctx, data);
+  }
+
+  private async gradient(ctx: RunContext, job: GradientJob): Promise<{ written: boolean }> {
+    const key = this.keys.gradient(job.runId, job.step, job.shard);
+    // a duplicate of a finished shard has nothing to do
+    if (await this.redis.exists(key)) return { written: false };
+    const m = ctx.manifest;
+    if (job.end > ctx.splits.train.length || job.shards !== m.shards) {
+      throw new UnrecoverableError(
+        `job ${job.runId}-${job.step}-${job.shard}: range or shard count does not fit run ${job.runId}`,
+      );
+    }
+    const started = process.hrtime.bigint();
+    const params = await this.paramsOrFail(ctx, job.version);
+    const rows = rowsOf(ctx.splits.train, ctx.perms.get(job.epoch), job.start, job.end);
+    const batch = await this.runs.datasets.gatherBatch(m.datasetId, rows, m.preprocessing);
+    const r = await this.pool.lossAndGrad(m.runId, m.spec, params, batch.x, batch.y, batch.rows);
+    const blob = encodeShardResult({ grad: r.grad, loss: r.loss, correct: r.correct, rows: batch.rows });
+    const set = await this.redis.set(key, blob, 'PX', RESULT_TTL_MS, 'NX');
+    this.metrics.shardDone('gradient', Number(process.hrtime.bigint() - started) / 1e9, blob.byteLength, batch.rows);
+    return { written: set === 'OK' };
+  }
+
+  private async evaluate(ctx: RunContext, job: EvaluateJob): Promise<{ written: boolean }> {
+    const key = this.keys.evaluation(job.runId, job.evalId, job.shard);
+    if (await this.redis.exists(key)) return { written: false };
+    const idx = ctx.splits[job.split];
+    if (job.end > idx.length)
+      throw new UnrecoverableError(`evaluation range [${job.start}, ${job.end}) exceeds the ${job.split} split`);
+    const started = process.hrtime.bigint();
+    const m = ctx.manifest;
+    const params = await this.paramsOrFail(ctx, job.version);
+    const batch = await this.runs.datasets.gatherBatch(m.datasetId, idx.subarray(job.start, job.end), m.preprocessing);
+    const r = await this.pool.lossAndGrad(m.runId, m.spec, params, batch.x, batch.y, batch.rows);
+    const part = JSON.stringify({ loss: r.loss, correct: r.correct, rows: batch.rows });
+    const set = await this.redis.set(key, part, 'PX', RESULT_TTL_MS, 'NX');
+    this.metrics.shardDone('evaluate', Number(process.hrtime.bigint() - started) / 1e9, 0, batch.rows);
+    return { written: set === 'OK' };
+  }
+
+  private async paramsOrFail(ctx: RunContext, version: number): Promise<Float32Array> {
+    try {
+      return await this.runs.params(ctx, version);
+    } catch (err) {
+      if (err instanceof MissingStateError) throw new UnrecoverableError(err.message);
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,53 @@
+import { parsePreprocessing, toAffine, type Preprocessing } from '@nnq/data';
+import { forward, type NetworkSpec } from '@nnq/nn';
+import { z } from 'zod';
+
+/** Body of a prediction request: rows of raw features, as the dataset holds them. */
+export const PredictRequestSchema = z
+  .object({
+    inputs: z
+      .array(z.array(z.number().refine(Number.isFinite, 'must be a finite number')).min(1, 'must not be empty'))
+      .min(1, 'must hold at least one row')
+      .max(10_000, 'must hold at most 10000 rows'),
+  })
+  .strict();
+
+export interface Prediction {
+  /** Network outputs per row (probabilities for softmax / sigmoid outputs). */
+  outputs: number[][];
+  /** Class names of the argmax output, for classification models. */
+  labels?: string[];
+}
+
+export interface PredictModel {
+  spec: NetworkSpec;
+  params: Float32Array;
+  preprocessing: unknown;
+}
+
+/**
+ * Predict raw rows: the recorded preprocessing (x * mul + add in float32, as in training), then the
+ * libs/nn forward pass. Throws RangeError naming the row of a wrong-width input.
+ */
+export function predictRows(model: PredictModel, inputs: number[][]): Prediction {
+  const F = model.spec.inputSize;
+  const pre: Preprocessing | undefined = model.preprocessing ? parsePreprocessing(model.preprocessing) : undefined;
+  const { mul, add } = toAffine(pre, F);
+  const x = new Float32Array(inputs.length * F);
+  inputs.forEach((row, r) => {
+    if (row.length !== F) throw new RangeError(`inputs[${r}]: has ${row.length} values, the model takes ${F}`);
+    for (let j = 0; j < F; j++) x[r * F + j] = Math.fround(Math.fround(row[j] * mul[j]) + add[j]);
+  });
+  const out = forward(model.spec, model.params, x, inputs.length);
+  const K = out.length / inputs.length;
+  const outputs = inputs.map((_, r) => Array.from(out.subarray(r * K, (r + 1) * K)));
+  const classes = pre?.target?.type === 'onehot' ? pre.target.classes : undefined;
+  if (!classes) return { outputs };
+  const labels = outputs.map((o) => {
+    if (K === 1) return classes[o[0] >= 0.5 ? 1 : 0] ?? String(o[0] >= 0.5 ? 1 : 0);
+    let best = 0;
+    for (let k = 1; k < K; k++) if (o[k] > o[best]) best = k;
+    return classes[best];
+  });
+  return { outputs, labels };
+}

@@ -1,0 +1,22 @@
+import { PreprocessingSchema } from '@nnq/data';
+import { NetworkSpecSchema } from '@nnq/nn';
+import { z } from 'zod';
+
+/**
+ * What a worker needs to compute any shard of a run, written once by the coordinator when the
+ * run starts (Redis key runManifest). Split row lists are separate uint32 blobs (runSplit).
+ */
+export const RunManifestSchema = z
+  .object({
+    runId: z.string(),
+    spec: NetworkSpecSchema,
+    datasetId: z.string(),
+    preprocessing: PreprocessingSchema,
+    seed: z.number().int(),
+    batchSize: z.number().int().min(1),
+    shards: z.number().int().min(1),
+    paramCount: z.number().int().min(1),
+    splitRows: z.object({ train: z.number().int(), validation: z.number().int(), test: z.number().int() }),
+  })
+  .strict();
+export type RunManifest = z.infer<typeof RunManifestSchema>;
