@@ -3,7 +3,7 @@
  * and run on onnxruntime-node, the workers' fast path.
  */
 export { OPSET } from './graph';
-export { buildTrainingGraph, flatSlots, type FlatSlot, type TrainingGraph } from './training-graph';
+export { buildTrainingGraph, flatSlots, type FlatSlot, type ParamFeed, type TrainingGraph } from './training-graph';
 export { compileTrainingStep, OnnxTrainingStep, type StepResult, type TrainingStepOptions } from './training-step';
 export {
   buildForwardModel,

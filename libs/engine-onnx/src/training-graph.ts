@@ -20,7 +20,18 @@ export interface TrainingGraph {
   readonly slots: readonly FlatSlot[];
   /** Whether the graph has a `correct` output (classification losses). */
   readonly hasCorrect: boolean;
+  /** How parameters enter and the gradient leaves the graph. */
+  readonly feed: ParamFeed;
 }
+
+/**
+ * 'views': one input per kernel / bias and one gradient output each, fed and fetched as
+ * zero-copy views of the flat vectors (the default: measured fastest).
+ * 'flat': one `params` [P] input sliced inside the graph and one `grad` [P] output (a Concat).
+ */
+export type ParamFeed = 'views' | 'flat';
+export const INPUT_PARAMS = 'params';
+export const OUTPUT_GRAD = 'grad';
 
 export const INPUT_X = 'x';
 export const INPUT_Y = 'y';
@@ -46,7 +57,7 @@ export function flatSlots(layout: ParamLayout): FlatSlot[] {
  * kernel_n_grad and bias_n_grad: dJ/dW(n) and dJ/db(n) summed over the batch.
  * The backward pass is the lecture's delta recursion, written out op by op.
  */
-export function buildTrainingGraph(spec: NetworkSpec, batch: number): TrainingGraph {
+export function buildTrainingGraph(spec: NetworkSpec, batch: number, feed: ParamFeed = 'views'): TrainingGraph {
   if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`batch must be a positive integer, got ${batch}`);
   const layout = paramLayout(spec);
   const L = layout.layers.length;
@@ -55,7 +66,15 @@ export function buildTrainingGraph(spec: NetworkSpec, batch: number): TrainingGr
   const slots = flatSlots(layout);
   const x = g.input(INPUT_X, [batch, spec.inputSize]);
   const y = g.input(INPUT_Y, [batch, K]);
-  for (const s of slots) g.input(s.name, s.dims);
+  if (feed === 'flat') {
+    const flat = g.input(INPUT_PARAMS, [layout.size]);
+    for (const s of slots) {
+      const slice = g.op('Slice', [flat, g.int64s([s.offset]), g.int64s([s.offset + s.size]), g.int64s([0])]);
+      g.op('Reshape', [slice, g.int64s(s.dims)], {}, s.name);
+    }
+  } else {
+    for (const s of slots) g.input(s.name, s.dims);
+  }
 
   // ---- forward: effective kernel W * mask, then a(n) = x(n) W(n) + b(n), h(n) = f(a(n))
   const masks: (string | null)[] = [null];
@@ -149,11 +168,9 @@ export function buildTrainingGraph(spec: NetworkSpec, batch: number): TrainingGr
     // masked entries are exactly +0 (Where, not Mul, which would leave -0)
     if (keep[n]) g.op('Where', [keep[n]!, g.op('Gemm', [fwd.x[n], delta], { transA: 1 }), g.scalar(0)], {}, kGrad);
     else g.op('Gemm', [fwd.x[n], delta], { transA: 1 }, kGrad);
-    g.output(kGrad, [l.fanIn, l.units]);
     if (l.biasOffset >= 0) {
       // ones[batch] delta: a GEMV, faster in onnxruntime than ReduceSum over axis 0
       g.op('MatMul', [ones, delta], {}, `bias_${n}_grad`);
-      g.output(`bias_${n}_grad`, [l.units]);
     }
     if (n === 1) break;
     const dx = g.op('Gemm', [delta, fwd.kernel[n]], { transB: 1 });
@@ -177,7 +194,14 @@ export function buildTrainingGraph(spec: NetworkSpec, batch: number): TrainingGr
     const sum = dh[n - 1].reduce((acc, v) => g.op('Add', [acc, v]));
     delta = fwd.act[n - 1].backward(sum);
   }
-  return { model: g.toModel(`training step, batch ${batch}`), batch, layout, slots, hasCorrect };
+  if (feed === 'flat') {
+    const flatGrads = slots.map((s) => g.op('Reshape', [`${s.name}_grad`, g.int64s([-1])]));
+    g.op('Concat', flatGrads, { axis: 0 }, OUTPUT_GRAD);
+    g.output(OUTPUT_GRAD, [layout.size]);
+  } else {
+    for (const s of slots) g.output(`${s.name}_grad`, s.dims);
+  }
+  return { model: g.toModel(`training step, batch ${batch}`), batch, layout, slots, hasCorrect, feed };
 }
 
 /** log(1 - c) for 0 <= c < 1/2 without losing c's digits: log(u) * c / (u - 1), u = 1 - c (Goldberg). */

@@ -6,103 +6,13 @@ import {
   lossAndGrad,
   paramLayout,
   parseSpec,
-  type Activation,
-  type Loss,
   type NetworkSpec,
-  type NetworkSpecInput,
-  type Rng,
 } from '@nnq/nn';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildTrainingGraph } from './training-graph';
 import { compileTrainingStep, type OnnxTrainingStep } from './training-step';
-
-/** The lecture's XOR network: relu hidden layer, identity output, sum of squares. */
-export const XOR_SPEC: NetworkSpecInput = {
-  inputSize: 2,
-  layers: [
-    { units: 2, activation: 'relu' },
-    { units: 1, activation: 'identity' },
-  ],
-  loss: 'sum_of_squares',
-};
-// W = [[1,1],[1,1]], c = [0,-1], w = [1,-2], b = 0
-export const XOR_PARAMS = Float32Array.of(1, 1, 1, 1, 0, -1, 1, -2, 0);
-export const XOR_X = Float32Array.of(0, 0, 0, 1, 1, 0, 1, 1);
-export const XOR_Y = Float32Array.of(0, 1, 1, 0);
-
-/** ||a - b|| / max(||b||, floor): the norm-wise relative error. */
-export function relErr(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-6): number {
-  let d = 0;
-  let n = 0;
-  for (let i = 0; i < b.length; i++) {
-    d += (a[i] - b[i]) ** 2;
-    n += b[i] ** 2;
-  }
-  return Math.sqrt(d) / Math.max(Math.sqrt(n), floor);
-}
-
-const HIDDEN: Activation[] = ACTIVATIONS.filter((a) => a !== 'softmax');
-
-/** A random valid spec: 1-4 dense layers, any activation/loss pairing, masks and skips. */
-export const specArb: fc.Arbitrary<NetworkSpec> = fc
-  .record({
-    inputSize: fc.integer({ min: 1, max: 6 }),
-    units: fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1, maxLength: 4 }),
-    acts: fc.array(fc.constantFrom(...HIDDEN), { minLength: 4, maxLength: 4 }),
-    biases: fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
-    loss: fc.constantFrom<Loss>('sum_of_squares', 'mse', 'softmax_cross_entropy', 'sigmoid_binary_cross_entropy'),
-    regressionOut: fc.constantFrom<Activation>(...ACTIVATIONS),
-    skips: fc.array(fc.constantFrom<'none' | 'concat' | 'add'>('none', 'concat', 'add'), {
-      minLength: 4,
-      maxLength: 4,
-    }),
-    masked: fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
-    seed: fc.integer(),
-  })
-  .map((r) => {
-    const L = r.units.length;
-    const widths = [r.inputSize, ...r.units];
-    const outAct: Activation =
-      r.loss === 'softmax_cross_entropy'
-        ? 'softmax'
-        : r.loss === 'sigmoid_binary_cross_entropy'
-          ? 'sigmoid'
-          : r.regressionOut;
-    if (outAct === 'softmax' && widths[L] === 1) widths[L] = 2;
-    const skips: NonNullable<NetworkSpecInput['skips']> = [];
-    for (let to = 2; to <= L; to++) {
-      const mode = r.skips[to - 1];
-      if (mode === 'none') continue;
-      if (mode === 'add' && widths[to - 2] !== widths[to - 1]) continue;
-      skips.push({ from: to - 2, to, mode });
-    }
-    const rng = createRng(r.seed);
-    const layers = widths.slice(1).map((units, k) => {
-      const n = k + 1;
-      const skip = skips.find((s) => s.to === n);
-      const fanIn = widths[n - 1] + (skip?.mode === 'concat' ? widths[skip.from] : 0);
-      const mask = r.masked[k]
-        ? Array.from({ length: fanIn }, () => Array.from({ length: units }, () => (rng.next() < 0.7 ? 1 : 0) as 0 | 1))
-        : undefined;
-      return { units, activation: n === L ? outAct : r.acts[k], useBias: r.biases[k] || n === L, mask };
-    });
-    return parseSpec({ inputSize: r.inputSize, layers, skips, loss: r.loss });
-  });
-
-/** Inputs and targets fitting the loss: one-hot rows, 0/1 labels or real targets. */
-export function randomBatch(spec: NetworkSpec, batch: number, rng: Rng): { x: Float32Array; y: Float32Array } {
-  const K = spec.layers[spec.layers.length - 1].units;
-  const x = Float32Array.from({ length: batch * spec.inputSize }, () => rng.normal());
-  const y = new Float32Array(batch * K);
-  for (let r = 0; r < batch; r++) {
-    if (spec.loss === 'softmax_cross_entropy') y[r * K + rng.int(K)] = 1;
-    else
-      for (let k = 0; k < K; k++)
-        y[r * K + k] = spec.loss === 'sigmoid_binary_cross_entropy' ? rng.int(2) : rng.normal();
-  }
-  return { x, y };
-}
+import { XOR_PARAMS, XOR_SPEC, XOR_X, XOR_Y, randomBatch, relErr, specArb } from './testing';
 
 const steps: OnnxTrainingStep[] = [];
 afterAll(async () => {
@@ -207,5 +117,35 @@ describe('compileTrainingStep: random specs against libs/nn', () => {
     expect(Buffer.from(buildTrainingGraph(spec, 5).model).equals(Buffer.from(buildTrainingGraph(spec, 5).model))).toBe(
       true,
     );
+  });
+});
+
+describe('compileTrainingStep: parameter feeds', () => {
+  it("gives the same bytes with feed 'flat' (one vector sliced in the graph) as with per-layer views", async () => {
+    for (const spec of fc.sample(specArb, { numRuns: 20, seed: 3 })) {
+      const rng = createRng(5);
+      const params = initParams(spec, rng);
+      const { x, y } = randomBatch(spec, 4, rng);
+      const views = compile(spec);
+      const flat = compileTrainingStep(spec, { feed: 'flat' });
+      steps.push(flat);
+      const a = await views.run(params, x, y, 4);
+      const b = await flat.run(params, x, y, 4);
+      expect(b.loss).toBe(a.loss);
+      expect(Buffer.from(b.grad.buffer).equals(Buffer.from(a.grad.buffer))).toBe(true);
+    }
+  });
+
+  it('keeps one session per batch size and evicts the least recently used', async () => {
+    const spec = parseSpec(XOR_SPEC);
+    const step = compileTrainingStep(spec, { maxSessions: 2 });
+    steps.push(step);
+    const s1 = await step.session(1);
+    expect(await step.session(1)).toBe(s1);
+    await step.session(2);
+    await step.session(3); // evicts batch 1
+    expect(await step.session(1)).not.toBe(s1);
+    const r = await step.run(XOR_PARAMS, XOR_X.subarray(0, 2), XOR_Y.subarray(0, 1), 1);
+    expect(r.loss).toBe(0);
   });
 });

@@ -1,11 +1,14 @@
 import type { NetworkSpec, ParamLayout } from '@nnq/nn';
 import { SessionCache, type OrtSession, type OrtTensor, type SessionConfig } from './ort';
 import {
+  INPUT_PARAMS,
   INPUT_X,
   INPUT_Y,
   OUTPUT_CORRECT,
+  OUTPUT_GRAD,
   OUTPUT_LOSS,
   buildTrainingGraph,
+  type ParamFeed,
   type TrainingGraph,
 } from './training-graph';
 
@@ -20,6 +23,8 @@ export interface StepResult {
 }
 
 export interface TrainingStepOptions extends SessionConfig {
+  /** How parameters are fed (default 'views'; 'flat' exists to measure the alternative). */
+  readonly feed?: ParamFeed;
   /** Sessions kept per step (one per batch size), least recently used out; default 8. */
   readonly maxSessions?: number;
 }
@@ -49,7 +54,7 @@ export class OnnxTrainingStep {
   graph(batch: number): TrainingGraph {
     let g = this.graphs.get(batch);
     if (!g) {
-      g = buildTrainingGraph(this.spec, batch);
+      g = buildTrainingGraph(this.spec, batch, this.options.feed);
       this.graphs.set(batch, g);
       if (this.graphs.size > 16) this.graphs.delete(this.graphs.keys().next().value!);
     }
@@ -89,9 +94,14 @@ export class OnnxTrainingStep {
     };
     const fetches: Record<string, OrtTensor | null> = { [OUTPUT_LOSS]: null };
     if (g.hasCorrect) fetches[OUTPUT_CORRECT] = null;
-    for (const s of g.slots) {
-      feeds[s.name] = new Tensor('float32', params.subarray(s.offset, s.offset + s.size), s.dims);
-      fetches[`${s.name}_grad`] = new Tensor('float32', out.subarray(s.offset, s.offset + s.size), s.dims);
+    if (g.feed === 'flat') {
+      feeds[INPUT_PARAMS] = new Tensor('float32', params, [params.length]);
+      fetches[OUTPUT_GRAD] = new Tensor('float32', out, [out.length]);
+    } else {
+      for (const s of g.slots) {
+        feeds[s.name] = new Tensor('float32', params.subarray(s.offset, s.offset + s.size), s.dims);
+        fetches[`${s.name}_grad`] = new Tensor('float32', out.subarray(s.offset, s.offset + s.size), s.dims);
+      }
     }
     const r = await session.run(feeds, fetches);
     const loss = (r[OUTPUT_LOSS].data as Float32Array)[0];
