@@ -4,6 +4,7 @@ import { ClusterCoreModule, HealthController, redisOptions, type NnqConfig } fro
 import { KeySchema, SHARD_QUEUE } from '@nnq/protocol';
 import type { ConnectionOptions } from 'bullmq';
 import { CoordinatorMetrics } from './coordinator.metrics';
+import { QueueMetrics } from './metrics/queue.metrics';
 import { RunStore } from './runs/run-store.service';
 import { RunsController } from './runs/runs.controller';
 import { RunsService } from './runs/runs.service';
@@ -26,7 +27,7 @@ export class CoordinatorModule {
         BullModule.registerQueue({ name: SHARD_QUEUE }),
       ],
       controllers: [HealthController, WorkersController, RunsController],
-      providers: [WorkersService, RunStore, RunsService, CoordinatorMetrics],
+      providers: [WorkersService, RunStore, RunsService, CoordinatorMetrics, QueueMetrics],
     };
   }
 }

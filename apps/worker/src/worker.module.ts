@@ -52,12 +52,10 @@ export class WorkerModule {
           inject: [ShardProcessor, HealthIndicatorService],
           useFactory: (p: ShardProcessor, h: HealthIndicatorService) => () => [
             () =>
-              h
-                .check('engine')
-                .up({
-                  kind: p.pool.engine,
-                  ...(p.pool.fallbackReason ? { fallbackReason: p.pool.fallbackReason } : {}),
-                }),
+              h.check('engine').up({
+                kind: p.pool.engine,
+                ...(p.pool.fallbackReason ? { fallbackReason: p.pool.fallbackReason } : {}),
+              }),
           ],
         },
         HeartbeatService,

@@ -16,6 +16,7 @@ import type { Redis } from 'ioredis';
 import { ComputePool } from '../compute/compute-pool';
 import { MissingStateError, RunContextService, type RunContext } from './run-context.service';
 import { WorkerMetrics } from '../worker.metrics';
+import { setResult } from './set-result';
 
 /** Results of shards outlive their step only this long (a late duplicate cannot leak forever). */
 const RESULT_TTL_MS = 6 * 60 * 60 * 1000;
@@ -88,9 +89,9 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     const batch = await this.runs.datasets.gatherBatch(m.datasetId, rows, m.preprocessing);
     const r = await this.pool.lossAndGrad(m.runId, m.spec, params, batch.x, batch.y, batch.rows);
     const blob = encodeShardResult({ grad: r.grad, loss: r.loss, correct: r.correct, rows: batch.rows });
-    const set = await this.redis.set(key, blob, 'PX', RESULT_TTL_MS, 'NX');
+    const set = await setResult(this.redis, key, this.keys.runManifest(job.runId), blob, RESULT_TTL_MS);
     this.metrics.shardDone('gradient', Number(process.hrtime.bigint() - started) / 1e9, blob.byteLength, batch.rows);
-    return { written: set === 'OK' };
+    return { written: set === 1 };
   }
 
   private async evaluate(ctx: RunContext, job: EvaluateJob): Promise<{ written: boolean }> {
@@ -105,9 +106,9 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     const batch = await this.runs.datasets.gatherBatch(m.datasetId, idx.subarray(job.start, job.end), m.preprocessing);
     const r = await this.pool.lossAndGrad(m.runId, m.spec, params, batch.x, batch.y, batch.rows);
     const part = JSON.stringify({ loss: r.loss, correct: r.correct, rows: batch.rows });
-    const set = await this.redis.set(key, part, 'PX', RESULT_TTL_MS, 'NX');
+    const set = await setResult(this.redis, key, this.keys.runManifest(job.runId), part, RESULT_TTL_MS);
     this.metrics.shardDone('evaluate', Number(process.hrtime.bigint() - started) / 1e9, 0, batch.rows);
-    return { written: set === 'OK' };
+    return { written: set === 1 };
   }
 
   private async paramsOrFail(ctx: RunContext, version: number): Promise<Float32Array> {

@@ -1,0 +1,150 @@
+import { parseRunConfig, trainLocal } from '@nnq/training';
+import { Redis } from 'ioredis';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { getJson, startApp, stopApp, uniquePrefix, until, type AppProcess } from './support/processes';
+import { exampleConfig, modelParams, submitRun, waitForRun } from './support/runs';
+
+// The system's signature: the final weights are a function of the config and seed alone.
+describe('synchronous training on a cluster of worker processes', () => {
+  const redisUrl = inject('redisUrl');
+  const prefix = uniquePrefix('train');
+  const dataDir = mkdtempSync(join(tmpdir(), 'nnq-train-'));
+  const env = { REDIS_URL: redisUrl, NNQ_PREFIX: prefix, NNQ_DATA_DIR: dataDir, NNQ_HEARTBEAT_TTL_MS: '2000' };
+  const workers: AppProcess[] = [];
+  let coordinator: AppProcess;
+  let base = '';
+  // two spirals, 4 shards per step, 5 epochs: small enough to run four times
+  const equivalence = { ...exampleConfig('spirals.json'), name: 'equivalence', epochs: 5 };
+  const trained: Record<string, Buffer> = {};
+
+  const addWorker = async () => {
+    const w = startApp('worker', env);
+    workers.push(w);
+    await w.waitFor(/serving \/health and \/metrics/);
+    await until(
+      async () => (await getJson<unknown[]>(`${base}/workers`)).length === workers.length,
+      10_000,
+      'the worker to announce itself',
+    );
+  };
+
+  beforeAll(async () => {
+    coordinator = startApp('coordinator', { ...env, NNQ_PORT: '0' });
+    const [, port] = await coordinator.waitFor(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
+    base = `http://127.0.0.1:${port}`;
+    const local = await trainLocal(parseRunConfig(equivalence));
+    trained.local = Buffer.from(local.params.buffer);
+  });
+
+  afterAll(async () => {
+    await Promise.all([...workers, coordinator].filter(Boolean).map((p) => stopApp(p)));
+    const redis = new Redis(redisUrl);
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    await redis.quit();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it.each([1, 2, 3])('gives the in-process weights bit for bit with %i worker(s)', async (n) => {
+    while (workers.length < n) await addWorker();
+    const run = await submitRun(base, equivalence);
+    const done = await waitForRun(base, run.id);
+    expect(done.state).toBe('completed');
+    trained[`cluster${n}`] = await modelParams(base, run.id);
+    expect(trained[`cluster${n}`].equals(trained.local)).toBe(true);
+  });
+
+  it('trains XOR and two spirals to their targets on two workers', async () => {
+    while (workers.length > 2) await stopApp(workers.pop()!);
+    const [xor, spirals] = await Promise.all([
+      submitRun(base, exampleConfig('xor.json')),
+      submitRun(base, exampleConfig('spirals.json')),
+    ]);
+    const [x, s] = await Promise.all([waitForRun(base, xor.id), waitForRun(base, spirals.id, 170_000)]);
+    expect(x.state).toBe('completed');
+    expect(x.loss!).toBeLessThan(1e-3);
+    expect(s.state).toBe('completed');
+    expect(s.validation!.accuracy).toBeGreaterThanOrEqual(0.95);
+    expect(s.test!.accuracy).toBeGreaterThanOrEqual(0.95);
+    const history = await getJson<{ type: string }[]>(`${base}/runs/${spirals.id}/history`);
+    expect(history.filter((h) => h.type === 'step')).toHaveLength((s as { totalSteps: number }).totalSteps);
+    const pred = await fetch(`${base}/runs/${xor.id}/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        inputs: [
+          [0, 0],
+          [0, 1],
+          [1, 0],
+          [1, 1],
+        ],
+      }),
+    });
+    const { outputs } = (await pred.json()) as { outputs: number[][] };
+    expect(outputs.map((o) => (o[0] > 0.5 ? 1 : 0))).toEqual([0, 1, 1, 0]);
+  });
+
+  it('answers a bad config with 400 listing every problem by path, and an unknown run with 404', async () => {
+    const bad = {
+      ...exampleConfig('xor.json'),
+      batchSize: 0,
+      optimizer: { type: 'adam', lr: -1 },
+      model: { inputSize: 3, layers: [], loss: 'l1' },
+    };
+    const res = await fetch(`${base}/runs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(bad),
+    });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { problems: string[] };
+    expect(body.problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^batchSize: must be at least 1/),
+        expect.stringMatching(/^optimizer\.lr: must be greater than 0/),
+        expect.stringMatching(/^model\.layers: must hold at least one dense layer/),
+        expect.stringMatching(/^model\.loss: /),
+      ]),
+    );
+    const mismatch = {
+      ...exampleConfig('xor.json'),
+      model: { inputSize: 3, layers: [{ units: 1, activation: 'identity' }], loss: 'mse' },
+    };
+    const res2 = await fetch(`${base}/runs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(mismatch),
+    });
+    expect(res2.status).toBe(400);
+    expect(JSON.stringify(await res2.json())).toMatch(/model\.inputSize: is 3, the dataset has 2 features per row/);
+    for (const path of ['/runs/0123456789ab', '/runs/0123456789ab/history', '/runs/0123456789ab/model']) {
+      expect((await fetch(`${base}${path}`)).status).toBe(404);
+    }
+    expect((await fetch(`${base}/runs/not:an:id`)).status).toBe(404);
+  });
+
+  it('cancels a running run', async () => {
+    const run = await submitRun(base, { ...exampleConfig('spirals.json'), name: 'to-cancel', epochs: 500 });
+    await until(
+      async () => (await getJson<{ step: number }>(`${base}/runs/${run.id}`)).step > 2,
+      30_000,
+      'a few steps',
+    );
+    const res = await fetch(`${base}/runs/${run.id}/cancel`, { method: 'POST' });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { state: string }).state).toBe('cancelled');
+    const redis = new Redis(redisUrl);
+    const left = await redis.keys(`${prefix}:{run:${run.id}}:*`);
+    await redis.quit();
+    expect(left.sort()).toEqual(
+      [
+        `${prefix}:{run:${run.id}}:config`,
+        `${prefix}:{run:${run.id}}:history`,
+        `${prefix}:{run:${run.id}}:state`,
+      ].sort(),
+    );
+  });
+});
