@@ -103,14 +103,16 @@ export class OnnxForward {
     const { layout } = this;
     checkLength('params', params, layout.size);
     checkLength('x', x, batch * layout.widths[0], `batch ${batch} x inputSize ${layout.widths[0]}`);
-    const session = await this.cache.get(batch);
-    const { Tensor } = await this.cache.runtime();
-    const feeds: Record<string, OrtTensor> = { [FORWARD_INPUT]: new Tensor('float32', x, [batch, layout.widths[0]]) };
-    for (const s of flatSlots(layout)) {
-      feeds[s.name] = new Tensor('float32', params.subarray(s.offset, s.offset + s.size), s.dims);
-    }
-    const r = await session.run(feeds);
-    return r[FORWARD_OUTPUT].data as Float32Array;
+    return this.cache.use(batch, async (session, { Tensor }) => {
+      const feeds: Record<string, OrtTensor> = {
+        [FORWARD_INPUT]: new Tensor('float32', x, [batch, layout.widths[0]]),
+      };
+      for (const s of flatSlots(layout)) {
+        feeds[s.name] = new Tensor('float32', params.subarray(s.offset, s.offset + s.size), s.dims);
+      }
+      const r = await session.run(feeds);
+      return r[FORWARD_OUTPUT].data as Float32Array;
+    });
   }
 
   dispose(): Promise<void> {

@@ -53,6 +53,9 @@ export function sessionOptions(config: SessionConfig): OrtModule.InferenceSessio
 export class SessionCache {
   private ort: Promise<Ort> | null = null;
   private readonly sessions = new Map<number, Promise<OrtSession>>();
+  /** Runs in flight per session; an evicted session is released when its last run ends. */
+  private readonly busy = new Map<Promise<OrtSession>, number>();
+  private readonly retired = new Set<Promise<OrtSession>>();
   private disposed = false;
 
   constructor(
@@ -86,9 +89,26 @@ export class SessionCache {
     while (this.sessions.size > this.maxSessions) {
       const [oldest, victim] = this.sessions.entries().next().value!;
       this.sessions.delete(oldest);
-      void victim.then((v) => v.release()).catch(() => undefined);
+      this.retire(victim);
     }
     return s;
+  }
+
+  /** Run fn with the session of `batch`; the session is not released while fn runs. */
+  async use<T>(batch: number, fn: (session: OrtSession, ort: Ort) => Promise<T>): Promise<T> {
+    const entry = this.get(batch);
+    this.busy.set(entry, (this.busy.get(entry) ?? 0) + 1);
+    try {
+      const [session, ort] = await Promise.all([entry, this.runtime()]);
+      return await fn(session, ort);
+    } finally {
+      const n = this.busy.get(entry)! - 1;
+      if (n > 0) this.busy.set(entry, n);
+      else {
+        this.busy.delete(entry);
+        if (this.retired.delete(entry)) await release(entry);
+      }
+    }
   }
 
   /** Release every session; idempotent. */
@@ -97,6 +117,16 @@ export class SessionCache {
     this.disposed = true;
     const all = [...this.sessions.values()];
     this.sessions.clear();
-    await Promise.all(all.map((s) => s.then((v) => v.release()).catch(() => undefined)));
+    await Promise.all(all.map((s) => this.retire(s)));
   }
+
+  private retire(s: Promise<OrtSession>): Promise<void> {
+    if (!this.busy.has(s)) return release(s);
+    this.retired.add(s);
+    return Promise.resolve();
+  }
+}
+
+function release(s: Promise<OrtSession>): Promise<void> {
+  return s.then((v) => v.release()).catch(() => undefined);
 }

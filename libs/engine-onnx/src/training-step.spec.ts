@@ -148,4 +148,15 @@ describe('compileTrainingStep: parameter feeds', () => {
     const r = await step.run(XOR_PARAMS, XOR_X.subarray(0, 2), XOR_Y.subarray(0, 1), 1);
     expect(r.loss).toBe(0);
   });
+
+  it('does not release a session that an evicting concurrent run still uses', async () => {
+    const spec = parseSpec(XOR_SPEC);
+    const step = compileTrainingStep(spec, { maxSessions: 1 });
+    steps.push(step);
+    const y = Float32Array.of(1, 0, 0, 1);
+    const runs = [1, 2, 3, 4, 1, 3].map((b) => step.run(XOR_PARAMS, XOR_X.subarray(0, 2 * b), y.subarray(0, b), b));
+    const results = await Promise.all(runs);
+    const ref = lossAndGrad(spec, XOR_PARAMS, XOR_X, y, 4);
+    expect(results[3].loss).toBe(ref.loss);
+  });
 });

@@ -85,28 +85,28 @@ export class OnnxTrainingStep {
     const out = grad ?? new Float32Array(layout.size);
     checkLength('grad', out, layout.size);
 
-    const session = await this.cache.get(batch);
-    const { Tensor } = await this.cache.runtime();
     const g = this.graph(batch);
-    const feeds: Record<string, OrtTensor> = {
-      [INPUT_X]: new Tensor('float32', x, [batch, layout.widths[0]]),
-      [INPUT_Y]: new Tensor('float32', y, [batch, K]),
-    };
-    const fetches: Record<string, OrtTensor | null> = { [OUTPUT_LOSS]: null };
-    if (g.hasCorrect) fetches[OUTPUT_CORRECT] = null;
-    if (g.feed === 'flat') {
-      feeds[INPUT_PARAMS] = new Tensor('float32', params, [params.length]);
-      fetches[OUTPUT_GRAD] = new Tensor('float32', out, [out.length]);
-    } else {
-      for (const s of g.slots) {
-        feeds[s.name] = new Tensor('float32', params.subarray(s.offset, s.offset + s.size), s.dims);
-        fetches[`${s.name}_grad`] = new Tensor('float32', out.subarray(s.offset, s.offset + s.size), s.dims);
+    return this.cache.use(batch, async (session, { Tensor }) => {
+      const feeds: Record<string, OrtTensor> = {
+        [INPUT_X]: new Tensor('float32', x, [batch, layout.widths[0]]),
+        [INPUT_Y]: new Tensor('float32', y, [batch, K]),
+      };
+      const fetches: Record<string, OrtTensor | null> = { [OUTPUT_LOSS]: null };
+      if (g.hasCorrect) fetches[OUTPUT_CORRECT] = null;
+      if (g.feed === 'flat') {
+        feeds[INPUT_PARAMS] = new Tensor('float32', params, [params.length]);
+        fetches[OUTPUT_GRAD] = new Tensor('float32', out, [out.length]);
+      } else {
+        for (const s of g.slots) {
+          feeds[s.name] = new Tensor('float32', params.subarray(s.offset, s.offset + s.size), s.dims);
+          fetches[`${s.name}_grad`] = new Tensor('float32', out.subarray(s.offset, s.offset + s.size), s.dims);
+        }
       }
-    }
-    const r = await session.run(feeds, fetches);
-    const loss = (r[OUTPUT_LOSS].data as Float32Array)[0];
-    const correct = g.hasCorrect ? (r[OUTPUT_CORRECT].data as Float32Array)[0] : 0;
-    return { loss, correct, grad: out };
+      const r = await session.run(feeds, fetches);
+      const loss = (r[OUTPUT_LOSS].data as Float32Array)[0];
+      const correct = g.hasCorrect ? (r[OUTPUT_CORRECT].data as Float32Array)[0] : 0;
+      return { loss, correct, grad: out };
+    });
   }
 
   /** Release every session; idempotent. */
