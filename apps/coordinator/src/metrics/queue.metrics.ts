@@ -5,6 +5,7 @@ import { SHARD_QUEUE, type KeySchema } from '@nnq/protocol';
 import { QueueEvents, type ConnectionOptions, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { RunStore } from '../runs/run-store.service';
 import { WorkersService } from '../workers/workers.service';
 
 /** Job states reported by nnq_queue_jobs, each initialised to zero. */
@@ -32,9 +33,9 @@ export function isRetry(job: Pick<Job, 'attemptsMade' | 'opts'>, state: string):
 }
 
 /**
- * Queue and cluster health of the coordinator: queue depth by state, live workers and Redis
- * reachability, read at scrape time in collect(); stalled and retried shard jobs counted from
- * BullMQ's queue events.
+ * Queue and cluster health of the coordinator: queue depth by state, live workers, running runs
+ * and Redis reachability, read at scrape time in collect(); stalled and retried shard jobs counted
+ * from BullMQ's queue events.
  */
 @Injectable()
 export class QueueMetrics implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -50,34 +51,35 @@ export class QueueMetrics implements OnApplicationBootstrap, OnApplicationShutdo
     @Inject(NNQ_CONFIG) private readonly config: NnqConfig,
     @InjectQueue(SHARD_QUEUE) private readonly queue: Queue,
     private readonly workers: WorkersService,
+    private readonly runs: RunStore,
   ) {
     const registers = [registry];
-    const self = this;
-    const jobs = new Gauge({
+    const jobs: Gauge<'state'> = new Gauge({
       name: 'nnq_queue_jobs',
       help: 'Shard jobs in the BullMQ queue by state, read at scrape time.',
       labelNames: ['state'],
       registers,
-      async collect() {
-        await self.collectQueue(this);
-      },
+      collect: () => this.collectQueue(jobs),
     });
     for (const state of QUEUE_STATES) jobs.set({ state }, 0);
-    new Gauge({
+    const live: Gauge = new Gauge({
       name: 'nnq_workers_live',
       help: 'Workers whose heartbeat key is present, read at scrape time.',
       registers,
-      async collect() {
-        await self.collectWorkers(this);
-      },
+      collect: () => this.collectWorkers(live),
     });
-    new Gauge({
+    const running: Gauge<'run'> = new Gauge({
+      name: 'nnq_run_running',
+      help: '1 for each run in state running (among the newest 200); a series exists only while its run runs.',
+      labelNames: ['run'],
+      registers,
+      collect: () => this.collectRunning(running),
+    });
+    const up: Gauge = new Gauge({
       name: 'nnq_redis_up',
       help: '1 when Redis answered PING at scrape time, else 0.',
       registers,
-      async collect() {
-        this.set(await self.redisUp());
-      },
+      collect: async () => up.set(await this.redisUp()),
     });
     this.stalled = new Counter({
       name: 'nnq_jobs_stalled_total',
@@ -106,6 +108,18 @@ export class QueueMetrics implements OnApplicationBootstrap, OnApplicationShutdo
       gauge.set((await withTimeout(this.workers.list(), SCRAPE_TIMEOUT_MS, 'workers')).length);
     } catch (err) {
       this.logger.debug(`live workers: ${(err as Error).message}`);
+    }
+  }
+
+  private async collectRunning(gauge: Gauge<'run'>): Promise<void> {
+    try {
+      const running = (await withTimeout(this.runs.list(), SCRAPE_TIMEOUT_MS, 'runs')).filter(
+        (r) => r.state === 'running',
+      );
+      gauge.reset();
+      for (const r of running) gauge.set({ run: r.id }, 1);
+    } catch (err) {
+      this.logger.debug(`running runs: ${(err as Error).message}`);
     }
   }
 
