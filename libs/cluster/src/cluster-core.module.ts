@@ -55,6 +55,13 @@ export class ClusterCoreModule {
             const registry = new Registry();
             registry.setDefaultLabels({ app: options.app });
             collectDefaultMetrics({ register: registry });
+            // promtool check metrics: no _total on gauges; each is the sum of the labelled gauge without it
+            for (const name of [
+              'nodejs_active_handles_total',
+              'nodejs_active_requests_total',
+              'nodejs_active_resources_total',
+            ])
+              registry.removeSingleMetric(name);
             return registry;
           },
         },
