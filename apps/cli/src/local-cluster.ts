@@ -58,7 +58,14 @@ export class LocalCluster {
       log(`started a throwaway redis-server at ${this.redisUrl} (pid ${this.redis.pid})`);
     }
     const port = this.options.port === 0 ? await freePort() : this.options.port;
-    const env = { ...process.env, ...this.options.env, REDIS_URL: this.redisUrl, NNQ_EXIT_WITH_PARENT: '1' };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...this.options.env,
+      REDIS_URL: this.redisUrl,
+      NNQ_EXIT_WITH_PARENT: '1',
+    };
+    // Nest colours its logs unless NO_COLOR: no escape codes in logs forwarded to a pipe
+    if (!process.stdout.isTTY) env.NO_COLOR ??= '1';
     const coordinator = this.spawnApp('coordinator', { ...env, NNQ_PORT: String(port) });
     // our coordinator says where it listens; a /health answer could come from someone else's process
     const [, listening] = await this.waitForLine(coordinator, /listening on (http:\/\/\S+)/, 30_000);
@@ -92,7 +99,8 @@ export class LocalCluster {
   private async waitForLine(child: ChildProcess, re: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const out = this.outputs.get(child) ?? '';
+      // Nest's coloured log lines end the URL with an escape code: match on the plain text
+      const out = stripAnsi(this.outputs.get(child) ?? '');
       const m = out.match(re);
       if (m) return m;
       if (child.exitCode !== null) {
@@ -145,4 +153,10 @@ async function terminate(child: ChildProcess, graceMs: number): Promise<void> {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Text without ANSI SGR sequences (colours). */
+export function stripAnsi(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\x1b\[[0-9;]*m/g, '');
 }
