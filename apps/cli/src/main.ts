@@ -1,6 +1,11 @@
 import { ConfigError } from '@nnq/cluster';
 import { Command } from 'commander';
+import { CliError } from './cli-error';
+import { registerPredict } from './commands/predict.command';
+import { registerStatus } from './commands/status.command';
+import { registerTrain } from './commands/train.command';
 import { registerUp } from './commands/up.command';
+import { registerWatch } from './commands/watch.command';
 
 // a closed terminal or pipe must not crash us before we stop what we started
 process.stdout.on('error', () => undefined);
@@ -8,8 +13,17 @@ process.stderr.on('error', () => undefined);
 
 const program = new Command('nnq').description('train feed-forward networks on a cluster of Node.js workers and Redis');
 registerUp(program);
+registerTrain(program);
+registerStatus(program);
+registerWatch(program);
+registerPredict(program);
 
 program.parseAsync(process.argv).catch((err: Error) => {
+  // CliError: an expected failure with its own exit code (an empty message: already reported)
+  if (err instanceof CliError) {
+    if (err.message) process.stderr.write(`nnq: ${err.message}\n`);
+    process.exit(err.code);
+  }
   process.stderr.write(`nnq: ${err instanceof ConfigError ? err.message : (err.stack ?? err.message)}\n`);
   process.exit(err instanceof ConfigError ? 78 : 1);
 });

@@ -1,0 +1,54 @@
+import { readModel } from '@nnq/nn';
+import { predictRows } from '@nnq/training';
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { CliError, EXIT } from '../cli-error';
+import { readTextFile } from '../config-file';
+import { parsePredictInput } from '../predict-input';
+
+/** `nnq predict <model> <input|->`: predictions of a model file, in this process (no cluster). */
+export function registerPredict(program: Command): void {
+  program
+    .command('predict')
+    .description('predict rows with a model file, in this process (no cluster needed)')
+    .argument('<model>', 'model file (.safetensors) written by nnq train or GET /runs/:id/model')
+    .argument('<input>', 'JSON {"inputs": [[...]]}, a JSON array of rows, or NDJSON rows; - reads stdin')
+    .option('--pretty', 'indent the JSON output')
+    .action((modelPath: string, input: string, opts: { pretty?: boolean }) => {
+      const model = loadModel(modelPath);
+      const source = input === '-' ? '<stdin>' : input;
+      const text = input === '-' ? readStdin() : readTextFile(input, 'input');
+      const rows = parsePredictInput(text, source);
+      let prediction;
+      try {
+        prediction = predictRows(model, rows);
+      } catch (err) {
+        if (err instanceof RangeError) throw new CliError(`${source}: ${err.message}`, EXIT.usage);
+        throw err;
+      }
+      process.stdout.write(`${JSON.stringify(prediction, null, opts.pretty ? 2 : undefined)}\n`);
+    });
+}
+
+function loadModel(path: string): ReturnType<typeof readModel> {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new CliError(`cannot read model ${path}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, EXIT.usage);
+  }
+  try {
+    return readModel(bytes);
+  } catch (err) {
+    throw new CliError(`${path}: not an nnq model file: ${(err as Error).message}`, EXIT.usage);
+  }
+}
+
+function readStdin(): string {
+  try {
+    return readFileSync(0, 'utf8');
+  } catch (err) {
+    throw new CliError(`cannot read stdin: ${(err as Error).message}`, EXIT.usage);
+  }
+}

@@ -1,0 +1,48 @@
+import { parseRunConfig, RunConfigError, type RunConfig } from '@nnq/training';
+import { readFileSync } from 'node:fs';
+import { CliError, EXIT } from './cli-error';
+import { parseJsonText } from './json-text';
+
+/** A run config file that does not validate: every problem by path, under the file's name. */
+export class ConfigFileError extends CliError {
+  constructor(
+    readonly path: string,
+    readonly problems: string[],
+  ) {
+    super(`${path}: invalid run config:\n  ${problems.join('\n  ')}`, EXIT.usage);
+    this.name = 'ConfigFileError';
+  }
+}
+
+/** Read a file as text; a missing or unreadable file is a usage error naming it. */
+export function readTextFile(path: string, what = 'file'): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const reason = e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'is a directory' : e.message;
+    throw new CliError(`cannot read ${what} ${path}: ${reason}`, EXIT.usage);
+  }
+}
+
+export interface RunConfigFile {
+  /** The validated config, defaults applied. */
+  config: RunConfig;
+  /** The file's JSON as written: what is submitted to the coordinator. */
+  json: unknown;
+}
+
+/** Read and validate a run config JSON file locally, before anything is started or submitted. */
+export function readRunConfigFile(path: string): RunConfigFile {
+  return runConfigFromText(readTextFile(path, 'run config'), path);
+}
+
+export function runConfigFromText(text: string, path: string): RunConfigFile {
+  const json = parseJsonText(text, path);
+  try {
+    return { config: parseRunConfig(json), json };
+  } catch (err) {
+    if (err instanceof RunConfigError) throw new ConfigFileError(path, err.problems);
+    throw err;
+  }
+}

@@ -1,0 +1,138 @@
+import { formatDuration, formatLoss, formatPercent, formatRate } from './progress';
+
+/** Evaluation of a split, as GET /runs/:id shows it. */
+export interface EvaluationView {
+  split: string;
+  step: number;
+  loss: number;
+  accuracy: number;
+  rows: number;
+}
+
+/** The fields of the coordinator's RunRecord (apps/coordinator/src/runs/run-record.ts) the CLI reads. */
+export interface RunView {
+  id: string;
+  name: string;
+  state: 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+  createdAt?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  step: number;
+  totalSteps: number;
+  epoch: number;
+  epochs: number;
+  batchSize?: number;
+  shards?: number;
+  loss?: number;
+  accuracy?: number;
+  validation?: EvaluationView;
+  test?: EvaluationView;
+  samplesPerSecond?: number;
+  etaSeconds?: number;
+  error?: { reason: string; step: number };
+}
+
+/** A live worker, as GET /workers shows it. */
+export interface WorkerView {
+  id: string;
+  host: string;
+  pid: number;
+  concurrency: number;
+  version: string;
+  engine?: string;
+  lastSeen: string;
+}
+
+export function isTerminal(state: string): boolean {
+  return state === 'completed' || state === 'failed' || state === 'cancelled';
+}
+
+/** Left-aligned columns, two spaces apart. */
+export function formatTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
+  const fmt = (r: string[]) =>
+    r
+      .map((cell, c) => cell.padEnd(widths[c]))
+      .join('  ')
+      .trimEnd();
+  return [fmt(header), ...rows.map(fmt)].join('\n');
+}
+
+export function formatRunTable(runs: RunView[]): string {
+  if (runs.length === 0) return 'no runs';
+  return formatTable(
+    ['ID', 'NAME', 'STATE', 'STEP', 'LOSS', 'ACCURACY', 'SAMPLES/S'],
+    runs.map((r) => [
+      r.id,
+      r.name,
+      r.state,
+      `${r.step}/${r.totalSteps}`,
+      formatLoss(r.loss),
+      formatPercent(r.accuracy),
+      formatRate(r.state === 'running' ? r.samplesPerSecond : undefined),
+    ]),
+  );
+}
+
+/** `validation  loss 0.0123  accuracy 97.1%  (1200 rows, step 400)`. */
+export function formatEvaluation(e: EvaluationView, accuracy = true): string {
+  const acc = accuracy ? `  accuracy ${formatPercent(e.accuracy)}` : '';
+  return `${e.split.padEnd(10)}  loss ${formatLoss(e.loss)}${acc}  (${e.rows} rows, step ${e.step})`;
+}
+
+export function formatRunDetail(r: RunView): string {
+  const lines = [
+    `run       ${r.id}`,
+    `name      ${r.name}`,
+    `state     ${r.state}${r.error ? ` at step ${r.error.step}: ${r.error.reason}` : ''}`,
+    `step      ${r.step}/${r.totalSteps}  epoch ${Math.min(r.epoch + 1, Math.ceil(r.epochs))}/${Math.ceil(r.epochs)}`,
+    `loss      ${formatLoss(r.loss)}  accuracy ${formatPercent(r.accuracy)}  (last batch)`,
+  ];
+  if (r.state === 'running') {
+    lines.push(`speed     ${formatRate(r.samplesPerSecond)} samples/s  ETA ${formatDuration(r.etaSeconds)}`);
+  }
+  if (r.batchSize !== undefined) lines.push(`batch     ${r.batchSize} rows in ${r.shards ?? 1} shards`);
+  if (r.validation) lines.push(formatEvaluation(r.validation));
+  if (r.test) lines.push(formatEvaluation(r.test));
+  if (r.createdAt) lines.push(`created   ${r.createdAt}`);
+  if (r.finishedAt) lines.push(`finished  ${r.finishedAt}`);
+  return lines.join('\n');
+}
+
+export function formatWorkers(workers: WorkerView[], now = Date.now()): string {
+  if (workers.length === 0) return 'no live workers';
+  return formatTable(
+    ['WORKER', 'HOST', 'PID', 'CONCURRENCY', 'ENGINE', 'VERSION', 'LAST SEEN'],
+    workers.map((w) => [
+      w.id,
+      w.host,
+      String(w.pid),
+      String(w.concurrency),
+      w.engine ?? '-',
+      w.version,
+      `${formatDuration(Math.max(0, (now - Date.parse(w.lastSeen)) / 1000))} ago`,
+    ]),
+  );
+}
+
+/** The end of a run: state, where it stopped and why, and its final evaluations. */
+export function formatOutcome(r: RunView, accuracy = true): string {
+  const lines: string[] = [];
+  if (r.state === 'completed') lines.push(`run ${r.id} (${r.name}) completed: ${r.step}/${r.totalSteps} steps`);
+  else if (r.state === 'failed')
+    lines.push(
+      `run ${r.id} (${r.name}) failed at step ${r.error?.step ?? r.step}: ${r.error?.reason ?? 'no reason given'}`,
+    );
+  else lines.push(`run ${r.id} (${r.name}) ${r.state} at step ${r.step}/${r.totalSteps}`);
+  lines.push(
+    `  ${'train'.padEnd(10)}  loss ${formatLoss(r.loss)}${accuracy ? `  accuracy ${formatPercent(r.accuracy)}` : ''}  (last batch)`,
+  );
+  for (const e of [r.validation, r.test]) if (e) lines.push(`  ${formatEvaluation(e, accuracy)}`);
+  if (!r.validation && !r.test && r.state === 'completed') lines.push('  (no validation or test rows held out)');
+  return lines.join('\n');
+}
+
+/** 0 completed, 1 failed, 130 cancelled. */
+export function exitCodeOf(state: string): number {
+  return state === 'completed' ? 0 : state === 'cancelled' ? 130 : 1;
+}
