@@ -35,6 +35,21 @@ describe('predict / compileForward', () => {
     }
   });
 
+  it.each([
+    ['elu', (v: number) => (v > 0 ? v : Math.expm1(v))],
+    ['sigmoid', (v: number) => 1 / (1 + Math.exp(-v))],
+    ['softplus', (v: number) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)))],
+    ['tanh', Math.tanh],
+  ] as const)('keeps the relative digits of %s over its whole range', async (activation, f) => {
+    const spec = parseSpec({ inputSize: 1, layers: [{ units: 1, activation }], loss: 'sum_of_squares' });
+    const x = Float32Array.of(-60, -18, -3, -0.3, -2e-3, -1e-6, 0, 1e-6, 0.5, 4, 30);
+    const out = await predict(spec, Float32Array.of(1, 0), x, x.length);
+    out.forEach((v, i) => {
+      const want = f(x[i]);
+      expect(Math.abs(v - want)).toBeLessThanOrEqual(1e-6 * Math.abs(want));
+    });
+  });
+
   it('rejects inputs of the wrong size', async () => {
     const f = compileForward(parseSpec(XOR_SPEC));
     await expect(f.run(XOR_PARAMS, XOR_X, 3)).rejects.toThrow(/x has 8 values, expected 6 \(batch 3 x inputSize 2\)/);

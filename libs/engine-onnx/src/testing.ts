@@ -83,7 +83,7 @@ export const specArb: fc.Arbitrary<NetworkSpec> = fc
       const mask = r.masked[k]
         ? Array.from({ length: fanIn }, () => Array.from({ length: units }, () => (rng.next() < 0.7 ? 1 : 0) as 0 | 1))
         : undefined;
-      return { units, activation: n === L ? outAct : r.acts[k], useBias: r.biases[k] || n === L, mask };
+      return { units, activation: n === L ? outAct : r.acts[k], useBias: r.biases[k], mask };
     });
     return parseSpec({ inputSize: r.inputSize, layers, skips, loss: r.loss });
   });

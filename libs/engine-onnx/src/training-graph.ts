@@ -1,5 +1,6 @@
 import { paramLayout, type NetworkSpec, type ParamLayout } from '@nnq/nn';
 import { GraphBuilder } from './graph';
+import { emitSigmoid } from './activations';
 import { emitForward, maskOf } from './network';
 
 /** One parameter tensor of the flat layout, as a graph input (params) or output (gradient). */
@@ -140,7 +141,7 @@ export function buildTrainingGraph(spec: NetworkSpec, batch: number, feed: Param
       sumAll(terms, OUTPUT_LOSS);
       // p - y = (1 - y) sigmoid(a) - y sigmoid(-a): exact cancellation-free for 0/1 labels
       const oneMinusY = g.op('Sub', [g.scalar(1), y]);
-      const q = g.op('Sigmoid', [g.op('Neg', [aL])]);
+      const q = emitSigmoid(g, aL).complement(); // sigmoid(-a), accurate where p is near 1
       deltaL = g.op('Sub', [g.op('Mul', [oneMinusY, out]), g.op('Mul', [y, q])]);
       // correct: (out >= 0.5) == (y >= 0.5) on every unit of the sample
       const half = g.scalar(0.5);

@@ -160,3 +160,35 @@ describe('compileTrainingStep: parameter feeds', () => {
     expect(results[3].loss).toBe(ref.loss);
   });
 });
+
+describe('compileTrainingStep: saturated units', () => {
+  it.each([
+    ['softmax_cross_entropy', 'softmax', 'tanh'],
+    ['sigmoid_binary_cross_entropy', 'sigmoid', 'elu'],
+    ['sum_of_squares', 'sigmoid', 'softplus'],
+    ['mse', 'tanh', 'gelu'],
+  ] as const)(
+    '%s with %s output stays finite and matches libs/nn at logits in the hundreds',
+    async (loss, out, hidden) => {
+      const spec = parseSpec({
+        inputSize: 4,
+        layers: [
+          { units: 6, activation: hidden },
+          { units: 3, activation: out },
+        ],
+        loss,
+      });
+      const rng = createRng(21);
+      const params = initParams(spec, rng).map((v) => v * 60);
+      const { x, y } = randomBatch(spec, 8, rng);
+      const step = compile(spec);
+      const r = await step.run(params, x, y, 8);
+      const ref = lossAndGrad(spec, params, x, y, 8);
+      expect(Number.isFinite(r.loss)).toBe(true);
+      expect(r.grad.every(Number.isFinite)).toBe(true);
+      expect(relErr([r.loss], [ref.loss], 1e-3)).toBeLessThan(1e-5);
+      expect(relErr(r.grad, ref.grad)).toBeLessThan(1e-5);
+      expect(r.correct).toBe(ref.correct);
+    },
+  );
+});
