@@ -28,7 +28,9 @@ export function parsePredictInput(text: string, source: string): number[][] {
     }
   }
   const json = parseJsonText(text, source);
-  const body = Array.isArray(json) ? { inputs: json.every((v) => typeof v === 'number') ? [json] : json } : json;
+  const body = Array.isArray(json)
+    ? { inputs: json.length > 0 && json.every((v) => typeof v === 'number') ? [json] : json }
+    : json;
   if (typeof body !== 'object' || body === null) {
     throw new CliError(`${source}: expected {"inputs": [[...], ...]}, an array of rows or NDJSON rows`, EXIT.usage);
   }

@@ -1,0 +1,64 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CliError } from './cli-error';
+import { ConfigFileError, readRunConfigFile } from './config-file';
+
+const good = {
+  name: 'xor',
+  dataset: { source: { type: 'synthetic', name: 'xor', n: 64, seed: 1, task: 'regression' } },
+  model: { inputSize: 2, layers: [{ units: 1, activation: 'identity' }], loss: 'sum_of_squares' },
+  optimizer: { type: 'sgd', lr: 0.1 },
+  batchSize: 16,
+  steps: 10,
+};
+
+describe('readRunConfigFile', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nnq-cli-config-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, text: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+
+  it('returns the validated config and the JSON as written', () => {
+    const { config, json } = readRunConfigFile(file('good.json', JSON.stringify(good)));
+    expect(config.shards).toBe(1); // default applied
+    expect(json).toEqual(good); // submitted as written
+  });
+
+  it('lists every problem by path under the file name, exit code 2', () => {
+    const path = file('bad.json', JSON.stringify({ ...good, batchSize: 0, shards: 2.5, steps: undefined }));
+    let err: unknown;
+    try {
+      readRunConfigFile(path);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigFileError);
+    const e = err as ConfigFileError;
+    expect(e.code).toBe(2);
+    expect(e.message).toMatch(new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: invalid run config:`));
+    expect(e.problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^batchSize: must be at least 1$/),
+        expect.stringMatching(/^shards: must be an integer$/),
+      ]),
+    );
+    expect(e.message).toMatch(/\n {2}batchSize: must be at least 1/);
+  });
+
+  it('names the file, line and column of a JSON syntax error', () => {
+    const path = file('syntax.json', '{\n  "name": "xor",\n  "seed": 1,\n}\n');
+    expect(() => readRunConfigFile(path)).toThrow(/syntax\.json:4:1: invalid JSON/);
+  });
+
+  it('names a missing file', () => {
+    expect(() => readRunConfigFile(join(dir, 'nope.json'))).toThrow(
+      /cannot read run config .*nope\.json: no such file/,
+    );
+    expect(() => readRunConfigFile(dir)).toThrow(CliError);
+  });
+});

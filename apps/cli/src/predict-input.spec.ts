@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { parsePredictInput } from './predict-input';
+
+describe('parsePredictInput', () => {
+  it.each([
+    ['the HTTP body', '{"inputs": [[0, 1], [1, 0]]}'],
+    ['a bare array of rows', '[[0, 1], [1, 0]]'],
+    ['NDJSON rows', '[0, 1]\n[1, 0]\n'],
+    ['NDJSON with blank lines and CRLF', '\n[0, 1]\r\n\r\n[1, 0]\r\n'],
+  ])('reads %s', (_what, text) => {
+    expect(parsePredictInput(text, 'in')).toEqual([
+      [0, 1],
+      [1, 0],
+    ]);
+  });
+
+  it('reads a single bare row', () => {
+    expect(parsePredictInput('[0.5, 2]', 'in')).toEqual([[0.5, 2]]);
+  });
+
+  it.each([
+    ['{"inputs": [[0, "a"]]}', /^in\.json: invalid predict input:\n {2}inputs\[0\]\[1\]: .*expected number/],
+    ['[[0, 1], []]', /inputs\[1\]: must not be empty/],
+    ['[]', /inputs: must hold at least one row/],
+    ['{"rows": [[1]]}', /inputs: .*expected array[\s\S]*Unrecognized key: "rows"/],
+    ['   ', /^in\.json: no input rows/],
+    ['"text"', /^in\.json: expected \{"inputs": \[\[\.\.\.\], \.\.\.\]\}, an array of rows or NDJSON rows$/],
+    ['{"inputs": [[1, 2]', /^in\.json:1:19: invalid JSON/],
+    ['[0, 1]\n[1, "x"]\n[1, 2', /line 2\[1\]: .*expected number[\s\S]*line 3: invalid JSON/],
+  ])('names what is wrong in %j', (text, message) => {
+    expect(() => parsePredictInput(text, 'in.json')).toThrow(message);
+  });
+
+  it('exits 2 and caps the list of problems', () => {
+    const rows = Array.from({ length: 30 }, () => '["x"]').join('\n');
+    try {
+      parsePredictInput(rows, 'in');
+      expect.unreachable();
+    } catch (err) {
+      expect((err as { code: number }).code).toBe(2);
+      expect((err as Error).message).toMatch(/line 20\[0\][\s\S]*\.\.\. and 10 more$/);
+    }
+  });
+
+  it('takes more rows than the HTTP body limit (predicting in-process)', () => {
+    const rows = Array.from({ length: 10_001 }, (_, i) => [i]);
+    expect(parsePredictInput(JSON.stringify(rows), 'in')).toHaveLength(10_001);
+  });
+});
