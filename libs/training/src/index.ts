@@ -7,3 +7,4 @@ export * from './shard-compute';
 export * from './step-reduce';
 export * from './run-manifest';
 export * from './predict';
+export * from './schemas';
