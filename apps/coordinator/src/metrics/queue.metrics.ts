@@ -143,6 +143,13 @@ export class QueueMetrics implements OnApplicationBootstrap, OnApplicationShutdo
     this.events.on('delayed', ({ jobId }) => void this.countIfRetry(jobId));
   }
 
+  /** Resolves once the queue events connection reads the stream (events before that are not seen). */
+  async ready(): Promise<void> {
+    await this.events?.waitUntilReady();
+    // the first XREAD starts at the stream's end right after the connection is up
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
   private async countIfRetry(jobId: string): Promise<void> {
     try {
       const job = await this.queue.getJob(jobId);
