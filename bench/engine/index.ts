@@ -4,8 +4,9 @@
  *   engine-onnx (this repo's ONNX graph on onnxruntime-node; -flat: parameters as one vector sliced in the graph),
  *   the libs/nn reference backprop (plain TypeScript, float64 inside),
  *   TensorFlow.js on the wasm backend (tf.variableGrads over the same model, same loss).
- * Each figure is the median of several timed repetitions after a warm-up; the machine is
- * shared, so expect noise. Prints a table and writes bench/results/engine.json.
+ * Each figure is the median of several timed repetitions after a warm-up, the repetitions of
+ * the engines interleaved; the machine is shared, so expect noise. Prints a table and writes
+ * bench/results/engine.json.
  *
  *   npm run bench:engine            (env: BENCH_REPS=5, BENCH_SECONDS=0.6, BENCH_BATCHES=128,512,1024)
  */
@@ -161,27 +162,30 @@ interface Throughput {
   readonly wallRuns: number[];
 }
 
-async function measure(step: StepFn, batch: number): Promise<Throughput> {
-  const warmEnd = performance.now() + 300;
-  do await step();
-  while (performance.now() < warmEnd);
-  const wallRuns: number[] = [];
-  const cpuRuns: number[] = [];
-  for (let r = 0; r < REPS; r++) {
-    let steps = 0;
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    let t = t0;
-    while (t - t0 < SECONDS * 1000 || steps < 2) {
-      await step();
-      steps++;
-      t = performance.now();
-    }
-    const c = process.cpuUsage(c0);
-    wallRuns.push((steps * batch) / ((t - t0) / 1000));
-    cpuRuns.push((steps * batch) / ((c.user + c.system) / 1e6));
+interface Run {
+  readonly wall: number;
+  readonly cpu: number;
+}
+
+/** One timed repetition: steps for at least SECONDS, as samples per wall- and CPU-second. */
+async function timeOnce(step: StepFn, batch: number): Promise<Run> {
+  let steps = 0;
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  let t = t0;
+  while (t - t0 < SECONDS * 1000 || steps < 2) {
+    await step();
+    steps++;
+    t = performance.now();
   }
-  return { wall: Math.round(median(wallRuns)), cpu: Math.round(median(cpuRuns)), wallRuns };
+  const c = process.cpuUsage(c0);
+  return { wall: (steps * batch) / ((t - t0) / 1000), cpu: (steps * batch) / ((c.user + c.system) / 1e6) };
+}
+
+async function warmUp(step: StepFn): Promise<void> {
+  const end = performance.now() + 300;
+  do await step();
+  while (performance.now() < end);
 }
 
 function median(v: number[]): number {
@@ -230,6 +234,7 @@ async function main(): Promise<void> {
   const agreement: Record<string, number> = {};
   for (const batch of BATCHES) {
     results[batch] = {};
+    const ready: { engine: Engine; step: StepFn; runs: Run[] }[] = [];
     for (const e of engines) {
       const step = await e.prepare(batch);
       if (typeof step === 'string') {
@@ -239,9 +244,19 @@ async function main(): Promise<void> {
       // one step first: every engine must produce the gradient engine-onnx produces
       await step();
       if (e !== engines[0]) agreement[`${batch} ${e.name}`] = relErr(e.grad, engines[0].grad);
-      const t = await measure(step, batch);
-      results[batch][e.name] = t;
-      process.stderr.write(`batch ${batch} ${e.name}: ${t.wallRuns.map(Math.round).join(' ')} samples/s\n`);
+      await warmUp(step);
+      ready.push({ engine: e, step, runs: [] });
+    }
+    // repetitions interleaved across engines, so that load from elsewhere hits them alike
+    for (let r = 0; r < REPS; r++) for (const x of ready) x.runs.push(await timeOnce(x.step, batch));
+    for (const x of ready) {
+      const wallRuns = x.runs.map((v) => v.wall);
+      results[batch][x.engine.name] = {
+        wall: Math.round(median(wallRuns)),
+        cpu: Math.round(median(x.runs.map((v) => v.cpu))),
+        wallRuns,
+      };
+      process.stderr.write(`batch ${batch} ${x.engine.name}: ${wallRuns.map(Math.round).join(' ')} samples/s\n`);
     }
   }
   await Promise.all(engines.map((e) => e.dispose()));
