@@ -148,3 +148,38 @@ describe('synchronous training on a cluster of worker processes', () => {
     );
   });
 });
+
+describe('access', () => {
+  const redisUrl = inject('redisUrl');
+
+  it('requires the bearer token on mutating endpoints when NNQ_API_TOKEN is set', async () => {
+    const prefix = uniquePrefix('auth');
+    const token = 'a-long-enough-test-token';
+    const c = startApp('coordinator', { REDIS_URL: redisUrl, NNQ_PREFIX: prefix, NNQ_PORT: '0', NNQ_API_TOKEN: token });
+    try {
+      const [, port] = await c.waitFor(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
+      const base = `http://127.0.0.1:${port}`;
+      const post = (headers: Record<string, string>) =>
+        fetch(`${base}/runs`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: '{}',
+        });
+      expect((await post({})).status).toBe(401);
+      const wrong = await post({ authorization: 'Bearer not-the-token-at-all' });
+      expect(wrong.status).toBe(401);
+      expect(await wrong.text()).toMatch(/does not match NNQ_API_TOKEN/);
+      // with the token the request reaches validation (400 for the empty config)
+      expect((await post({ authorization: `Bearer ${token}` })).status).toBe(400);
+      expect((await fetch(`${base}/runs`)).status).toBe(200);
+    } finally {
+      await stopApp(c);
+    }
+  });
+
+  it('refuses to listen beyond loopback without a token', async () => {
+    const c = startApp('coordinator', { REDIS_URL: redisUrl, NNQ_HOST: '0.0.0.0', NNQ_PORT: '0' });
+    expect(await c.exited).toBe(78);
+    expect(c.output()).toMatch(/refusing to listen on 0\.0\.0\.0 without NNQ_API_TOKEN/);
+  });
+});

@@ -24,6 +24,7 @@ export class CoordinatorMetrics {
   private readonly bytesMoved: Counter<'kind'>;
   private readonly nonFiniteSteps: Counter;
   private readonly runsFinished: Counter<'state'>;
+  private readonly stragglerShards: Counter;
 
   constructor(@Inject(METRICS_REGISTRY) readonly registry: Registry) {
     const registers = [registry];
@@ -83,6 +84,11 @@ export class CoordinatorMetrics {
       labelNames: ['state'],
       registers,
     });
+    this.stragglerShards = new Counter({
+      name: 'nnq_straggler_shards_total',
+      help: 'Shards queued again because they missed the straggler deadline.',
+      registers,
+    });
     for (const p of STEP_PHASES) this.phases.zero({ phase: p });
     for (const k of ['gradient', 'parameters']) this.bytesMoved.inc({ kind: k }, 0);
     for (const s of ['completed', 'failed', 'cancelled']) this.runsFinished.inc({ state: s }, 0);
@@ -94,6 +100,10 @@ export class CoordinatorMetrics {
 
   bytes(kind: 'gradient' | 'parameters', n: number): void {
     this.bytesMoved.inc({ kind }, n);
+  }
+
+  stragglers(n: number): void {
+    this.stragglerShards.inc(n);
   }
 
   nonFinite(): void {

@@ -3,6 +3,8 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { ClusterCoreModule, HealthController, redisOptions, type NnqConfig } from '@nnq/cluster';
 import { KeySchema, SHARD_QUEUE } from '@nnq/protocol';
 import type { ConnectionOptions } from 'bullmq';
+import { APP_GUARD } from '@nestjs/core';
+import { ApiTokenGuard } from './auth/api-token.guard';
 import { CoordinatorMetrics } from './coordinator.metrics';
 import { QueueMetrics } from './metrics/queue.metrics';
 import { RunStore } from './runs/run-store.service';
@@ -27,7 +29,14 @@ export class CoordinatorModule {
         BullModule.registerQueue({ name: SHARD_QUEUE }),
       ],
       controllers: [HealthController, WorkersController, RunsController],
-      providers: [WorkersService, RunStore, RunsService, CoordinatorMetrics, QueueMetrics],
+      providers: [
+        { provide: APP_GUARD, useClass: ApiTokenGuard },
+        WorkersService,
+        RunStore,
+        RunsService,
+        CoordinatorMetrics,
+        QueueMetrics,
+      ],
     };
   }
 }

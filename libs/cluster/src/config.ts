@@ -33,6 +33,10 @@ export const EnvSchema = z.object({
   NNQ_WORKER_PORT: port('NNQ_WORKER_PORT', 0),
   NNQ_WORKER_CONCURRENCY: positiveInt('NNQ_WORKER_CONCURRENCY', 1),
   NNQ_HEARTBEAT_TTL_MS: positiveInt('NNQ_HEARTBEAT_TTL_MS', 10_000, 500),
+  /** BullMQ job lock of a worker; a dead worker's job runs again after at most 1.5x this. */
+  NNQ_LOCK_DURATION_MS: positiveInt('NNQ_LOCK_DURATION_MS', 30_000, 1000),
+  /** A shard not done this long after its step was dispatched is queued again (straggler); 0 = never. */
+  NNQ_STRAGGLER_MS: positiveInt('NNQ_STRAGGLER_MS', 0, 0),
   NNQ_API_TOKEN: z.string().min(16, 'NNQ_API_TOKEN must be at least 16 characters').optional(),
   NNQ_ALLOW_PUBLIC_WITHOUT_TOKEN: z.enum(['0', '1']).default('0'),
   NNQ_DATA_DIR: z.string().min(1).default('.nnq'),
@@ -64,6 +68,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NnqConfig {
       return `${name}: ${i.message}${got}`;
     }),
   );
+}
+
+/**
+ * BullMQ lock settings for the shard processor, read when its decorator runs (module load, before
+ * Nest boots); a bad value is refused by loadConfig at boot, so the fallback here never runs.
+ */
+export function lockSettings(env: NodeJS.ProcessEnv = process.env): {
+  lockDuration: number;
+  stalledInterval: number;
+  maxStalledCount: number;
+} {
+  const raw = Number(env.NNQ_LOCK_DURATION_MS);
+  const lockDuration = Number.isInteger(raw) && raw >= 1000 ? raw : 30_000;
+  // locks are renewed every lockDuration/2 by the free event loop; the stalled check runs as often
+  return { lockDuration, stalledInterval: Math.floor(lockDuration / 2), maxStalledCount: 5 };
 }
 
 /** Injection token of the validated NnqConfig. */

@@ -50,6 +50,8 @@ export interface DriverDeps {
   store: RunStore;
   metrics: CoordinatorMetrics;
   dataDir: string;
+  /** Re-queue a shard not done this long after dispatch (0 = never). */
+  stragglerMs: number;
 }
 
 export const runDir = (dataDir: string, id: string) => join(dataDir, 'runs', id);
@@ -243,7 +245,22 @@ export class RunDriver {
     phase('dispatch');
     // 2. wait until every shard's result key exists
     const gradKeys = ranges.map((r) => keys.gradient(id, t, r.shard));
-    await waiter.waitFor(gradKeys, jobIds, this.abort.signal);
+    await waiter.waitFor(gradKeys, jobIds, this.abort.signal, {
+      afterMs: this.deps.stragglerMs,
+      // a straggler's shard runs again elsewhere under another job id; the first result written counts
+      onDeadline: async (missing, round) => {
+        this.logger.warn(
+          `step ${t}: shards ${missing.join(', ')} late after ${this.deps.stragglerMs * round} ms, queued again`,
+        );
+        metrics.stragglers(missing.length);
+        await queue.addBulk(
+          missing.map((s) => ({
+            ...jobs[s],
+            opts: { ...jobs[s].opts, jobId: `${jobs[s].opts.jobId}-r${round}`, priority: 1 },
+          })),
+        );
+      },
+    });
     phase('wait');
     // 3. sum in shard order
     const blobs = await redis.mgetBuffer(...gradKeys);

@@ -163,6 +163,7 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
         store: this.store,
         metrics: this.metrics,
         dataDir: this.config.NNQ_DATA_DIR,
+        stragglerMs: this.config.NNQ_STRAGGLER_MS,
       },
       record,
       config,

@@ -54,12 +54,30 @@ export class ShardWaiter {
     }
   }
 
-  /** Resolves when all `keys` exist; `jobIds[i]` is the job that writes `keys[i]`. */
-  async waitFor(keys: string[], jobIds: string[], signal?: AbortSignal): Promise<void> {
+  /**
+   * Resolves when all `keys` exist; `jobIds[i]` is the job that writes `keys[i]`. With a
+   * straggler deadline, `onDeadline` gets the indices still missing each time it passes (the
+   * caller queues duplicates; whichever copy writes first counts).
+   */
+  async waitFor(
+    keys: string[],
+    jobIds: string[],
+    signal?: AbortSignal,
+    straggler?: { afterMs: number; onDeadline: (missing: number[], round: number) => Promise<void> },
+  ): Promise<void> {
+    let deadline = straggler && straggler.afterMs > 0 ? Date.now() + straggler.afterMs : Infinity;
+    let round = 0;
     for (;;) {
       if (signal?.aborted) throw new CancelledError();
       const present = await this.redis.exists(...keys);
       if (present === keys.length) return;
+      if (Date.now() >= deadline && straggler) {
+        const flags = await Promise.all(keys.map((k) => this.redis.exists(k)));
+        const missing = flags.flatMap((f, i) => (f ? [] : [i]));
+        round++;
+        if (missing.length) await straggler.onDeadline(missing, round);
+        deadline = round < 3 ? Date.now() + straggler.afterMs : Infinity;
+      }
       for (const id of jobIds) {
         const reason = this.failed.get(id);
         if (reason !== undefined) {

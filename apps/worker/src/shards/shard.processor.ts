@@ -1,6 +1,6 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { KEYS, NNQ_CONFIG, REDIS, type NnqConfig } from '@nnq/cluster';
+import { KEYS, lockSettings, NNQ_CONFIG, REDIS, type NnqConfig } from '@nnq/cluster';
 import {
   encodeShardResult,
   formatJobIssues,
@@ -26,10 +26,10 @@ const RESULT_TTL_MS = 6 * 60 * 60 * 1000;
  * an evaluation shard. Results are written once (SET NX): a retried or duplicated job finds the
  * key and changes nothing.
  */
-// Locks: a job's lock lasts 30 s and is renewed every 15 s by the event loop, which stays free
-// because compute runs in threads; a worker that dies loses its jobs to the stalled check
-// (every 15 s) and another worker runs them again. See docs/faults.md.
-@Processor(SHARD_QUEUE, { lockDuration: 30_000, stalledInterval: 15_000, maxStalledCount: 5 })
+// Locks: a job's lock lasts NNQ_LOCK_DURATION_MS (30 s) and is renewed every half of it by the
+// event loop, which stays free because compute runs in threads; a worker that dies loses its
+// jobs to the stalled check and another worker runs them again. See docs/faults.md.
+@Processor(SHARD_QUEUE, lockSettings())
 export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(ShardProcessor.name);
   readonly pool: ComputePool;
