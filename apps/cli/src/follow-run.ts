@@ -51,12 +51,12 @@ export async function followRun(
       renderer.finish(run);
       return { run, detached: false };
     }
+    renderer.update(run);
     const v = run.validation;
     if (v && `${v.step}` !== noted) {
       noted = `${v.step}`;
-      renderer.note(formatEvaluation(v, options.accuracy));
+      renderer.note(formatEvaluation(v, options.accuracy), true);
     }
-    renderer.update(run);
     if (await sleep(intervalMs, signal)) {
       renderer.finish(run);
       return { run, detached: true };

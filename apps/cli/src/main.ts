@@ -1,4 +1,3 @@
-import { ConfigError } from '@nnq/cluster';
 import { Command } from 'commander';
 import { CliError } from './cli-error';
 import { registerPredict } from './commands/predict.command';
@@ -24,6 +23,8 @@ program.parseAsync(process.argv).catch((err: Error) => {
     if (err.message) process.stderr.write(`nnq: ${err.message}\n`);
     process.exit(err.code);
   }
-  process.stderr.write(`nnq: ${err instanceof ConfigError ? err.message : (err.stack ?? err.message)}\n`);
-  process.exit(err instanceof ConfigError ? 78 : 1);
+  // @nnq/cluster's ConfigError (a bad environment variable), by name: main does not load that lib
+  const config = err.name === 'ConfigError';
+  process.stderr.write(`nnq: ${config ? err.message : (err.stack ?? err.message)}\n`);
+  process.exit(config ? 78 : 1);
 });

@@ -65,3 +65,27 @@ describe('ProgressRenderer', () => {
     expect(text.endsWith('completed\n')).toBe(true);
   });
 });
+
+describe('ProgressRenderer notes and the first step', () => {
+  it('drops throttled notes that come too often, never plain ones', () => {
+    let now = 0;
+    const out = fakeOut(false);
+    const r = new ProgressRenderer(out, { notesEveryMs: 1000, now: () => now });
+    r.note('validation 1', true);
+    now = 500;
+    r.note('validation 2', true);
+    r.note('the coordinator answers again');
+    now = 1600;
+    r.note('validation 3', true);
+    expect(out.text()).toBe('validation 1\nthe coordinator answers again\nvalidation 3\n');
+  });
+
+  it('prints no plain line before the first step', () => {
+    const out = fakeOut(false);
+    const r = new ProgressRenderer(out, { plainEveryMs: 0 });
+    r.update(at(0, 'queued'));
+    expect(out.chunks).toEqual([]);
+    r.update(at(1));
+    expect(out.text()).toMatch(/^step 1\/10/);
+  });
+});

@@ -14,6 +14,8 @@ export interface RendererOptions {
   plainEveryMs?: number;
   /** TTY mode: redraw at most this often. */
   ttyEveryMs?: number;
+  /** Throttled notes (evaluations during a run): at most one per this many ms. */
+  notesEveryMs?: number;
   now?: () => number;
 }
 
@@ -29,6 +31,7 @@ export class ProgressRenderer {
   private last?: ProgressSnapshot;
   private lastLine = '';
   private lastDrawAt = -Infinity;
+  private lastNoteAt = -Infinity;
   private barShown = false;
   private readonly now: () => number;
 
@@ -49,12 +52,19 @@ export class ProgressRenderer {
     const every = this.tty ? (this.options.ttyEveryMs ?? 100) : (this.options.plainEveryMs ?? 5000);
     const now = this.now();
     if (!force && now - this.lastDrawAt < every) return;
+    // a log line before the first step says nothing: wait for one
+    if (!force && !this.tty && s.step === 0) return;
     this.lastDrawAt = now;
     this.draw(s);
   }
 
-  /** Print a line of its own (an evaluation, a message) without breaking the bar. */
-  note(text: string): void {
+  /** Print a line of its own (an evaluation, a message) without breaking the bar; `throttle`d notes may be dropped. */
+  note(text: string, throttle = false): void {
+    if (throttle) {
+      const now = this.now();
+      if (now - this.lastNoteAt < (this.options.notesEveryMs ?? 5000)) return;
+      this.lastNoteAt = now;
+    }
     if (this.tty && this.barShown) {
       this.out.write(`${CLEAR_LINE}${text}\n`);
       this.barShown = false;

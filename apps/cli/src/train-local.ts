@@ -64,7 +64,7 @@ export async function trainInProcess(config: RunConfig, file: string, options: L
       onEvaluation: (e) => {
         if (e.split === 'train') return;
         evaluations[e.split] = e;
-        if (e.step < total) renderer.note(formatEvaluation(e, options.accuracy));
+        if (e.step < total) renderer.note(formatEvaluation(e, options.accuracy), true);
       },
     });
     view = { ...view, state: 'completed', ...evaluations };

@@ -1,10 +1,9 @@
-import { loadConfig } from '@nnq/cluster';
 import type { Command } from 'commander';
 import { ApiClient, ApiError, coordinatorUrl } from '../api-client';
 import { CliError, EXIT } from '../cli-error';
 import { readRunConfigFile, type RunConfigFile } from '../config-file';
 import { followRun } from '../follow-run';
-import { LocalCluster, NoRedisError } from '../local-cluster';
+import type { LocalCluster } from '../local-cluster';
 import { writeModelFile } from '../model-output';
 import { ProgressRenderer } from '../progress-renderer';
 import { exitCodeOf, formatOutcome, type RunView } from '../run-view';
@@ -36,6 +35,7 @@ export function registerTrain(program: Command): void {
     .option('--verbose', "show the embedded cluster's logs")
     .action(async (file: string, opts: TrainOptions) => {
       const { config, json } = readRunConfigFile(file);
+      const { loadConfig } = await import('@nnq/cluster'); // on demand, as in nnq up
       const env = loadConfig();
       // regression losses report accuracy 0: show it for classification only
       const accuracy = CLASSIFICATION_LOSSES.includes(config.model.loss);
@@ -87,6 +87,7 @@ async function trainOnCluster(
     say(`training ${config.name} on the coordinator at ${remote.baseUrl}`);
   } else {
     say(`no coordinator answers at ${remote.baseUrl}; starting a local cluster with ${opts.workers} workers`);
+    const { LocalCluster, NoRedisError } = await import('../local-cluster');
     cluster = new LocalCluster({
       workers: opts.workers,
       port: 0,

@@ -1,6 +1,4 @@
-import { loadConfig } from '@nnq/cluster';
 import type { Command } from 'commander';
-import { LocalCluster, NoRedisError } from '../local-cluster';
 
 /** `nnq up --workers N`: a local cluster in the foreground until Ctrl-C or SIGTERM. */
 export function registerUp(program: Command): void {
@@ -9,6 +7,9 @@ export function registerUp(program: Command): void {
     .description('start a local cluster (Redis if needed, the coordinator, N workers) in the foreground')
     .option('-w, --workers <n>', 'number of worker processes', parsePositiveInt('--workers'), 2)
     .action(async (opts: { workers: number }) => {
+      // Nest, BullMQ and ioredis load on demand: the other commands start without them
+      const { loadConfig } = await import('@nnq/cluster');
+      const { LocalCluster, NoRedisError } = await import('../local-cluster');
       const config = loadConfig();
       const cluster = new LocalCluster({
         workers: opts.workers,
