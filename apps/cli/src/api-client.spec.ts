@@ -53,15 +53,13 @@ describe('ApiClient', () => {
   it('turns a 400 into an ApiError with the problems', async () => {
     const err = await new ApiClient(base, undefined).post('/runs', {}).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
-    expect(err).toMatchObject({
-      status: 400,
-      message: 'invalid run config',
-      problems: ['batchSize: must be at least 1'],
-    });
+    expect(err).toMatchObject({ status: 400, code: 1, problems: ['batchSize: must be at least 1'] });
+    expect((err as Error).message).toBe('invalid run config:\n  batchSize: must be at least 1');
   });
 
-  it('says to set NNQ_API_TOKEN on a 401', async () => {
-    await expect(new ApiClient(base, undefined).get('/secret')).rejects.toThrow(/Unauthorized \(set NNQ_API_TOKEN\)/);
+  it('says to set NNQ_API_TOKEN on a 401, exit code 77', async () => {
+    const err = await new ApiClient(base, undefined).get('/secret').catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 401, code: 77, message: 'Unauthorized (set NNQ_API_TOKEN)' });
   });
 
   it('knows a healthy coordinator, and says clearly when none answers', async () => {

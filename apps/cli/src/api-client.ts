@@ -1,13 +1,16 @@
 import { CliError, EXIT } from './cli-error';
 
 /** An HTTP error answer of the coordinator: status, message and, for 400s, the problems by path. */
-export class ApiError extends Error {
+export class ApiError extends CliError {
   constructor(
     readonly status: number,
     message: string,
     readonly problems: string[] = [],
   ) {
-    super(message);
+    super(
+      problems.length ? `${message}:\n  ${problems.join('\n  ')}` : message,
+      status === 401 || status === 403 ? EXIT.noPermission : EXIT.failed,
+    );
     this.name = 'ApiError';
   }
 }
@@ -107,7 +110,7 @@ export class ApiClient {
     } catch {
       if (text.trim()) message += ` ${text.trim().slice(0, 200)}`;
     }
-    if (res.status === 401 || res.status === 403) {
+    if ((res.status === 401 || res.status === 403) && !message.includes('NNQ_API_TOKEN')) {
       message += this.token ? " (is NNQ_API_TOKEN the coordinator's token?)" : ' (set NNQ_API_TOKEN)';
     }
     throw new ApiError(res.status, message, problems);

@@ -7,6 +7,8 @@ export const EXIT = {
   usage: 2,
   /** No Redis, or no coordinator answers. */
   unavailable: 69,
+  /** The coordinator refused our token (or wants one). */
+  noPermission: 77,
   /** A bad environment variable. */
   config: 78,
   /** The run was cancelled, or Ctrl-C. */
