@@ -37,6 +37,8 @@ export const EnvSchema = z.object({
   NNQ_LOCK_DURATION_MS: positiveInt('NNQ_LOCK_DURATION_MS', 30_000, 1000),
   /** A shard not done this long after its step was dispatched is queued again (straggler); 0 = never. */
   NNQ_STRAGGLER_MS: positiveInt('NNQ_STRAGGLER_MS', 0, 0),
+  /** Fault injection (chaos tests): a worker sleeps this long before each gradient shard. */
+  NNQ_CHAOS_SHARD_DELAY_MS: positiveInt('NNQ_CHAOS_SHARD_DELAY_MS', 0, 0),
   NNQ_API_TOKEN: z.string().min(16, 'NNQ_API_TOKEN must be at least 16 characters').optional(),
   NNQ_ALLOW_PUBLIC_WITHOUT_TOKEN: z.enum(['0', '1']).default('0'),
   NNQ_DATA_DIR: z.string().min(1).default('.nnq'),

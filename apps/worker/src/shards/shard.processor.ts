@@ -84,6 +84,8 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
       );
     }
     const started = process.hrtime.bigint();
+    if (this.config.NNQ_CHAOS_SHARD_DELAY_MS > 0)
+      await new Promise((r) => setTimeout(r, this.config.NNQ_CHAOS_SHARD_DELAY_MS));
     const params = await this.paramsOrFail(ctx, job.version);
     const rows = rowsOf(ctx.splits.train, ctx.perms.get(job.epoch), job.start, job.end);
     const batch = await this.runs.datasets.gatherBatch(m.datasetId, rows, m.preprocessing);

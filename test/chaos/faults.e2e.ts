@@ -1,0 +1,185 @@
+import { parseRunConfig, trainLocal } from '@nnq/training';
+import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startRedisServer } from '../../libs/cluster/src/throwaway-redis';
+import { TestCluster } from '../support/cluster';
+import { getJson, until } from '../support/processes';
+import { exampleConfig, modelParams, submitRun, waitForRun, type RunView } from '../support/runs';
+
+// Whatever fails, a run finishes with exactly the weights of a fault-free run.
+// Two spirals, 4 shards per step, 128 rows per step: 12 steps per epoch.
+const base = exampleConfig('spirals.json');
+const config = (epochs: number, extra: Record<string, unknown> = {}) => ({
+  ...base,
+  name: `chaos-${epochs}`,
+  epochs,
+  ...extra,
+});
+
+const reference = new Map<number, Buffer>();
+async function faultFree(epochs: number): Promise<Buffer> {
+  let p = reference.get(epochs);
+  if (!p) {
+    const r = await trainLocal(parseRunConfig(config(epochs)));
+    p = Buffer.from(r.params.buffer);
+    reference.set(epochs, p);
+  }
+  return p;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const run = (c: TestCluster, id: string) => getJson<RunView>(`${c.base}/runs/${id}`);
+
+describe('chaos', () => {
+  const redisUrl = inject('redisUrl');
+  let cluster: TestCluster | undefined;
+
+  beforeAll(async () => {
+    await faultFree(6);
+    await faultFree(24);
+  });
+
+  afterEach(async () => {
+    await cluster?.stop();
+    cluster = undefined;
+  });
+
+  it('survives 20 worker SIGKILLs in the middle of shards, bit for bit', async () => {
+    // short locks so a dead worker's job is taken over within ~1.5 s; every shard takes >= 80 ms
+    cluster = new TestCluster(redisUrl, 'wkill', { NNQ_LOCK_DURATION_MS: '1000', NNQ_CHAOS_SHARD_DELAY_MS: '80' });
+    await cluster.startCoordinator();
+    for (let i = 0; i < 3; i++) await cluster.addWorker();
+    const r = await submitRun(cluster.base, config(24));
+    const recoveries: number[] = [];
+    for (let k = 0; k < 20; k++) {
+      const before = await run(cluster, r.id);
+      if (before.state !== 'running' && before.state !== 'queued') break;
+      const victim = cluster.workers[k % cluster.workers.length];
+      const killedAt = Date.now();
+      await cluster.kill(victim);
+      const replacement = cluster.addWorker();
+      // recovered when the step that was in flight at the kill has completed
+      await until(
+        async () => (await run(cluster!, r.id)).step > before.step || (await run(cluster!, r.id)).state === 'completed',
+        30_000,
+        'recovery',
+      );
+      recoveries.push(Date.now() - killedAt);
+      await replacement;
+    }
+    const done = await waitForRun(cluster.base, r.id, 170_000);
+    expect(done.state).toBe('completed');
+    expect(recoveries.length).toBeGreaterThanOrEqual(20);
+    console.log(
+      `worker kills: ${recoveries.length}, recovery median ${median(recoveries)} ms, max ${Math.max(...recoveries)} ms`,
+    );
+    expect((await modelParams(cluster.base, r.id)).equals(await faultFree(24))).toBe(true);
+  });
+
+  it('recomputes a straggler’s shard elsewhere; the first copy counts, bit for bit', async () => {
+    cluster = new TestCluster(redisUrl, 'slow', { NNQ_STRAGGLER_MS: '300' });
+    await cluster.startCoordinator();
+    await cluster.addWorker({ NNQ_CHAOS_SHARD_DELAY_MS: '4000' });
+    await cluster.addWorker();
+    await cluster.addWorker();
+    const r = await submitRun(cluster.base, config(6));
+    const done = await waitForRun(cluster.base, r.id, 170_000);
+    expect(done.state).toBe('completed');
+    const metrics = await (await fetch(`${cluster.base}/metrics`)).text();
+    const late = Number(/^nnq_straggler_shards_total\S* (\d+)/m.exec(metrics)?.[1] ?? 0);
+    expect(late).toBeGreaterThan(0);
+    expect((await modelParams(cluster.base, r.id)).equals(await faultFree(6))).toBe(true);
+  });
+
+  it('changes nothing when workers join and leave during a run', async () => {
+    cluster = new TestCluster(redisUrl, 'churn', { NNQ_CHAOS_SHARD_DELAY_MS: '20' });
+    await cluster.startCoordinator();
+    await cluster.addWorker();
+    const r = await submitRun(cluster.base, config(6));
+    for (let k = 0; k < 4; k++) {
+      await until(async () => (await run(cluster!, r.id)).step >= (k + 1) * 8, 60_000, 'progress');
+      if (k % 2 === 0) await cluster.addWorker();
+      else {
+        const leaving = cluster.workers.shift()!;
+        leaving.child.kill('SIGTERM'); // graceful leave
+        await leaving.exited;
+      }
+    }
+    const done = await waitForRun(cluster.base, r.id, 170_000);
+    expect(done.state).toBe('completed');
+    expect((await modelParams(cluster.base, r.id)).equals(await faultFree(6))).toBe(true);
+  });
+
+  it('resumes every run from its checkpoint after 10 coordinator SIGKILLs, bit for bit', async () => {
+    cluster = new TestCluster(redisUrl, 'ckill', { NNQ_CHAOS_SHARD_DELAY_MS: '20' });
+    await cluster.startCoordinator();
+    await cluster.addWorker();
+    await cluster.addWorker();
+    const r = await submitRun(cluster.base, config(6, { checkpoint: { every: 3 } }));
+    let kills = 0;
+    while (kills < 10) {
+      const at = (await run(cluster, r.id)).step;
+      if (at >= 66) break;
+      // let it make a little progress (a random amount), then kill it without warning
+      await until(async () => (await run(cluster!, r.id)).step >= at + 1 + (kills % 3), 60_000, 'progress');
+      await sleep(Math.floor(Math.random() * 150));
+      await cluster.kill(cluster.coordinator!);
+      kills++;
+      await cluster.startCoordinator();
+    }
+    expect(kills).toBe(10);
+    const done = await waitForRun(cluster.base, r.id, 170_000);
+    expect(done.state).toBe('completed');
+    expect((await modelParams(cluster.base, r.id)).equals(await faultFree(6))).toBe(true);
+  });
+
+  it('continues after Redis restarts (AOF everysec, noeviction)', async () => {
+    const redis = await startRedisServer([
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'everysec',
+      '--maxmemory-policy',
+      'noeviction',
+    ]);
+    try {
+      cluster = new TestCluster(redis.url, 'rrestart', { NNQ_CHAOS_SHARD_DELAY_MS: '20' });
+      await cluster.startCoordinator();
+      await cluster.addWorker();
+      await cluster.addWorker();
+      const r = await submitRun(cluster.base, config(6));
+      await until(async () => (await run(cluster!, r.id)).step >= 10, 60_000, 'progress');
+      const restarted = await redis.restart();
+      expect(restarted).toBe(true);
+      const done = await waitForRun(cluster.base, r.id, 170_000);
+      expect(done.state).toBe('completed');
+      expect((await modelParams(cluster.base, r.id)).equals(await faultFree(6))).toBe(true);
+    } finally {
+      await cluster?.stop();
+      cluster = undefined;
+      await redis.stop();
+    }
+  });
+
+  it('stops a run with a NaN loss as failed, with the reason, the step and the last good weights', async () => {
+    cluster = new TestCluster(redisUrl, 'nan');
+    await cluster.startCoordinator();
+    await cluster.addWorker();
+    // identity output and sum of squares: weights of 1e30 overflow float32 in the next forward pass
+    const poisoned = { ...exampleConfig('xor.json'), steps: 20, optimizer: { type: 'sgd', lr: 1e30 } };
+    const r = await submitRun(cluster.base, poisoned);
+    const done = await waitForRun(cluster.base, r.id);
+    expect(done.state).toBe('failed');
+    expect(done.error!.reason).toMatch(/non-finite loss or gradient at step \d+/);
+    expect(done.error!.step).toBeGreaterThan(0);
+    const last = await modelParams(cluster.base, r.id);
+    expect(new Float32Array(last.buffer, last.byteOffset, last.byteLength / 4).every(Number.isFinite)).toBe(true);
+
+    const skipping = await submitRun(cluster.base, { ...poisoned, onNonFinite: 'skip' });
+    const skipped = await waitForRun(cluster.base, skipping.id);
+    expect(skipped.state).toBe('completed');
+    expect((skipped as RunView & { skippedSteps: number }).skippedSteps).toBeGreaterThan(0);
+    const metrics = await (await fetch(`${cluster.base}/metrics`)).text();
+    expect(Number(/^nnq_nonfinite_steps_total\S* (\d+)/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+  });
+});
