@@ -44,7 +44,8 @@ export const EvaluateJobSchema = z
   .refine((j) => j.end > j.start, { message: 'end must be greater than start', path: ['end'] });
 export type EvaluateJob = z.infer<typeof EvaluateJobSchema>;
 
-export const ShardJobSchema = z.union([GradientJobSchema, EvaluateJobSchema]);
+// discriminated on kind: a plain union reports a missing field or an unknown kind as '(root): Invalid input'
+export const ShardJobSchema = z.discriminatedUnion('kind', [GradientJobSchema, EvaluateJobSchema]);
 export type ShardJob = GradientJob | EvaluateJob;
 
 /** BullMQ job id: `<run>-<step>-<shard>` (no `:`), so a re-added job is a no-op. */
