@@ -53,6 +53,7 @@ describe('spec: every malformed spec is refused, naming the field', () => {
     ['an unknown loss', { ...ok, loss: 'hinge' }, /loss: Invalid option: expected one of "sum_of_squares"/],
     ['an unknown key', { ...ok, optimizer: 'sgd' }, /\(root\): Unrecognized key: "optimizer"/],
     ['an unknown layer key', { ...ok, layers: [{ ...relu2, kernelInitializer: 'zeros' }, out1] }, /layers\[0\]: Unrecognized key: "kernelInitializer"/], // prettier-ignore
+    ['more than 2^26 parameters', { ...ok, layers: [{ ...relu2, units: 8192 }, { ...relu2, units: 8192 }, out1] }, /layers: the network has 67149825 parameters, at most 67108864 are allowed/], // prettier-ignore
     ['a string useBias', { ...ok, layers: [{ ...relu2, useBias: 'yes' }, out1] }, /layers\[0\]\.useBias: Invalid input: expected boolean/], // prettier-ignore
   ])('refuses %s', (_name, json, message) => {
     expect(() => parseSpec(json)).toThrow(SpecError);

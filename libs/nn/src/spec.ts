@@ -29,6 +29,12 @@ export type Loss = (typeof LOSSES)[number];
 export const LEAKY_RELU_ALPHA = 0.01;
 export const ELU_ALPHA = 1.0;
 
+/**
+ * Most parameters a network may have: the parameters and every shard gradient travel as single
+ * Redis strings (at most 512 MB); 2^26 float32 are 256 MB.
+ */
+export const MAX_PARAMS = 1 << 26;
+
 const positiveInt = z
   .number()
   .int('must be an integer')
@@ -128,6 +134,19 @@ export const NetworkSpecSchema = NetworkSpecBase.superRefine((spec, ctx) => {
       }
     }
   });
+  // fanIn x units kernel plus units biases per layer (the flat layout of layout.ts)
+  const params = spec.layers.reduce((sum, layer, k) => {
+    const skip = spec.skips.find((s) => s.to === k + 1 && s.mode === 'concat' && s.from <= L);
+    const fanIn = sizes[k] + (skip ? sizes[skip.from] : 0);
+    return sum + fanIn * layer.units + (layer.useBias ? layer.units : 0);
+  }, 0);
+  if (params > MAX_PARAMS) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['layers'],
+      message: `the network has ${params} parameters, at most ${MAX_PARAMS} are allowed`,
+    });
+  }
   const out = spec.layers[L - 1].activation;
   if (spec.loss === 'softmax_cross_entropy' && out !== 'softmax') {
     ctx.addIssue({
