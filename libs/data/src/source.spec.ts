@@ -27,6 +27,9 @@ describe('DatasetSource', () => {
     expect(() => parseSource({ type: 'synthetic', name: 'moons', n: 10 })).toThrow(/name: Invalid discriminator/);
     expect(() => parseSource({ type: 'synthetic', name: 'blobs', n: 0 })).toThrow(/n: must be at least 1/);
     expect(() => parseSource({ type: 'parquet' })).toThrow(/type: Invalid discriminator/);
+    expect(() => parseSource({ type: 'synthetic', name: 'blobs', n: 1e7, features: 1024 })).toThrow(
+      /n: 10000000 rows x 1024 features are more than 67108864 values/,
+    );
   });
 
   it('resolves relative paths against cwd', () => {

@@ -23,6 +23,9 @@ export const FASHION_MNIST_CLASSES = [
   'Ankle boot',
 ] as const;
 
+/** Most feature values a synthetic set may hold (256 MB of float32). */
+export const MAX_SYNTHETIC_VALUES = 1 << 26;
+
 const count = z.number().int('must be an integer').min(1, 'must be at least 1').max(10_000_000, 'must be at most 1e7');
 const seed = z.number().int('must be an integer').min(0, 'must be at least 0').max(0xffffffff, 'must fit in 32 bits');
 const noise = z.number().min(0, 'must be at least 0').max(100, 'must be at most 100');
@@ -75,7 +78,17 @@ export const SyntheticSourceSchema = z.discriminatedUnion('name', [
       spread: z.number().min(0).max(100).default(1),
       task: syntheticTask,
     })
-    .strict(),
+    .strict()
+    // n x features float32 values are allocated at once: refuse what cannot fit instead of a RangeError
+    .superRefine((s, ctx) => {
+      if (s.n * s.features > MAX_SYNTHETIC_VALUES) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['n'],
+          message: `${s.n} rows x ${s.features} features are more than ${MAX_SYNTHETIC_VALUES} values`,
+        });
+      }
+    }),
   /** Two concentric circles, radii 1 and `factor`; class 0 outer, class 1 inner. */
   z
     .object({
