@@ -76,7 +76,7 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
         throw new BadRequestException({ message: 'invalid run config', problems: err.problems });
       throw err;
     }
-    const { dataset, datasetId } = await this.loadDataset(config);
+    const { dataset, registered } = await this.loadDataset(config);
     let setup: RunSetup;
     try {
       setup = setupRun(config, dataset);
@@ -85,6 +85,8 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
         throw new BadRequestException({ message: 'run config does not fit its dataset', problems: err.problems });
       throw err;
     }
+    // register only a dataset the run fits: a refused request leaves no dataset behind
+    const datasetId = registered ?? (await registerDataset(this.redis, this.keys.prefix, dataset)).id;
     const id = randomBytes(6).toString('hex');
     const record: RunRecord = {
       id,
@@ -107,15 +109,14 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
     return record;
   }
 
-  private async loadDataset(config: RunConfig): Promise<{ dataset: Dataset; datasetId: string }> {
+  /** The run's dataset; `registered` is its id when it is in Redis already. */
+  private async loadDataset(config: RunConfig): Promise<{ dataset: Dataset; registered?: string }> {
     try {
       if (config.dataset.id) {
         const dataset = await this.datasets.dataset(config.dataset.id);
-        return { dataset, datasetId: config.dataset.id };
+        return { dataset, registered: config.dataset.id };
       }
-      const dataset = loadDataset(config.dataset.source!);
-      const { id } = await registerDataset(this.redis, this.keys.prefix, dataset);
-      return { dataset, datasetId: id };
+      return { dataset: loadDataset(config.dataset.source!) };
     } catch (err) {
       if (err instanceof DataError || err instanceof SourceError) {
         throw new BadRequestException({ message: 'dataset refused', problems: [`dataset: ${err.message}`] });
