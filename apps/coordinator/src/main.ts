@@ -20,8 +20,10 @@ async function bootstrap(): Promise<void> {
     logger: logLevels(config.NNQ_LOG_LEVEL),
   });
   app.enableShutdownHooks();
-  // run configs with connection masks can be large; anything bigger is refused with 413
-  app.useBodyParser('json', { limit: '16mb' });
+  // run configs with connection masks can be large; anything bigger is refused with 413.
+  // strict: false lets a JSON string or number through to validation ("expected object, received
+  // string") instead of body-parser calling valid JSON "not valid JSON"
+  app.useBodyParser('json', { limit: '16mb', strict: false });
   const doc = new DocumentBuilder().setTitle('nnq coordinator').setVersion(nnqVersion()).addBearerAuth().build();
   SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc));
   await listenOrExit(app, 'coordinator', config.NNQ_PORT, config.NNQ_HOST, 'NNQ_PORT');

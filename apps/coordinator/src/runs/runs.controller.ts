@@ -3,11 +3,13 @@ import {
   Body,
   Controller,
   Get,
+  Headers,
   HttpCode,
   NotFoundException,
   Param,
   Post,
   StreamableFile,
+  UnsupportedMediaTypeException,
 } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { readModel } from '@nnq/nn';
@@ -25,6 +27,15 @@ function runId(id: string): string {
   return id;
 }
 
+/** Only JSON bodies are parsed: any other body reaches a handler as undefined. */
+function jsonBody(body: unknown, contentType: string | undefined): unknown {
+  if (body === undefined)
+    throw new UnsupportedMediaTypeException(
+      `the request body must be JSON (content-type: application/json), got ${contentType ?? 'no content-type'}`,
+    );
+  return body;
+}
+
 @ApiTags('runs')
 @Controller('runs')
 export class RunsController {
@@ -37,8 +48,8 @@ export class RunsController {
   @Post()
   @ApiBody({ schema: runConfigJsonSchema() as object, description: 'A run config' })
   @ApiOkResponse({ description: 'The new run, with its id' })
-  submit(@Body() body: unknown): Promise<RunRecord> {
-    return this.runs.submit(body);
+  submit(@Body() body: unknown, @Headers('content-type') contentType?: string): Promise<RunRecord> {
+    return this.runs.submit(jsonBody(body, contentType));
   }
 
   @Get()
@@ -79,9 +90,13 @@ export class RunsController {
   /** Predict rows with the run's model (the final one, or the last good one of a failed run). */
   @Post(':id/predict')
   @HttpCode(200)
-  async predict(@Param('id') id: string, @Body() body: unknown): Promise<Prediction> {
+  async predict(
+    @Param('id') id: string,
+    @Body() body: unknown,
+    @Headers('content-type') contentType?: string,
+  ): Promise<Prediction> {
     await this.runs.get(runId(id));
-    const req = PredictRequestSchema.safeParse(body);
+    const req = PredictRequestSchema.safeParse(jsonBody(body, contentType));
     if (!req.success)
       throw new BadRequestException({
         message: 'invalid predict request',
