@@ -6,6 +6,8 @@ import type { ConnectionOptions } from 'bullmq';
 import { APP_GUARD } from '@nestjs/core';
 import { ApiTokenGuard } from './auth/api-token.guard';
 import { CoordinatorMetrics } from './coordinator.metrics';
+import { DashboardFeed } from './dashboard/dashboard-feed.service';
+import { DashboardController } from './dashboard/dashboard.controller';
 import { QueueMetrics } from './metrics/queue.metrics';
 import { RunStore } from './runs/run-store.service';
 import { RunsController } from './runs/runs.controller';
@@ -28,7 +30,7 @@ export class CoordinatorModule {
         }),
         BullModule.registerQueue({ name: SHARD_QUEUE }),
       ],
-      controllers: [HealthController, WorkersController, RunsController],
+      controllers: [HealthController, WorkersController, RunsController, DashboardController],
       providers: [
         { provide: APP_GUARD, useClass: ApiTokenGuard },
         WorkersService,
@@ -36,6 +38,7 @@ export class CoordinatorModule {
         RunsService,
         CoordinatorMetrics,
         QueueMetrics,
+        DashboardFeed,
       ],
     };
   }
