@@ -6,6 +6,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { configOrExit, exitWithParent, listenOrExit, logLevels, nnqVersion } from '@nnq/cluster';
 import { isLoopback } from './auth/api-token.guard';
 import { CoordinatorModule } from './coordinator.module';
+import { mountQueuesBoard } from './dashboard/queues-board';
 
 async function bootstrap(): Promise<void> {
   const config = configOrExit('coordinator');
@@ -26,6 +27,8 @@ async function bootstrap(): Promise<void> {
   app.useBodyParser('json', { limit: '16mb', strict: false });
   const doc = new DocumentBuilder().setTitle('nnq coordinator').setVersion(nnqVersion()).addBearerAuth().build();
   SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc));
+  // bull-board at /queues, behind NNQ_API_TOKEN when one is set; mounted before listen() (Nest's 404 comes last)
+  mountQueuesBoard(app, config.NNQ_API_TOKEN);
   await listenOrExit(app, 'coordinator', config.NNQ_PORT, config.NNQ_HOST, 'NNQ_PORT');
   exitWithParent(() => app.close());
   const address = app.getHttpServer().address();
