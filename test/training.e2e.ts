@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startRedisServer } from '../libs/cluster/src/throwaway-redis';
 import { getJson, startApp, stopApp, uniquePrefix, until, type AppProcess } from './support/processes';
 import { exampleConfig, modelParams, submitRun, waitForRun } from './support/runs';
 
@@ -174,6 +175,48 @@ describe('access', () => {
       expect((await fetch(`${base}/runs`)).status).toBe(200);
     } finally {
       await stopApp(c);
+    }
+  });
+
+  it('trains through a Redis ACL user limited to its prefix (the docs/faults.md ACL line)', async () => {
+    const redis = await startRedisServer();
+    const admin = new Redis(redis.url);
+    const prefix = uniquePrefix('acl');
+    const dataDir = mkdtempSync(join(tmpdir(), 'nnq-acl-'));
+    const procs: AppProcess[] = [];
+    try {
+      await admin.call(
+        'ACL',
+        'SETUSER',
+        'nnq',
+        'on',
+        '>s3cret-pass',
+        `~${prefix}:*`,
+        `&${prefix}:*`,
+        '+@all',
+        '-@admin',
+        '-@dangerous',
+        '+info',
+        '+scan',
+      );
+      // the default user is switched off: only the ACL user can get in
+      await admin.call('ACL', 'SETUSER', 'default', 'off');
+      const url = `redis://nnq:s3cret-pass@127.0.0.1:${redis.port}`;
+      const env = { REDIS_URL: url, NNQ_PREFIX: prefix, NNQ_DATA_DIR: dataDir };
+      const c = startApp('coordinator', { ...env, NNQ_PORT: '0' });
+      procs.push(c);
+      const [, port] = await c.waitFor(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
+      const w = startApp('worker', env);
+      procs.push(w);
+      await w.waitFor(/serving \/health and \/metrics/);
+      const base = `http://127.0.0.1:${port}`;
+      const r = await submitRun(base, { ...exampleConfig('xor.json'), steps: 20 });
+      expect((await waitForRun(base, r.id)).state).toBe('completed');
+    } finally {
+      await Promise.all(procs.map((p) => stopApp(p)));
+      admin.disconnect();
+      await redis.stop();
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 
