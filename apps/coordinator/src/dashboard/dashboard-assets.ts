@@ -13,7 +13,8 @@ const SOURCE_PUBLIC = join('apps', 'coordinator', 'src', 'dashboard', 'public');
  * The dashboard's static files. swc compiles only the TypeScript, so from dist/ they are read
  * from the source tree: `public/` beside this file when it exists (running from source, or a
  * build that copied it), else apps/coordinator/src/dashboard/public under the first ancestor
- * directory that holds it (the package root).
+ * directory that holds it (the package root). (swc does compile public/dashboard.js into dist/,
+ * but without index.html beside it that copy is never picked.)
  */
 export function findPublicDir(from: string = __dirname): string | undefined {
   const beside = join(from, 'public');
