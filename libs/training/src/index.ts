@@ -8,3 +8,4 @@ export * from './step-reduce';
 export * from './run-manifest';
 export * from './predict';
 export * from './schemas';
+export * from './sweeps';

@@ -1,6 +1,7 @@
 import { datasetSourceJsonSchema } from '@nnq/data';
 import { networkSpecJsonSchema } from '@nnq/nn';
 import { runConfigJsonSchema } from './run-config';
+import { sweepConfigJsonSchema } from './sweeps/sweep-config';
 
 /** The JSON Schemas published under schemas/, by file name. */
 export function publishedSchemas(): Record<string, Record<string, unknown>> {
@@ -19,6 +20,11 @@ export function publishedSchemas(): Record<string, Record<string, unknown>> {
       $id: 'https://nnq.dev/schemas/dataset-source.schema.json',
       title: 'nnq dataset source',
       ...datasetSourceJsonSchema(),
+    },
+    'sweep-config.schema.json': {
+      $id: 'https://nnq.dev/schemas/sweep-config.schema.json',
+      title: 'nnq sweep config',
+      ...sweepConfigJsonSchema(),
     },
   };
 }
