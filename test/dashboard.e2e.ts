@@ -132,8 +132,8 @@ describe.skipIf(!hasChromium)('the coordinator dashboard in a browser', () => {
 
     // a screenshot with some curve to look at (the CI keeps test-artifacts/)
     await page
-      .waitForFunction((id) => (globalThis as unknown as Win).nnqDashboard.runs[id].points >= 150, run.id, {
-        timeout: 15_000,
+      .waitForFunction((id) => (globalThis as unknown as Win).nnqDashboard.runs[id].points >= 120, run.id, {
+        timeout: 8_000,
       })
       .catch(() => undefined);
     mkdirSync(ARTIFACTS, { recursive: true });

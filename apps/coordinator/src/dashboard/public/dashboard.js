@@ -123,7 +123,7 @@
 
   function emptyCurve() {
     // aligned uPlot data: x = step; train loss, validation loss; train accuracy, validation accuracy
-    return { x: [], loss: [], vloss: [], acc: [], vacc: [], index: new Map(), pending: [], dirty: true };
+    return { x: [], loss: [], vloss: [], acc: [], vacc: [], evals: 0, index: new Map(), pending: [], dirty: true };
   }
 
   function curveOf(id) {
@@ -133,12 +133,9 @@
   }
 
   function addHistory(chunk) {
-    let c = curveOf(chunk.id);
-    if (chunk.reset) {
-      const fresh = emptyCurve();
-      Object.assign(fresh, { card: c.card, charts: c.charts });
-      curves.set(chunk.id, (c = fresh));
-    }
+    const c = curveOf(chunk.id);
+    // in place: the charts' options hold on to this object
+    if (chunk.reset) Object.assign(c, emptyCurve());
     for (const [step, loss, accuracy] of chunk.steps) {
       c.index.set(step, c.x.length);
       c.x.push(step);
@@ -156,6 +153,7 @@
         c.pending.push(e);
         continue;
       }
+      if (c.vacc[i] === null) c.evals++;
       c.vloss[i] = e.loss > 0 ? e.loss : null;
       c.vacc[i] = e.accuracy;
     }
@@ -171,6 +169,23 @@
     return Math.max(240, Math.floor(host.clientWidth || 300));
   }
 
+  function isDecade(v) {
+    return v > 0 && Math.abs(Math.log10(v) - Math.round(Math.log10(v))) < 1e-9;
+  }
+
+  /** Log-scale grid over many decades: a line per decade (at most ~6), not nine per decade. */
+  function decadeLines(u, splits) {
+    const decades = splits.filter(isDecade);
+    if (decades.length < 3) return splits;
+    const every = Math.ceil(decades.length / 6);
+    return splits.map((v) => (isDecade(v) && Math.round(Math.log10(v)) % every === 0 ? v : null));
+  }
+
+  function tick(v) {
+    if (v === null) return '';
+    return v >= 1e-3 && v < 1e5 ? String(Number(v.toPrecision(2))) : v.toExponential(0);
+  }
+
   function makeChart(host, kind, c) {
     const isLoss = kind === 'loss';
     const opts = {
@@ -183,12 +198,14 @@
       },
       axes: [
         { label: 'step', labelSize: 18, size: 36 },
-        {
-          size: 56,
-          values: isLoss
-            ? (u, splits) => splits.map((v) => (v === null ? '' : num(v, 2)))
-            : (u, splits) => splits.map((v) => (v === null ? '' : Math.round(v * 100) + '%')),
-        },
+        isLoss
+          ? {
+              size: 56,
+              values: (u, splits) => splits.map(tick),
+              grid: { filter: decadeLines },
+              ticks: { filter: decadeLines },
+            }
+          : { size: 56, values: (u, splits) => splits.map((v) => (v === null ? '' : Math.round(v * 100) + '%')) },
       ],
       series: [
         { label: 'step' },
@@ -200,11 +217,12 @@
           value: (u, v) => (isLoss ? num(v, 4) : pct(v)),
         },
         {
+          // evaluations are sparse in the step axis: a line across the gaps, dots while they are few
           label: 'validation',
           stroke: '#d64545',
-          fill: '#d64545',
-          paths: () => null,
-          points: { show: true, size: 6, space: 0, fill: '#d64545' },
+          width: 2,
+          spanGaps: true,
+          points: { show: () => c.evals < 60, size: 6, fill: '#d64545' },
           value: (u, v) => (isLoss ? num(v, 4) : pct(v)),
         },
       ],
