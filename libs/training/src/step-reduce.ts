@@ -13,36 +13,83 @@ export interface ReducedStep {
 }
 
 /**
- * Sum shard results in shard order: acc = g_0 + g_1 + ... + g_{S-1}, each addition rounded to
- * float32. The order is fixed, so the sum is the same whichever worker finished first.
- * The squared norm is accumulated in the last pass, so checking for NaN costs no extra pass.
+ * Sum of shard results taken in shard order: acc = g_0 + g_1 + ... + g_{S-1}, each addition
+ * rounded to float32. Shards are added as they arrive (the coordinator overlaps the sum with the
+ * compute of later shards), but always in index order, so the bytes never depend on who finished
+ * first. The squared norm is accumulated in the last pass, so checking for NaN costs no extra pass.
  */
+export class ShardSum {
+  private added = 0;
+  private loss = 0;
+  private correct = 0;
+  private rows = 0;
+  private sq = 0;
+
+  constructor(
+    private readonly count: number,
+    private readonly acc: Float32Array,
+  ) {
+    if (count < 1) throw new RangeError('no shard results to sum');
+  }
+
+  /** Add shard `this.added`'s result; shards must come in index order. */
+  add(r: ShardResult): void {
+    const g = r.grad;
+    const acc = this.acc;
+    const n = acc.length;
+    if (g.length !== n) throw new RangeError(`shard ${this.added} gradient has ${g.length} values, the sum has ${n}`);
+    const last = this.added === this.count - 1;
+    if (this.added === 0) acc.set(g);
+    else if (!last) addInto(acc, g);
+    if (last) this.sq = this.added === 0 ? sumSquares(acc) : addIntoSquares(acc, g);
+    this.loss += r.loss;
+    this.correct += r.correct;
+    this.rows += r.rows;
+    this.added++;
+  }
+
+  get complete(): boolean {
+    return this.added === this.count;
+  }
+
+  result(): ReducedStep {
+    if (!this.complete) throw new RangeError(`only ${this.added} of ${this.count} shards were added`);
+    return {
+      grad: this.acc,
+      loss: this.loss,
+      correct: this.correct,
+      rows: this.rows,
+      gradNorm: Math.sqrt(this.sq) / this.rows,
+    };
+  }
+}
+
+// one small function per loop keeps V8's optimised code stable
+function addInto(acc: Float32Array, g: Float32Array): void {
+  for (let i = 0; i < acc.length; i++) acc[i] += g[i];
+}
+
+function addIntoSquares(acc: Float32Array, g: Float32Array): number {
+  let sq = 0;
+  for (let i = 0; i < acc.length; i++) {
+    const v = (acc[i] += g[i]);
+    sq += v * v;
+  }
+  return sq;
+}
+
+function sumSquares(acc: Float32Array): number {
+  let sq = 0;
+  for (let i = 0; i < acc.length; i++) sq += acc[i] * acc[i];
+  return sq;
+}
+
+/** Sum all shard results in shard order (see ShardSum). */
 export function sumShards(results: readonly ShardResult[], into?: Float32Array): ReducedStep {
   if (results.length === 0) throw new RangeError('no shard results to sum');
-  const n = results[0].grad.length;
-  const acc = into ?? new Float32Array(n);
-  acc.set(results[0].grad);
-  let loss = results[0].loss;
-  let correct = results[0].correct;
-  let rows = results[0].rows;
-  let sq = 0;
-  for (let s = 1; s < results.length; s++) {
-    const g = results[s].grad;
-    if (g.length !== n) throw new RangeError(`shard ${s} gradient has ${g.length} values, shard 0 has ${n}`);
-    if (s === results.length - 1) {
-      for (let i = 0; i < n; i++) {
-        const v = (acc[i] += g[i]);
-        sq += v * v;
-      }
-    } else {
-      for (let i = 0; i < n; i++) acc[i] += g[i];
-    }
-    loss += results[s].loss;
-    correct += results[s].correct;
-    rows += results[s].rows;
-  }
-  if (results.length === 1) for (let i = 0; i < n; i++) sq += acc[i] * acc[i];
-  return { grad: acc, loss, correct, rows, gradNorm: Math.sqrt(sq) / rows };
+  const sum = new ShardSum(results.length, into ?? new Float32Array(results[0].grad.length));
+  for (const r of results) sum.add(r);
+  return sum.result();
 }
 
 export interface AppliedStep {

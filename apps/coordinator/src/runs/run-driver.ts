@@ -25,7 +25,7 @@ import {
   evaluatesAfter,
   initialParams,
   isPoisoned,
-  sumShards,
+  ShardSum,
   type EvalPart,
   type Evaluation,
   type RunConfig,
@@ -82,6 +82,8 @@ export class RunDriver {
   private readonly logger: Logger;
   private readonly abort = new AbortController();
   private params!: Float32Array;
+  /** Reused buffer of the step's gradient sum. */
+  private gradSum?: Float32Array;
   private state!: OptimizerState;
 
   constructor(
@@ -245,35 +247,44 @@ export class RunDriver {
     phase('dispatch');
     // 2. wait until every shard's result key exists
     const gradKeys = ranges.map((r) => keys.gradient(id, t, r.shard));
-    await waiter.waitFor(gradKeys, jobIds, this.abort.signal, {
-      afterMs: this.deps.stragglerMs,
-      // a straggler's shard runs again elsewhere under another job id; the first result written counts
-      onDeadline: async (missing, round) => {
-        this.logger.warn(
-          `step ${t}: shards ${missing.join(', ')} late after ${this.deps.stragglerMs * round} ms, queued again`,
-        );
-        metrics.stragglers(missing.length);
-        await queue.addBulk(
-          missing.map((s) => ({
-            ...jobs[s],
-            opts: { ...jobs[s].opts, jobId: `${jobs[s].opts.jobId}-r${round}`, priority: 1 },
-          })),
-        );
+    const sum = new ShardSum(ranges.length, this.gradSum ?? (this.gradSum = new Float32Array(this.setup.paramCount)));
+    let bytes = 0;
+    let summing = 0;
+    await waiter.waitFor(
+      gradKeys,
+      jobIds,
+      this.abort.signal,
+      {
+        afterMs: this.deps.stragglerMs,
+        // a straggler's shard runs again elsewhere under another job id; the first result written counts
+        onDeadline: async (missing, round) => {
+          this.logger.warn(
+            `step ${t}: shards ${missing.join(', ')} late after ${this.deps.stragglerMs * round} ms, queued again`,
+          );
+          metrics.stragglers(missing.length);
+          await queue.addBulk(
+            missing.map((s) => ({
+              ...jobs[s],
+              opts: { ...jobs[s].opts, jobId: `${jobs[s].opts.jobId}-r${round}`, priority: 1 },
+            })),
+          );
+        },
       },
-    });
-    phase('wait');
-    // 3. sum in shard order
-    const blobs = await redis.mgetBuffer(...gradKeys);
-    const results = blobs.map((b, s) => {
-      if (!b) throw new Error(`shard ${s} of step ${t} vanished before it was summed`);
-      return decodeShardResult(b, this.setup.paramCount);
-    });
-    const reduced = sumShards(results);
-    metrics.bytes(
-      'gradient',
-      blobs.reduce((n, b) => n + (b?.byteLength ?? 0), 0),
+      // 3. sum in shard order, each shard as soon as it and all before it are in
+      async (s) => {
+        const started = process.hrtime.bigint();
+        const blob = await redis.getBuffer(gradKeys[s]);
+        if (!blob) throw new Error(`shard ${s} of step ${t} vanished before it was summed`);
+        bytes += blob.byteLength;
+        sum.add(decodeShardResult(blob, this.setup.paramCount));
+        summing += Number(process.hrtime.bigint() - started) / 1e9;
+      },
     );
-    phase('sum');
+    // the wait phase excludes the summing that overlapped it
+    phase('wait', -summing);
+    metrics.phase('sum', summing);
+    const reduced = sum.result();
+    metrics.bytes('gradient', bytes);
     const epoch = this.setup.plan.epochOf(t);
     if (isPoisoned(reduced)) {
       metrics.nonFinite();
@@ -288,8 +299,11 @@ export class RunDriver {
     phase('optimizer');
     // 5. publish version t+1, delete what step t no longer needs
     const blob = encodeFloat32(this.params);
-    await redis.set(keys.params(id, t + 1), blob);
-    await redis.del(...gradKeys, keys.params(id, t));
+    await redis
+      .multi()
+      .set(keys.params(id, t + 1), blob)
+      .del(...gradKeys, keys.params(id, t))
+      .exec();
     metrics.bytes('parameters', blob.byteLength);
     phase('publish');
     const loss = reduced.loss / reduced.rows;
@@ -385,9 +399,10 @@ export { decodeFloat32 };
 
 function timer(report: (phase: StepPhase, seconds: number) => void) {
   let last = process.hrtime.bigint();
-  return (phase: StepPhase) => {
+  // `adjust` removes time already reported under another phase
+  return (phase: StepPhase, adjust = 0) => {
     const now = process.hrtime.bigint();
-    report(phase, Number(now - last) / 1e9);
+    report(phase, Number(now - last) / 1e9 + adjust);
     last = now;
   };
 }

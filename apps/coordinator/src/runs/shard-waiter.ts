@@ -64,13 +64,18 @@ export class ShardWaiter {
     jobIds: string[],
     signal?: AbortSignal,
     straggler?: { afterMs: number; onDeadline: (missing: number[], round: number) => Promise<void> },
+    onReady?: (index: number) => Promise<void>,
   ): Promise<void> {
     let deadline = straggler && straggler.afterMs > 0 ? Date.now() + straggler.afterMs : Infinity;
     let round = 0;
+    let next = 0;
     for (;;) {
       if (signal?.aborted) throw new CancelledError();
-      const present = await this.redis.exists(...keys);
-      if (present === keys.length) return;
+      if (onReady) {
+        // hand over results in index order as soon as the next one exists (overlaps the sum with compute)
+        while (next < keys.length && (await this.redis.exists(keys[next]))) await onReady(next++);
+        if (next === keys.length) return;
+      } else if ((await this.redis.exists(...keys)) === keys.length) return;
       if (Date.now() >= deadline && straggler) {
         const flags = await Promise.all(keys.map((k) => this.redis.exists(k)));
         const missing = flags.flatMap((f, i) => (f ? [] : [i]));
