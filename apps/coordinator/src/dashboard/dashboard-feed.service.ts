@@ -182,9 +182,8 @@ export class DashboardFeed implements OnModuleDestroy {
     const tracked = this.order.slice(0, HISTORY_RUNS);
     for (const id of [...this.histories.keys()]) if (!tracked.includes(id)) this.histories.delete(id);
     if (!tracked.length) return;
-    const pipeline = this.redis.pipeline();
-    for (const id of tracked) pipeline.llen(this.keys.runHistory(id));
-    const lengths = ((await pipeline.exec()) ?? []).map(([err, n]) => (err ? -1 : Number(n)));
+    // one LLEN per run, not a pipeline: runs hash to different slots under Redis Cluster
+    const lengths = await Promise.all(tracked.map((id) => this.redis.llen(this.keys.runHistory(id)).catch(() => -1)));
     for (const [i, id] of tracked.entries()) {
       const length = lengths[i];
       const known = this.histories.get(id);
