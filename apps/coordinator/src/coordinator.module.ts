@@ -12,6 +12,9 @@ import { QueueMetrics } from './metrics/queue.metrics';
 import { RunStore } from './runs/run-store.service';
 import { RunsController } from './runs/runs.controller';
 import { RunsService } from './runs/runs.service';
+import { SweepStore } from './sweeps/sweep-store.service';
+import { SweepsController } from './sweeps/sweeps.controller';
+import { SweepsService } from './sweeps/sweeps.service';
 import { WorkersController } from './workers/workers.controller';
 import { WorkersService } from './workers/workers.service';
 
@@ -30,7 +33,7 @@ export class CoordinatorModule {
         }),
         BullModule.registerQueue({ name: SHARD_QUEUE }),
       ],
-      controllers: [HealthController, WorkersController, RunsController, DashboardController],
+      controllers: [HealthController, WorkersController, RunsController, DashboardController, SweepsController],
       providers: [
         { provide: APP_GUARD, useClass: ApiTokenGuard },
         WorkersService,
@@ -39,6 +42,8 @@ export class CoordinatorModule {
         CoordinatorMetrics,
         QueueMetrics,
         DashboardFeed,
+        SweepStore,
+        SweepsService,
       ],
     };
   }

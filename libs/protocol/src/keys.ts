@@ -73,6 +73,18 @@ export class KeySchema {
   evaluation(runId: string, evalId: string, shard: number): string {
     return `${this.run(runId)}:eval:${evalId}:${shard}`;
   }
+
+  // ---- sweeps: a sweep's keys carry the hash tag `{sweep:<id>}` ----
+
+  /** Sweep record (JSON): config, trials, rung tables; what a restarted coordinator continues from. */
+  sweepState(sweepId: string): string {
+    return `${this.prefix}:{sweep:${sweepId}}:state`;
+  }
+
+  /** Sorted set of sweep ids by creation time. */
+  sweeps(): string {
+    return `${this.prefix}:sweeps`;
+  }
 }
 
 /** Ids (runs, workers) as they may appear inside keys and BullMQ job ids: no `:`, no braces. */

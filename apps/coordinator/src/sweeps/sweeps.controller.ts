@@ -1,0 +1,92 @@
+import {
+  Body,
+  Controller,
+  Get,
+  Header,
+  Headers,
+  HttpCode,
+  Inject,
+  NotFoundException,
+  Param,
+  Post,
+  StreamableFile,
+  UnsupportedMediaTypeException,
+} from '@nestjs/common';
+import { ApiBody, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { NNQ_CONFIG, type NnqConfig } from '@nnq/cluster';
+import { ID_PATTERN } from '@nnq/protocol';
+import { sweepConfigJsonSchema } from '@nnq/training';
+import { existsSync, readFileSync } from 'node:fs';
+import { modelPath } from '../runs/run-driver';
+import { sweepCsv, sweepResults } from './sweep-export';
+import { SweepsService, type SweepSummary, type SweepView } from './sweeps.service';
+
+function sweepId(id: string): string {
+  if (!ID_PATTERN.test(id)) throw new NotFoundException(`no sweep with id ${JSON.stringify(id.slice(0, 80))}`);
+  return id;
+}
+
+@ApiTags('sweeps')
+@Controller('sweeps')
+export class SweepsController {
+  constructor(
+    private readonly sweeps: SweepsService,
+    @Inject(NNQ_CONFIG) private readonly config: NnqConfig,
+  ) {}
+
+  /** Submit a sweep; 400 lists every problem of the config by path. */
+  @Post()
+  @ApiBody({ schema: sweepConfigJsonSchema() as object, description: 'A sweep config' })
+  @ApiOkResponse({ description: 'The new sweep, with its id' })
+  submit(@Body() body: unknown, @Headers('content-type') contentType?: string): Promise<SweepView> {
+    if (body === undefined)
+      throw new UnsupportedMediaTypeException(
+        `the request body must be JSON (content-type: application/json), got ${contentType ?? 'no content-type'}`,
+      );
+    return this.sweeps.submit(body);
+  }
+
+  @Get()
+  list(): Promise<SweepSummary[]> {
+    return this.sweeps.list();
+  }
+
+  /** The sweep and its leaderboard: trials sorted by the objective with parameters, state, best metric, step. */
+  @Get(':id')
+  get(@Param('id') id: string): Promise<SweepView> {
+    return this.sweeps.get(sweepId(id));
+  }
+
+  @Get(':id/results.csv')
+  @Header('content-type', 'text/csv; charset=utf-8')
+  async csv(@Param('id') id: string): Promise<string> {
+    return sweepCsv(await this.sweeps.get(sweepId(id)));
+  }
+
+  @Get(':id/results.json')
+  async json(@Param('id') id: string): Promise<Record<string, unknown>> {
+    return sweepResults(await this.sweeps.get(sweepId(id)));
+  }
+
+  /** The model file of the best trial that has one (a completed run). */
+  @Get(':id/model')
+  async model(@Param('id') id: string): Promise<StreamableFile> {
+    const sweep = await this.sweeps.get(sweepId(id));
+    for (const t of sweep.leaderboard) {
+      if (t.best === undefined || !t.runId) continue;
+      const path = modelPath(this.config.NNQ_DATA_DIR, t.runId);
+      if (!existsSync(path)) continue;
+      return new StreamableFile(readFileSync(path), {
+        type: 'application/octet-stream',
+        disposition: `attachment; filename="${sweep.name}-t${t.index}-${t.runId}.safetensors"`,
+      });
+    }
+    throw new NotFoundException(`sweep ${sweep.id} has no trial with a model yet (state ${sweep.state})`);
+  }
+
+  @Post(':id/cancel')
+  @HttpCode(200)
+  cancel(@Param('id') id: string): Promise<SweepView> {
+    return this.sweeps.cancel(sweepId(id));
+  }
+}
