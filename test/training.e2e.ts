@@ -226,3 +226,43 @@ describe('access', () => {
     expect(c.output()).toMatch(/refusing to listen on 0\.0\.0\.0 without NNQ_API_TOKEN/);
   });
 });
+
+describe('sharing the worker pool', () => {
+  const redisUrl = inject('redisUrl');
+
+  it('lets a run with few shards through while a run with many shards holds the queue', async () => {
+    const prefix = uniquePrefix('fair');
+    const dataDir = mkdtempSync(join(tmpdir(), 'nnq-fair-'));
+    const env = { REDIS_URL: redisUrl, NNQ_PREFIX: prefix, NNQ_DATA_DIR: dataDir };
+    const c = startApp('coordinator', { ...env, NNQ_PORT: '0' });
+    const w = startApp('worker', env);
+    try {
+      const [, port] = await c.waitFor(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
+      await w.waitFor(/serving \/health and \/metrics/);
+      const base = `http://127.0.0.1:${port}`;
+      // one worker; the big run queues 16 shards a step, the small one 1
+      const big = await submitRun(base, { ...exampleConfig('spirals.json'), name: 'big', shards: 16, epochs: 100 });
+      await until(
+        async () => (await getJson<{ step: number }>(`${base}/runs/${big.id}`)).step >= 2,
+        60_000,
+        'the big run to start',
+      );
+      const small = await submitRun(base, { ...exampleConfig('xor.json'), name: 'small', steps: 30, shards: 1 });
+      const bigAtStart = (await getJson<{ step: number }>(`${base}/runs/${big.id}`)).step;
+      expect((await waitForRun(base, small.id)).state).toBe('completed');
+      const bigAtEnd = (await getJson<{ step: number }>(`${base}/runs/${big.id}`)).step;
+      // served first-come-first-served, each small step would wait for up to 16 big shards (30
+      // small steps ~ 30 big steps); with the small run's jobs ahead (priority = shards per step)
+      // a small step waits for at most the one big shard being computed: ~30/16 big steps
+      expect(bigAtEnd - bigAtStart).toBeLessThanOrEqual(8);
+      await fetch(`${base}/runs/${big.id}/cancel`, { method: 'POST' });
+    } finally {
+      await Promise.all([stopApp(w), stopApp(c)]);
+      const redis = new Redis(redisUrl);
+      const keys = await redis.keys(`${prefix}:*`);
+      if (keys.length) await redis.del(...keys);
+      await redis.quit();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
