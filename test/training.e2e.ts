@@ -1,10 +1,11 @@
 import { parseRunConfig, trainLocal } from '@nnq/training';
 import { Redis } from 'ioredis';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startRedisServer } from '../libs/cluster/src/throwaway-redis';
+import { freePort, startRedisServer } from '../libs/cluster/src/throwaway-redis';
+import { execFileSync } from 'node:child_process';
 import { getJson, startApp, stopApp, uniquePrefix, until, type AppProcess } from './support/processes';
 import { exampleConfig, modelParams, submitRun, waitForRun } from './support/runs';
 
@@ -217,6 +218,92 @@ describe('access', () => {
       admin.disconnect();
       await redis.stop();
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('trains over TLS (rediss://) with the CA given to Node', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nnq-tls-'));
+    const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+    ssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=nnq-test-ca',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+    );
+    ssl(
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-subj',
+      '/CN=localhost',
+      '-keyout',
+      'server.key',
+      '-out',
+      'server.csr',
+    );
+    writeFileSync(join(dir, 'san.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+    ssl(
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-days',
+      '1',
+      '-extfile',
+      'san.ext',
+      '-out',
+      'server.crt',
+    );
+    const tlsPort = await freePort();
+    const redis = await startRedisServer([
+      '--tls-port',
+      String(tlsPort),
+      '--tls-cert-file',
+      join(dir, 'server.crt'),
+      '--tls-key-file',
+      join(dir, 'server.key'),
+      '--tls-ca-cert-file',
+      join(dir, 'ca.crt'),
+      '--tls-auth-clients',
+      'no',
+    ]);
+    const prefix = uniquePrefix('tls');
+    const procs: AppProcess[] = [];
+    try {
+      const env = {
+        REDIS_URL: `rediss://127.0.0.1:${tlsPort}`,
+        NODE_EXTRA_CA_CERTS: join(dir, 'ca.crt'),
+        NNQ_PREFIX: prefix,
+        NNQ_DATA_DIR: join(dir, 'data'),
+      };
+      const c = startApp('coordinator', { ...env, NNQ_PORT: '0' });
+      procs.push(c);
+      const [, port] = await c.waitFor(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
+      const w = startApp('worker', env);
+      procs.push(w);
+      await w.waitFor(/serving \/health and \/metrics/);
+      const base = `http://127.0.0.1:${port}`;
+      const r = await submitRun(base, { ...exampleConfig('xor.json'), steps: 20 });
+      expect((await waitForRun(base, r.id)).state).toBe('completed');
+    } finally {
+      await Promise.all(procs.map((p) => stopApp(p)));
+      await redis.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
