@@ -1,0 +1,240 @@
+import type { Command } from 'commander';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { ApiClient, ApiError, coordinatorUrl } from '../api-client';
+import { CliError, EXIT } from '../cli-error';
+import { readTextFile } from '../config-file';
+import { sleep } from '../follow-run';
+import { parseJsonText } from '../json-text';
+import type { LocalCluster } from '../local-cluster';
+import { writeModelFile } from '../model-output';
+import { parsePositiveInt } from './up.command';
+
+interface SweepOptions {
+  out?: string;
+  csv?: string;
+  json?: string;
+  workers: number;
+  verbose?: boolean;
+}
+
+/** A trial as GET /sweeps/:id shows it. */
+export interface TrialView {
+  index: number;
+  state: string;
+  runId?: string;
+  params: Record<string, unknown>;
+  best?: number;
+  step: number;
+  totalSteps: number;
+  stopReason?: string;
+  error?: string;
+}
+
+export interface SweepView {
+  id: string;
+  name: string;
+  state: string;
+  planned: number;
+  objective: { metric: string; split: string; mode: string };
+  leaderboard: TrialView[];
+  best?: { index: number; runId?: string; value: number };
+  error?: string;
+}
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+function formatValue(v: unknown): string {
+  if (typeof v === 'number') return String(Number(v.toPrecision(3)));
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+/** The leaderboard as aligned text lines: rank, trial, state, each parameter, best metric, steps. */
+export function formatLeaderboard(sweep: SweepView, maxRows = 20): string[] {
+  const paths = [...new Set(sweep.leaderboard.flatMap((t) => Object.keys(t.params)))];
+  const metric = `${sweep.objective.split} ${sweep.objective.metric}`;
+  const rows = [
+    ['#', 'trial', 'state', ...paths, metric, 'steps'],
+    ...sweep.leaderboard
+      .slice(0, maxRows)
+      .map((t, i) => [
+        String(i + 1),
+        `t${t.index}`,
+        t.state,
+        ...paths.map((p) => formatValue(t.params[p])),
+        t.best === undefined ? '-' : t.best.toFixed(4),
+        `${t.step}/${t.totalSteps || '?'}`,
+      ]),
+  ];
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  const lines = rows.map((r) =>
+    r
+      .map((cell, c) => cell.padEnd(widths[c]))
+      .join('  ')
+      .trimEnd(),
+  );
+  const more = sweep.leaderboard.length - maxRows;
+  if (more > 0) lines.push(`... ${more} more`);
+  const started = sweep.leaderboard.length;
+  return [`sweep ${sweep.name} (${sweep.id}): ${sweep.state}, ${started}/${sweep.planned} trials started`, ...lines];
+}
+
+/** Lines to print when a trial's state changed since `before` (plain output, not a terminal). */
+export function trialEvents(before: Map<number, string>, sweep: SweepView): string[] {
+  const out: string[] = [];
+  for (const t of [...sweep.leaderboard].sort((a, b) => a.index - b.index)) {
+    if (before.get(t.index) === t.state) continue;
+    before.set(t.index, t.state);
+    const params = Object.entries(t.params)
+      .map(([k, v]) => `${k}=${formatValue(v)}`)
+      .join(' ');
+    const best = t.best === undefined ? '' : ` best ${t.best.toFixed(4)}`;
+    const why = t.stopReason ? ` (${t.stopReason})` : t.error ? ` (${t.error})` : '';
+    out.push(`trial t${t.index} ${t.state} at step ${t.step}/${t.totalSteps || '?'}${best}: ${params}${why}`);
+  }
+  return out;
+}
+
+/**
+ * `nnq sweep <config>`: validate the sweep here, run it on the coordinator at NNQ_URL or on an
+ * embedded local cluster, show a live leaderboard, then export results and the best model.
+ */
+export function registerSweep(program: Command): void {
+  program
+    .command('sweep')
+    .description('run a hyperparameter sweep: on the coordinator at NNQ_URL, else on an embedded local cluster')
+    .argument('<config>', 'sweep config JSON file (see examples/sweep-*.json)')
+    .option('-o, --out <path>', "where to write the best trial's model (default ./<sweep>-best-<run id>.safetensors)")
+    .option('--csv <path>', 'write the leaderboard as CSV')
+    .option('--json <path>', 'write the results as JSON')
+    .option('-w, --workers <n>', 'workers of the embedded cluster', parsePositiveInt('--workers'), 2)
+    .option('--verbose', "show the embedded cluster's logs")
+    .action(async (file: string, opts: SweepOptions) => {
+      const json = parseJsonText(readTextFile(file, 'sweep config'), file);
+      const { parseSweepConfig, SweepConfigError } = await import('@nnq/training');
+      try {
+        parseSweepConfig(json);
+      } catch (err) {
+        if (err instanceof SweepConfigError)
+          throw new CliError(`${file}: invalid sweep config:\n  ${err.problems.join('\n  ')}`, EXIT.usage);
+        throw err;
+      }
+      const { loadConfig } = await import('@nnq/cluster');
+      const env = loadConfig();
+      const stop = new AbortController();
+      let cluster: LocalCluster | undefined;
+      const onSignal = () => {
+        if (stop.signal.aborted) process.exit(EXIT.interrupted);
+        stop.abort();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      try {
+        let client = new ApiClient(coordinatorUrl(), env.NNQ_API_TOKEN);
+        if (!(await client.healthy(1000))) {
+          say(`no coordinator answers at ${client.baseUrl}; starting a local cluster with ${opts.workers} workers`);
+          const { LocalCluster, NoRedisError } = await import('../local-cluster');
+          cluster = new LocalCluster({
+            workers: opts.workers,
+            port: 0,
+            redisUrl: env.REDIS_URL,
+            redisServer: process.env.NNQ_REDIS_SERVER,
+            log: opts.verbose ? say : undefined,
+          });
+          try {
+            await cluster.start();
+          } catch (err) {
+            if (err instanceof NoRedisError) throw new CliError(err.message, EXIT.unavailable);
+            throw err;
+          }
+          client = new ApiClient(cluster.coordinatorUrl, env.NNQ_API_TOKEN);
+        }
+        const code = await runSweep(client, json, file, opts, stop.signal, !!cluster);
+        if (code !== EXIT.ok) throw new CliError('', code);
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        await cluster?.stop();
+      }
+    });
+}
+
+async function runSweep(
+  client: ApiClient,
+  json: unknown,
+  file: string,
+  opts: SweepOptions,
+  signal: AbortSignal,
+  embedded: boolean,
+): Promise<number> {
+  let sweep: SweepView;
+  try {
+    sweep = await client.post<SweepView>('/sweeps', json);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 400) {
+      const problems = err.problems.length ? err.problems : [err.message];
+      throw new CliError(`${file}: the coordinator refused the sweep:\n  ${problems.join('\n  ')}`, EXIT.usage);
+    }
+    throw err;
+  }
+  say(`sweep ${sweep.id} submitted to ${client.baseUrl}: ${sweep.planned} trials`);
+  const tty = !!process.stdout.isTTY;
+  const seen = new Map<number, string>();
+  let drawn = 0;
+  for (;;) {
+    sweep = await client.get<SweepView>(`/sweeps/${encodeURIComponent(sweep.id)}`);
+    if (tty) {
+      const lines = formatLeaderboard(sweep);
+      // redraw in place: up to the first line of the last drawing, clear to the end of the screen
+      process.stdout.write(`${drawn ? `\x1b[${drawn}F\x1b[J` : ''}${lines.join('\n')}\n`);
+      drawn = lines.length;
+    } else {
+      for (const line of trialEvents(seen, sweep)) say(line);
+    }
+    if (sweep.state !== 'running') break;
+    if (await sleep(tty ? 1000 : 2000, signal)) {
+      say(
+        embedded
+          ? `\ninterrupted: stopping the local cluster; sweep ${sweep.id} stops with it`
+          : `\ninterrupted: detached; sweep ${sweep.id} continues on ${client.baseUrl}`,
+      );
+      return EXIT.interrupted;
+    }
+  }
+  if (!tty) for (const line of formatLeaderboard(sweep)) say(line);
+  const id = encodeURIComponent(sweep.id);
+  if (opts.csv)
+    say(
+      `leaderboard written to ${writeText(opts.csv, Buffer.from(await client.bytes(`/sweeps/${id}/results.csv`)).toString('utf8'))}`,
+    );
+  if (opts.json) {
+    const results = await client.get<unknown>(`/sweeps/${id}/results.json`);
+    say(`results written to ${writeText(opts.json, `${JSON.stringify(results, null, 2)}\n`)}`);
+  }
+  if (sweep.best) {
+    const { metric, split } = sweep.objective;
+    say(
+      `best: trial t${sweep.best.index} (run ${sweep.best.runId}), ${split} ${metric} ${sweep.best.value.toFixed(4)}`,
+    );
+    try {
+      const bytes = await client.bytes(`/sweeps/${id}/model`);
+      const path = writeModelFile(opts.out, `${sweep.name}-best`, sweep.best.runId ?? sweep.id, bytes);
+      say(`model written to ${path} (${bytes.length} bytes)`);
+    } catch (err) {
+      if (!(err instanceof ApiError && err.status === 404)) throw err;
+      say(`no model: ${err.message}`);
+    }
+  }
+  if (sweep.state === 'failed') say(`sweep failed: ${sweep.error ?? 'see the trials'}`);
+  return sweep.state === 'completed' ? EXIT.ok : sweep.state === 'cancelled' ? EXIT.interrupted : EXIT.failed;
+}
+
+function writeText(path: string, text: string): string {
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, text);
+  } catch (err) {
+    throw new CliError(`cannot write ${path}: ${(err as Error).message}`, EXIT.failed);
+  }
+  return path;
+}
