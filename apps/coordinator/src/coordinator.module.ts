@@ -1,6 +1,6 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Module, type DynamicModule } from '@nestjs/common';
-import { ClusterCoreModule, HealthController, redisOptions, type NnqConfig } from '@nnq/cluster';
+import { ClusterCoreModule, HealthController, bullConnection, type NnqConfig } from '@nnq/cluster';
 import { KeySchema, SHARD_QUEUE } from '@nnq/protocol';
 import type { ConnectionOptions } from 'bullmq';
 import { APP_GUARD } from '@nestjs/core';
@@ -21,14 +21,14 @@ import { WorkersService } from './workers/workers.service';
 @Module({})
 export class CoordinatorModule {
   static forRoot(config: NnqConfig): DynamicModule {
-    const keys = new KeySchema(config.NNQ_PREFIX);
+    const keys = new KeySchema(config.NNQ_PREFIX, { cluster: !!config.REDIS_CLUSTER_NODES });
     return {
       module: CoordinatorModule,
       imports: [
         ClusterCoreModule.forRoot({ app: 'coordinator', config }),
-        // ioredis 6 options, typed by BullMQ against its own client interface
+        // ioredis 6 options (or a Cluster), typed by BullMQ against its own client interface
         BullModule.forRoot({
-          connection: redisOptions(config.REDIS_URL) as ConnectionOptions,
+          connection: bullConnection(config) as ConnectionOptions,
           prefix: keys.bullPrefix(),
         }),
         BullModule.registerQueue({ name: SHARD_QUEUE }),

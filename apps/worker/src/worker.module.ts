@@ -6,7 +6,7 @@ import {
   EXTRA_HEALTH,
   HealthController,
   nnqVersion,
-  redisOptions,
+  bullConnection,
   type NnqConfig,
 } from '@nnq/cluster';
 import { KeySchema, SHARD_QUEUE } from '@nnq/protocol';
@@ -20,14 +20,14 @@ import { WORKER_IDENTITY, type WorkerIdentity } from './worker-identity';
 @Module({})
 export class WorkerModule {
   static forRoot(config: NnqConfig): DynamicModule {
-    const keys = new KeySchema(config.NNQ_PREFIX);
+    const keys = new KeySchema(config.NNQ_PREFIX, { cluster: !!config.REDIS_CLUSTER_NODES });
     return {
       module: WorkerModule,
       imports: [
         ClusterCoreModule.forRoot({ app: 'worker', config }),
-        // ioredis 6 options, typed by BullMQ against its own client interface
+        // ioredis 6 options (or a Cluster), typed by BullMQ against its own client interface
         BullModule.forRoot({
-          connection: redisOptions(config.REDIS_URL) as ConnectionOptions,
+          connection: bullConnection(config) as ConnectionOptions,
           prefix: keys.bullPrefix(),
         }),
         BullModule.registerQueue({ name: SHARD_QUEUE }),

@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { loadConfig, NNQ_CONFIG, type NnqConfig } from './config';
 import { MetricsController } from './metrics.controller';
-import { createRedis, redactUrl } from './redis';
+import { closeBullConnections, createRedisClient, redactUrl } from './redis';
 import { RedisHealthIndicator } from './redis.health';
 import { KEYS, METRICS_REGISTRY, REDIS } from './tokens';
 
@@ -21,6 +21,7 @@ class RedisCloser implements OnApplicationShutdown {
   constructor(@Inject(REDIS) private readonly redis: Redis) {}
   async onApplicationShutdown(): Promise<void> {
     await this.redis.quit().catch((err: Error) => this.logger.warn(`quit failed: ${err.message}`));
+    await closeBullConnections();
   }
 }
 
@@ -40,11 +41,11 @@ export class ClusterCoreModule {
       controllers: [MetricsController],
       providers: [
         { provide: NNQ_CONFIG, useValue: config },
-        { provide: KEYS, useValue: new KeySchema(config.NNQ_PREFIX) },
+        { provide: KEYS, useValue: new KeySchema(config.NNQ_PREFIX, { cluster: !!config.REDIS_CLUSTER_NODES }) },
         {
           provide: REDIS,
           useFactory: () => {
-            const redis = createRedis(config.REDIS_URL, `nnq-${options.app}`);
+            const redis = createRedisClient(config, `nnq-${options.app}`);
             redis.on('error', (err: Error) => logger.warn(`Redis ${redactUrl(config.REDIS_URL)}: ${err.message}`));
             return redis;
           },

@@ -22,6 +22,17 @@ export const EnvSchema = z.object({
     .refine((s) => /^rediss?:\/\/[^\s]+$/.test(s) && URL.canParse(s), {
       message: 'REDIS_URL must be a URL of the form redis://[user:password@]host:port[/db] or rediss://... (TLS)',
     }),
+  /**
+   * Redis Cluster mode: comma-separated seed nodes `host:port,host:port`; the client discovers the
+   * rest. User, password and TLS still come from REDIS_URL (its host is then only a label).
+   */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .refine((s) => s.split(',').every((n) => /^[^\s,:]+:\d{1,5}$/.test(n.trim()) && Number(n.split(':')[1]) <= 65535), {
+      message:
+        'REDIS_CLUSTER_NODES must be comma-separated host:port seed nodes of a Redis Cluster, e.g. redis-1:6379,redis-2:6379',
+    })
+    .optional(),
   NNQ_PREFIX: z
     .string()
     .default('nnq')
@@ -47,6 +58,17 @@ export const EnvSchema = z.object({
 });
 export type NnqConfig = z.output<typeof EnvSchema>;
 
+/** Checks across variables. */
+const CheckedEnvSchema = EnvSchema.superRefine((c, ctx) => {
+  // a Redis Cluster serves database 0 only
+  if (c.REDIS_CLUSTER_NODES && URL.canParse(c.REDIS_URL) && !/^\/?0?$/.test(new URL(c.REDIS_URL).pathname))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['REDIS_CLUSTER_NODES'],
+      message: 'REDIS_CLUSTER_NODES is set but REDIS_URL names a database; a Redis Cluster has only database 0',
+    });
+});
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`invalid configuration:\n  ${problems.join('\n  ')}`);
@@ -61,7 +83,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NnqConfig {
       .filter((k) => env[k] !== undefined && env[k] !== '')
       .map((k) => [k, env[k]]),
   );
-  const result = EnvSchema.safeParse(known);
+  const result = CheckedEnvSchema.safeParse(known);
   if (result.success) return result.data;
   throw new ConfigError(
     result.error.issues.map((i) => {

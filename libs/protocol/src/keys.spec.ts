@@ -9,6 +9,21 @@ describe('KeySchema', () => {
       new Set(['run:r1']),
     );
   });
+  it('keeps the worker registry and BullMQ keys under hash tags in cluster mode only', () => {
+    const single = new KeySchema('nnq');
+    expect([single.workers(), single.worker('w1'), single.bullPrefix()]).toEqual([
+      'nnq:workers',
+      'nnq:worker:w1',
+      'nnq:bull',
+    ]);
+    const cluster = new KeySchema('nnq', { cluster: true });
+    expect([cluster.workers(), cluster.worker('w1'), cluster.bullPrefix()]).toEqual([
+      'nnq:{workers}',
+      'nnq:{workers}:w1',
+      '{nnq:bull}',
+    ]);
+    expect(cluster.params('r1', 0)).toBe(single.params('r1', 0));
+  });
   it('refuses a prefix that would break the schema', () => {
     expect(() => new KeySchema('a:b')).toThrow(/key prefix must be 1-64 characters/);
   });

@@ -2,9 +2,15 @@
  * The Redis key schema. Every key starts with the deployment prefix (NNQ_PREFIX, default `nnq`),
  * so several deployments or test suites can share one Redis. A run's keys carry the hash tag
  * `{run:<id>}` so that Redis Cluster keeps them in one slot (scripts and MULTI touch several).
+ * In Redis Cluster mode (`cluster: true`) the worker registry and BullMQ's keys get hash tags
+ * too: the heartbeat's MULTI and `GET /workers`' MGET span the workers set and the worker keys,
+ * and BullMQ's scripts span a queue's keys. Without it the names are those of a single Redis.
  */
 export class KeySchema {
-  constructor(readonly prefix: string) {
+  constructor(
+    readonly prefix: string,
+    readonly options: { cluster?: boolean } = {},
+  ) {
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) {
       throw new Error(`key prefix must be 1-64 characters of [A-Za-z0-9_.-], got ${JSON.stringify(prefix)}`);
     }
@@ -12,17 +18,17 @@ export class KeySchema {
 
   /** Set of worker ids that announced themselves (entries outlive their heartbeat; readers prune). */
   workers(): string {
-    return `${this.prefix}:workers`;
+    return this.options.cluster ? `${this.prefix}:{workers}` : `${this.prefix}:workers`;
   }
 
   /** One worker's heartbeat: JSON WorkerInfo with a TTL; its absence means the worker is gone. */
   worker(id: string): string {
-    return `${this.prefix}:worker:${id}`;
+    return this.options.cluster ? `${this.prefix}:{workers}:${id}` : `${this.prefix}:worker:${id}`;
   }
 
-  /** Prefix handed to BullMQ queues and workers. */
+  /** Prefix handed to BullMQ queues and workers (a hash tag in cluster mode, as BullMQ requires). */
   bullPrefix(): string {
-    return `${this.prefix}:bull`;
+    return this.options.cluster ? `{${this.prefix}:bull}` : `${this.prefix}:bull`;
   }
 
   private run(runId: string): string {

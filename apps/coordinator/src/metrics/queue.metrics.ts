@@ -1,6 +1,6 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { KEYS, METRICS_REGISTRY, NNQ_CONFIG, REDIS, redisOptions, type NnqConfig } from '@nnq/cluster';
+import { KEYS, METRICS_REGISTRY, NNQ_CONFIG, REDIS, bullConnection, type NnqConfig } from '@nnq/cluster';
 import { SHARD_QUEUE, type KeySchema } from '@nnq/protocol';
 import { QueueEvents, type ConnectionOptions, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -134,7 +134,7 @@ export class QueueMetrics implements OnApplicationBootstrap, OnApplicationShutdo
 
   onApplicationBootstrap(): void {
     this.events = new QueueEvents(SHARD_QUEUE, {
-      connection: redisOptions(this.config.REDIS_URL) as ConnectionOptions,
+      connection: bullConnection(this.config) as ConnectionOptions,
       prefix: this.keys.bullPrefix(),
     });
     this.events.on('error', (err) => this.logger.warn(`queue events: ${err.message}`));

@@ -33,7 +33,7 @@ import {
   type SplitName,
 } from '@nnq/training';
 import type { JobsOptions, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readCheckpoint, writeCheckpoint } from './checkpoint';
@@ -377,14 +377,17 @@ export class RunDriver {
   private async cleanup(redis: Redis, keys: KeySchema, id: string): Promise<void> {
     const transient: string[] = [];
     const match = `${keys.prefix}:{run:${id}}:*`;
-    let cursor = '0';
-    do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 500);
-      cursor = next;
-      transient.push(
-        ...found.filter((k) => !k.endsWith(':state') && !k.endsWith(':history') && !k.endsWith(':config')),
-      );
-    } while (cursor !== '0');
+    // a Redis Cluster answers SCAN per node: ask every master (the one holding the run's slot finds them)
+    for (const node of redis.isCluster ? (redis as unknown as Cluster).nodes('master') : [redis]) {
+      let cursor = '0';
+      do {
+        const [next, found] = await node.scan(cursor, 'MATCH', match, 'COUNT', 500);
+        cursor = next;
+        transient.push(
+          ...found.filter((k) => !k.endsWith(':state') && !k.endsWith(':history') && !k.endsWith(':config')),
+        );
+      } while (cursor !== '0');
+    }
     if (transient.length) await redis.del(...transient);
   }
 

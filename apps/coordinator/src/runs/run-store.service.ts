@@ -40,7 +40,10 @@ export class RunStore {
   async list(limit = 200): Promise<RunRecord[]> {
     const ids = await this.redis.zrevrange(this.keys.runs(), 0, limit - 1);
     if (!ids.length) return [];
-    const raws = await this.redis.mget(ids.map((id) => this.keys.runState(id)));
+    // run states sit in different hash slots of a Redis Cluster, where one MGET cannot span them
+    const raws = this.redis.isCluster
+      ? await Promise.all(ids.map((id) => this.redis.get(this.keys.runState(id))))
+      : await this.redis.mget(ids.map((id) => this.keys.runState(id)));
     return raws.filter((r): r is string => !!r).map((r) => JSON.parse(r) as RunRecord);
   }
 

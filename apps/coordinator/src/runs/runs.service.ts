@@ -8,7 +8,7 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { KEYS, NNQ_CONFIG, REDIS, redisOptions, type NnqConfig } from '@nnq/cluster';
+import { KEYS, NNQ_CONFIG, REDIS, bullConnection, type NnqConfig } from '@nnq/cluster';
 import { DataError, DatasetCache, loadDataset, registerDataset, SourceError, type Dataset } from '@nnq/data';
 import { SHARD_QUEUE, type KeySchema } from '@nnq/protocol';
 import {
@@ -52,7 +52,7 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
 
   async onApplicationBootstrap(): Promise<void> {
     this.events = new QueueEvents(SHARD_QUEUE, {
-      connection: redisOptions(this.config.REDIS_URL) as ConnectionOptions,
+      connection: bullConnection(this.config) as ConnectionOptions,
       prefix: this.keys.bullPrefix(),
     });
     this.events.on('error', (err) => this.logger.warn(`queue events: ${err.message}`));
