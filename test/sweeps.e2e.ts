@@ -1,4 +1,7 @@
 import { readModel } from '@nnq/nn';
+import { existsSync, mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TestCluster } from './support/cluster';
 import { getJson, until } from './support/processes';
@@ -33,10 +36,13 @@ async function post<T>(url: string, body?: unknown): Promise<{ status: number; b
   return { status: res.status, body: (await res.json()) as T };
 }
 
+const CHROMIUM = '/usr/bin/chromium';
+
 // examples/sweep-spirals.json: a grid over optimizer.lr x model.layers[0].units on two spirals,
 // 12 epochs, ASHA (rungs at epochs 2 and 6, eta 3), 6 trials, at most 2 at once on 2 workers.
 describe('hyperparameter sweeps on the shared worker pool', () => {
   const cluster = new TestCluster(inject('redisUrl'), 'sweeps');
+  let sweepId = '';
 
   beforeAll(async () => {
     await cluster.startCoordinator();
@@ -52,6 +58,7 @@ describe('hyperparameter sweeps on the shared worker pool', () => {
     const { status, body: sweep } = await post<Sweep>(`${cluster.base}/sweeps`, config);
     expect(status).toBe(201);
     expect(sweep.planned).toBe(6);
+    sweepId = sweep.id;
     const maxRunning = { n: 0 };
     // mid-way: two trials started and one has trained a while
     await until(
@@ -152,4 +159,31 @@ describe('hyperparameter sweeps on the shared worker pool', () => {
       expect((await getJson<{ state: string }>(`${cluster.base}/runs/${t.runId}`)).state).toBe('cancelled');
     }
   });
+
+  it.skipIf(!existsSync(CHROMIUM))(
+    'shows the sweep on the dashboard: leaderboard and parallel coordinates',
+    async () => {
+      expect(sweepId).not.toBe('');
+      const browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ['--headless', '--no-sandbox', '--disable-gpu'],
+      });
+      try {
+        const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
+        await page.goto(`${cluster.base}/`);
+        const card = page.locator(`.sweep[data-sweep-id="${sweepId}"]`);
+        await card.waitFor({ timeout: 15_000 });
+        expect(await card.locator('table.leaderboard tbody tr').count()).toBe(6);
+        expect(await card.locator('svg.parallel polyline.trial').count()).toBe(6);
+        expect(await card.locator('svg.parallel g.axis').count()).toBe(3);
+        expect(await page.locator('#no-sweeps').isHidden()).toBe(true);
+        const artifacts = resolve(__dirname, '..', 'test-artifacts');
+        mkdirSync(artifacts, { recursive: true });
+        await page.waitForTimeout(300);
+        await page.locator('#sweeps-section').screenshot({ path: resolve(artifacts, 'sweeps-dashboard.png') });
+      } finally {
+        await browser.close();
+      }
+    },
+  );
 });
