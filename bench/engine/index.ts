@@ -264,7 +264,9 @@ async function main(): Promise<void> {
   const title = `MLP ${SIZES.join('-')} relu / softmax_cross_entropy, 1 thread, median of ${REPS} x ${SECONDS} s`;
   console.log(`${title}\nsamples/s (wall clock)`);
   for (const l of table(results, 'wall')) console.log(l);
-  console.log('samples per CPU-second of the process (less sensitive to other load on the machine)');
+  console.log(
+    'samples per CPU-second of the whole process (less sensitive to other load; includes V8 background threads)',
+  );
   for (const l of table(results, 'cpu')) console.log(l);
   for (const b of BATCHES) {
     for (const [name, c] of Object.entries(results[b]))
