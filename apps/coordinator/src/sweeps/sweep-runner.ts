@@ -161,11 +161,14 @@ export class SweepRunner {
     this.fromRun(t, run);
     const lastEval = Math.max(run.validation?.step ?? 0, run.test?.step ?? 0);
     if (lastEval > t.evaluatedStep) await this.readEvaluations(t, run);
-    if (isTerminal(run.state)) {
+    const ended = isTerminal(run.state);
+    if (ended) {
       t.state = run.state;
       t.finishedAt = run.finishedAt;
       if (run.error) t.error = run.error.reason;
-    } else if (this.config.scheduler.type !== 'none' && t.curve.length) {
+    }
+    if (this.config.scheduler.type !== 'none' && t.curve.length) {
+      // an ended trial still reports at the rungs it passed: later trials are ranked against it
       const review = reviewTrial(this.config, {
         trial: t.index,
         maxEpochs: run.epochs,
@@ -173,6 +176,7 @@ export class SweepRunner {
         reported: t.reported,
         rungs: this.record.rungs,
         completed: this.record.trials.filter((o) => o.state === 'completed').map((o) => o.curve),
+        decide: !ended,
       });
       this.record.rungs = review.rungs;
       t.reported = review.reported;

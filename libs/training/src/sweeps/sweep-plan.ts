@@ -67,8 +67,11 @@ export function reviewTrial(
     reported: readonly number[];
     rungs: Record<string, RungEntry[]>;
     completed: readonly Curve[];
+    /** False for a trial that has ended: record its rung reports, decide nothing. */
+    decide?: boolean;
   },
 ): TrialReview {
+  const decide = input.decide ?? true;
   const s = sweep.scheduler;
   const rungs = { ...input.rungs };
   const reported = [...input.reported];
@@ -80,12 +83,12 @@ export function reviewTrial(
       const r = ashaDecide(rungs[String(e)] ?? [], input.trial, point.loss, s.reductionFactor);
       rungs[String(e)] = r.entries;
       reported.push(e);
-      if (r.decision === 'stop') {
+      if (r.decision === 'stop' && decide) {
         const keep = Math.ceil(r.entries.length / s.reductionFactor);
         return { stop: `ASHA rung at epoch ${e}: not in the top ${keep} of ${r.entries.length}`, rungs, reported };
       }
     }
-  } else if (s.type === 'median' && medianStop(input.curve, input.completed, s)) {
+  } else if (s.type === 'median' && decide && medianStop(input.curve, input.completed, s)) {
     const e = input.curve[input.curve.length - 1].epoch;
     return {
       stop: `median stopping at epoch ${e}: best so far is worse than the completed trials' median`,
