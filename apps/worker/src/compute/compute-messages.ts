@@ -6,7 +6,11 @@ export interface ComputeRequest {
   /** Key of the spec (run id); the thread keeps one engine per key. */
   specKey: string;
   spec: NetworkSpec;
-  params: Float32Array;
+  /** Identity of the parameters (run and version); the thread keeps the last ones per spec key. */
+  paramsKey: string;
+  /** Omitted when the thread already holds `paramsKey` (saves copying every parameter per shard). */
+  params?: Float32Array;
+  paramCount: number;
   x: Float32Array;
   y: Float32Array;
   batch: number;

@@ -26,6 +26,8 @@ export class ComputePool {
   private readonly waiting: Array<(w: Worker) => void> = [];
   private readonly pending = new Map<number, Pending>();
   private readonly threads = new Set<Worker>();
+  /** What each thread holds: spec key -> parameters key. */
+  private readonly held = new WeakMap<Worker, Map<string, string>>();
   private nextId = 1;
   private closed = false;
   /** Engine the threads report ('onnx', or 'reference' after a fallback) and why. */
@@ -44,6 +46,7 @@ export class ComputePool {
     if (!existsSync(file)) throw new Error(`compute thread ${file} is missing; run "npm run build"`);
     const w = new Worker(file, { env: this.env });
     this.threads.add(w);
+    this.held.set(w, new Map());
     w.on('message', (res: ComputeResponse) => {
       const p = this.pending.get(res.id);
       this.pending.delete(res.id);
@@ -89,6 +92,7 @@ export class ComputePool {
     specKey: string,
     spec: NetworkSpec,
     params: Float32Array,
+    paramsKey: string,
     x: Float32Array,
     y: Float32Array,
     batch: number,
@@ -98,7 +102,20 @@ export class ComputePool {
     const id = this.nextId++;
     return new Promise<ComputeResult>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, worker: w } as Pending);
-      const req: ComputeRequest = { id, specKey, spec, params, x, y, batch };
+      const held = this.held.get(w)!;
+      const fresh = held.get(specKey) !== paramsKey;
+      held.set(specKey, paramsKey);
+      const req: ComputeRequest = {
+        id,
+        specKey,
+        spec,
+        paramsKey,
+        params: fresh ? params : undefined,
+        paramCount: params.length,
+        x,
+        y,
+        batch,
+      };
       // x and y are ours to give away; params stay cached in the main thread, so they are copied
       w.postMessage(req, [x.buffer as ArrayBuffer, y.buffer as ArrayBuffer]);
     });

@@ -5,6 +5,8 @@ import type { ComputeRequest, ComputeResponse } from './compute-messages';
 // A compute thread: backprop runs here, so the worker's event loop keeps renewing BullMQ locks.
 const engines = new Map<string, Promise<TrainingEngine>>();
 const MAX_ENGINES = 8;
+// the last parameters received per spec key: shards of one step share them
+const lastParams = new Map<string, { key: string; params: Float32Array }>();
 
 async function engineFor(req: ComputeRequest): Promise<TrainingEngine> {
   let e = engines.get(req.specKey);
@@ -26,8 +28,11 @@ parentPort?.on('message', (req: ComputeRequest) => {
     let transfer: ArrayBuffer[] = [];
     try {
       const engine = await engineFor(req);
-      const grad = new Float32Array(req.params.length);
-      const r = await engine.lossAndGrad(req.params, req.x, req.y, req.batch, grad);
+      if (req.params) lastParams.set(req.specKey, { key: req.paramsKey, params: req.params });
+      const held = lastParams.get(req.specKey);
+      if (!held || held.key !== req.paramsKey) throw new Error(`compute thread lacks parameters ${req.paramsKey}`);
+      const grad = new Float32Array(req.paramCount);
+      const r = await engine.lossAndGrad(held.params, req.x, req.y, req.batch, grad);
       res = {
         id: req.id,
         ok: true,

@@ -89,7 +89,15 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     const params = await this.paramsOrFail(ctx, job.version);
     const rows = rowsOf(ctx.splits.train, ctx.perms.get(job.epoch), job.start, job.end);
     const batch = await this.runs.datasets.gatherBatch(m.datasetId, rows, m.preprocessing);
-    const r = await this.pool.lossAndGrad(m.runId, m.spec, params, batch.x, batch.y, batch.rows);
+    const r = await this.pool.lossAndGrad(
+      m.runId,
+      m.spec,
+      params,
+      `${m.runId}:${job.version}`,
+      batch.x,
+      batch.y,
+      batch.rows,
+    );
     const blob = encodeShardResult({ grad: r.grad, loss: r.loss, correct: r.correct, rows: batch.rows });
     const set = await setResult(this.redis, key, this.keys.runManifest(job.runId), blob, RESULT_TTL_MS);
     this.metrics.shardDone('gradient', Number(process.hrtime.bigint() - started) / 1e9, blob.byteLength, batch.rows);
@@ -106,7 +114,15 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     const m = ctx.manifest;
     const params = await this.paramsOrFail(ctx, job.version);
     const batch = await this.runs.datasets.gatherBatch(m.datasetId, idx.subarray(job.start, job.end), m.preprocessing);
-    const r = await this.pool.lossAndGrad(m.runId, m.spec, params, batch.x, batch.y, batch.rows);
+    const r = await this.pool.lossAndGrad(
+      m.runId,
+      m.spec,
+      params,
+      `${m.runId}:${job.version}`,
+      batch.x,
+      batch.y,
+      batch.rows,
+    );
     const part = JSON.stringify({ loss: r.loss, correct: r.correct, rows: batch.rows });
     const set = await setResult(this.redis, key, this.keys.runManifest(job.runId), part, RESULT_TTL_MS);
     this.metrics.shardDone('evaluate', Number(process.hrtime.bigint() - started) / 1e9, 0, batch.rows);
