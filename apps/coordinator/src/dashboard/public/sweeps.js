@@ -74,6 +74,7 @@
     const space = (sweep.config && sweep.config.space) || {};
     const paths = Object.keys(space);
     const scored = sweep.trials.filter((t) => typeof t.best === 'number');
+    if (!scored.length) return null;
     const metric = sweep.objective.split + ' ' + sweep.objective.metric;
     const bests = scored.map((t) => t.best);
     const objSpec = { type: 'uniform', min: Math.min(...bests), max: Math.max(...bests) };
