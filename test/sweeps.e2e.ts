@@ -160,6 +160,32 @@ describe('hyperparameter sweeps on the shared worker pool', () => {
     }
   });
 
+  it('records a trial the coordinator refuses as failed and goes on', async () => {
+    const config = exampleConfig('sweep-spirals.json');
+    const { body: sweep } = await post<Sweep>(`${cluster.base}/sweeps`, {
+      ...config,
+      name: 'with-a-misfit',
+      base: { ...(config.base as object), epochs: 1 },
+      space: { 'model.inputSize': { type: 'grid', values: [3, 2] } },
+      budget: { maxTrials: 2, maxConcurrent: 1 },
+      scheduler: { type: 'none' },
+    });
+    const done = await until(
+      async () => {
+        const s = await getJson<Sweep>(`${cluster.base}/sweeps/${sweep.id}`);
+        return s.state !== 'running' && s;
+      },
+      60_000,
+      'the sweep to end',
+    );
+    expect(done.state).toBe('completed');
+    expect(done.trials.map((t) => t.state)).toEqual(['failed', 'completed']);
+    expect((done.trials[0] as Trial & { error: string }).error).toMatch(
+      /model\.inputSize: is 3, the dataset has 2 features per row/,
+    );
+    expect(done.best!.index).toBe(1);
+  });
+
   it.skipIf(!existsSync(CHROMIUM))(
     'shows the sweep on the dashboard: leaderboard and parallel coordinates',
     async () => {
