@@ -19,7 +19,7 @@ describe('ShardJobSchema', () => {
   };
 
   it.each<[string, unknown, RegExp]>([
-    ['an unknown kind', { ...gradient, kind: 'backward' }, /^kind: Invalid discriminator value\. Expected 'gradient' \| 'evaluate'$/], // prettier-ignore
+    ['an unknown kind', { ...gradient, kind: 'backward' }, /^kind: Invalid discriminator value\. Expected 'gradient' \| 'evaluate' \| 'reduce'$/], // prettier-ignore
     [
       'a missing field',
       { ...gradient, start: undefined },

@@ -44,13 +44,44 @@ export const EvaluateJobSchema = z
   .refine((j) => j.end > j.start, { message: 'end must be greater than start', path: ['end'] });
 export type EvaluateJob = z.infer<typeof EvaluateJobSchema>;
 
+/**
+ * Reduce one parameter slice of a step (sliced reduction, docs/deploy.md): sum the slice of every
+ * shard's gradient in shard order, apply the optimizer with the slice's state, write the slice of
+ * parameters version+1. Ranges and numbers only: the tensors stay in Redis.
+ */
+export const ReduceJobSchema = z
+  .object({
+    kind: z.literal('reduce'),
+    runId: id,
+    step: count,
+    slice: count,
+    /** Parameter indices [start, end) of the slice. */
+    start: count,
+    end: count,
+    /** Parameter version read (the result is version + 1). */
+    version: count,
+    /** Learning rate of the step. */
+    lr: z.number().min(0, 'must be at least 0').finite('must be finite'),
+    shards: z.number().int().min(1),
+    /** Rows of the step (the gradient is scaled by 1 / rows). */
+    rows: z.number().int().min(1),
+  })
+  .strict()
+  .refine((j) => j.end > j.start, { message: 'end must be greater than start', path: ['end'] });
+export type ReduceJob = z.infer<typeof ReduceJobSchema>;
+
 // discriminated on kind: a plain union reports a missing field or an unknown kind as '(root): Invalid input'
-export const ShardJobSchema = z.discriminatedUnion('kind', [GradientJobSchema, EvaluateJobSchema]);
-export type ShardJob = GradientJob | EvaluateJob;
+export const ShardJobSchema = z.discriminatedUnion('kind', [GradientJobSchema, EvaluateJobSchema, ReduceJobSchema]);
+export type ShardJob = GradientJob | EvaluateJob | ReduceJob;
 
 /** BullMQ job id: `<run>-<step>-<shard>` (no `:`), so a re-added job is a no-op. */
 export function gradientJobId(runId: string, step: number, shard: number): string {
   return `${runId}-${step}-${shard}`;
+}
+
+/** `<run>-<step>-r<slice>`: one reduce job per slice and step. */
+export function reduceJobId(runId: string, step: number, slice: number): string {
+  return `${runId}-${step}-r${slice}`;
 }
 
 export function evaluateJobId(runId: string, evalId: string, shard: number): string {

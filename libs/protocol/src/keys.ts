@@ -75,6 +75,19 @@ export class KeySchema {
     return `${this.run(runId)}:grad:${step}:${shard}`;
   }
 
+  /**
+   * Optimizer state of one parameter slice before step `step` (sliced reduction): an 8-byte header
+   * (updates applied so far, float64 LE) then each slot's values of the slice (float32 LE).
+   */
+  optState(runId: string, slice: number, step: number): string {
+    return `${this.run(runId)}:opt:${slice}:${step}`;
+  }
+
+  /** Marker that slice `slice` of step `step` is reduced: its partial sum of squares (text). */
+  reduced(runId: string, step: number, slice: number): string {
+    return `${this.run(runId)}:reduced:${step}:${slice}`;
+  }
+
   /** Result of an evaluation shard. */
   evaluation(runId: string, evalId: string, shard: number): string {
     return `${this.run(runId)}:eval:${evalId}:${shard}`;

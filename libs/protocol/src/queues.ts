@@ -4,3 +4,4 @@ export const SHARD_QUEUE = 'nnq-shards';
 /** Job names on the shard queue. */
 export const JOB_GRADIENT = 'gradient';
 export const JOB_EVALUATE = 'evaluate';
+export const JOB_REDUCE = 'reduce';

@@ -9,3 +9,4 @@ export * from './run-manifest';
 export * from './predict';
 export * from './schemas';
 export * from './sweeps';
+export * from './slices';

@@ -76,6 +76,17 @@ export const RunConfigSchema = z
       .default({ every: 0 }),
     /** What a NaN or infinite loss or gradient does: fail the run (default) or skip the step. */
     onNonFinite: z.enum(['fail', 'skip']).default('fail'),
+    /**
+     * Sliced reduction (docs/deploy.md): with more than `sliceAbove` shards and `slices` > 1, workers
+     * sum and update contiguous parameter slices; the weights are the same bytes either way.
+     */
+    reduce: z
+      .object({
+        slices: int.min(1, 'must be at least 1').max(256, 'must be at most 256').default(1),
+        sliceAbove: int.min(0, 'must be at least 0').default(8),
+      })
+      .strict()
+      .default({ slices: 1, sliceAbove: 8 }),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -84,6 +95,13 @@ export const RunConfigSchema = z
     }
     if (c.shards > c.batchSize) {
       ctx.addIssue({ code: 'custom', path: ['shards'], message: `must not exceed batchSize (${c.batchSize})` });
+    }
+    if (c.optimizer.clipNorm !== undefined && c.reduce.slices > 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['optimizer', 'clipNorm'],
+        message: 'cannot be used with reduce.slices > 1 (clipping needs the global norm of the whole gradient)',
+      });
     }
   });
 

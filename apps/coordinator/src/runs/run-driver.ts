@@ -26,6 +26,7 @@ import {
   initialParams,
   isPoisoned,
   ShardSum,
+  slicingApplies,
   type EvalPart,
   type Evaluation,
   type RunConfig,
@@ -41,6 +42,7 @@ import type { CoordinatorMetrics, StepPhase } from '../coordinator.metrics';
 import type { HistoryEntry, RunRecord } from './run-record';
 import type { RunStore } from './run-store.service';
 import { CancelledError, type ShardWaiter } from './shard-waiter';
+import { SlicedSteps } from './sliced-step';
 
 export interface DriverDeps {
   redis: Redis;
@@ -85,6 +87,8 @@ export class RunDriver {
   /** Reused buffer of the step's gradient sum. */
   private gradSum?: Float32Array;
   private state!: OptimizerState;
+  /** Sliced reduction (sliced-step.ts) when the run config asks for it; otherwise undefined. */
+  private readonly sliced?: SlicedSteps;
 
   constructor(
     private readonly deps: DriverDeps,
@@ -93,6 +97,7 @@ export class RunDriver {
     private readonly setup: RunSetup,
   ) {
     this.logger = new Logger(`Run ${record.id}`);
+    if (slicingApplies(config)) this.sliced = new SlicedSteps(deps, record.id, config, setup, JOB_OPTIONS, this.logger);
   }
 
   private stopping = false;
@@ -124,7 +129,7 @@ export class RunDriver {
       let windowRows = 0;
       for (let t = this.record.step; t < plan.totalSteps; t++) {
         const stepStart = Date.now();
-        const outcome = await this.step(t);
+        const outcome = this.sliced ? await this.slicedStep(this.sliced, t) : await this.step(t);
         windowRows += this.config.batchSize;
         const elapsed = (Date.now() - windowStart) / 1000;
         const sps = elapsed > 0 ? windowRows / elapsed : 0;
@@ -155,9 +160,13 @@ export class RunDriver {
           }
         }
         await store.appendHistory(id, ...history);
-        if (this.config.checkpoint.every > 0 && (t + 1) % this.config.checkpoint.every === 0) this.checkpoint(t + 1);
+        if (this.config.checkpoint.every > 0 && (t + 1) % this.config.checkpoint.every === 0) {
+          if (this.sliced) ({ params: this.params, state: this.state } = await this.sliced.pull(t + 1));
+          this.checkpoint(t + 1);
+        }
         await store.save(this.record);
       }
+      if (this.sliced) ({ params: this.params, state: this.state } = await this.sliced.pull(plan.totalSteps));
       this.writeModel();
       this.record = { ...this.record, state: 'completed', finishedAt: new Date().toISOString(), etaSeconds: 0 };
     } catch (err) {
@@ -172,6 +181,8 @@ export class RunDriver {
         const reason = err instanceof Error ? err.message : String(err);
         this.logger.error(`failed at step ${this.record.step}: ${reason}`);
         // the last good parameters stay downloadable as the model
+        if (this.sliced)
+          this.params = (await this.sliced.params(this.record.step).catch(() => undefined)) ?? this.params;
         if (this.params) this.writeModel();
         this.record = {
           ...this.record,
@@ -207,6 +218,14 @@ export class RunDriver {
       await this.deps.store.truncateHistory(this.record.id, 0);
     }
     await this.deps.redis.set(this.deps.keys.params(this.record.id, this.record.step), encodeFloat32(this.params));
+    if (this.sliced) await this.sliced.init(this.state, this.record.step);
+  }
+
+  /** A sliced step (sliced-step.ts): workers reduce, the coordinator orders. */
+  private async slicedStep(sliced: SlicedSteps, t: number) {
+    const { poisoned, ...outcome } = await sliced.step(t, this.abort.signal);
+    if (poisoned) throw new NonFiniteStepError(t);
+    return outcome;
   }
 
   private async step(t: number): Promise<{
@@ -366,6 +385,7 @@ export class RunDriver {
   private async removeOutstandingJobs(): Promise<void> {
     const { queue } = this.deps;
     const t = this.record.step;
+    await this.sliced?.removeJobs(t);
     await Promise.all(
       Array.from({ length: this.config.shards }, (_, s) =>
         queue.remove(gradientJobId(this.record.id, t, s)).catch(() => 0),

@@ -17,6 +17,7 @@ import { ComputePool } from '../compute/compute-pool';
 import { MissingStateError, RunContextService, type RunContext } from './run-context.service';
 import { WorkerMetrics } from '../worker.metrics';
 import { setResult } from './set-result';
+import { SliceReducer } from './reduce';
 
 /** Results of shards outlive their step only this long (a late duplicate cannot leak forever). */
 const RESULT_TTL_MS = 6 * 60 * 60 * 1000;
@@ -33,6 +34,7 @@ const RESULT_TTL_MS = 6 * 60 * 60 * 1000;
 export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(ShardProcessor.name);
   readonly pool: ComputePool;
+  private readonly reducer: SliceReducer;
 
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
@@ -43,6 +45,7 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
   ) {
     super();
     this.pool = new ComputePool(config.NNQ_WORKER_CONCURRENCY);
+    this.reducer = new SliceReducer(redis, keys);
     this.runs.onParamsFetched = (bytes, seconds) => this.metrics.paramsFetched(bytes, seconds);
   }
 
@@ -63,6 +66,8 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
       );
     }
     const data = parsed.data;
+    // sliced reduction (reduce.ts): reads the run's config, not its shard context
+    if (data.kind === 'reduce') return this.reducer.reduce(data);
     let ctx: RunContext;
     try {
       ctx = await this.runs.context(data.runId);

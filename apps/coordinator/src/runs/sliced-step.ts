@@ -1,0 +1,173 @@
+import { Logger } from '@nestjs/common';
+import { createOptimizerState, learningRate, type OptimizerState } from '@nnq/nn';
+import {
+  decodeFloat32,
+  gradientJobId,
+  JOB_GRADIENT,
+  JOB_REDUCE,
+  reduceJobId,
+  type GradientJob,
+  type ReduceJob,
+} from '@nnq/protocol';
+import {
+  decodeSliceState,
+  encodeSliceState,
+  sliceRanges,
+  type RunConfig,
+  type RunSetup,
+  type SliceRange,
+} from '@nnq/training';
+import type { JobsOptions } from 'bullmq';
+import type { DriverDeps } from './run-driver';
+
+export interface SlicedOutcome {
+  step: number;
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  lr: number;
+  gradNorm: number;
+  skipped?: boolean;
+  /** Non-finite loss or gradient and onNonFinite 'fail': parameters t are still in Redis. */
+  poisoned?: boolean;
+}
+
+/**
+ * The coordinator's side of a sliced step (docs/deploy.md "Redis traffic per step"): it orders
+ * the step and moves no tensors. Dispatch shard jobs, wait for their keys (EXISTS), read the 16-byte
+ * trailers, dispatch one reduce job per slice, wait for the slice markers; workers have then
+ * written parameters t+1 and the slices' optimizer state t+1. State lives in Redis, versioned by
+ * step, so a retried reduce job is a no-op; checkpoints pull it (2P floats at their cadence only).
+ */
+export class SlicedSteps {
+  readonly ranges: SliceRange[];
+
+  constructor(
+    private readonly deps: DriverDeps,
+    private readonly runId: string,
+    private readonly config: RunConfig,
+    private readonly setup: RunSetup,
+    private readonly jobOptions: JobsOptions,
+    private readonly logger: Logger,
+  ) {
+    this.ranges = sliceRanges(setup.paramCount, config.reduce.slices);
+  }
+
+  /** Write the optimizer state of every slice as the state before step `step` (start or resume). */
+  async init(state: OptimizerState, step: number): Promise<void> {
+    const multi = this.deps.redis.multi();
+    for (const r of this.ranges) {
+      multi.set(this.deps.keys.optState(this.runId, r.slice, step), encodeSliceState(state, this.config.optimizer, r.start, r.end)); // prettier-ignore
+    }
+    await multi.exec();
+  }
+
+  /** Parameters and optimizer state before step `step`, assembled from Redis (checkpoints, the model). */
+  async pull(step: number): Promise<{ params: Float32Array; state: OptimizerState }> {
+    const { redis, keys } = this.deps;
+    const blob = await redis.getBuffer(keys.params(this.runId, step));
+    if (!blob) throw new Error(`parameters of version ${step} are missing`);
+    const params = decodeFloat32(blob, this.setup.paramCount);
+    const state = createOptimizerState(this.config.optimizer, this.setup.paramCount);
+    for (const r of this.ranges) {
+      const bytes = await redis.getBuffer(keys.optState(this.runId, r.slice, step));
+      if (!bytes) throw new Error(`optimizer state of slice ${r.slice} before step ${step} is missing`);
+      decodeSliceState(bytes, this.config.optimizer, r.end - r.start, { state, offset: r.start });
+    }
+    return { params, state };
+  }
+
+  /** Parameters of version `version` only (the last good model of a failed run). */
+  async params(version: number): Promise<Float32Array | undefined> {
+    const blob = await this.deps.redis.getBuffer(this.deps.keys.params(this.runId, version));
+    return blob ? decodeFloat32(blob, this.setup.paramCount) : undefined;
+  }
+
+  async step(t: number, signal: AbortSignal): Promise<SlicedOutcome> {
+    const { keys, redis, queue, waiter, metrics } = this.deps;
+    const id = this.runId;
+    const P = this.setup.paramCount;
+    let last = process.hrtime.bigint();
+    const phase = (p: 'dispatch' | 'wait' | 'sum' | 'publish') => {
+      const now = process.hrtime.bigint();
+      metrics.phase(p, Number(now - last) / 1e9);
+      last = now;
+    };
+    // 1. one gradient job per shard, as in the unsliced step
+    const shards = this.setup.plan.shardsOf(t);
+    const jobs = shards.map((r) => {
+      const data: GradientJob = { kind: 'gradient', runId: id, step: t, shard: r.shard, shards: shards.length, version: t, epoch: r.epoch, start: r.start, end: r.end }; // prettier-ignore
+      return { name: JOB_GRADIENT, data, opts: { ...this.jobOptions, jobId: gradientJobId(id, t, r.shard), priority: shards.length } }; // prettier-ignore
+    });
+    const jobIds = jobs.map((j) => j.opts.jobId);
+    waiter.forget(jobIds);
+    await queue.addBulk(jobs);
+    phase('dispatch');
+    // 2. wait for the shard keys (existence only: the blobs stay in Redis)
+    const gradKeys = shards.map((r) => keys.gradient(id, t, r.shard));
+    await waiter.waitFor(gradKeys, jobIds, signal, {
+      afterMs: this.deps.stragglerMs,
+      onDeadline: async (missing, round) => {
+        this.logger.warn(`step ${t}: shards ${missing.join(', ')} late, queued again`);
+        metrics.stragglers(missing.length);
+        await queue.addBulk(missing.map((s) => ({ ...jobs[s], opts: { ...jobs[s].opts, jobId: `${jobs[s].opts.jobId}-r${round}`, priority: 1 } }))); // prettier-ignore
+      },
+    });
+    phase('wait');
+    // 3. loss, correct and rows from the 16-byte trailers, totalled in shard order as ShardSum does
+    const pipe = redis.pipeline();
+    for (const k of gradKeys) pipe.getrangeBuffer(k, P * 4, P * 4 + 15);
+    let loss = 0;
+    let correct = 0;
+    let rows = 0;
+    for (const [err, b] of (await pipe.exec()) ?? []) {
+      if (err || !(b instanceof Buffer) || b.byteLength !== 16) throw new Error(`a shard result of step ${t} is missing its trailer`); // prettier-ignore
+      loss += b.readDoubleLE(0);
+      correct += b.readUInt32LE(8);
+      rows += b.readUInt32LE(12);
+    }
+    const lr = learningRate(this.config.schedule, t, { baseLr: this.config.optimizer.lr, batchSize: this.config.batchSize }); // prettier-ignore
+    // 4. one reduce job per slice; workers write parameters t+1 and the slices' state t+1
+    const reduceJobs = this.ranges.map((r) => {
+      const data: ReduceJob = { kind: 'reduce', runId: id, step: t, slice: r.slice, start: r.start, end: r.end, version: t, lr, shards: shards.length, rows }; // prettier-ignore
+      return { name: JOB_REDUCE, data, opts: { ...this.jobOptions, jobId: reduceJobId(id, t, r.slice), priority: 1 } };
+    });
+    const reduceIds = reduceJobs.map((j) => j.opts.jobId);
+    waiter.forget(reduceIds);
+    await queue.addBulk(reduceJobs);
+    const markers = this.ranges.map((r) => keys.reduced(id, t, r.slice));
+    await waiter.waitFor(markers, reduceIds, signal);
+    phase('sum');
+    // 5. the norm from the slices' sums of squares (slice order); NaN or Infinity when poisoned
+    const sq = (await redis.mget(...markers)).reduce((acc, v) => acc + Number(v), 0);
+    const gradNorm = Math.sqrt(sq) / rows;
+    const epoch = this.setup.plan.epochOf(t);
+    const states = (v: number) => this.ranges.map((r) => keys.optState(id, r.slice, v));
+    let skipped = false;
+    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+      metrics.nonFinite();
+      if (this.config.onNonFinite === 'fail') return { step: t, epoch, loss: NaN, accuracy: NaN, lr: 0, gradNorm, poisoned: true }; // prettier-ignore
+      // skip: version t+1 and the state after step t are copies of those before it
+      const copy = redis.multi().copy(keys.params(id, t), keys.params(id, t + 1), 'REPLACE');
+      states(t).forEach((k, i) => copy.copy(k, states(t + 1)[i], 'REPLACE'));
+      await copy.exec();
+      skipped = true;
+    }
+    // 6. delete what step t no longer needs, in one MULTI (a late duplicate reduce then finds no state)
+    await redis
+      .multi()
+      .del(...gradKeys, keys.params(id, t), ...states(t), ...markers)
+      .exec();
+    phase('publish');
+    if (skipped) return { step: t, epoch, loss: NaN, accuracy: NaN, lr: 0, gradNorm, skipped };
+    metrics.step(id, rows, loss / rows, correct / rows, lr, gradNorm, t + 1);
+    return { step: t, epoch, loss: loss / rows, accuracy: correct / rows, lr, gradNorm };
+  }
+
+  /** Remove the reduce jobs of step t still queued (cancel, failure). */
+  async removeJobs(t: number): Promise<void> {
+    await Promise.all(
+      this.ranges.map((r) => this.deps.queue.remove(reduceJobId(this.runId, t, r.slice)).catch(() => 0)),
+    );
+  }
+}

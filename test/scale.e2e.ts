@@ -1,0 +1,77 @@
+import { parseRunConfig, trainLocal } from '@nnq/training';
+import { Redis } from 'ioredis';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { getJson, startApp, stopApp, uniquePrefix, until, type AppProcess } from './support/processes';
+import { exampleConfig, modelParams, submitRun, waitForRun } from './support/runs';
+
+// Sliced reduction (issue #11): workers sum and update parameter slices; the weights stay the
+// bytes of the unsliced reduction and of the in-process trainer.
+describe('sliced reduction on two worker processes', () => {
+  const redisUrl = inject('redisUrl');
+  const prefix = uniquePrefix('scale');
+  const dataDir = mkdtempSync(join(tmpdir(), 'nnq-scale-'));
+  const env = { REDIS_URL: redisUrl, NNQ_PREFIX: prefix, NNQ_DATA_DIR: dataDir, NNQ_HEARTBEAT_TTL_MS: '2000' };
+  let coordinator: AppProcess;
+  const workers: AppProcess[] = [];
+  let base = '';
+  // 12 shards, 4 slices past 8 shards; checkpoints pull the sliced optimizer state from Redis
+  const sliced = {
+    ...exampleConfig('spirals.json'),
+    name: 'sliced',
+    epochs: 3,
+    shards: 12,
+    checkpoint: { every: 10 },
+    reduce: { slices: 4, sliceAbove: 8 },
+  };
+  const unsliced = { ...sliced, name: 'unsliced', reduce: { slices: 1, sliceAbove: 8 } };
+
+  beforeAll(async () => {
+    coordinator = startApp('coordinator', { ...env, NNQ_PORT: '0' });
+    const [, port] = await coordinator.waitFor(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
+    base = `http://127.0.0.1:${port}`;
+    workers.push(startApp('worker', env), startApp('worker', env));
+    await Promise.all(workers.map((w) => w.waitFor(/serving \/health and \/metrics/)));
+    await until(async () => (await getJson<unknown[]>(`${base}/workers`)).length === 2, 10_000, 'two workers');
+  });
+
+  afterAll(async () => {
+    await Promise.all([...workers, coordinator].filter(Boolean).map((p) => stopApp(p)));
+    const redis = new Redis(redisUrl);
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    await redis.quit();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('ends with the bytes of trainLocal and of the unsliced run, and leaves no slice keys behind', async () => {
+    const [a, b] = await Promise.all([submitRun(base, sliced), submitRun(base, unsliced)]);
+    const [doneA, doneB] = await Promise.all([waitForRun(base, a.id, 170_000), waitForRun(base, b.id, 170_000)]);
+    expect(doneA.state).toBe('completed');
+    expect(doneB.state).toBe('completed');
+    expect(doneA.loss).toBe(doneB.loss);
+    const local = await trainLocal(parseRunConfig(sliced));
+    const bytes = Buffer.from(local.params.buffer, local.params.byteOffset, local.params.byteLength);
+    expect((await modelParams(base, a.id)).equals(bytes)).toBe(true);
+    expect((await modelParams(base, b.id)).equals(bytes)).toBe(true);
+    const redis = new Redis(redisUrl);
+    const left = await redis.keys(`${prefix}:{run:${a.id}}:*`);
+    await redis.quit();
+    expect(left.filter((k) => /:(opt|reduced|grad|params):/.test(k))).toEqual([]);
+  });
+
+  it('refuses clipNorm with slicing, naming the path', async () => {
+    const res = await fetch(`${base}/runs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...sliced, optimizer: { type: 'adam', lr: 0.01, clipNorm: 1 } }),
+    });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { problems: string[] };
+    expect(body.problems).toEqual([
+      expect.stringMatching(/^optimizer\.clipNorm: cannot be used with reduce\.slices > 1/),
+    ]);
+  });
+});
