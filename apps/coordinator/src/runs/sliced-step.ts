@@ -87,10 +87,14 @@ export class SlicedSteps {
     const { keys, redis, queue, waiter, metrics } = this.deps;
     const id = this.runId;
     const P = this.setup.paramCount;
+    // phases as in the unsliced step: the coordinator's own work is dispatch (shard jobs, trailers,
+    // reduce jobs) and publish (markers, clean-up); wait is both waits for workers; sum and
+    // optimizer run on workers
+    const spent = { dispatch: 0, wait: 0, publish: 0 };
     let last = process.hrtime.bigint();
-    const phase = (p: 'dispatch' | 'wait' | 'sum' | 'publish') => {
+    const phase = (p: keyof typeof spent) => {
       const now = process.hrtime.bigint();
-      metrics.phase(p, Number(now - last) / 1e9);
+      spent[p] += Number(now - last) / 1e9;
       last = now;
     };
     // 1. one gradient job per shard, as in the unsliced step
@@ -136,8 +140,9 @@ export class SlicedSteps {
     waiter.forget(reduceIds);
     await queue.addBulk(reduceJobs);
     const markers = this.ranges.map((r) => keys.reduced(id, t, r.slice));
+    phase('dispatch');
     await waiter.waitFor(markers, reduceIds, signal);
-    phase('sum');
+    phase('wait');
     // 5. the norm from the slices' sums of squares (slice order); NaN or Infinity when poisoned
     const sq = (await redis.mget(...markers)).reduce((acc, v) => acc + Number(v), 0);
     const gradNorm = Math.sqrt(sq) / rows;
@@ -159,6 +164,7 @@ export class SlicedSteps {
       .del(...gradKeys, keys.params(id, t), ...states(t), ...markers)
       .exec();
     phase('publish');
+    for (const [p, seconds] of Object.entries(spent)) metrics.phase(p as keyof typeof spent, seconds);
     if (skipped) return { step: t, epoch, loss: NaN, accuracy: NaN, lr: 0, gradNorm, skipped };
     metrics.step(id, rows, loss / rows, correct / rows, lr, gradNorm, t + 1);
     return { step: t, epoch, loss: loss / rows, accuracy: correct / rows, lr, gradNorm };

@@ -1,0 +1,213 @@
+/**
+ * bench/scale: the coordinator's cost per step as workers grow (issue #11). A real coordinator and
+ * a throwaway redis-server; simulated workers (sim-worker.ts: BullMQ workers answering shard jobs
+ * with precomputed gradients, running the real reduce jobs) for W = 1, 4, 16, 64 with S = W
+ * shards, P = 100k, 1M, 10M, unsliced and sliced (8 slices) side by side. Per point: step time
+ * split by phase (the coordinator's own time = dispatch + sum + optimizer + publish, i.e.
+ * everything but waiting for workers), the coordinator's CPU seconds, and bytes through Redis
+ * (INFO stats) against the formula of docs/deploy.md. Then real workers (real.ts).
+ *
+ *   npm run bench:scale            # SCALE_P=100000,1000000 SCALE_W=1,4 to narrow; SCALE_REAL=0 skips real.ts
+ *
+ * Prints a table and writes bench/results/scale.json.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import type { RunConfigInput } from '@nnq/training';
+import { startRedisServer } from '../../libs/cluster/src/throwaway-redis';
+import { realWorkers, type RealRow } from './real';
+import { expectedTraffic, redisTraffic } from './redis-traffic';
+import { ROOT, start, stopAll, until, type Started } from './processes';
+
+const list = (v: string | undefined, d: number[]) => (v ? v.split(',').map(Number) : d);
+const PS = list(process.env.SCALE_P, [100_000, 1_000_000, 10_000_000]);
+const WS = list(process.env.SCALE_W, [1, 4, 16, 64]);
+const MEASURED: Record<number, number> = { 100_000: 6, 1_000_000: 4, 10_000_000: 2 };
+const WARMUP = 1;
+const SLICES = 8;
+const PHASES = ['dispatch', 'wait', 'sum', 'optimizer', 'publish'] as const;
+
+/** Two tanh layers of H units on 2 inputs: P = H^2 + 6H + 2 parameters. */
+function config(P: number, W: number, sliced: boolean): RunConfigInput & { paramCount: number } {
+  const H = Math.round(-3 + Math.sqrt(7 + P));
+  const steps = WARMUP + (MEASURED[P] ?? 3) + 2;
+  return {
+    paramCount: H * H + 6 * H + 2,
+    name: `scale-${P}-${W}-${sliced ? 'sliced' : 'unsliced'}`,
+    seed: 1,
+    dataset: { source: { type: 'synthetic', name: 'spirals', n: 4096, seed: 1 } },
+    model: {
+      inputSize: 2,
+      layers: [
+        { units: H, activation: 'tanh' },
+        { units: H, activation: 'tanh' },
+        { units: 2, activation: 'softmax' },
+      ],
+      loss: 'softmax_cross_entropy',
+    },
+    optimizer: { type: 'adam', lr: 0.001 },
+    batchSize: 1024,
+    shards: W,
+    steps,
+    evaluation: { every: 1_000_000, rowsPerShard: 65536 },
+    reduce: sliced ? { slices: SLICES, sliceAbove: 0 } : { slices: 1, sliceAbove: 8 },
+  };
+}
+
+interface Snapshot {
+  at: number;
+  steps: number;
+  cpu: number;
+  phases: Record<string, number>;
+  input: number;
+  output: number;
+}
+
+async function snapshot(base: string, redis: Redis): Promise<Snapshot> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const num = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+  const phases: Record<string, number> = {};
+  for (const p of PHASES) phases[p] = num(new RegExp(`^nnq_step_phase_duration_seconds_sum\\{[^}]*phase="${p}"[^}]*\\} (\\S+)`, 'm')); // prettier-ignore
+  const t = await redisTraffic(redis);
+  return {
+    at: performance.now(),
+    steps: num(/^nnq_steps_total(?:\{[^}]*\})? (\S+)/m),
+    cpu: num(/^process_cpu_seconds_total(?:\{[^}]*\})? (\S+)/m),
+    phases,
+    ...t,
+  };
+}
+
+export interface ScaleRow {
+  P: number;
+  W: number;
+  mode: 'unsliced' | 'sliced';
+  steps: number;
+  stepMs: number;
+  coordinatorMs: number;
+  coordinatorCpuMs: number;
+  phasesMs: Record<string, number>;
+  bytesPerStep: number;
+  expectedBytesPerStep: number;
+}
+
+async function point(base: string, redis: Redis, P: number, W: number, sliced: boolean): Promise<ScaleRow> {
+  const { paramCount, ...body } = config(P, W, sliced);
+  const res = await fetch(`${base}/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }); // prettier-ignore
+  if (res.status !== 201) throw new Error(`POST /runs: ${res.status} ${await res.text()}`);
+  const { id } = (await res.json()) as { id: string };
+  const origin = await snapshot(base, redis);
+  const at = (n: number) =>
+    until(async () => {
+      const s = await snapshot(base, redis);
+      return s.steps - origin.steps >= n ? s : undefined;
+    }, 600_000, `step ${n}`, 10); // prettier-ignore
+  const a = await at(WARMUP);
+  const b = await at(WARMUP + (MEASURED[P] ?? 3));
+  await until(async () => {
+    const r = (await (await fetch(`${base}/runs/${id}`)).json()) as { state: string; error?: { reason: string } };
+    if (r.state === 'failed') throw new Error(`run failed: ${r.error?.reason}`);
+    return r.state === 'completed' || undefined;
+  }, 600_000, 'the run'); // prettier-ignore
+  const n = b.steps - a.steps;
+  const per = (x: number, y: number) => ((y - x) / n) * 1000;
+  const phasesMs = Object.fromEntries(PHASES.map((p) => [p, per(a.phases[p], b.phases[p])]));
+  const exp = expectedTraffic(paramCount, W, W, 2, sliced);
+  return {
+    P: paramCount,
+    W,
+    mode: sliced ? 'sliced' : 'unsliced',
+    steps: n,
+    stepMs: (b.at - a.at) / n,
+    coordinatorMs: phasesMs.dispatch + phasesMs.sum + phasesMs.optimizer + phasesMs.publish,
+    coordinatorCpuMs: per(a.cpu, b.cpu),
+    phasesMs,
+    bytesPerStep: (b.input - a.input + b.output - a.output) / n,
+    expectedBytesPerStep: exp.input + exp.output,
+  };
+}
+
+async function main(): Promise<void> {
+  const server = await startRedisServer();
+  const redis = new Redis(server.url);
+  const dataDir = mkdtempSync(join(tmpdir(), 'nnq-scale-'));
+  const env = { REDIS_URL: server.url, NNQ_PREFIX: 'scale', NNQ_DATA_DIR: dataDir };
+  const procs: Started[] = [];
+  const rows: ScaleRow[] = [];
+  let real: RealRow[] = [];
+  try {
+    const coord = start(join('apps', 'coordinator', 'src', 'main.js'), { ...env, NNQ_PORT: '0', NNQ_LOG_LEVEL: 'log' });
+    procs.push(coord);
+    const port = await until(async () => /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(coord.out())?.[1], 30_000, 'coordinator'); // prettier-ignore
+    const base = `http://127.0.0.1:${port}`;
+    for (const W of WS) {
+      // a few processes, each running many simulated workers
+      const nProc = Math.min(W, 4);
+      const sims = Array.from(
+        { length: nProc },
+        (_, i) =>
+        start(join('bench', 'scale', 'sim-worker.js'), { ...env, SIM_WORKERS: String(Math.floor(W / nProc) + (i < W % nProc ? 1 : 0)) }), // prettier-ignore
+      );
+      procs.push(...sims);
+      await Promise.all(sims.map((s) => until(async () => s.out().includes('sim workers ready') || undefined, 30_000, 'sim workers'))); // prettier-ignore
+      for (const P of PS) {
+        for (const sliced of [false, true]) {
+          const row = await point(base, redis, P, W, sliced);
+          rows.push(row);
+          console.log(`P=${row.P} W=${W} ${row.mode}: step ${row.stepMs.toFixed(1)} ms, coordinator ${row.coordinatorMs.toFixed(1)} ms (cpu ${row.coordinatorCpuMs.toFixed(1)} ms), ${(row.bytesPerStep / 1e6).toFixed(1)} MB/step (formula ${(row.expectedBytesPerStep / 1e6).toFixed(1)})`); // prettier-ignore
+        }
+      }
+      await stopAll(sims);
+      procs.splice(procs.length - sims.length, sims.length);
+    }
+  } finally {
+    await stopAll(procs);
+    await redis.quit();
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  if (process.env.SCALE_REAL !== '0') real = await realWorkers();
+  report(rows, real);
+}
+
+function report(rows: ScaleRow[], real: RealRow[]): void {
+  const f = (n: number, d = 1) => n.toFixed(d);
+  console.log('\nbench/scale: simulated workers, S = W shards, Adam, 8 slices when sliced (ms and MB per step)\n');
+  console.log('P | W | mode | step | coordinator | coord. CPU | dispatch | wait | sum | optimizer | publish | MB | formula MB | MB / formula'); // prettier-ignore
+  console.log('- | - | ---- | ---- | ----------- | ---------- | -------- | ---- | --- | --------- | ------- | -- | ---------- | ------------'); // prettier-ignore
+  for (const r of rows) {
+    console.log([r.P, r.W, r.mode, f(r.stepMs), f(r.coordinatorMs), f(r.coordinatorCpuMs), ...PHASES.map((p) => f(r.phasesMs[p])), f(r.bytesPerStep / 1e6), f(r.expectedBytesPerStep / 1e6), f(r.bytesPerStep / r.expectedBytesPerStep, 3)].join(' | ')); // prettier-ignore
+  }
+  const ratios: Record<string, number> = {};
+  for (const mode of ['unsliced', 'sliced']) {
+    for (const P of new Set(rows.map((r) => r.P))) {
+      const one = rows.find((r) => r.P === P && r.W === 1 && r.mode === mode);
+      const most = rows.filter((r) => r.P === P && r.mode === mode).sort((x, y) => y.W - x.W)[0];
+      if (one && most && most.W > 1) ratios[`${mode} P=${P} W=${most.W}/1`] = most.coordinatorMs / one.coordinatorMs;
+    }
+  }
+  console.log('\ncoordinator time per step, most workers vs 1:');
+  for (const [k, v] of Object.entries(ratios)) console.log(`  ${k}: ${f(v, 2)}x`);
+  if (real.length) {
+    console.log('\nreal workers, Fashion-MNIST 784-256-128-10, batch 1024 (samples/s):');
+    for (const r of real)
+      console.log(`  ${r.variant}: ${Math.round(r.samplesPerSecond)} (${f(r.vsInProcess, 2)}x in-process)`);
+  }
+  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+  writeFileSync(
+    join(ROOT, 'bench', 'results', 'scale.json'),
+    JSON.stringify(
+      { date: new Date().toISOString(), cpus: cpus().length, slices: SLICES, rows, ratios, real },
+      null,
+      2,
+    ),
+  );
+  console.log('\nwrote bench/results/scale.json');
+}
+
+void main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
