@@ -62,6 +62,20 @@ describe('sliced reduction on two worker processes', () => {
     expect(left.filter((k) => /:(opt|reduced|grad|params):/.test(k))).toEqual([]);
   });
 
+  it('moves bfloat16 gradients: deterministic for the setting (cluster = trainLocal, sliced or not), not float32', async () => {
+    const half = { ...sliced, name: 'bf16-sliced', epochs: 1, gradientTransfer: 'bfloat16' };
+    const halfUnsliced = { ...half, name: 'bf16-unsliced', reduce: { slices: 1, sliceAbove: 8 } };
+    const [a, b] = await Promise.all([submitRun(base, half), submitRun(base, halfUnsliced)]);
+    const [doneA, doneB] = await Promise.all([waitForRun(base, a.id, 170_000), waitForRun(base, b.id, 170_000)]);
+    expect([doneA.state, doneB.state]).toEqual(['completed', 'completed']);
+    const local = await trainLocal(parseRunConfig(half));
+    const bytes = Buffer.from(local.params.buffer, local.params.byteOffset, local.params.byteLength);
+    expect((await modelParams(base, a.id)).equals(bytes)).toBe(true);
+    expect((await modelParams(base, b.id)).equals(bytes)).toBe(true);
+    const full = await trainLocal(parseRunConfig({ ...half, gradientTransfer: 'float32' }));
+    expect(Buffer.from(full.params.buffer).equals(bytes)).toBe(false);
+  });
+
   it('refuses clipNorm with slicing, naming the path', async () => {
     const res = await fetch(`${base}/runs`, {
       method: 'POST',

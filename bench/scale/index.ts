@@ -7,7 +7,7 @@
  * everything but waiting for workers), the coordinator's CPU seconds, and bytes through Redis
  * (INFO stats) against the formula of docs/deploy.md. Then real workers (real.ts).
  *
- *   npm run bench:scale            # SCALE_P=100000,1000000 SCALE_W=1,4 to narrow; SCALE_REAL=0 skips real.ts
+ *   npm run bench:scale            # SCALE_P=100000,1000000 SCALE_W=1,4 to narrow; SCALE_REAL=0 skips real.ts, SCALE_SKIP=PxW,... (default 10000000x64)
  *
  * Prints a table and writes bench/results/scale.json.
  */
@@ -25,6 +25,8 @@ const list = (v: string | undefined, d: number[]) => (v ? v.split(',').map(Numbe
 const PS = list(process.env.SCALE_P, [100_000, 1_000_000, 10_000_000]);
 const WS = list(process.env.SCALE_W, [1, 4, 16, 64]);
 const MEASURED: Record<number, number> = { 100_000: 6, 1_000_000: 4, 10_000_000: 2 };
+/** Points left out, as PxW (default 10000000x64: about 8 GB through Redis per step, minutes per point). */
+const SKIP = (process.env.SCALE_SKIP ?? '10000000x64').split(',');
 const WARMUP = 1;
 const SLICES = 8;
 const PHASES = ['dispatch', 'wait', 'sum', 'optimizer', 'publish'] as const;
@@ -98,12 +100,14 @@ async function point(base: string, redis: Redis, P: number, W: number, sliced: b
   const res = await fetch(`${base}/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }); // prettier-ignore
   if (res.status !== 201) throw new Error(`POST /runs: ${res.status} ${await res.text()}`);
   const { id } = (await res.json()) as { id: string };
-  const origin = await snapshot(base, redis);
-  const at = (n: number) =>
-    until(async () => {
-      const s = await snapshot(base, redis);
-      return s.steps - origin.steps >= n ? s : undefined;
-    }, 600_000, `step ${n}`, 10); // prettier-ignore
+  // poll the run (cheap), then scrape once: the coordinator's CPU figure then holds few scrapes
+  const at = async (n: number) => {
+    await until(async () => {
+      const r = (await (await fetch(`${base}/runs/${id}`)).json()) as { step: number };
+      return r.step >= n || undefined;
+    }, 600_000, `step ${n}`, P >= 1_000_000 ? 100 : 10); // prettier-ignore
+    return snapshot(base, redis);
+  };
   const a = await at(WARMUP);
   const b = await at(WARMUP + (MEASURED[P] ?? 3));
   await until(async () => {
@@ -153,9 +157,11 @@ async function main(): Promise<void> {
       procs.push(...sims);
       await Promise.all(sims.map((s) => until(async () => s.out().includes('sim workers ready') || undefined, 30_000, 'sim workers'))); // prettier-ignore
       for (const P of PS) {
+        if (SKIP.includes(`${P}x${W}`)) continue;
         for (const sliced of [false, true]) {
           const row = await point(base, redis, P, W, sliced);
           rows.push(row);
+          report(rows, [], true);
           console.log(`P=${row.P} W=${W} ${row.mode}: step ${row.stepMs.toFixed(1)} ms, coordinator ${row.coordinatorMs.toFixed(1)} ms (cpu ${row.coordinatorCpuMs.toFixed(1)} ms), ${(row.bytesPerStep / 1e6).toFixed(1)} MB/step (formula ${(row.expectedBytesPerStep / 1e6).toFixed(1)})`); // prettier-ignore
         }
       }
@@ -172,7 +178,8 @@ async function main(): Promise<void> {
   report(rows, real);
 }
 
-function report(rows: ScaleRow[], real: RealRow[]): void {
+function report(rows: ScaleRow[], real: RealRow[], quiet = false): void {
+  if (quiet) return write(rows, {}, real);
   const f = (n: number, d = 1) => n.toFixed(d);
   console.log('\nbench/scale: simulated workers, S = W shards, Adam, 8 slices when sliced (ms and MB per step)\n');
   console.log('P | W | mode | step | coordinator | coord. CPU | dispatch | wait | sum | optimizer | publish | MB | formula MB | MB / formula'); // prettier-ignore
@@ -195,15 +202,7 @@ function report(rows: ScaleRow[], real: RealRow[]): void {
     for (const r of real)
       console.log(`  ${r.variant}: ${Math.round(r.samplesPerSecond)} (${f(r.vsInProcess, 2)}x in-process)`);
   }
-  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-  writeFileSync(
-    join(ROOT, 'bench', 'results', 'scale.json'),
-    JSON.stringify(
-      { date: new Date().toISOString(), cpus: cpus().length, slices: SLICES, rows, ratios, real },
-      null,
-      2,
-    ),
-  );
+  write(rows, ratios, real);
   console.log('\nwrote bench/results/scale.json');
 }
 
@@ -211,3 +210,10 @@ void main().catch((err) => {
   console.error(err);
   process.exit(1);
 });
+
+/** bench/results/scale.json, rewritten after every point so an interrupted bench keeps what it measured. */
+function write(rows: ScaleRow[], ratios: Record<string, number>, real: RealRow[]): void {
+  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+  const body = { date: new Date().toISOString(), cpus: cpus().length, slices: SLICES, rows, ratios, real };
+  writeFileSync(join(ROOT, 'bench', 'results', 'scale.json'), JSON.stringify(body, null, 2));
+}

@@ -4,3 +4,4 @@ export * from './shard-result';
 export * from './tensor-codec';
 export * from './worker-info';
 export * from './jobs';
+export * from './half';

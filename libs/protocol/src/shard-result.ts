@@ -1,3 +1,4 @@
+import { decodeHalf, encodeHalf, type GradientPrecision } from './half';
 import { decodeFloat32, encodeFloat32 } from './tensor-codec';
 
 /**
@@ -14,7 +15,14 @@ export interface ShardResult {
 
 const TRAILER = 16;
 
-export function encodeShardResult(r: ShardResult): Buffer {
+export function encodeShardResult(r: ShardResult, precision: GradientPrecision = 'float32'): Buffer {
+  if (precision !== 'float32') {
+    // half precision: 2 bytes a value, the same trailer
+    const half = Buffer.allocUnsafe(r.grad.length * 2 + TRAILER);
+    encodeHalf(r.grad, precision, half);
+    writeTrailer(half, r, r.grad.length * 2);
+    return half;
+  }
   const out = Buffer.allocUnsafe(r.grad.byteLength + TRAILER);
   encodeFloat32(r.grad).copy(out, 0);
   out.writeDoubleLE(r.loss, r.grad.byteLength);
@@ -23,8 +31,29 @@ export function encodeShardResult(r: ShardResult): Buffer {
   return out;
 }
 
+function writeTrailer(out: Buffer, r: ShardResult, at: number): void {
+  out.writeDoubleLE(r.loss, at);
+  out.writeUInt32LE(r.correct, at + 8);
+  out.writeUInt32LE(r.rows, at + 12);
+}
+
 /** Decode and check the size against the parameter count; `into` receives the gradient when given. */
-export function decodeShardResult(bytes: Buffer, paramCount: number): ShardResult {
+export function decodeShardResult(
+  bytes: Buffer,
+  paramCount: number,
+  precision: GradientPrecision = 'float32',
+): ShardResult {
+  if (precision !== 'float32') {
+    const at = paramCount * 2;
+    if (bytes.byteLength !== at + TRAILER) throw new RangeError(`shard result has ${bytes.byteLength} bytes, expected ${at + TRAILER} (${precision})`); // prettier-ignore
+    const grad = decodeHalf(bytes.subarray(0, at), precision);
+    return {
+      grad,
+      loss: bytes.readDoubleLE(at),
+      correct: bytes.readUInt32LE(at + 8),
+      rows: bytes.readUInt32LE(at + 12),
+    };
+  }
   if (bytes.byteLength !== paramCount * 4 + TRAILER) {
     throw new RangeError(`shard result has ${bytes.byteLength} bytes, expected ${paramCount * 4 + TRAILER}`);
   }

@@ -1,5 +1,6 @@
 import { gatherBatch, loadDataset, type Dataset } from '@nnq/data';
 import { createTrainingEngine } from '@nnq/engine-onnx';
+import { roundToPrecision } from '@nnq/protocol';
 import { createOptimizerState } from '@nnq/nn';
 import { combineParts, evalRanges, evaluatePart, type Evaluation, type SplitName } from './evaluation';
 import type { RunConfig } from './run-config';
@@ -87,7 +88,10 @@ export async function trainLocal(config: RunConfig, options: LocalRunOptions = {
       for (const r of setup.plan.shardsOf(t)) {
         const rows = rowsOf(setup.splits.train, perms.get(r.epoch), r.start, r.end);
         const compute: LossAndGradFn = (p, x, y, n) => engine.lossAndGrad(p, x, y, n, buffers[r.shard]);
-        results.push(await computeShard(gather, compute, setup.preprocessing, params, rows));
+        const shard = await computeShard(gather, compute, setup.preprocessing, params, rows);
+        // what a transfer at config.gradientTransfer gives the coordinator (a no-op for float32)
+        roundToPrecision(shard.grad, config.gradientTransfer);
+        results.push(shard);
       }
       const reduced = sumShards(results);
       const epoch = setup.plan.epochOf(t);

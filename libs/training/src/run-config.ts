@@ -87,6 +87,11 @@ export const RunConfigSchema = z
       })
       .strict()
       .default({ slices: 1, sliceAbove: 8 }),
+    /**
+     * Precision of the shard gradients through Redis: 'bfloat16' or 'float16' halve the bytes but
+     * round each shard's gradient (deterministic for a fixed setting, not bitwise across settings).
+     */
+    gradientTransfer: z.enum(['float32', 'bfloat16', 'float16']).default('float32'),
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -16,6 +16,8 @@ export const RunManifestSchema = z
     batchSize: z.number().int().min(1),
     shards: z.number().int().min(1),
     paramCount: z.number().int().min(1),
+    /** Precision of the shard gradients written to Redis (run config gradientTransfer). */
+    gradientTransfer: z.enum(['float32', 'bfloat16', 'float16']).optional(),
     splitRows: z.object({ train: z.number().int(), validation: z.number().int(), test: z.number().int() }),
   })
   .strict();

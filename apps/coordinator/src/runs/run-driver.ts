@@ -295,7 +295,7 @@ export class RunDriver {
         const blob = await redis.getBuffer(gradKeys[s]);
         if (!blob) throw new Error(`shard ${s} of step ${t} vanished before it was summed`);
         bytes += blob.byteLength;
-        sum.add(decodeShardResult(blob, this.setup.paramCount));
+        sum.add(decodeShardResult(blob, this.setup.paramCount, this.config.gradientTransfer));
         summing += Number(process.hrtime.bigint() - started) / 1e9;
       },
     );

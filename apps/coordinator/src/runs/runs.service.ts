@@ -138,6 +138,7 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
       batchSize: config.batchSize,
       shards: config.shards,
       paramCount: setup.paramCount,
+      gradientTransfer: config.gradientTransfer,
       splitRows: {
         train: setup.splits.train.length,
         validation: setup.splits.validation.length,

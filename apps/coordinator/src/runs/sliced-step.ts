@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { createOptimizerState, learningRate, type OptimizerState } from '@nnq/nn';
 import {
+  bytesPerValue,
   decodeFloat32,
   gradientJobId,
   JOB_GRADIENT,
@@ -118,27 +119,31 @@ export class SlicedSteps {
       },
     });
     phase('wait');
-    // 3. loss, correct and rows from the 16-byte trailers, totalled in shard order as ShardSum does
-    const pipe = redis.pipeline();
-    for (const k of gradKeys) pipe.getrangeBuffer(k, P * 4, P * 4 + 15);
-    let loss = 0;
-    let correct = 0;
-    let rows = 0;
-    for (const [err, b] of (await pipe.exec()) ?? []) {
-      if (err || !(b instanceof Buffer) || b.byteLength !== 16) throw new Error(`a shard result of step ${t} is missing its trailer`); // prettier-ignore
-      loss += b.readDoubleLE(0);
-      correct += b.readUInt32LE(8);
-      rows += b.readUInt32LE(12);
-    }
+    // 3. one reduce job per slice (rows come from the plan); workers write parameters t+1 and the
+    // slices' state t+1. Meanwhile loss, correct and rows from the 16-byte trailers, totalled in
+    // shard order as ShardSum does.
+    const rows = shards.reduce((n, r) => n + r.end - r.start, 0);
     const lr = learningRate(this.config.schedule, t, { baseLr: this.config.optimizer.lr, batchSize: this.config.batchSize }); // prettier-ignore
-    // 4. one reduce job per slice; workers write parameters t+1 and the slices' state t+1
     const reduceJobs = this.ranges.map((r) => {
       const data: ReduceJob = { kind: 'reduce', runId: id, step: t, slice: r.slice, start: r.start, end: r.end, version: t, lr, shards: shards.length, rows }; // prettier-ignore
       return { name: JOB_REDUCE, data, opts: { ...this.jobOptions, jobId: reduceJobId(id, t, r.slice), priority: 1 } };
     });
     const reduceIds = reduceJobs.map((j) => j.opts.jobId);
     waiter.forget(reduceIds);
-    await queue.addBulk(reduceJobs);
+    const pipe = redis.pipeline();
+    const at = P * bytesPerValue(this.config.gradientTransfer);
+    for (const k of gradKeys) pipe.getrangeBuffer(k, at, at + 15);
+    const [, trailers] = await Promise.all([queue.addBulk(reduceJobs), pipe.exec()]);
+    let loss = 0;
+    let correct = 0;
+    let counted = 0;
+    for (const [err, b] of trailers ?? []) {
+      if (err || !(b instanceof Buffer) || b.byteLength !== 16) throw new Error(`a shard result of step ${t} is missing its trailer`); // prettier-ignore
+      loss += b.readDoubleLE(0);
+      correct += b.readUInt32LE(8);
+      counted += b.readUInt32LE(12);
+    }
+    if (counted !== rows) throw new Error(`the shards of step ${t} counted ${counted} rows, the plan ${rows}`);
     const markers = this.ranges.map((r) => keys.reduced(id, t, r.slice));
     phase('dispatch');
     await waiter.waitFor(markers, reduceIds, signal);
@@ -158,10 +163,11 @@ export class SlicedSteps {
       await copy.exec();
       skipped = true;
     }
-    // 6. delete what step t no longer needs, in one MULTI (a late duplicate reduce then finds no state)
+    // 6. delete what step t no longer needs, in one MULTI (a late duplicate reduce then finds no
+    // state); UNLINK frees the blobs in Redis' background thread
     await redis
       .multi()
-      .del(...gradKeys, keys.params(id, t), ...states(t), ...markers)
+      .unlink(...gradKeys, keys.params(id, t), ...states(t), ...markers)
       .exec();
     phase('publish');
     for (const [p, seconds] of Object.entries(spent)) metrics.phase(p as keyof typeof spent, seconds);

@@ -1,5 +1,5 @@
 import { flatMask, paramLayout } from '@nnq/nn';
-import { decodeFloat32, encodeFloat32, type KeySchema, type ReduceJob } from '@nnq/protocol';
+import { bytesPerValue, decodeFloat32, decodeHalf, encodeFloat32, type KeySchema, type ReduceJob } from '@nnq/protocol';
 import {
   decodeSliceState,
   encodeSliceState,
@@ -69,9 +69,12 @@ export class SliceReducer {
     const n = job.end - job.start;
     if (job.end > ctx.paramCount) throw new UnrecoverableError(`reduce ${id}-${job.step}-r${job.slice}: range exceeds the parameters`); // prettier-ignore
     const [from, to] = [job.start * 4, job.end * 4 - 1];
+    // gradients may travel at 2 bytes a value (gradientTransfer); parameters are float32
+    const precision = ctx.config.gradientTransfer;
+    const bpv = bytesPerValue(precision);
     const pipe = redis.pipeline();
     pipe.getrangeBuffer(keys.params(id, job.version), from, to);
-    for (let s = 0; s < job.shards; s++) pipe.getrangeBuffer(keys.gradient(id, job.step, s), from, to);
+    for (let s = 0; s < job.shards; s++) pipe.getrangeBuffer(keys.gradient(id, job.step, s), job.start * bpv, job.end * bpv - 1); // prettier-ignore
     pipe.getBuffer(keys.optState(id, job.slice, job.step));
     const replies = (await pipe.exec()) ?? [];
     const values = replies.map(([err, v]) => {
@@ -84,12 +87,12 @@ export class SliceReducer {
     const [paramBytes, ...gradBytes] = values;
     if (paramBytes?.byteLength !== n * 4) throw new Error(`reduce ${id}-${job.step}-r${job.slice}: parameters of version ${job.version} missing`); // prettier-ignore
     gradBytes.forEach((b, s) => {
-      if (b?.byteLength !== n * 4) throw new Error(`reduce ${id}-${job.step}-r${job.slice}: gradient of shard ${s} missing`); // prettier-ignore
+      if (b?.byteLength !== n * bpv) throw new Error(`reduce ${id}-${job.step}-r${job.slice}: gradient of shard ${s} missing`); // prettier-ignore
     });
     const params = decodeFloat32(paramBytes, n);
     const state = decodeSliceState(stateBytes, ctx.config.optimizer, n);
     const sq = reduceSlice(ctx.config, {
-      grads: gradBytes.map((b) => decodeFloat32(b!, n)),
+      grads: gradBytes.map((b) => (precision === 'float32' ? decodeFloat32(b!, n) : decodeHalf(b!, precision))),
       params,
       state,
       mask: ctx.mask ? ctx.mask.subarray(job.start, job.end) : null,

@@ -103,7 +103,7 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
       batch.y,
       batch.rows,
     );
-    const blob = encodeShardResult({ grad: r.grad, loss: r.loss, correct: r.correct, rows: batch.rows });
+    const blob = encodeShardResult({ grad: r.grad, loss: r.loss, correct: r.correct, rows: batch.rows }, m.gradientTransfer); // prettier-ignore
     const set = await setResult(this.redis, key, this.keys.runManifest(job.runId), blob, RESULT_TTL_MS);
     this.metrics.shardDone('gradient', Number(process.hrtime.bigint() - started) / 1e9, blob.byteLength, batch.rows);
     return { written: set === 1 };
