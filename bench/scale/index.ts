@@ -7,7 +7,7 @@
  * everything but waiting for workers), the coordinator's CPU seconds, and bytes through Redis
  * (INFO stats) against the formula of docs/deploy.md. Then real workers (real.ts).
  *
- *   npm run bench:scale            # SCALE_P=100000,1000000 SCALE_W=1,4 to narrow; SCALE_REAL=0 skips real.ts, SCALE_SKIP=PxW,... (default 10000000x64)
+ *   npm run bench:scale            # SCALE_P=100000,1000000 SCALE_W=1,4 to narrow; SCALE_REAL=0 skips real.ts, SCALE_SIM=0 runs only it, SCALE_SKIP=PxW,... (default 10000000x64)
  *
  * Prints a table and writes bench/results/scale.json.
  */
@@ -146,7 +146,7 @@ async function main(): Promise<void> {
     procs.push(coord);
     const port = await until(async () => /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(coord.out())?.[1], 30_000, 'coordinator'); // prettier-ignore
     const base = `http://127.0.0.1:${port}`;
-    for (const W of WS) {
+    for (const W of process.env.SCALE_SIM === '0' ? [] : WS) {
       // a few processes, each running many simulated workers
       const nProc = Math.min(W, 4);
       const sims = Array.from(

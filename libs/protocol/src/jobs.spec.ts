@@ -34,4 +34,12 @@ describe('ShardJobSchema', () => {
   it('accepts a well-formed gradient job', () => {
     expect(problems(gradient)).toEqual([]);
   });
+
+  it('accepts a reduce job of ids, a range and numbers, and refuses an empty range or a negative lr', () => {
+    const reduce = { kind: 'reduce', runId: 'r1', step: 3, slice: 1, start: 16, end: 32, version: 3, lr: 0.01, shards: 12, rows: 128 }; // prettier-ignore
+    expect(problems(reduce)).toEqual([]);
+    expect(problems({ ...reduce, end: 16 })).toEqual(['end: end must be greater than start']);
+    expect(problems({ ...reduce, lr: -1 })).toEqual(['lr: must be at least 0']);
+    expect(problems({ ...reduce, grad: [1, 2] })).toEqual([expect.stringMatching(/^\(root\): Unrecognized key/)]);
+  });
 });
