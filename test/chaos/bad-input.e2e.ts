@@ -673,7 +673,8 @@ describe('bad input is refused with a precise message and breaks nothing', () =>
     {
       name: 'wrong kind',
       data: { ...gradient, kind: 'backward' },
-      failedReason: /: invalid payload: kind: Invalid discriminator value\. Expected 'gradient' \| 'evaluate'$/,
+      failedReason:
+        /: invalid payload: kind: Invalid discriminator value\. Expected 'gradient' \| 'evaluate' \| 'reduce'$/,
     },
     {
       name: 'no kind',
