@@ -1,5 +1,6 @@
 import { createOptimizerState, step as optimizerStep, type OptimizerConfig, type OptimizerState } from '@nnq/nn';
 import type { RunConfig } from './run-config';
+import { addInto, addIntoSquares, sumSquares } from './step-reduce';
 
 /**
  * Sliced reduction: past `reduce.sliceAbove` shards, the sum of a step is split into contiguous
@@ -61,32 +62,15 @@ export function reduceSlice(config: RunConfig, x: SliceInputs, acc?: Float32Arra
   if (config.optimizer.clipNorm !== undefined) throw new RangeError('clipNorm needs the global norm: no slicing');
   const sum = acc && acc.length === n ? acc : new Float32Array(n);
   const S = x.grads.length;
+  x.grads.forEach((g, s) => {
+    if (g.length !== n) throw new RangeError(`shard ${s} slice has ${g.length} values, expected ${n}`);
+  });
+  // the same additions, in the same order, as ShardSum (step-reduce.ts): the same bits
   sum.set(x.grads[0]);
-  for (let s = 1; s < S - 1; s++) addInto(sum, x.grads[s], s);
+  for (let s = 1; s < S - 1; s++) addInto(sum, x.grads[s]);
   // as ShardSum: the squares of the last addition are taken before its float32 rounding
-  const sq = S === 1 ? sumSquares(sum) : addIntoSquares(sum, x.grads[S - 1], S - 1);
+  const sq = S === 1 ? sumSquares(sum) : addIntoSquares(sum, x.grads[S - 1]);
   optimizerStep(x.params, sum, x.state, config.optimizer, x.lr, { mask: x.mask, gradScale: 1 / x.rows });
-  return sq;
-}
-
-function addInto(acc: Float32Array, g: Float32Array, s: number): void {
-  if (g.length !== acc.length) throw new RangeError(`shard ${s} slice has ${g.length} values, expected ${acc.length}`);
-  for (let i = 0; i < acc.length; i++) acc[i] += g[i];
-}
-
-function addIntoSquares(acc: Float32Array, g: Float32Array, s: number): number {
-  if (g.length !== acc.length) throw new RangeError(`shard ${s} slice has ${g.length} values, expected ${acc.length}`);
-  let sq = 0;
-  for (let i = 0; i < acc.length; i++) {
-    const v = (acc[i] += g[i]);
-    sq += v * v;
-  }
-  return sq;
-}
-
-function sumSquares(acc: Float32Array): number {
-  let sq = 0;
-  for (let i = 0; i < acc.length; i++) sq += acc[i] * acc[i];
   return sq;
 }
 

@@ -64,12 +64,12 @@ export class ShardSum {
   }
 }
 
-// one small function per loop keeps V8's optimised code stable
-function addInto(acc: Float32Array, g: Float32Array): void {
+// one small function per loop keeps V8's optimised code stable; slices.ts sums with the same loops
+export function addInto(acc: Float32Array, g: Float32Array): void {
   for (let i = 0; i < acc.length; i++) acc[i] += g[i];
 }
 
-function addIntoSquares(acc: Float32Array, g: Float32Array): number {
+export function addIntoSquares(acc: Float32Array, g: Float32Array): number {
   let sq = 0;
   for (let i = 0; i < acc.length; i++) {
     const v = (acc[i] += g[i]);
@@ -78,7 +78,7 @@ function addIntoSquares(acc: Float32Array, g: Float32Array): number {
   return sq;
 }
 
-function sumSquares(acc: Float32Array): number {
+export function sumSquares(acc: Float32Array): number {
   let sq = 0;
   for (let i = 0; i < acc.length; i++) sq += acc[i] * acc[i];
   return sq;
