@@ -151,6 +151,19 @@ describe('synchronous training on a cluster of worker processes', () => {
   });
 });
 
+/** A coordinator and one worker on `env` (pushed to `procs` for clean-up) train 20 XOR steps; the final state. */
+async function trainXor(env: Record<string, string>, procs: AppProcess[]): Promise<string> {
+  const c = startApp('coordinator', { ...env, NNQ_PORT: '0' });
+  procs.push(c);
+  const [, port] = await c.waitFor(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
+  const w = startApp('worker', env);
+  procs.push(w);
+  await w.waitFor(/serving \/health and \/metrics/);
+  const base = `http://127.0.0.1:${port}`;
+  const r = await submitRun(base, { ...exampleConfig('xor.json'), steps: 20 });
+  return (await waitForRun(base, r.id)).state;
+}
+
 describe('access', () => {
   const redisUrl = inject('redisUrl');
 
@@ -204,15 +217,7 @@ describe('access', () => {
       await admin.call('ACL', 'SETUSER', 'default', 'off');
       const url = `redis://nnq:s3cret-pass@127.0.0.1:${redis.port}`;
       const env = { REDIS_URL: url, NNQ_PREFIX: prefix, NNQ_DATA_DIR: dataDir };
-      const c = startApp('coordinator', { ...env, NNQ_PORT: '0' });
-      procs.push(c);
-      const [, port] = await c.waitFor(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
-      const w = startApp('worker', env);
-      procs.push(w);
-      await w.waitFor(/serving \/health and \/metrics/);
-      const base = `http://127.0.0.1:${port}`;
-      const r = await submitRun(base, { ...exampleConfig('xor.json'), steps: 20 });
-      expect((await waitForRun(base, r.id)).state).toBe('completed');
+      expect(await trainXor(env, procs)).toBe('completed');
     } finally {
       await Promise.all(procs.map((p) => stopApp(p)));
       admin.disconnect();
@@ -291,15 +296,7 @@ describe('access', () => {
         NNQ_PREFIX: prefix,
         NNQ_DATA_DIR: join(dir, 'data'),
       };
-      const c = startApp('coordinator', { ...env, NNQ_PORT: '0' });
-      procs.push(c);
-      const [, port] = await c.waitFor(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
-      const w = startApp('worker', env);
-      procs.push(w);
-      await w.waitFor(/serving \/health and \/metrics/);
-      const base = `http://127.0.0.1:${port}`;
-      const r = await submitRun(base, { ...exampleConfig('xor.json'), steps: 20 });
-      expect((await waitForRun(base, r.id)).state).toBe('completed');
+      expect(await trainXor(env, procs)).toBe('completed');
     } finally {
       await Promise.all(procs.map((p) => stopApp(p)));
       await redis.stop();

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from './run-files';
 
 /**
  * A checkpoint file: [u32 LE header length][header JSON][params][optimizer state]. The header
@@ -33,10 +33,7 @@ export function writeCheckpoint(path: string, c: Checkpoint): void {
   );
   const len = Buffer.alloc(4);
   len.writeUInt32LE(header.length);
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, Buffer.concat([len, header, params, opt]));
-  renameSync(tmp, path);
+  writeFileAtomic(path, Buffer.concat([len, header, params, opt]));
 }
 
 /** The checkpoint at `path`, or null when there is none; throws on a damaged file. */

@@ -7,7 +7,6 @@ import {
   type OptimizerState,
 } from '@nnq/nn';
 import {
-  decodeFloat32,
   decodeShardResult,
   encodeFloat32,
   evaluateJobId,
@@ -34,10 +33,9 @@ import {
   type SplitName,
 } from '@nnq/training';
 import type { JobsOptions, Queue } from 'bullmq';
-import type { Cluster, Redis } from 'ioredis';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import type { Redis } from 'ioredis';
 import { readCheckpoint, writeCheckpoint } from './checkpoint';
+import { checkpointPath, modelPath, writeFileAtomic } from './run-files';
 import type { CoordinatorMetrics, StepPhase } from '../coordinator.metrics';
 import type { HistoryEntry, RunRecord } from './run-record';
 import type { RunStore } from './run-store.service';
@@ -55,10 +53,6 @@ export interface DriverDeps {
   /** Re-queue a shard not done this long after dispatch (0 = never). */
   stragglerMs: number;
 }
-
-export const runDir = (dataDir: string, id: string) => join(dataDir, 'runs', id);
-export const modelPath = (dataDir: string, id: string) => join(runDir(dataDir, id), 'model.safetensors');
-const checkpointPath = (dataDir: string, id: string) => join(runDir(dataDir, id), 'checkpoint.bin');
 
 const JOB_OPTIONS: JobsOptions = {
   attempts: 5,
@@ -118,7 +112,7 @@ export class RunDriver {
 
   /** Train to the end; resolves with the final record (completed, failed or cancelled). */
   async run(): Promise<RunRecord> {
-    const { keys, redis, store } = this.deps;
+    const { store } = this.deps;
     const id = this.record.id;
     try {
       await this.restore();
@@ -195,7 +189,7 @@ export class RunDriver {
     }
     await store.save(this.record);
     this.deps.metrics.runFinished(this.record);
-    await this.cleanup(redis, keys, id);
+    await store.deleteTransient(id);
     return this.record;
   }
 
@@ -369,17 +363,13 @@ export class RunDriver {
   }
 
   private writeModel(): void {
-    const dir = runDir(this.deps.dataDir, this.record.id);
-    mkdirSync(dir, { recursive: true });
     const bytes = writeModel({
       spec: this.config.model,
       params: this.params,
       preprocessing: this.setup.preprocessing,
       extra: { run: this.record.id, name: this.record.name, step: String(this.record.step) },
     });
-    const path = modelPath(this.deps.dataDir, this.record.id);
-    writeFileSync(`${path}.tmp`, bytes);
-    renameSync(`${path}.tmp`, path);
+    writeFileAtomic(modelPath(this.deps.dataDir, this.record.id), bytes);
   }
 
   private async removeOutstandingJobs(): Promise<void> {
@@ -392,33 +382,7 @@ export class RunDriver {
       ),
     );
   }
-
-  /** Delete the run's transient keys (parameters, manifest, splits, results); state and history stay. */
-  private async cleanup(redis: Redis, keys: KeySchema, id: string): Promise<void> {
-    const transient: string[] = [];
-    const match = `${keys.prefix}:{run:${id}}:*`;
-    // a Redis Cluster answers SCAN per node: ask every master (the one holding the run's slot finds them)
-    for (const node of redis.isCluster ? (redis as unknown as Cluster).nodes('master') : [redis]) {
-      let cursor = '0';
-      do {
-        const [next, found] = await node.scan(cursor, 'MATCH', match, 'COUNT', 500);
-        cursor = next;
-        transient.push(
-          ...found.filter((k) => !k.endsWith(':state') && !k.endsWith(':history') && !k.endsWith(':config')),
-        );
-      } while (cursor !== '0');
-    }
-    if (transient.length) await redis.del(...transient);
-  }
-
-  /** Current parameters (predict on a running run uses its latest version). */
-  current(): Float32Array | undefined {
-    return this.params;
-  }
 }
-
-/** Decode helper for tests and predict. */
-export { decodeFloat32 };
 
 function timer(report: (phase: StepPhase, seconds: number) => void) {
   let last = process.hrtime.bigint();

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { KEYS, REDIS } from '@nnq/cluster';
 import type { KeySchema } from '@nnq/protocol';
 import { parseRunConfig, type RunConfig } from '@nnq/training';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { HistoryEntry, RunRecord } from './run-record';
 
 /** Runs, their configs and histories in Redis: the state a restarted coordinator resumes from. */
@@ -62,5 +62,23 @@ export class RunStore {
     const m = this.redis.multi().del(key);
     if (kept.length) m.rpush(key, ...kept.map((e) => JSON.stringify(e)));
     await m.exec();
+  }
+
+  /** Delete the run's transient keys (parameters, manifest, splits, results); state, history and config stay. */
+  async deleteTransient(id: string): Promise<void> {
+    const transient: string[] = [];
+    const match = `${this.keys.prefix}:{run:${id}}:*`;
+    // a Redis Cluster answers SCAN per node: ask every master (the one holding the run's slot finds them)
+    for (const node of this.redis.isCluster ? (this.redis as unknown as Cluster).nodes('master') : [this.redis]) {
+      let cursor = '0';
+      do {
+        const [next, found] = await node.scan(cursor, 'MATCH', match, 'COUNT', 500);
+        cursor = next;
+        transient.push(
+          ...found.filter((k) => !k.endsWith(':state') && !k.endsWith(':history') && !k.endsWith(':config')),
+        );
+      } while (cursor !== '0');
+    }
+    if (transient.length) await this.redis.del(...transient);
   }
 }

@@ -9,32 +9,18 @@ import {
   Param,
   Post,
   StreamableFile,
-  UnsupportedMediaTypeException,
 } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { readModel } from '@nnq/nn';
-import { formatJobIssues, ID_PATTERN } from '@nnq/protocol';
+import { formatJobIssues } from '@nnq/protocol';
 import { PredictRequestSchema, predictRows, runConfigJsonSchema, type Prediction } from '@nnq/training';
 import { existsSync, readFileSync } from 'node:fs';
-import { modelPath } from './run-driver';
+import { modelPath } from './run-files';
 import type { HistoryEntry, RunRecord } from './run-record';
 import { RunsService } from './runs.service';
+import { jsonBody, pathId } from '../http/request-checks';
 import { Inject } from '@nestjs/common';
 import { NNQ_CONFIG, type NnqConfig } from '@nnq/cluster';
-
-function runId(id: string): string {
-  if (!ID_PATTERN.test(id)) throw new NotFoundException(`no run with id ${JSON.stringify(id.slice(0, 80))}`);
-  return id;
-}
-
-/** Only JSON bodies are parsed: any other body reaches a handler as undefined. */
-function jsonBody(body: unknown, contentType: string | undefined): unknown {
-  if (body === undefined)
-    throw new UnsupportedMediaTypeException(
-      `the request body must be JSON (content-type: application/json), got ${contentType ?? 'no content-type'}`,
-    );
-  return body;
-}
 
 @ApiTags('runs')
 @Controller('runs')
@@ -60,25 +46,25 @@ export class RunsController {
   /** State, step, epoch, loss, accuracy, samples/s and ETA. */
   @Get(':id')
   get(@Param('id') id: string): Promise<RunRecord> {
-    return this.runs.get(runId(id));
+    return this.runs.get(pathId('run', id));
   }
 
   /** Loss and metrics per step and per evaluation. */
   @Get(':id/history')
   history(@Param('id') id: string): Promise<HistoryEntry[]> {
-    return this.runs.history(runId(id));
+    return this.runs.history(pathId('run', id));
   }
 
   @Post(':id/cancel')
   @HttpCode(200)
   cancel(@Param('id') id: string): Promise<RunRecord> {
-    return this.runs.cancel(runId(id));
+    return this.runs.cancel(pathId('run', id));
   }
 
   /** The model file (safetensors: spec, preprocessing and weights) of a finished run. */
   @Get(':id/model')
   async model(@Param('id') id: string): Promise<StreamableFile> {
-    const run = await this.runs.get(runId(id));
+    const run = await this.runs.get(pathId('run', id));
     const path = modelPath(this.config.NNQ_DATA_DIR, id);
     if (!existsSync(path)) throw new NotFoundException(`run ${id} has no model yet (state ${run.state})`);
     return new StreamableFile(readFileSync(path), {
@@ -95,7 +81,7 @@ export class RunsController {
     @Body() body: unknown,
     @Headers('content-type') contentType?: string,
   ): Promise<Prediction> {
-    await this.runs.get(runId(id));
+    await this.runs.get(pathId('run', id));
     const req = PredictRequestSchema.safeParse(jsonBody(body, contentType));
     if (!req.success)
       throw new BadRequestException({

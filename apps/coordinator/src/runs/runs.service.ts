@@ -239,8 +239,4 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
   async settled(id: string): Promise<RunRecord> {
     return (await this.finished.get(id)) ?? this.get(id);
   }
-
-  currentParams(id: string): Float32Array | undefined {
-    return this.drivers.get(id)?.current();
-  }
 }

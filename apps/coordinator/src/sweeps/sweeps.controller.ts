@@ -10,21 +10,15 @@ import {
   Param,
   Post,
   StreamableFile,
-  UnsupportedMediaTypeException,
 } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { NNQ_CONFIG, type NnqConfig } from '@nnq/cluster';
-import { ID_PATTERN } from '@nnq/protocol';
+import { jsonBody, pathId } from '../http/request-checks';
 import { sweepConfigJsonSchema } from '@nnq/training';
 import { existsSync, readFileSync } from 'node:fs';
-import { modelPath } from '../runs/run-driver';
+import { modelPath } from '../runs/run-files';
 import { sweepCsv, sweepResults } from './sweep-export';
 import { SweepsService, type SweepSummary, type SweepView } from './sweeps.service';
-
-function sweepId(id: string): string {
-  if (!ID_PATTERN.test(id)) throw new NotFoundException(`no sweep with id ${JSON.stringify(id.slice(0, 80))}`);
-  return id;
-}
 
 @ApiTags('sweeps')
 @Controller('sweeps')
@@ -39,11 +33,7 @@ export class SweepsController {
   @ApiBody({ schema: sweepConfigJsonSchema() as object, description: 'A sweep config' })
   @ApiOkResponse({ description: 'The new sweep, with its id' })
   submit(@Body() body: unknown, @Headers('content-type') contentType?: string): Promise<SweepView> {
-    if (body === undefined)
-      throw new UnsupportedMediaTypeException(
-        `the request body must be JSON (content-type: application/json), got ${contentType ?? 'no content-type'}`,
-      );
-    return this.sweeps.submit(body);
+    return this.sweeps.submit(jsonBody(body, contentType));
   }
 
   @Get()
@@ -54,24 +44,24 @@ export class SweepsController {
   /** The sweep and its leaderboard: trials sorted by the objective with parameters, state, best metric, step. */
   @Get(':id')
   get(@Param('id') id: string): Promise<SweepView> {
-    return this.sweeps.get(sweepId(id));
+    return this.sweeps.get(pathId('sweep', id));
   }
 
   @Get(':id/results.csv')
   @Header('content-type', 'text/csv; charset=utf-8')
   async csv(@Param('id') id: string): Promise<string> {
-    return sweepCsv(await this.sweeps.get(sweepId(id)));
+    return sweepCsv(await this.sweeps.get(pathId('sweep', id)));
   }
 
   @Get(':id/results.json')
   async json(@Param('id') id: string): Promise<Record<string, unknown>> {
-    return sweepResults(await this.sweeps.get(sweepId(id)));
+    return sweepResults(await this.sweeps.get(pathId('sweep', id)));
   }
 
   /** The model file of the best trial that has one (a completed run). */
   @Get(':id/model')
   async model(@Param('id') id: string): Promise<StreamableFile> {
-    const sweep = await this.sweeps.get(sweepId(id));
+    const sweep = await this.sweeps.get(pathId('sweep', id));
     for (const t of sweep.leaderboard) {
       if (t.best === undefined || !t.runId) continue;
       const path = modelPath(this.config.NNQ_DATA_DIR, t.runId);
@@ -87,6 +77,6 @@ export class SweepsController {
   @Post(':id/cancel')
   @HttpCode(200)
   cancel(@Param('id') id: string): Promise<SweepView> {
-    return this.sweeps.cancel(sweepId(id));
+    return this.sweeps.cancel(pathId('sweep', id));
   }
 }

@@ -1,0 +1,152 @@
+/**
+ * Measuring one training configuration on Fashion-MNIST (MLP 784-256-128-10, 2 shards per step):
+ * the in-process trainer, or a real coordinator and N worker processes on a given Redis. Shared by
+ * bench/cluster and bench/scale.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseRunConfig, trainLocal, type RunConfigInput } from '@nnq/training';
+
+export const ROOT = join(__dirname, '..', '..', '..');
+export const PHASES = ['dispatch', 'wait', 'sum', 'optimizer', 'publish'] as const;
+/** Steps per measured run, by global batch. */
+export const STEPS: Record<number, number> = { 1024: 24, 4096: 8 };
+// steps before this one are warm-up (sessions built, chunks fetched, JIT)
+const WARMUP = 2;
+
+export const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+export function config(batch: number, steps = STEPS[batch] ?? 16): RunConfigInput {
+  return {
+    name: `bench-${batch}`,
+    seed: 1,
+    dataset: { source: { type: 'fashion-mnist', dir: '/usr/share/datasets/fashion-mnist' }, validation: 0.1 },
+    model: {
+      inputSize: 784,
+      layers: [
+        { units: 256, activation: 'relu' },
+        { units: 128, activation: 'relu' },
+        { units: 10, activation: 'softmax' },
+      ],
+      loss: 'softmax_cross_entropy',
+    },
+    optimizer: { type: 'adam', lr: 0.001 },
+    batchSize: batch,
+    shards: 2,
+    steps,
+    // evaluate far beyond the last step: the end-of-run evaluation is excluded from the timing
+    evaluation: { every: 1_000_000 },
+  };
+}
+
+export interface Measure {
+  samplesPerSecond: number;
+  phases?: Record<string, number>;
+}
+
+export async function inProcess(batch: number, steps?: number): Promise<Measure> {
+  const stamps: number[] = [];
+  await trainLocal(parseRunConfig(config(batch, steps)), { onStep: () => stamps.push(performance.now()) });
+  const timed = stamps.length - 1 - WARMUP;
+  return { samplesPerSecond: (timed * batch) / ((stamps.at(-1)! - stamps[WARMUP]) / 1000) };
+}
+
+function start(app: string, env: NodeJS.ProcessEnv): { child: ChildProcess; out: () => string } {
+  const child = spawn(process.execPath, [join(ROOT, 'dist', 'apps', app, 'src', 'main.js')], {
+    env: { ...process.env, NO_COLOR: '1', NNQ_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
+  return { child, out: () => out };
+}
+
+async function until<T>(fn: () => Promise<T | undefined>, ms: number, what: string): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function phaseSums(base: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const p of PHASES)
+    out[p] = Number(
+      new RegExp(`^nnq_step_phase_duration_seconds_sum\\{[^}]*phase="${p}"[^}]*\\} (\\S+)`, 'm').exec(text)?.[1] ?? 0,
+    );
+  return out;
+}
+
+export async function cluster(batch: number, workers: number, redisUrl: string, steps?: number): Promise<Measure> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'nnq-bench-'));
+  const env = { REDIS_URL: redisUrl, NNQ_PREFIX: `bench${Date.now()}`, NNQ_DATA_DIR: dataDir };
+  // the coordinator only has to enable the logger at 'log' to print where it listens
+  const coord = start('coordinator', { ...env, NNQ_PORT: '0', NNQ_LOG_LEVEL: 'log' });
+  const procs = [coord.child];
+  try {
+    const port = await until(
+      async () => /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(coord.out())?.[1],
+      30_000,
+      'coordinator',
+    );
+    const base = `http://127.0.0.1:${port}`;
+    for (let i = 0; i < workers; i++) procs.push(start('worker', env).child);
+    await until(
+      async () => ((await (await fetch(`${base}/workers`)).json()) as unknown[]).length === workers || undefined,
+      30_000,
+      'workers',
+    );
+    const res = await fetch(`${base}/runs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(config(batch, steps)),
+    });
+    const { id } = (await res.json()) as { id: string };
+    // phases are summed between the end of the warm-up and the last step
+    const before = await until(
+      async () => {
+        const r = (await (await fetch(`${base}/runs/${id}`)).json()) as { step: number };
+        return r.step >= WARMUP ? phaseSums(base) : undefined;
+      },
+      120_000,
+      'warm-up',
+    );
+    await until(
+      async () => {
+        const r = (await (await fetch(`${base}/runs/${id}`)).json()) as { state: string };
+        return r.state === 'completed'
+          ? true
+          : r.state === 'failed'
+            ? Promise.reject(new Error('run failed'))
+            : undefined;
+      },
+      600_000,
+      'the run',
+    );
+    const after = await phaseSums(base);
+    const history = (await (await fetch(`${base}/runs/${id}/history`)).json()) as {
+      type: string;
+      step: number;
+      seconds: number;
+    }[];
+    const timed = history.filter((h) => h.type === 'step' && h.step >= WARMUP);
+    const seconds = timed.reduce((s, h) => s + h.seconds, 0);
+    const phases: Record<string, number> = {};
+    for (const p of PHASES) phases[p] = ((after[p] - before[p]) / timed.length) * 1000;
+    return { samplesPerSecond: (timed.length * batch) / seconds, phases };
+  } finally {
+    for (const p of procs) p.kill('SIGTERM');
+    await Promise.all(procs.map((p) => new Promise((r) => (p.exitCode !== null ? r(null) : p.once('exit', r)))));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
