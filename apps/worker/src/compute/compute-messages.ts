@@ -1,5 +1,17 @@
 import type { NetworkSpec } from '@nnq/nn';
 
+/**
+ * A shard's buffers: moved (transferred) to the compute thread with the request and back with
+ * the response, then reused for the next shard. Each may be longer than the shard needs; the
+ * thread works on views of the first `batch` rows. Reuse keeps megabytes of ArrayBuffers per
+ * shard away from V8's external-memory accounting, whose GCs otherwise stall the worker.
+ */
+export interface ShardBuffers {
+  x: Float32Array;
+  y: Float32Array;
+  grad: Float32Array;
+}
+
 /** Main thread -> compute thread: one batch to differentiate. */
 export interface ComputeRequest {
   id: number;
@@ -11,12 +23,11 @@ export interface ComputeRequest {
   /** Omitted when the thread already holds `paramsKey` (saves copying every parameter per shard). */
   params?: Float32Array;
   paramCount: number;
-  x: Float32Array;
-  y: Float32Array;
+  buffers: ShardBuffers;
   batch: number;
 }
 
-/** Compute thread -> main thread. */
-export type ComputeResponse =
-  | { id: number; ok: true; loss: number; correct: number; grad: Float32Array; engine: string; fallbackReason?: string }
-  | { id: number; ok: false; error: string };
+/** Compute thread -> main thread; the buffers come back either way. */
+export type ComputeResponse = { id: number; buffers: ShardBuffers } & (
+  { ok: true; loss: number; correct: number; engine: string; fallbackReason?: string } | { ok: false; error: string }
+);

@@ -3,17 +3,24 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { NetworkSpec } from '@nnq/nn';
-import type { ComputeRequest, ComputeResponse } from './compute-messages';
+import type { ComputeRequest, ComputeResponse, ShardBuffers } from './compute-messages';
+
+export type { ShardBuffers } from './compute-messages';
 
 export interface ComputeResult {
   loss: number;
   correct: number;
+  /** The gradient: a view of `buffers.grad`, valid until the buffers are recycled. */
   grad: Float32Array;
+  /** The shard's buffers, back from the thread: give them to `recycle` once the result is used. */
+  buffers: ShardBuffers;
 }
 
 interface Pending {
   resolve(r: ComputeResult): void;
   reject(e: Error): void;
+  worker: Worker;
+  paramCount: number;
 }
 
 /**
@@ -28,6 +35,8 @@ export class ComputePool {
   private readonly threads = new Set<Worker>();
   /** What each thread holds: spec key -> parameters key. */
   private readonly held = new WeakMap<Worker, Map<string, string>>();
+  /** Buffers of finished shards, for the next ones. */
+  private readonly spare: ShardBuffers[] = [];
   private nextId = 1;
   private closed = false;
   /** Engine the threads report ('onnx', or 'reference' after a fallback) and why. */
@@ -51,15 +60,19 @@ export class ComputePool {
       const p = this.pending.get(res.id);
       this.pending.delete(res.id);
       this.release(w);
-      if (!p) return;
+      if (!p) return this.recycle(res.buffers);
       if (res.ok) {
         if (res.engine !== this.engine && res.fallbackReason && !this.fallbackReason) {
           this.fallbackReason = res.fallbackReason;
           this.logger.warn(`compute engine fell back to ${res.engine}: ${res.fallbackReason}`);
         }
         this.engine = res.engine;
-        p.resolve({ loss: res.loss, correct: res.correct, grad: res.grad });
-      } else p.reject(new Error(res.error));
+        const grad = res.buffers.grad.subarray(0, p.paramCount);
+        p.resolve({ loss: res.loss, correct: res.correct, grad, buffers: res.buffers });
+      } else {
+        this.recycle(res.buffers);
+        p.reject(new Error(res.error));
+      }
     });
     w.on('error', (err) => this.logger.error(`compute thread failed: ${err.message}`));
     w.on('exit', (code) => {
@@ -67,7 +80,7 @@ export class ComputePool {
       const i = this.idle.indexOf(w);
       if (i >= 0) this.idle.splice(i, 1);
       for (const [id, p] of this.pending) {
-        if ((p as Pending & { worker?: Worker }).worker === w) {
+        if (p.worker === w) {
           this.pending.delete(id);
           p.reject(new Error(`compute thread exited with ${code}`));
         }
@@ -88,20 +101,38 @@ export class ComputePool {
     return w ? Promise.resolve(w) : new Promise((r) => this.waiting.push(r));
   }
 
+  /**
+   * Buffers for a shard of `rows` rows of a network (inputSize in, K out, P parameters): spare ones
+   * that are large enough, or new ones. Fill x and y, then pass them to lossAndGrad.
+   */
+  buffers(spec: NetworkSpec, rows: number, paramCount: number): ShardBuffers {
+    const xLen = rows * spec.inputSize;
+    const yLen = rows * spec.layers[spec.layers.length - 1].units;
+    const i = this.spare.findIndex((b) => b.x.length >= xLen && b.y.length >= yLen && b.grad.length >= paramCount);
+    if (i >= 0) return this.spare.splice(i, 1)[0];
+    return { x: new Float32Array(xLen), y: new Float32Array(yLen), grad: new Float32Array(paramCount) };
+  }
+
+  /** Keep a shard's buffers for the next shard (at most two sets per thread; older ones go). */
+  recycle(b: ShardBuffers): void {
+    this.spare.push(b);
+    if (this.spare.length > 2 * this.size) this.spare.shift();
+  }
+
+  /** Loss, correct count and gradient of the first `batch` rows of `buffers` (which move to the thread and back). */
   async lossAndGrad(
     specKey: string,
     spec: NetworkSpec,
     params: Float32Array,
     paramsKey: string,
-    x: Float32Array,
-    y: Float32Array,
+    buffers: ShardBuffers,
     batch: number,
   ): Promise<ComputeResult> {
     if (this.closed) throw new Error('compute pool is closed');
     const w = await this.acquire();
     const id = this.nextId++;
     return new Promise<ComputeResult>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, worker: w } as Pending);
+      this.pending.set(id, { resolve, reject, worker: w, paramCount: params.length });
       const held = this.held.get(w)!;
       const fresh = held.get(specKey) !== paramsKey;
       held.set(specKey, paramsKey);
@@ -112,12 +143,11 @@ export class ComputePool {
         paramsKey,
         params: fresh ? params : undefined,
         paramCount: params.length,
-        x,
-        y,
+        buffers,
         batch,
       };
-      // x and y are ours to give away; params stay cached in the main thread, so they are copied
-      w.postMessage(req, [x.buffer as ArrayBuffer, y.buffer as ArrayBuffer]);
+      // the buffers move to the thread; params stay cached in the main thread, so they are copied
+      w.postMessage(req, [buffers.x.buffer, buffers.y.buffer, buffers.grad.buffer] as ArrayBuffer[]);
     });
   }
 

@@ -1,6 +1,6 @@
 import { createTrainingEngine, type TrainingEngine } from '@nnq/engine-onnx';
 import { parentPort } from 'node:worker_threads';
-import type { ComputeRequest, ComputeResponse } from './compute-messages';
+import type { ComputeRequest, ComputeResponse, ShardBuffers } from './compute-messages';
 
 // A compute thread: backprop runs here, so the worker's event loop keeps renewing BullMQ locks.
 const engines = new Map<string, Promise<TrainingEngine>>();
@@ -22,30 +22,33 @@ async function engineFor(req: ComputeRequest): Promise<TrainingEngine> {
   return e;
 }
 
+const outputs = (spec: ComputeRequest['spec']) => spec.layers[spec.layers.length - 1].units;
+
 parentPort?.on('message', (req: ComputeRequest) => {
   void (async () => {
     let res: ComputeResponse;
-    let transfer: ArrayBuffer[] = [];
+    const b: ShardBuffers = req.buffers;
     try {
       const engine = await engineFor(req);
       if (req.params) lastParams.set(req.specKey, { key: req.paramsKey, params: req.params });
       const held = lastParams.get(req.specKey);
       if (!held || held.key !== req.paramsKey) throw new Error(`compute thread lacks parameters ${req.paramsKey}`);
-      const grad = new Float32Array(req.paramCount);
-      const r = await engine.lossAndGrad(held.params, req.x, req.y, req.batch, grad);
+      // views of the shard's rows; the gradient lands in the first paramCount values of b.grad
+      const x = b.x.subarray(0, req.batch * req.spec.inputSize);
+      const y = b.y.subarray(0, req.batch * outputs(req.spec));
+      const r = await engine.lossAndGrad(held.params, x, y, req.batch, b.grad.subarray(0, req.paramCount));
       res = {
         id: req.id,
+        buffers: b,
         ok: true,
         loss: r.loss,
         correct: r.correct,
-        grad: r.grad,
         engine: engine.kind,
         fallbackReason: engine.fallbackReason,
       };
-      transfer = [r.grad.buffer as ArrayBuffer];
     } catch (err) {
-      res = { id: req.id, ok: false, error: err instanceof Error ? err.message : String(err) };
+      res = { id: req.id, buffers: b, ok: false, error: err instanceof Error ? err.message : String(err) };
     }
-    parentPort!.postMessage(res, transfer);
+    parentPort!.postMessage(res, [b.x.buffer, b.y.buffer, b.grad.buffer] as ArrayBuffer[]);
   })();
 });

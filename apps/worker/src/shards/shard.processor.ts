@@ -93,19 +93,11 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
       await new Promise((r) => setTimeout(r, this.config.NNQ_CHAOS_SHARD_DELAY_MS));
     const params = await this.paramsOrFail(ctx, job.version);
     const rows = rowsOf(ctx.splits.train, ctx.perms.get(job.epoch), job.start, job.end);
-    const batch = await this.runs.datasets.gatherBatch(m.datasetId, rows, m.preprocessing);
-    const r = await this.pool.lossAndGrad(
-      m.runId,
-      m.spec,
-      params,
-      `${m.runId}:${job.version}`,
-      batch.x,
-      batch.y,
-      batch.rows,
-    );
-    const blob = encodeShardResult({ grad: r.grad, loss: r.loss, correct: r.correct, rows: batch.rows }, m.gradientTransfer); // prettier-ignore
+    const r = await this.compute(ctx, params, job.version, rows);
+    const blob = encodeShardResult({ grad: r.grad, loss: r.loss, correct: r.correct, rows: rows.length }, m.gradientTransfer); // prettier-ignore
+    this.pool.recycle(r.buffers);
     const set = await setResult(this.redis, key, this.keys.runManifest(job.runId), blob, RESULT_TTL_MS);
-    this.metrics.shardDone('gradient', Number(process.hrtime.bigint() - started) / 1e9, blob.byteLength, batch.rows);
+    this.metrics.shardDone('gradient', Number(process.hrtime.bigint() - started) / 1e9, blob.byteLength, rows.length);
     return { written: set === 1 };
   }
 
@@ -116,22 +108,22 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     if (job.end > idx.length)
       throw new UnrecoverableError(`evaluation range [${job.start}, ${job.end}) exceeds the ${job.split} split`);
     const started = process.hrtime.bigint();
-    const m = ctx.manifest;
     const params = await this.paramsOrFail(ctx, job.version);
-    const batch = await this.runs.datasets.gatherBatch(m.datasetId, idx.subarray(job.start, job.end), m.preprocessing);
-    const r = await this.pool.lossAndGrad(
-      m.runId,
-      m.spec,
-      params,
-      `${m.runId}:${job.version}`,
-      batch.x,
-      batch.y,
-      batch.rows,
-    );
-    const part = JSON.stringify({ loss: r.loss, correct: r.correct, rows: batch.rows });
+    const rows = idx.subarray(job.start, job.end);
+    const r = await this.compute(ctx, params, job.version, rows);
+    this.pool.recycle(r.buffers);
+    const part = JSON.stringify({ loss: r.loss, correct: r.correct, rows: rows.length });
     const set = await setResult(this.redis, key, this.keys.runManifest(job.runId), part, RESULT_TTL_MS);
-    this.metrics.shardDone('evaluate', Number(process.hrtime.bigint() - started) / 1e9, 0, batch.rows);
+    this.metrics.shardDone('evaluate', Number(process.hrtime.bigint() - started) / 1e9, 0, rows.length);
     return { written: set === 1 };
+  }
+
+  /** Gather `rows` into reused buffers and differentiate them on a compute thread. */
+  private async compute(ctx: RunContext, params: Float32Array, version: number, rows: ArrayLike<number>) {
+    const m = ctx.manifest;
+    const b = this.pool.buffers(m.spec, rows.length, params.length);
+    await this.runs.datasets.gatherBatch(m.datasetId, rows, m.preprocessing, b.x, b.y);
+    return this.pool.lossAndGrad(m.runId, m.spec, params, `${m.runId}:${version}`, b, rows.length);
   }
 
   private async paramsOrFail(ctx: RunContext, version: number): Promise<Float32Array> {
