@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { WORKER_IDENTITY, type WorkerIdentity } from './worker-identity';
+import { PrefetchPolicy } from './shards/prefetch';
 
 /**
  * Announces this worker through Redis: a key holding WorkerInfo with a TTL, refreshed every
@@ -23,6 +24,7 @@ export class HeartbeatService implements OnApplicationBootstrap, OnApplicationSh
     @Inject(KEYS) private readonly keys: KeySchema,
     @Inject(NNQ_CONFIG) private readonly config: NnqConfig,
     @Inject(WORKER_IDENTITY) private readonly identity: WorkerIdentity,
+    private readonly prefetch: PrefetchPolicy,
   ) {}
 
   info(): WorkerInfo {
@@ -46,6 +48,9 @@ export class HeartbeatService implements OnApplicationBootstrap, OnApplicationSh
       .sadd(this.keys.workers(), this.identity.id)
       .set(this.keys.worker(this.identity.id), JSON.stringify(this.info()), 'PX', ttl)
       .exec();
+    // registry entries outlive their heartbeat key: count those whose key still exists
+    const ids = await this.redis.smembers(this.keys.workers());
+    if (ids.length) this.prefetch.liveWorkers(await this.redis.exists(...ids.map((id) => this.keys.worker(id))));
   }
 
   async onApplicationBootstrap(): Promise<void> {

@@ -14,6 +14,7 @@ import type { ConnectionOptions } from 'bullmq';
 import { HeartbeatService, newWorkerId } from './heartbeat.service';
 import { RunContextService } from './shards/run-context.service';
 import { ShardProcessor } from './shards/shard.processor';
+import { PrefetchPolicy } from './shards/prefetch';
 import { WorkerMetrics } from './worker.metrics';
 import { WORKER_IDENTITY, type WorkerIdentity } from './worker-identity';
 
@@ -37,6 +38,7 @@ export class WorkerModule {
         RunContextService,
         WorkerMetrics,
         ShardProcessor,
+        { provide: PrefetchPolicy, useValue: new PrefetchPolicy(config.NNQ_WORKER_CONCURRENCY) },
         {
           provide: WORKER_IDENTITY,
           inject: [ShardProcessor],

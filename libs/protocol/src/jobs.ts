@@ -21,6 +21,11 @@ export const GradientJobSchema = z
     /** Positions [start, end) in the epoch permutation of the train split. */
     start: count,
     end: count,
+    /**
+     * Queued a step ahead: parameters `version` may not exist yet. The worker gathers the rows,
+     * then waits for the parameters (or hands the job back when they are long in coming).
+     */
+    ahead: z.boolean().optional(),
   })
   .strict()
   .refine((j) => j.end > j.start, { message: 'end must be greater than start', path: ['end'] })

@@ -78,6 +78,8 @@ export class RunDriver {
   private readonly logger: Logger;
   private readonly abort = new AbortController();
   private params!: Float32Array;
+  /** Step whose gradient jobs are already queued (sent ahead with the previous step). */
+  private dispatchedAhead = -1;
   /** Reused buffer of the step's gradient sum. */
   private gradSum?: Float32Array;
   private state!: OptimizerState;
@@ -234,29 +236,16 @@ export class RunDriver {
     const { keys, redis, queue, waiter, metrics } = this.deps;
     const id = this.record.id;
     const phase = timer((p, s) => metrics.phase(p, s));
-    // 1. dispatch: one job per shard; the jobId makes a re-added job a no-op
+    // 1. dispatch: one job per shard; the jobId makes a re-added job a no-op. Step t+1's jobs go
+    // out now too, marked `ahead`: a worker that finishes early gathers their rows while this
+    // step ends, then waits for parameters t+1 (the step order and the sums are unchanged).
     const ranges = this.setup.plan.shardsOf(t);
-    const jobs = ranges.map((r) => {
-      const data: GradientJob = {
-        kind: 'gradient',
-        runId: id,
-        step: t,
-        shard: r.shard,
-        shards: ranges.length,
-        version: t,
-        epoch: r.epoch,
-        start: r.start,
-        end: r.end,
-      };
-      return {
-        name: JOB_GRADIENT,
-        data,
-        opts: { ...JOB_OPTIONS, jobId: gradientJobId(id, t, r.shard), priority: ranges.length },
-      };
-    });
+    const jobs = this.gradientJobs(t, false);
     const jobIds = jobs.map((j) => j.opts.jobId);
-    waiter.forget(jobIds);
-    await queue.addBulk(jobs);
+    const ahead = t + 1 < this.setup.plan.totalSteps ? this.gradientJobs(t + 1, true) : [];
+    waiter.forget([...jobIds, ...ahead.map((j) => j.opts.jobId)]);
+    await queue.addBulk(this.dispatchedAhead === t ? ahead : [...jobs, ...ahead]);
+    this.dispatchedAhead = t + 1;
     phase('dispatch');
     // 2. wait until every shard's result key exists
     const gradKeys = ranges.map((r) => keys.gradient(id, t, r.shard));
@@ -305,6 +294,7 @@ export class RunDriver {
       // skip: publish the same parameters as the next version
       await redis.set(keys.params(id, t + 1), encodeFloat32(this.params));
       await redis.del(...gradKeys, keys.params(id, t));
+      await redis.publish(keys.paramsChannel(), `${id}:${t + 1}`);
       return { step: t, epoch, loss: NaN, accuracy: NaN, lr: 0, gradNorm: reduced.gradNorm, skipped: true };
     }
     // 4. optimizer
@@ -316,6 +306,7 @@ export class RunDriver {
       .multi()
       .set(keys.params(id, t + 1), blob)
       .del(...gradKeys, keys.params(id, t))
+      .publish(keys.paramsChannel(), `${id}:${t + 1}`)
       .exec();
     metrics.bytes('parameters', blob.byteLength);
     phase('publish');
@@ -372,13 +363,41 @@ export class RunDriver {
     writeFileAtomic(modelPath(this.deps.dataDir, this.record.id), bytes);
   }
 
+  /** The gradient jobs of step t (`ahead`: queued while step t-1 still runs). */
+  private gradientJobs(t: number, ahead: boolean) {
+    const id = this.record.id;
+    const ranges = this.setup.plan.shardsOf(t);
+    return ranges.map((r) => {
+      const data: GradientJob = {
+        kind: 'gradient',
+        runId: id,
+        step: t,
+        shard: r.shard,
+        shards: ranges.length,
+        version: t,
+        epoch: r.epoch,
+        start: r.start,
+        end: r.end,
+        ...(ahead ? { ahead } : {}),
+      };
+      return {
+        name: JOB_GRADIENT,
+        data,
+        opts: { ...JOB_OPTIONS, jobId: gradientJobId(id, t, r.shard), priority: ranges.length },
+      };
+    });
+  }
+
   private async removeOutstandingJobs(): Promise<void> {
     const { queue } = this.deps;
     const t = this.record.step;
     await this.sliced?.removeJobs(t);
+    // this step's jobs and those queued ahead for the next
     await Promise.all(
-      Array.from({ length: this.config.shards }, (_, s) =>
-        queue.remove(gradientJobId(this.record.id, t, s)).catch(() => 0),
+      [t, t + 1].flatMap((step) =>
+        Array.from({ length: this.config.shards }, (_, s) =>
+          queue.remove(gradientJobId(this.record.id, step, s)).catch(() => 0),
+        ),
       ),
     );
   }

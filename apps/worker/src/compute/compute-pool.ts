@@ -115,6 +115,7 @@ export class ComputePool {
 
   /** Keep a shard's buffers for the next shard (at most two sets per thread; older ones go). */
   recycle(b: ShardBuffers): void {
+    if (b.x.buffer.byteLength === 0) return; // detached: moved to a thread that has not sent it back
     this.spare.push(b);
     if (this.spare.length > 2 * this.size) this.spare.shift();
   }

@@ -1,9 +1,10 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { KEYS, REDIS } from '@nnq/cluster';
 import { DatasetCache } from '@nnq/data';
 import { decodeFloat32, type KeySchema } from '@nnq/protocol';
 import { PermutationCache, RunManifestSchema, type RunManifest } from '@nnq/training';
 import type { Redis } from 'ioredis';
+import { ParamsNotices } from './params-notices';
 
 /** A run as a worker sees it: manifest, split row lists, epoch permutations, parameters by version. */
 export interface RunContext {
@@ -15,14 +16,21 @@ export interface RunContext {
 
 export class MissingStateError extends Error {}
 
+/** Parameters a step ahead did not arrive in time: the job goes back to the queue for a while. */
+export class ParamsNotReadyError extends Error {}
+
+/** How often a worker waiting on parameters re-reads their key when no notice arrives. */
+const PARAMS_POLL_MS = 50;
+
 /**
  * Caches what shards of a run share, so a worker reads each manifest, split and parameter
  * version from Redis once, and each dataset chunk once (DatasetCache).
  */
 @Injectable()
-export class RunContextService {
+export class RunContextService implements OnApplicationShutdown {
   private readonly runs = new Map<string, Promise<RunContext>>();
   readonly datasets: DatasetCache;
+  private readonly notices: ParamsNotices;
   /** Bytes and seconds spent fetching parameters (for metrics). */
   onParamsFetched?: (bytes: number, seconds: number) => void;
 
@@ -31,6 +39,11 @@ export class RunContextService {
     @Inject(KEYS) private readonly keys: KeySchema,
   ) {
     this.datasets = new DatasetCache(redis, keys.prefix, { maxBytes: 512 << 20 });
+    this.notices = new ParamsNotices(redis, keys.paramsChannel());
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.notices.close();
   }
 
   context(runId: string): Promise<RunContext> {
@@ -66,17 +79,38 @@ export class RunContextService {
     };
   }
 
-  /** Parameters of `version`, fetched once; the two newest versions stay cached. */
-  params(ctx: RunContext, version: number): Promise<Float32Array> {
+  /**
+   * Parameters of `version`, fetched once; the two newest versions stay cached. With `waitMs`
+   * (a job queued a step ahead), a version still being computed is waited for that long.
+   */
+  params(ctx: RunContext, version: number, waitMs = 0): Promise<Float32Array> {
     let p = ctx.params.get(version);
     if (!p) {
       p = (async () => {
-        const started = process.hrtime.bigint();
-        const b = await this.redis.getBuffer(this.keys.params(ctx.manifest.runId, version));
-        if (!b) throw new MissingStateError(`run ${ctx.manifest.runId} has no parameters of version ${version}`);
-        const v = decodeFloat32(b, ctx.manifest.paramCount);
-        this.onParamsFetched?.(b.byteLength, Number(process.hrtime.bigint() - started) / 1e9);
-        return v;
+        const runId = ctx.manifest.runId;
+        const key = this.keys.params(runId, version);
+        const deadline = Date.now() + waitMs;
+        let lastLook = false;
+        for (;;) {
+          const started = process.hrtime.bigint();
+          const b = await this.redis.getBuffer(key);
+          if (b) {
+            const v = decodeFloat32(b, ctx.manifest.paramCount);
+            this.onParamsFetched?.(b.byteLength, Number(process.hrtime.bigint() - started) / 1e9);
+            return v;
+          }
+          // version v-1 is deleted in the MULTI that writes v: when neither exists on a second look
+          // (v may have landed between the two reads), v is past or the run is over
+          const pending = waitMs > 0 && version > 0 && (await this.redis.exists(this.keys.params(runId, version - 1))) === 1; // prettier-ignore
+          if (!pending) {
+            if (lastLook || waitMs === 0) throw new MissingStateError(`run ${runId} has no parameters of version ${version}`); // prettier-ignore
+            lastLook = true;
+            continue;
+          }
+          const left = deadline - Date.now();
+          if (left <= 0) throw new ParamsNotReadyError(`parameters ${version} of run ${runId} not published within ${waitMs} ms`); // prettier-ignore
+          await this.notices.next(runId, version, Math.min(left, PARAMS_POLL_MS));
+        }
       })();
       p.catch(() => ctx.params.delete(version));
       ctx.params.set(version, p);

@@ -11,16 +11,21 @@ import {
   type KeySchema,
 } from '@nnq/protocol';
 import { rowsOf } from '@nnq/training';
-import { UnrecoverableError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { ComputePool } from '../compute/compute-pool';
-import { MissingStateError, RunContextService, type RunContext } from './run-context.service';
+import { MissingStateError, ParamsNotReadyError, RunContextService, type RunContext } from './run-context.service';
 import { WorkerMetrics } from '../worker.metrics';
 import { setResult } from './set-result';
 import { SliceReducer } from './reduce';
+import { PrefetchPolicy } from './prefetch';
 
 /** Results of shards outlive their step only this long (a late duplicate cannot leak forever). */
 const RESULT_TTL_MS = 6 * 60 * 60 * 1000;
+/** How long a job queued a step ahead waits for its parameters before going back to the queue. */
+const AHEAD_WAIT_MS = 5_000;
+/** ...and how long it then stays delayed. */
+const AHEAD_RETRY_MS = 100;
 
 /**
  * Computes shard jobs: the summed gradient of a training shard, or the loss and correct count of
@@ -42,11 +47,14 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     @Inject(NNQ_CONFIG) private readonly config: NnqConfig,
     private readonly runs: RunContextService,
     private readonly metrics: WorkerMetrics,
+    private readonly prefetch: PrefetchPolicy,
   ) {
     super();
     this.pool = new ComputePool(config.NNQ_WORKER_CONCURRENCY);
     this.reducer = new SliceReducer(redis, keys);
     this.runs.onParamsFetched = (bytes, seconds) => this.metrics.paramsFetched(bytes, seconds);
+    // job slots: one per compute thread, plus one for prefetching when it pays (prefetch.ts)
+    prefetch.onChange = (slots) => (this.worker.concurrency = slots);
   }
 
   onModuleInit(): void {
@@ -57,7 +65,18 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     await this.pool.close();
   }
 
-  async process(job: Job): Promise<{ written: boolean }> {
+  async process(job: Job, token?: string): Promise<{ written: boolean }> {
+    try {
+      return await this.processShard(job);
+    } catch (err) {
+      if (!(err instanceof ParamsNotReadyError)) throw err;
+      // not a failure: the previous step is still running; free this slot for other work
+      await job.moveToDelayed(Date.now() + AHEAD_RETRY_MS, token);
+      throw new DelayedError(err.message);
+    }
+  }
+
+  private async processShard(job: Job): Promise<{ written: boolean }> {
     // pipes never run on queue jobs: parse job.data with the schema
     const parsed = ShardJobSchema.safeParse(job.data);
     if (!parsed.success) {
@@ -66,6 +85,7 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
       );
     }
     const data = parsed.data;
+    if (data.kind === 'gradient') this.prefetch.sawStep(data.shards);
     // sliced reduction (reduce.ts): reads the run's config, not its shard context
     if (data.kind === 'reduce') return this.reducer.reduce(data);
     let ctx: RunContext;
@@ -91,9 +111,9 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     const started = process.hrtime.bigint();
     if (this.config.NNQ_CHAOS_SHARD_DELAY_MS > 0)
       await new Promise((r) => setTimeout(r, this.config.NNQ_CHAOS_SHARD_DELAY_MS));
-    const params = await this.paramsOrFail(ctx, job.version);
     const rows = rowsOf(ctx.splits.train, ctx.perms.get(job.epoch), job.start, job.end);
-    const r = await this.compute(ctx, params, job.version, rows);
+    // a job queued a step ahead gathers its rows while the previous step finishes
+    const r = await this.compute(ctx, job.version, rows, job.ahead ? AHEAD_WAIT_MS : 0);
     const blob = encodeShardResult({ grad: r.grad, loss: r.loss, correct: r.correct, rows: rows.length }, m.gradientTransfer); // prettier-ignore
     this.pool.recycle(r.buffers);
     const set = await setResult(this.redis, key, this.keys.runManifest(job.runId), blob, RESULT_TTL_MS);
@@ -108,9 +128,8 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     if (job.end > idx.length)
       throw new UnrecoverableError(`evaluation range [${job.start}, ${job.end}) exceeds the ${job.split} split`);
     const started = process.hrtime.bigint();
-    const params = await this.paramsOrFail(ctx, job.version);
     const rows = idx.subarray(job.start, job.end);
-    const r = await this.compute(ctx, params, job.version, rows);
+    const r = await this.compute(ctx, job.version, rows);
     this.pool.recycle(r.buffers);
     const part = JSON.stringify({ loss: r.loss, correct: r.correct, rows: rows.length });
     const set = await setResult(this.redis, key, this.keys.runManifest(job.runId), part, RESULT_TTL_MS);
@@ -118,17 +137,26 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     return { written: set === 1 };
   }
 
-  /** Gather `rows` into reused buffers and differentiate them on a compute thread. */
-  private async compute(ctx: RunContext, params: Float32Array, version: number, rows: ArrayLike<number>) {
+  /**
+   * Gather `rows` into reused buffers, get parameters `version` (waiting up to `waitMs` for them),
+   * and differentiate on a compute thread.
+   */
+  private async compute(ctx: RunContext, version: number, rows: ArrayLike<number>, waitMs = 0) {
     const m = ctx.manifest;
-    const b = this.pool.buffers(m.spec, rows.length, params.length);
-    await this.runs.datasets.gatherBatch(m.datasetId, rows, m.preprocessing, b.x, b.y);
-    return this.pool.lossAndGrad(m.runId, m.spec, params, `${m.runId}:${version}`, b, rows.length);
+    const b = this.pool.buffers(m.spec, rows.length, m.paramCount);
+    try {
+      await this.runs.datasets.gatherBatch(m.datasetId, rows, m.preprocessing, b.x, b.y);
+      const params = await this.paramsOrFail(ctx, version, waitMs);
+      return await this.pool.lossAndGrad(m.runId, m.spec, params, `${m.runId}:${version}`, b, rows.length);
+    } catch (err) {
+      this.pool.recycle(b);
+      throw err;
+    }
   }
 
-  private async paramsOrFail(ctx: RunContext, version: number): Promise<Float32Array> {
+  private async paramsOrFail(ctx: RunContext, version: number, waitMs: number): Promise<Float32Array> {
     try {
-      return await this.runs.params(ctx, version);
+      return await this.runs.params(ctx, version, waitMs);
     } catch (err) {
       if (err instanceof MissingStateError) throw new UnrecoverableError(err.message);
       throw err;
