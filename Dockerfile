@@ -44,5 +44,5 @@ EXPOSE 3000 9100
 # /health of the app in this container: a worker answers on NNQ_WORKER_PORT, the coordinator on NNQ_PORT
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "const get=(p)=>fetch('http://127.0.0.1:'+p+'/health',{signal:AbortSignal.timeout(2000)});get(process.env.NNQ_WORKER_PORT).catch(()=>get(process.env.NNQ_PORT)).then((r)=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-ENTRYPOINT ["tini", "--", "/bin/sh", "-c", "case \"$1\" in coordinator|worker) app=$1; shift; exec node \"dist/apps/$app/src/main.js\" \"$@\" ;; *) exec node bin/nnq.js \"$@\" ;; esac", "nnq"]
+ENTRYPOINT ["tini", "--", "/bin/sh", "-c", "case \"$1\" in coordinator|worker) app=$1; shift; exec node --initial-heap-size=512 \"dist/apps/$app/src/main.js\" \"$@\" ;; *) exec node bin/nnq.js \"$@\" ;; esac", "nnq"]
 CMD ["coordinator"]

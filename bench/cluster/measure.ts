@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseRunConfig, trainLocal, type RunConfigInput } from '@nnq/training';
+import { APP_NODE_ARGS } from '../../libs/cluster/src/node-args';
 
 export const ROOT = join(__dirname, '..', '..', '..');
 export const PHASES = ['dispatch', 'wait', 'sum', 'optimizer', 'publish'] as const;
@@ -57,7 +58,7 @@ export async function inProcess(batch: number, steps?: number): Promise<Measure>
 }
 
 function start(app: string, env: NodeJS.ProcessEnv): { child: ChildProcess; out: () => string } {
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'apps', app, 'src', 'main.js')], {
+  const child = spawn(process.execPath, [...APP_NODE_ARGS, join(ROOT, 'dist', 'apps', app, 'src', 'main.js')], {
     env: { ...process.env, NO_COLOR: '1', NNQ_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { APP_NODE_ARGS } from '../../libs/cluster/src/node-args';
 
 /** The repository root (this file runs from dist/bench/scale). */
 export const ROOT = join(__dirname, '..', '..', '..');
@@ -11,7 +12,7 @@ export interface Started {
 
 /** Start a compiled script of dist/ (path relative to dist) with quiet logs unless env says otherwise. */
 export function start(script: string, env: NodeJS.ProcessEnv): Started {
-  const child = spawn(process.execPath, [join(ROOT, 'dist', script)], {
+  const child = spawn(process.execPath, [...APP_NODE_ARGS, join(ROOT, 'dist', script)], {
     env: { ...process.env, NO_COLOR: '1', NNQ_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

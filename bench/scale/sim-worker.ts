@@ -56,7 +56,7 @@ function simulated(): (job: Job) => Promise<unknown> {
     if (data.kind === 'reduce') return reducer.reduce(data);
     if (data.kind === 'evaluate') {
       const part = JSON.stringify({ loss: 0.5 * (data.end - data.start), correct: 0, rows: data.end - data.start });
-      return setResult(redis, keys.evaluation(data.runId, data.evalId, data.shard), keys.runManifest(data.runId), part, 3_600_000); // prettier-ignore
+      return setResult(redis, keys.evaluation(data.runId, data.evalId, data.shard), keys.runManifest(data.runId), part, 3_600_000, keys.resultsChannel()); // prettier-ignore
     }
     const key = keys.gradient(data.runId, data.step, data.shard);
     if (await redis.exists(key)) return 0;
@@ -67,7 +67,14 @@ function simulated(): (job: Job) => Promise<unknown> {
       if (params?.byteLength !== P * 4) throw new Error(`parameters ${data.version} missing`);
       version = `${data.runId}:${data.version}`;
     }
-    return setResult(redis, key, keys.runManifest(data.runId), blob(data.runId, P, data.end - data.start), 3_600_000);
+    return setResult(
+      redis,
+      key,
+      keys.runManifest(data.runId),
+      blob(data.runId, P, data.end - data.start),
+      3_600_000,
+      keys.resultsChannel(),
+    );
   };
 }
 

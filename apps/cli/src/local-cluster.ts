@@ -1,4 +1,11 @@
-import { freePort, redactUrl, redisReachable, startRedisServer, type ThrowawayRedis } from '@nnq/cluster';
+import {
+  APP_NODE_ARGS,
+  freePort,
+  redactUrl,
+  redisReachable,
+  startRedisServer,
+  type ThrowawayRedis,
+} from '@nnq/cluster';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 
@@ -80,7 +87,11 @@ export class LocalCluster {
     const log = this.options.log ?? (() => undefined);
     // own process group: Ctrl-C reaches the CLI only, which stops the children in order
     // stdin is a pipe whose end tells the child that we are gone (NNQ_EXIT_WITH_PARENT)
-    const child = spawn(process.execPath, [APP_MAIN(app)], { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const child = spawn(process.execPath, [...APP_NODE_ARGS, APP_MAIN(app)], {
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
+    });
     this.outputs.set(child, '');
     const tag = `${app}[${child.pid}]`;
     const forward = (chunk: Buffer) => {

@@ -9,3 +9,4 @@ export * from './bootstrap';
 export * from './version';
 export * from './throwaway-redis';
 export * from './redis-probe';
+export * from './node-args';

@@ -57,6 +57,7 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
     });
     this.events.on('error', (err) => this.logger.warn(`queue events: ${err.message}`));
     this.waiter = new ShardWaiter(this.redis, this.queue, this.events);
+    await this.waiter.listen(this.keys.resultsChannel());
     await this.resumeUnfinished();
   }
 
@@ -64,6 +65,7 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
     for (const d of this.drivers.values()) d.shutdown();
     await Promise.allSettled([...this.finished.values()]);
     await this.events?.close();
+    await this.waiter?.close();
   }
 
   /** Validate, load and register the dataset, fix the run's setup, and start it. */

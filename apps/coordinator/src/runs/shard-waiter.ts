@@ -20,14 +20,17 @@ export class CancelledError extends Error {
 }
 
 /**
- * Waits until every result key of a step exists. QueueEvents (best-effort) only wake the waiter
+ * Waits until every result key of a step exists. Notices on the results channel (published by
+ * the scripts that write results, before BullMQ even completes the job) only wake the waiter
  * early; completion is decided from the keys themselves, re-read after every wake-up and at least
- * every `pollMs`. A job that failed for good (no attempts left, or unrecoverable) ends the wait.
+ * every `pollMs`. A job that failed for good (no attempts left, or unrecoverable; from QueueEvents)
+ * ends the wait.
  */
 export class ShardWaiter {
   private readonly logger = new Logger(ShardWaiter.name);
   private readonly wakers = new Set<() => void>();
   private readonly failed = new Map<string, string>();
+  private sub?: Redis;
 
   constructor(
     private readonly redis: Redis,
@@ -35,10 +38,24 @@ export class ShardWaiter {
     events: QueueEvents,
     private readonly pollMs = 200,
   ) {
-    events.on('completed', () => this.wake());
     events.on('failed', ({ jobId, failedReason }) => {
       void this.checkFailed(jobId, failedReason);
     });
+  }
+
+  /** Subscribe to the results channel (a connection of its own). */
+  async listen(channel: string): Promise<void> {
+    const sub = this.redis.duplicate();
+    this.sub = sub;
+    sub.on('error', (err: Error) => this.logger.warn(`results channel: ${err.message}`)); // polls cover the gap
+    sub.on('message', () => this.wake());
+    await sub.subscribe(channel);
+  }
+
+  async close(): Promise<void> {
+    const sub = this.sub;
+    this.sub = undefined;
+    if (sub) await sub.quit().catch(() => sub.disconnect());
   }
 
   private wake(): void {

@@ -15,10 +15,10 @@ import type { Redis } from 'ioredis';
 const MARKER_TTL_MS = 6 * 60 * 60 * 1000;
 
 /**
- * commit-slice-4: write one reduced slice atomically and once.
+ * commit-slice-5: write one reduced slice atomically and once; announce the marker.
  *   KEYS[1] parameters version+1, KEYS[2] slice state step+1, KEYS[3] done marker, KEYS[4] slice state step
  *   ARGV[1] byte offset, ARGV[2] parameter bytes, ARGV[3] total parameter bytes, ARGV[4] state bytes,
- *   ARGV[5] marker value, ARGV[6] marker TTL in ms
+ *   ARGV[5] marker value, ARGV[6] marker TTL in ms, ARGV[7] the results channel
  *   returns 1 written, 0 already reduced, -1 the step is over (its state is gone: cleaned up or run ended)
  * The coordinator deletes a step's state and markers in one MULTI after it publishes, so a late
  * duplicate can never write into a version that later steps read.
@@ -30,6 +30,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SETRANGE', KEYS[1], tonum
 redis.call('SETRANGE', KEYS[1], ARGV[1], ARGV[2])
 redis.call('SET', KEYS[2], ARGV[4])
 redis.call('SET', KEYS[3], ARGV[5], 'PX', ARGV[6])
+redis.call('PUBLISH', ARGV[7], KEYS[3])
 return 1`;
 
 type WithCommit = Redis & {
@@ -110,6 +111,7 @@ export class SliceReducer {
       encodeSliceState(state, ctx.config.optimizer, 0, n),
       String(sq),
       MARKER_TTL_MS,
+      keys.resultsChannel(),
     );
     return { written: written === 1 };
   }
