@@ -13,7 +13,7 @@ import { APP_NODE_ARGS } from '../../libs/cluster/src/node-args';
 export const ROOT = join(__dirname, '..', '..', '..');
 export const PHASES = ['dispatch', 'wait', 'sum', 'optimizer', 'publish'] as const;
 /** Steps per measured run, by global batch. */
-export const STEPS: Record<number, number> = { 1024: 24, 4096: 8 };
+export const STEPS: Record<number, number> = { 1024: 48, 4096: 24 };
 // steps before this one are warm-up (sessions built, chunks fetched, JIT)
 const WARMUP = 2;
 
@@ -122,26 +122,25 @@ export async function cluster(batch: number, workers: number, redisUrl: string, 
       120_000,
       'warm-up',
     );
-    await until(
+    const state = await until(
       async () => {
         const r = (await (await fetch(`${base}/runs/${id}`)).json()) as { state: string };
-        return r.state === 'completed'
-          ? true
-          : r.state === 'failed'
-            ? Promise.reject(new Error('run failed'))
-            : undefined;
+        return ['completed', 'failed', 'cancelled'].includes(r.state) ? r.state : undefined;
       },
       600_000,
       'the run',
     );
+    if (state !== 'completed') throw new Error(`run ${id} ${state}:\n${coord.out().slice(-2000)}`);
     const after = await phaseSums(base);
     const history = (await (await fetch(`${base}/runs/${id}/history`)).json()) as {
       type: string;
       step: number;
-      seconds: number;
+      at: number;
     }[];
-    const timed = history.filter((h) => h.type === 'step' && h.step >= WARMUP);
-    const seconds = timed.reduce((s, h) => s + h.seconds, 0);
+    // wall time from the end of the warm-up to the end of the last step (bookkeeping included)
+    const ends = history.filter((h) => h.type === 'step' && h.step >= WARMUP - 1).map((h) => h.at);
+    const timed = ends.slice(1);
+    const seconds = (ends.at(-1)! - ends[0]) / 1000;
     const phases: Record<string, number> = {};
     for (const p of PHASES) phases[p] = ((after[p] - before[p]) / timed.length) * 1000;
     return { samplesPerSecond: (timed.length * batch) / seconds, phases };

@@ -63,7 +63,12 @@ function simulated(): (job: Job) => Promise<unknown> {
     const P = await paramCount(data.runId);
     // a real worker reads each parameter version once (then its threads cache it)
     if (version !== `${data.runId}:${data.version}`) {
-      const params = await redis.getBuffer(keys.params(data.runId, data.version));
+      // a job queued ahead waits for its parameters (polling here; real workers also get a notice)
+      let params = await redis.getBuffer(keys.params(data.runId, data.version));
+      for (let i = 0; data.ahead && !params && i < 5000; i++) {
+        await new Promise((r) => setTimeout(r, 1));
+        params = await redis.getBuffer(keys.params(data.runId, data.version));
+      }
       if (params?.byteLength !== P * 4) throw new Error(`parameters ${data.version} missing`);
       version = `${data.runId}:${data.version}`;
     }

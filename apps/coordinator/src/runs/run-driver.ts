@@ -133,7 +133,9 @@ export class RunDriver {
           windowStart = Date.now();
           windowRows = 0;
         }
-        const history: HistoryEntry[] = [{ type: 'step', ...outcome, seconds: (Date.now() - stepStart) / 1000 }];
+        const history: HistoryEntry[] = [
+          { type: 'step', ...outcome, seconds: (Date.now() - stepStart) / 1000, at: Date.now() },
+        ];
         this.record = {
           ...this.record,
           step: t + 1,

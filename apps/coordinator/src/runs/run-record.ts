@@ -43,7 +43,10 @@ export type HistoryEntry =
       accuracy: number;
       lr: number;
       gradNorm: number;
+      /** Time inside the step: dispatch to publish. */
       seconds: number;
+      /** When the step ended (ms since the epoch): step rates from wall time, bookkeeping included. */
+      at?: number;
       skipped?: boolean;
     }
   | ({ type: 'evaluation' } & Evaluation);
