@@ -173,7 +173,7 @@ describe('docker-compose.yml', () => {
     expect(existsSync(join(ROOT, 'dist', 'apps', 'cli', 'src', 'main.js'))).toBe(true);
     // the entrypoint maps those words onto the same files
     expect(dockerfile).toMatch(
-      /coordinator\|worker\) app=\$1; shift; exec node \\"dist\/apps\/\$app\/src\/main\.js\\"/,
+      /coordinator\|worker\) app=\$1; shift; exec node (--[\w=-]+ )*\\"dist\/apps\/\$app\/src\/main\.js\\"/,
     );
     expect(dockerfile).toMatch(/exec node bin\/nnq\.js/);
     expect(existsSync(join(ROOT, 'bin', 'nnq.js'))).toBe(true);

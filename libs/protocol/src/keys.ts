@@ -65,6 +65,11 @@ export class KeySchema {
     return `${this.prefix}:runs`;
   }
 
+  /** The newest complete parameter version (decimal text), set with each publish and on resume. */
+  paramsVersion(runId: string): string {
+    return `${this.run(runId)}:version`;
+  }
+
   /** Parameters of version `v`: one little-endian Float32 blob in the flat layout. */
   params(runId: string, version: number): string {
     return `${this.run(runId)}:params:${version}`;

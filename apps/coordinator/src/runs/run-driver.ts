@@ -215,8 +215,11 @@ export class RunDriver {
       this.record = { ...this.record, step: 0, skippedSteps: 0 };
       await this.deps.store.truncateHistory(this.record.id, 0);
     }
-    await this.deps.redis.set(this.deps.keys.params(this.record.id, this.record.step), encodeFloat32(this.params));
+    const { redis, keys } = this.deps;
+    await redis.set(keys.params(this.record.id, this.record.step), encodeFloat32(this.params));
     if (this.sliced) await this.sliced.init(this.state, this.record.step);
+    // workers tell waiting, early (jobs left by the previous coordinator) and past jobs apart by it
+    await redis.set(keys.paramsVersion(this.record.id), this.record.step);
   }
 
   /** A sliced step (sliced-step.ts): workers reduce, the coordinator orders. */
@@ -295,6 +298,7 @@ export class RunDriver {
       if (this.config.onNonFinite === 'fail') throw new NonFiniteStepError(t);
       // skip: publish the same parameters as the next version
       await redis.set(keys.params(id, t + 1), encodeFloat32(this.params));
+      await redis.set(keys.paramsVersion(id), t + 1);
       await redis.del(...gradKeys, keys.params(id, t));
       await redis.publish(keys.paramsChannel(), `${id}:${t + 1}`);
       return { step: t, epoch, loss: NaN, accuracy: NaN, lr: 0, gradNorm: reduced.gradNorm, skipped: true };
@@ -307,6 +311,7 @@ export class RunDriver {
     await redis
       .multi()
       .set(keys.params(id, t + 1), blob)
+      .set(keys.paramsVersion(id), t + 1)
       .del(...gradKeys, keys.params(id, t))
       .publish(keys.paramsChannel(), `${id}:${t + 1}`)
       .exec();

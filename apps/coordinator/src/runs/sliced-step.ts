@@ -177,7 +177,8 @@ export class SlicedSteps {
         .multi()
         .unlink(...gradKeys, keys.params(id, t), ...states(t), ...markers)
         .exec();
-    await cleaned;
+    // parameters t+1 are complete: workers tell waiting, early and past jobs apart by this version
+    await Promise.all([cleaned, redis.set(keys.paramsVersion(id), t + 1)]);
     phase('publish');
     for (const [p, seconds] of Object.entries(spent)) metrics.phase(p as keyof typeof spent, seconds);
     if (skipped) return { step: t, epoch, loss: NaN, accuracy: NaN, lr: 0, gradNorm, skipped };

@@ -16,11 +16,25 @@ export interface RunContext {
 
 export class MissingStateError extends Error {}
 
-/** Parameters a step ahead did not arrive in time: the job goes back to the queue for a while. */
-export class ParamsNotReadyError extends Error {}
+/** The parameters a job needs are not out yet: the job goes back to the queue for `delayMs`. */
+export class ParamsNotReadyError extends Error {
+  constructor(
+    message: string,
+    readonly delayMs: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The job's step is over (its parameters were replaced): nothing to compute. */
+export class StepPastError extends Error {}
 
 /** How often a worker waiting on parameters re-reads their key when no notice arrives. */
 const PARAMS_POLL_MS = 50;
+/** How long a job whose parameters are late stays delayed before a worker tries again. */
+const AHEAD_DELAY_MS = 100;
+/** ...and one far ahead of a resumed coordinator (a few steps at least). */
+const RESUME_DELAY_MS = 1_000;
 
 /**
  * Caches what shards of a run share, so a worker reads each manifest, split and parameter
@@ -80,42 +94,47 @@ export class RunContextService implements OnApplicationShutdown {
   }
 
   /**
-   * Parameters of `version`, fetched once; the two newest versions stay cached. With `waitMs`
-   * (a job queued a step ahead), a version still being computed is waited for that long.
+   * Parameters of `version`, fetched once; the two newest versions stay cached. When they are not
+   * in Redis, the run's published version V tells why: V = version - 1, the step before is still
+   * running (a job queued ahead waits `waitMs` for them); V < version - 1, a coordinator resumed
+   * from an earlier checkpoint (the job waits in the queue until it gets there); V > version, the
+   * step is over.
    */
   params(ctx: RunContext, version: number, waitMs = 0): Promise<Float32Array> {
     let p = ctx.params.get(version);
     if (!p) {
-      p = (async () => {
-        const runId = ctx.manifest.runId;
-        const key = this.keys.params(runId, version);
-        const deadline = Date.now() + waitMs;
-        let lastLook = false;
-        for (;;) {
-          const started = process.hrtime.bigint();
-          const b = await this.redis.getBuffer(key);
-          if (b) {
-            const v = decodeFloat32(b, ctx.manifest.paramCount);
-            this.onParamsFetched?.(b.byteLength, Number(process.hrtime.bigint() - started) / 1e9);
-            return v;
-          }
-          // version v-1 is deleted in the MULTI that writes v: when neither exists on a second look
-          // (v may have landed between the two reads), v is past or the run is over
-          const pending = waitMs > 0 && version > 0 && (await this.redis.exists(this.keys.params(runId, version - 1))) === 1; // prettier-ignore
-          if (!pending) {
-            if (lastLook || waitMs === 0) throw new MissingStateError(`run ${runId} has no parameters of version ${version}`); // prettier-ignore
-            lastLook = true;
-            continue;
-          }
-          const left = deadline - Date.now();
-          if (left <= 0) throw new ParamsNotReadyError(`parameters ${version} of run ${runId} not published within ${waitMs} ms`); // prettier-ignore
-          await this.notices.next(runId, version, Math.min(left, PARAMS_POLL_MS));
-        }
-      })();
+      p = this.fetchParams(ctx, version, waitMs);
       p.catch(() => ctx.params.delete(version));
       ctx.params.set(version, p);
       for (const k of [...ctx.params.keys()].sort((a, b) => a - b).slice(0, -2)) ctx.params.delete(k);
     }
     return p;
+  }
+
+  private async fetchParams(ctx: RunContext, version: number, waitMs: number): Promise<Float32Array> {
+    const runId = ctx.manifest.runId;
+    const key = this.keys.params(runId, version);
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const started = process.hrtime.bigint();
+      const b = await this.redis.getBuffer(key);
+      if (b) {
+        const v = decodeFloat32(b, ctx.manifest.paramCount);
+        this.onParamsFetched?.(b.byteLength, Number(process.hrtime.bigint() - started) / 1e9);
+        return v;
+      }
+      const [published, live] = await Promise.all([
+        this.redis.get(this.keys.paramsVersion(runId)),
+        this.redis.exists(this.keys.runManifest(runId)),
+      ]);
+      if (!live) throw new MissingStateError(`run ${runId} is over (no manifest in Redis)`);
+      const V = published === null ? -1 : Number(published);
+      if (V > version) throw new StepPastError(`step ${version} of run ${runId} is over (parameters ${V} are out)`);
+      if (V === version) continue; // published between the two reads
+      if (V < version - 1) throw new ParamsNotReadyError(`run ${runId} is at parameters ${V}, not ${version - 1}`, RESUME_DELAY_MS); // prettier-ignore
+      const left = deadline - Date.now();
+      if (left <= 0) throw new ParamsNotReadyError(`parameters ${version} of run ${runId} not out within ${waitMs} ms`, AHEAD_DELAY_MS); // prettier-ignore
+      await this.notices.next(runId, version, Math.min(left, PARAMS_POLL_MS));
+    }
   }
 }

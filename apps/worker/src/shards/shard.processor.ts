@@ -14,7 +14,13 @@ import { rowsOf } from '@nnq/training';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { ComputePool } from '../compute/compute-pool';
-import { MissingStateError, ParamsNotReadyError, RunContextService, type RunContext } from './run-context.service';
+import {
+  MissingStateError,
+  ParamsNotReadyError,
+  RunContextService,
+  StepPastError,
+  type RunContext,
+} from './run-context.service';
 import { WorkerMetrics } from '../worker.metrics';
 import { setResult } from './set-result';
 import { SliceReducer } from './reduce';
@@ -24,8 +30,6 @@ import { PrefetchPolicy } from './prefetch';
 const RESULT_TTL_MS = 6 * 60 * 60 * 1000;
 /** How long a job queued a step ahead waits for its parameters before going back to the queue. */
 const AHEAD_WAIT_MS = 5_000;
-/** ...and how long it then stays delayed. */
-const AHEAD_RETRY_MS = 100;
 
 /**
  * Computes shard jobs: the summed gradient of a training shard, or the loss and correct count of
@@ -69,9 +73,11 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     try {
       return await this.processShard(job);
     } catch (err) {
+      // a step already over: done, and gone from the queue (a resumed coordinator may add it again)
+      if (err instanceof StepPastError) return { written: false };
       if (!(err instanceof ParamsNotReadyError)) throw err;
-      // not a failure: the previous step is still running; free this slot for other work
-      await job.moveToDelayed(Date.now() + AHEAD_RETRY_MS, token);
+      // not a failure: the step before is still running; free this slot for other work
+      await job.moveToDelayed(Date.now() + err.delayMs, token);
       throw new DelayedError(err.message);
     }
   }
