@@ -128,7 +128,9 @@ export class RunContextService implements OnApplicationShutdown {
         this.redis.exists(this.keys.runManifest(runId)),
       ]);
       if (!live) throw new MissingStateError(`run ${runId} is over (no manifest in Redis)`);
-      const V = published === null ? -1 : Number(published);
+      // every coordinator sets the version before it queues a job: without it, the job is not one of its
+      if (published === null) throw new MissingStateError(`run ${runId} has no parameters of version ${version}`);
+      const V = Number(published);
       if (V > version) throw new StepPastError(`step ${version} of run ${runId} is over (parameters ${V} are out)`);
       if (V === version) continue; // published between the two reads
       if (V < version - 1) throw new ParamsNotReadyError(`run ${runId} is at parameters ${V}, not ${version - 1}`, RESUME_DELAY_MS); // prettier-ignore
