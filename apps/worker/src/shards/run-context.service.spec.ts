@@ -66,7 +66,7 @@ describe('RunContextService.params: why parameters are missing', () => {
     const { service } = setup(4);
     const err = await service.params(ctx(), 5, 60).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ParamsNotReadyError);
-    expect((err as ParamsNotReadyError).delayMs).toBe(100);
+    expect((err as ParamsNotReadyError).delayMs).toBe(50);
   });
 
   it('sends a job further ahead (a resumed coordinator is behind) back for a second, without waiting', async () => {

@@ -32,7 +32,7 @@ export class StepPastError extends Error {}
 /** How often a worker waiting on parameters re-reads their key when no notice arrives. */
 const PARAMS_POLL_MS = 50;
 /** How long a job whose parameters are late stays delayed before a worker tries again. */
-const AHEAD_DELAY_MS = 100;
+const AHEAD_DELAY_MS = 50;
 /** ...and one far ahead of a resumed coordinator (a few steps at least). */
 const RESUME_DELAY_MS = 1_000;
 

@@ -28,8 +28,12 @@ import { PrefetchPolicy } from './prefetch';
 
 /** Results of shards outlive their step only this long (a late duplicate cannot leak forever). */
 const RESULT_TTL_MS = 6 * 60 * 60 * 1000;
-/** How long a job queued a step ahead waits for its parameters before going back to the queue. */
-const AHEAD_WAIT_MS = 5_000;
+/**
+ * How long a job queued a step ahead waits for its parameters before going back to the queue.
+ * Short: while it waits it holds a job slot, and a job of the step before that was put back in
+ * the queue (retried, or delayed across a coordinator restart) may need that slot to finish it.
+ */
+const AHEAD_WAIT_MS = 250;
 
 /**
  * Computes shard jobs: the summed gradient of a training shard, or the loss and correct count of
