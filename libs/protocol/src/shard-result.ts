@@ -1,6 +1,5 @@
-import { endianness } from 'node:os';
 import { decodeHalf, encodeHalf, type GradientPrecision } from './half';
-import { decodeFloat32, encodeFloat32 } from './tensor-codec';
+import { encodeFloat32, viewFloat32 } from './tensor-codec';
 
 /**
  * A shard's result as one Redis value: the summed gradient (little-endian float32, flat layout)
@@ -38,8 +37,6 @@ function writeTrailer(out: Buffer, r: ShardResult, at: number): void {
   out.writeUInt32LE(r.rows, at + 12);
 }
 
-const LITTLE_ENDIAN = endianness() === 'LE';
-
 /**
  * Decode and check the size against the parameter count. `grad` may be a view of `bytes`: keep
  * `bytes` unmodified while using it.
@@ -63,11 +60,7 @@ export function decodeShardResult(
   if (bytes.byteLength !== paramCount * 4 + TRAILER) {
     throw new RangeError(`shard result has ${bytes.byteLength} bytes, expected ${paramCount * 4 + TRAILER}`);
   }
-  // a view of the received bytes where they are 4-byte aligned (no copy, no allocation), else a copy
-  const grad =
-    LITTLE_ENDIAN && bytes.byteOffset % 4 === 0
-      ? new Float32Array(bytes.buffer, bytes.byteOffset, paramCount)
-      : decodeFloat32(bytes.subarray(0, paramCount * 4), paramCount);
+  const grad = viewFloat32(bytes.subarray(0, paramCount * 4), paramCount);
   return {
     grad,
     loss: bytes.readDoubleLE(paramCount * 4),

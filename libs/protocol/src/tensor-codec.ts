@@ -11,6 +11,19 @@ export function encodeFloat32(values: Float32Array): Buffer {
 }
 
 /** Little-endian bytes -> Float32Array (a fresh, aligned copy; Redis replies are not aligned). */
+/**
+ * Float32 values of little-endian bytes without copying where the bytes are 4-byte aligned (the
+ * result then shares their memory: keep them unmodified while using it), else as decodeFloat32.
+ */
+export function viewFloat32(bytes: Uint8Array, expectedLength?: number): Float32Array {
+  if (!LITTLE || bytes.byteOffset % 4 !== 0 || bytes.byteLength % 4 !== 0) return decodeFloat32(bytes, expectedLength);
+  const n = bytes.byteLength / 4;
+  if (expectedLength !== undefined && n !== expectedLength) {
+    throw new RangeError(`expected ${expectedLength} float32 values, got ${n}`);
+  }
+  return new Float32Array(bytes.buffer, bytes.byteOffset, n);
+}
+
 export function decodeFloat32(bytes: Uint8Array, expectedLength?: number): Float32Array {
   if (bytes.byteLength % 4 !== 0) {
     throw new RangeError(`a float32 blob must have a multiple of 4 bytes, got ${bytes.byteLength}`);

@@ -12,9 +12,7 @@ import {
   evaluateJobId,
   gradientJobId,
   JOB_EVALUATE,
-  JOB_GRADIENT,
   type EvaluateJob,
-  type GradientJob,
   type KeySchema,
 } from '@nnq/protocol';
 import {
@@ -31,8 +29,9 @@ import {
   type RunConfig,
   type RunSetup,
   type SplitName,
+  type StepRecord,
 } from '@nnq/training';
-import type { JobsOptions, Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { readCheckpoint, writeCheckpoint } from './checkpoint';
 import { checkpointPath, modelPath, writeFileAtomic } from './run-files';
@@ -41,6 +40,7 @@ import type { HistoryEntry, RunRecord } from './run-record';
 import type { RunStore } from './run-store.service';
 import { CancelledError, type ShardWaiter } from './shard-waiter';
 import { SlicedSteps } from './sliced-step';
+import { gradientJobs, JOB_OPTIONS } from './step-jobs';
 
 export interface DriverDeps {
   redis: Redis;
@@ -53,13 +53,6 @@ export interface DriverDeps {
   /** Re-queue a shard not done this long after dispatch (0 = never). */
   stragglerMs: number;
 }
-
-const JOB_OPTIONS: JobsOptions = {
-  attempts: 5,
-  backoff: { type: 'exponential', delay: 500 },
-  removeOnComplete: true,
-  removeOnFail: { age: 24 * 3600 },
-};
 
 export class NonFiniteStepError extends Error {
   constructor(readonly step: number) {
@@ -93,7 +86,7 @@ export class RunDriver {
     private readonly setup: RunSetup,
   ) {
     this.logger = new Logger(`Run ${record.id}`);
-    if (slicingApplies(config)) this.sliced = new SlicedSteps(deps, record.id, config, setup, JOB_OPTIONS, this.logger);
+    if (slicingApplies(config)) this.sliced = new SlicedSteps(deps, record.id, config, setup, this.logger);
   }
 
   private stopping = false;
@@ -229,15 +222,7 @@ export class RunDriver {
     return outcome;
   }
 
-  private async step(t: number): Promise<{
-    step: number;
-    epoch: number;
-    loss: number;
-    accuracy: number;
-    lr: number;
-    gradNorm: number;
-    skipped?: boolean;
-  }> {
+  private async step(t: number): Promise<StepRecord> {
     const { keys, redis, queue, waiter, metrics } = this.deps;
     const id = this.record.id;
     const phase = timer((p, s) => metrics.phase(p, s));
@@ -245,9 +230,9 @@ export class RunDriver {
     // out now too, marked `ahead`: a worker that finishes early gathers their rows while this
     // step ends, then waits for parameters t+1 (the step order and the sums are unchanged).
     const ranges = this.setup.plan.shardsOf(t);
-    const jobs = this.gradientJobs(t, false);
+    const jobs = gradientJobs(this.record.id, this.setup.plan, t);
     const jobIds = jobs.map((j) => j.opts.jobId);
-    const ahead = t + 1 < this.setup.plan.totalSteps ? this.gradientJobs(t + 1, true) : [];
+    const ahead = t + 1 < this.setup.plan.totalSteps ? gradientJobs(this.record.id, this.setup.plan, t + 1, true) : [];
     waiter.forget([...jobIds, ...ahead.map((j) => j.opts.jobId)]);
     await queue.addBulk(this.dispatchedAhead === t ? ahead : [...jobs, ...ahead]);
     this.dispatchedAhead = t + 1;
@@ -297,16 +282,28 @@ export class RunDriver {
       metrics.nonFinite();
       if (this.config.onNonFinite === 'fail') throw new NonFiniteStepError(t);
       // skip: publish the same parameters as the next version
-      await redis.set(keys.params(id, t + 1), encodeFloat32(this.params));
-      await redis.set(keys.paramsVersion(id), t + 1);
-      await redis.del(...gradKeys, keys.params(id, t));
-      await redis.publish(keys.paramsChannel(), `${id}:${t + 1}`);
+      await this.publish(t, gradKeys);
       return { step: t, epoch, loss: NaN, accuracy: NaN, lr: 0, gradNorm: reduced.gradNorm, skipped: true };
     }
     // 4. optimizer
     const { lr } = applyStep(this.config, this.params, reduced, this.state, t, this.setup.mask);
     phase('optimizer');
     // 5. publish version t+1, delete what step t no longer needs
+    metrics.bytes('parameters', await this.publish(t, gradKeys));
+    phase('publish');
+    const loss = reduced.loss / reduced.rows;
+    const accuracy = reduced.correct / reduced.rows;
+    metrics.step(id, reduced.rows, loss, accuracy, lr, reduced.gradNorm, t + 1);
+    return { step: t, epoch, loss, accuracy, lr, gradNorm: reduced.gradNorm };
+  }
+
+  /**
+   * Publish this.params as version t+1 in one MULTI: the parameters, the run's version, deletion
+   * of what step t no longer needs, and the notice workers queued ahead wait for. Returns the bytes.
+   */
+  private async publish(t: number, gradKeys: string[]): Promise<number> {
+    const { keys, redis } = this.deps;
+    const id = this.record.id;
     const blob = encodeFloat32(this.params);
     await redis
       .multi()
@@ -315,12 +312,7 @@ export class RunDriver {
       .del(...gradKeys, keys.params(id, t))
       .publish(keys.paramsChannel(), `${id}:${t + 1}`)
       .exec();
-    metrics.bytes('parameters', blob.byteLength);
-    phase('publish');
-    const loss = reduced.loss / reduced.rows;
-    const accuracy = reduced.correct / reduced.rows;
-    metrics.step(id, reduced.rows, loss, accuracy, lr, reduced.gradNorm, t + 1);
-    return { step: t, epoch, loss, accuracy, lr, gradNorm: reduced.gradNorm };
+    return blob.byteLength;
   }
 
   /** Evaluate a split at version `version` with shard jobs; parts are combined in shard order. */
@@ -368,31 +360,6 @@ export class RunDriver {
       extra: { run: this.record.id, name: this.record.name, step: String(this.record.step) },
     });
     writeFileAtomic(modelPath(this.deps.dataDir, this.record.id), bytes);
-  }
-
-  /** The gradient jobs of step t (`ahead`: queued while step t-1 still runs). */
-  private gradientJobs(t: number, ahead: boolean) {
-    const id = this.record.id;
-    const ranges = this.setup.plan.shardsOf(t);
-    return ranges.map((r) => {
-      const data: GradientJob = {
-        kind: 'gradient',
-        runId: id,
-        step: t,
-        shard: r.shard,
-        shards: ranges.length,
-        version: t,
-        epoch: r.epoch,
-        start: r.start,
-        end: r.end,
-        ...(ahead ? { ahead } : {}),
-      };
-      return {
-        name: JOB_GRADIENT,
-        data,
-        opts: { ...JOB_OPTIONS, jobId: gradientJobId(id, t, r.shard), priority: ranges.length },
-      };
-    });
   }
 
   private async removeOutstandingJobs(): Promise<void> {

@@ -1,15 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { createOptimizerState, learningRate, type OptimizerState } from '@nnq/nn';
-import {
-  bytesPerValue,
-  decodeFloat32,
-  gradientJobId,
-  JOB_GRADIENT,
-  JOB_REDUCE,
-  reduceJobId,
-  type GradientJob,
-  type ReduceJob,
-} from '@nnq/protocol';
+import { bytesPerValue, decodeFloat32, JOB_REDUCE, reduceJobId, type ReduceJob } from '@nnq/protocol';
 import {
   decodeSliceState,
   encodeSliceState,
@@ -17,18 +8,12 @@ import {
   type RunConfig,
   type RunSetup,
   type SliceRange,
+  type StepRecord,
 } from '@nnq/training';
-import type { JobsOptions } from 'bullmq';
 import type { DriverDeps } from './run-driver';
+import { gradientJobs, JOB_OPTIONS } from './step-jobs';
 
-export interface SlicedOutcome {
-  step: number;
-  epoch: number;
-  loss: number;
-  accuracy: number;
-  lr: number;
-  gradNorm: number;
-  skipped?: boolean;
+export interface SlicedOutcome extends StepRecord {
   /** Non-finite loss or gradient and onNonFinite 'fail': parameters t are still in Redis. */
   poisoned?: boolean;
 }
@@ -50,7 +35,6 @@ export class SlicedSteps {
     private readonly runId: string,
     private readonly config: RunConfig,
     private readonly setup: RunSetup,
-    private readonly jobOptions: JobsOptions,
     private readonly logger: Logger,
   ) {
     this.ranges = sliceRanges(setup.paramCount, config.reduce.slices);
@@ -102,10 +86,7 @@ export class SlicedSteps {
     };
     // 1. one gradient job per shard, as in the unsliced step
     const shards = this.setup.plan.shardsOf(t);
-    const jobs = shards.map((r) => {
-      const data: GradientJob = { kind: 'gradient', runId: id, step: t, shard: r.shard, shards: shards.length, version: t, epoch: r.epoch, start: r.start, end: r.end }; // prettier-ignore
-      return { name: JOB_GRADIENT, data, opts: { ...this.jobOptions, jobId: gradientJobId(id, t, r.shard), priority: shards.length } }; // prettier-ignore
-    });
+    const jobs = gradientJobs(id, this.setup.plan, t);
     const jobIds = jobs.map((j) => j.opts.jobId);
     waiter.forget(jobIds);
     await queue.addBulk(jobs);
@@ -133,7 +114,7 @@ export class SlicedSteps {
     const lr = learningRate(this.config.schedule, t, { baseLr: this.config.optimizer.lr, batchSize: this.config.batchSize }); // prettier-ignore
     const reduceJobs = this.ranges.map((r) => {
       const data: ReduceJob = { kind: 'reduce', runId: id, step: t, slice: r.slice, start: r.start, end: r.end, version: t, lr, shards: shards.length, rows }; // prettier-ignore
-      return { name: JOB_REDUCE, data, opts: { ...this.jobOptions, jobId: reduceJobId(id, t, r.slice), priority: 1 } };
+      return { name: JOB_REDUCE, data, opts: { ...JOB_OPTIONS, jobId: reduceJobId(id, t, r.slice), priority: 1 } };
     });
     const reduceIds = reduceJobs.map((j) => j.opts.jobId);
     waiter.forget(reduceIds);
