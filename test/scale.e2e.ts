@@ -59,7 +59,7 @@ describe('sliced reduction on two worker processes', () => {
     const redis = new Redis(redisUrl);
     const left = await redis.keys(`${prefix}:{run:${a.id}}:*`);
     await redis.quit();
-    expect(left.filter((k) => /:(opt|reduced|grad|params):/.test(k))).toEqual([]);
+    expect(left.filter((k) => /:(opt|reduced|grad|params|staging):/.test(k))).toEqual([]);
   });
 
   it('moves bfloat16 gradients: deterministic for the setting (cluster = trainLocal, sliced or not), not float32', async () => {

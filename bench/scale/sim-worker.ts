@@ -7,10 +7,11 @@
  *
  *   env: REDIS_URL, NNQ_PREFIX, SIM_WORKERS
  */
-import { Worker, type Job } from 'bullmq';
+import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { encodeShardResult, KeySchema, SHARD_QUEUE, ShardJobSchema } from '@nnq/protocol';
 import { RunManifestSchema } from '@nnq/training';
+import { ParamsNotices } from '../../apps/worker/src/shards/params-notices';
 import { SliceReducer } from '../../apps/worker/src/shards/reduce';
 import { setResult } from '../../apps/worker/src/shards/set-result';
 
@@ -18,7 +19,10 @@ const url = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 const keys = new KeySchema(process.env.NNQ_PREFIX ?? 'nnq');
 const count = Number(process.env.SIM_WORKERS ?? 1);
 const redis = new Redis({ host: url.hostname, port: Number(url.port), maxRetriesPerRequest: null });
-const reducer = new SliceReducer(redis, keys);
+const connection = { host: url.hostname, port: Number(url.port), maxRetriesPerRequest: null };
+const queue = new Queue(SHARD_QUEUE, { connection, prefix: keys.bullPrefix() });
+const reducer = new SliceReducer(redis, keys, (jobs) => queue.addBulk(jobs));
+const notices = new ParamsNotices(redis, keys.paramsChannel());
 const paramCounts = new Map<string, Promise<number>>();
 const blobs = new Map<string, Buffer>();
 
@@ -63,10 +67,10 @@ function simulated(): (job: Job) => Promise<unknown> {
     const P = await paramCount(data.runId);
     // a real worker reads each parameter version once (then its threads cache it)
     if (version !== `${data.runId}:${data.version}`) {
-      // a job queued ahead waits for its parameters (polling here; real workers also get a notice)
+      // a job queued ahead waits for its parameters, woken by their notice as real workers are
       let params = await redis.getBuffer(keys.params(data.runId, data.version));
-      for (let i = 0; data.ahead && !params && i < 5000; i++) {
-        await new Promise((r) => setTimeout(r, 1));
+      for (let i = 0; data.ahead && !params && i < 100; i++) {
+        await notices.next(data.runId, data.version, 50);
         params = await redis.getBuffer(keys.params(data.runId, data.version));
       }
       if (params?.byteLength !== P * 4) throw new Error(`parameters ${data.version} missing`);
@@ -87,7 +91,7 @@ const workers = Array.from(
   { length: count },
   () =>
     new Worker(SHARD_QUEUE, simulated(), {
-      connection: { host: url.hostname, port: Number(url.port), maxRetriesPerRequest: null },
+      connection,
       prefix: keys.bullPrefix(),
       concurrency: 1,
     }),
@@ -95,6 +99,6 @@ const workers = Array.from(
 process.stdout.write(`sim workers ready: ${count}\n`);
 process.on('SIGTERM', () => {
   void Promise.all(workers.map((w) => w.close(true)))
-    .then(() => redis.quit())
+    .then(() => Promise.all([queue.close(), notices.close(), redis.quit()]))
     .finally(() => process.exit(0));
 });

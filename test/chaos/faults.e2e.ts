@@ -133,6 +133,34 @@ describe('chaos', () => {
     expect((await modelParams(cluster.base, r.id)).equals(await faultFree(6))).toBe(true);
   });
 
+  it('trains a sliced run through worker and coordinator SIGKILLs, bit for bit', async () => {
+    // reduce jobs queue the next step's shards: a kill between the two must lose no shard
+    cluster = new TestCluster(redisUrl, 'skill', { NNQ_LOCK_DURATION_MS: '1000', NNQ_CHAOS_SHARD_DELAY_MS: '40' });
+    await cluster.startCoordinator();
+    for (let i = 0; i < 3; i++) await cluster.addWorker();
+    const sliced = config(6, { reduce: { slices: 3, sliceAbove: 0 }, checkpoint: { every: 3 } });
+    const r = await submitRun(cluster.base, sliced);
+    let kills = 0;
+    while (kills < 8) {
+      const at = (await run(cluster, r.id)).step;
+      if (at >= 64) break;
+      await until(async () => (await run(cluster!, r.id)).step >= at + 1, 60_000, 'progress');
+      await sleep(Math.floor(Math.random() * 100));
+      if (kills % 2 === 0) {
+        await cluster.kill(cluster.workers[kills % cluster.workers.length]);
+        await cluster.addWorker();
+      } else {
+        await cluster.kill(cluster.coordinator!);
+        await cluster.startCoordinator();
+      }
+      kills++;
+    }
+    expect(kills).toBe(8);
+    const done = await waitForRun(cluster.base, r.id, 170_000);
+    expect(done.state).toBe('completed');
+    expect((await modelParams(cluster.base, r.id)).equals(await faultFree(6))).toBe(true);
+  });
+
   it('continues after Redis restarts (AOF everysec, noeviction)', async () => {
     const redis = await startRedisServer([
       '--appendonly',

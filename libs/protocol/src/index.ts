@@ -5,3 +5,5 @@ export * from './tensor-codec';
 export * from './worker-info';
 export * from './jobs';
 export * from './half';
+export * from './shard-jobs';
+export * from './slice-marker';

@@ -42,4 +42,12 @@ describe('ShardJobSchema', () => {
     expect(problems({ ...reduce, lr: -1 })).toEqual(['lr: must be at least 0']);
     expect(problems({ ...reduce, grad: [1, 2] })).toEqual([expect.stringMatching(/^\(root\): Unrecognized key/)]);
   });
+
+  it('accepts the next step’s shards on a reduce job as ranges only, and refuses one beyond the shard count', () => {
+    const reduce = { kind: 'reduce', runId: 'r1', step: 3, slice: 1, start: 16, end: 32, version: 3, lr: 0.01, shards: 12, rows: 128 }; // prettier-ignore
+    const next = [{ shard: 11, epoch: 0, start: 0, end: 8 }];
+    expect(problems({ ...reduce, next })).toEqual([]);
+    expect(problems({ ...reduce, next: [{ ...next[0], shard: 12 }] })).toEqual(['next: each next shard needs end > start and shard below shards']); // prettier-ignore
+    expect(problems({ ...reduce, next: [{ ...next[0], grad: [1] }] })).toEqual([expect.stringMatching(/^next\.0: Unrecognized key/)]); // prettier-ignore
+  });
 });

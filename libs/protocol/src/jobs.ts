@@ -70,9 +70,18 @@ export const ReduceJobSchema = z
     shards: z.number().int().min(1),
     /** Rows of the step (the gradient is scaled by 1 / rows). */
     rows: z.number().int().min(1),
+    /**
+     * Shards of step + 1 this job queues once its slice is committed (ahead, at version step + 1),
+     * so the coordinator's dispatch does not grow with the shard count.
+     */
+    next: z.array(z.object({ shard: count, epoch: count, start: count, end: count }).strict()).optional(),
   })
   .strict()
-  .refine((j) => j.end > j.start, { message: 'end must be greater than start', path: ['end'] });
+  .refine((j) => j.end > j.start, { message: 'end must be greater than start', path: ['end'] })
+  .refine((j) => (j.next ?? []).every((n) => n.end > n.start && n.shard < j.shards), {
+    message: 'each next shard needs end > start and shard below shards',
+    path: ['next'],
+  });
 export type ReduceJob = z.infer<typeof ReduceJobSchema>;
 
 // discriminated on kind: a plain union reports a missing field or an unknown kind as '(root): Invalid input'

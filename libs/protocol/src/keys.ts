@@ -75,6 +75,14 @@ export class KeySchema {
     return `${this.run(runId)}:params:${version}`;
   }
 
+  /**
+   * Parameters of version `v` while reduce jobs write their slices (sliced reduction); the
+   * coordinator renames it to params(v) once every slice is in, so readers never see a partial version.
+   */
+  paramsStaging(runId: string, version: number): string {
+    return `${this.run(runId)}:staging:${version}`;
+  }
+
   /** Summed gradient of shard `shard` at step `step`, followed by its loss and correct count. */
   gradient(runId: string, step: number, shard: number): string {
     return `${this.run(runId)}:grad:${step}:${shard}`;
@@ -88,7 +96,10 @@ export class KeySchema {
     return `${this.run(runId)}:opt:${slice}:${step}`;
   }
 
-  /** Marker that slice `slice` of step `step` is reduced: its partial sum of squares (text). */
+  /**
+   * Marker that slice `slice` of step `step` is reduced (text): its partial sum of squares; the
+   * last slice's marker adds the step's loss sum, correct count and rows (from the shards' trailers).
+   */
   reduced(runId: string, step: number, slice: number): string {
     return `${this.run(runId)}:reduced:${step}:${slice}`;
   }

@@ -14,6 +14,13 @@ export interface ShardResult {
 }
 
 const TRAILER = 16;
+/** Bytes of the trailer after the gradient values. */
+export const TRAILER_BYTES = TRAILER;
+
+/** The trailer that starts at byte `at` of `b`. */
+export function readTrailer(b: Buffer, at: number): Omit<ShardResult, 'grad'> {
+  return { loss: b.readDoubleLE(at), correct: b.readUInt32LE(at + 8), rows: b.readUInt32LE(at + 12) };
+}
 
 export function encodeShardResult(r: ShardResult, precision: GradientPrecision = 'float32'): Buffer {
   if (precision !== 'float32') {
@@ -49,22 +56,10 @@ export function decodeShardResult(
   if (precision !== 'float32') {
     const at = paramCount * 2;
     if (bytes.byteLength !== at + TRAILER) throw new RangeError(`shard result has ${bytes.byteLength} bytes, expected ${at + TRAILER} (${precision})`); // prettier-ignore
-    const grad = decodeHalf(bytes.subarray(0, at), precision);
-    return {
-      grad,
-      loss: bytes.readDoubleLE(at),
-      correct: bytes.readUInt32LE(at + 8),
-      rows: bytes.readUInt32LE(at + 12),
-    };
+    return { grad: decodeHalf(bytes.subarray(0, at), precision), ...readTrailer(bytes, at) };
   }
   if (bytes.byteLength !== paramCount * 4 + TRAILER) {
     throw new RangeError(`shard result has ${bytes.byteLength} bytes, expected ${paramCount * 4 + TRAILER}`);
   }
-  const grad = viewFloat32(bytes.subarray(0, paramCount * 4), paramCount);
-  return {
-    grad,
-    loss: bytes.readDoubleLE(paramCount * 4),
-    correct: bytes.readUInt32LE(paramCount * 4 + 8),
-    rows: bytes.readUInt32LE(paramCount * 4 + 12),
-  };
+  return { grad: viewFloat32(bytes.subarray(0, paramCount * 4), paramCount), ...readTrailer(bytes, paramCount * 4) };
 }

@@ -12,6 +12,7 @@ import {
   evaluateJobId,
   gradientJobId,
   JOB_EVALUATE,
+  JOB_OPTIONS,
   type EvaluateJob,
   type KeySchema,
 } from '@nnq/protocol';
@@ -40,7 +41,7 @@ import type { HistoryEntry, RunRecord } from './run-record';
 import type { RunStore } from './run-store.service';
 import { CancelledError, type ShardWaiter } from './shard-waiter';
 import { SlicedSteps } from './sliced-step';
-import { gradientJobs, JOB_OPTIONS } from './step-jobs';
+import { gradientJobs } from './step-jobs';
 
 export interface DriverDeps {
   redis: Redis;

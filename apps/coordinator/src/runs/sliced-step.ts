@@ -1,6 +1,14 @@
 import { Logger } from '@nestjs/common';
 import { createOptimizerState, learningRate, type OptimizerState } from '@nnq/nn';
-import { bytesPerValue, decodeFloat32, JOB_REDUCE, reduceJobId, type ReduceJob } from '@nnq/protocol';
+import {
+  decodeFloat32,
+  gradientJobId,
+  JOB_OPTIONS,
+  JOB_REDUCE,
+  parseSliceMarker,
+  reduceJobId,
+  type ReduceJob,
+} from '@nnq/protocol';
 import {
   decodeSliceState,
   encodeSliceState,
@@ -11,7 +19,7 @@ import {
   type StepRecord,
 } from '@nnq/training';
 import type { DriverDeps } from './run-driver';
-import { gradientJobs, JOB_OPTIONS } from './step-jobs';
+import { gradientJobs } from './step-jobs';
 
 export interface SlicedOutcome extends StepRecord {
   /** Non-finite loss or gradient and onNonFinite 'fail': parameters t are still in Redis. */
@@ -20,13 +28,15 @@ export interface SlicedOutcome extends StepRecord {
 
 /**
  * The coordinator's side of a sliced step (docs/deploy.md "Redis traffic per step"): it orders
- * the step and moves no tensors. Dispatch shard jobs, wait for their keys (EXISTS), read the 16-byte
- * trailers, dispatch one reduce job per slice, wait for the slice markers; workers have then
- * written parameters t+1 and the slices' optimizer state t+1. State lives in Redis, versioned by
+ * the step and moves no tensors. Wait for the shard keys (EXISTS), dispatch one reduce job per
+ * slice, wait for the slice markers; workers have then written parameters t+1 (staged, renamed here
+ * into place), the slices' optimizer state t+1, the step's totals, and queued step t+1's shard jobs. State lives in Redis, versioned by
  * step, so a retried reduce job is a no-op; checkpoints pull it (2P floats at their cadence only).
  */
 export class SlicedSteps {
   readonly ranges: SliceRange[];
+  /** Step whose shard jobs the reduce jobs of the step before queue (-1: none). */
+  private queued = -1;
   /** Deleting the previous step's keys: sent after the next dispatch, awaited at the step's end. */
   private cleanup?: () => Promise<unknown>;
 
@@ -73,10 +83,10 @@ export class SlicedSteps {
   async step(t: number, signal: AbortSignal): Promise<SlicedOutcome> {
     const { keys, redis, queue, waiter, metrics } = this.deps;
     const id = this.runId;
-    const P = this.setup.paramCount;
-    // phases as in the unsliced step: the coordinator's own work is dispatch (shard jobs, trailers,
-    // reduce jobs) and publish (markers, clean-up); wait is both waits for workers; sum and
-    // optimizer run on workers
+    const plan = this.setup.plan;
+    // phases as in the unsliced step: the coordinator's own work is dispatch (reduce jobs, and the
+    // shard jobs when no reduce job queued them) and publish (markers, rename, version); wait is
+    // both waits for workers; sum and optimizer run on workers
     const spent = { dispatch: 0, wait: 0, publish: 0 };
     let last = process.hrtime.bigint();
     const phase = (p: keyof typeof spent) => {
@@ -84,12 +94,15 @@ export class SlicedSteps {
       spent[p] += Number(now - last) / 1e9;
       last = now;
     };
-    // 1. one gradient job per shard, as in the unsliced step
-    const shards = this.setup.plan.shardsOf(t);
-    const jobs = gradientJobs(id, this.setup.plan, t);
+    // 1. one gradient job per shard: queued ahead by the reduce jobs of step t-1, or here (the
+    // run's first step, or a resumed one)
+    const shards = plan.shardsOf(t);
+    const jobs = gradientJobs(id, plan, t);
     const jobIds = jobs.map((j) => j.opts.jobId);
-    waiter.forget(jobIds);
-    await queue.addBulk(jobs);
+    if (this.queued !== t) {
+      waiter.forget(jobIds);
+      await queue.addBulk(jobs);
+    }
     // the previous step's keys go while workers compute: Redis frees large strings synchronously
     // (about 15 ms for 64 blobs of 4 MB), which need not hold up the step
     const cleaned = this.cleanup?.();
@@ -107,50 +120,59 @@ export class SlicedSteps {
       },
     });
     phase('wait');
-    // 3. one reduce job per slice (rows come from the plan); workers write parameters t+1 and the
-    // slices' state t+1. Meanwhile loss, correct and rows from the 16-byte trailers, totalled in
-    // shard order as ShardSum does.
+    // 3. one reduce job per slice (rows come from the plan); workers write parameters t+1 (staged)
+    // and the slices' state t+1; the last slice totals the trailers; each job then queues its share
+    // of step t+1's shards, so this dispatch is the same size at any shard count
     const rows = shards.reduce((n, r) => n + r.end - r.start, 0);
     const lr = learningRate(this.config.schedule, t, { baseLr: this.config.optimizer.lr, batchSize: this.config.batchSize }); // prettier-ignore
+    const next = t + 1 < plan.totalSteps ? plan.shardsOf(t + 1) : [];
+    const K = this.ranges.length;
     const reduceJobs = this.ranges.map((r) => {
-      const data: ReduceJob = { kind: 'reduce', runId: id, step: t, slice: r.slice, start: r.start, end: r.end, version: t, lr, shards: shards.length, rows }; // prettier-ignore
+      const share = next.slice(Math.floor((r.slice * next.length) / K), Math.floor(((r.slice + 1) * next.length) / K));
+      const data: ReduceJob = {
+        ...{ kind: 'reduce', runId: id, step: t, slice: r.slice, start: r.start, end: r.end, version: t, lr, shards: shards.length, rows }, // prettier-ignore
+        ...(share.length ? { next: share.map(({ shard, epoch, start, end }) => ({ shard, epoch, start, end })) } : {}),
+      };
       return { name: JOB_REDUCE, data, opts: { ...JOB_OPTIONS, jobId: reduceJobId(id, t, r.slice), priority: 1 } };
     });
     const reduceIds = reduceJobs.map((j) => j.opts.jobId);
-    waiter.forget(reduceIds);
-    const pipe = redis.pipeline();
-    const at = P * bytesPerValue(this.config.gradientTransfer);
-    for (const k of gradKeys) pipe.getrangeBuffer(k, at, at + 15);
-    const [, trailers] = await Promise.all([queue.addBulk(reduceJobs), pipe.exec()]);
-    let loss = 0;
-    let correct = 0;
-    let counted = 0;
-    for (const [err, b] of trailers ?? []) {
-      if (err || !(b instanceof Buffer) || b.byteLength !== 16) throw new Error(`a shard result of step ${t} is missing its trailer`); // prettier-ignore
-      loss += b.readDoubleLE(0);
-      correct += b.readUInt32LE(8);
-      counted += b.readUInt32LE(12);
-    }
-    if (counted !== rows) throw new Error(`the shards of step ${t} counted ${counted} rows, the plan ${rows}`);
+    waiter.forget([...reduceIds, ...next.map((r) => gradientJobId(id, t + 1, r.shard))]);
+    await queue.addBulk(reduceJobs);
+    this.queued = next.length ? t + 1 : -1;
     const markers = this.ranges.map((r) => keys.reduced(id, t, r.slice));
     phase('dispatch');
     await waiter.waitFor(markers, reduceIds, signal);
     phase('wait');
-    // 5. the norm from the slices' sums of squares (slice order); NaN or Infinity when poisoned
-    const sq = (await redis.mget(...markers)).reduce((acc, v) => acc + Number(v), 0);
-    const gradNorm = Math.sqrt(sq) / rows;
-    const epoch = this.setup.plan.epochOf(t);
+    // 4. the norm from the slices' sums of squares (slice order), the totals from the last slice;
+    // NaN or Infinity when poisoned
+    const read = (await redis.mget(...markers)).map((v, k) => parseSliceMarker(v ?? '', `step ${t} slice ${k}`));
+    const totals = read[K - 1].totals;
+    if (!totals) throw new Error(`the last slice of step ${t} holds no totals`);
+    if (totals.rows !== rows) throw new Error(`the shards of step ${t} counted ${totals.rows} rows, the plan ${rows}`);
+    const { loss, correct } = totals;
+    const gradNorm = Math.sqrt(read.reduce((acc, m) => acc + m.sq, 0)) / rows;
+    const epoch = plan.epochOf(t);
     const states = (v: number) => this.ranges.map((r) => keys.optState(id, r.slice, v));
+    const place = redis.multi();
     let skipped = false;
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
       metrics.nonFinite();
       if (this.config.onNonFinite === 'fail') return { step: t, epoch, loss: NaN, accuracy: NaN, lr: 0, gradNorm, poisoned: true }; // prettier-ignore
       // skip: version t+1 and the state after step t are copies of those before it
-      const copy = redis.multi().copy(keys.params(id, t), keys.params(id, t + 1), 'REPLACE');
-      states(t).forEach((k, i) => copy.copy(k, states(t + 1)[i], 'REPLACE'));
-      await copy.exec();
+      place.copy(keys.params(id, t), keys.params(id, t + 1), 'REPLACE').del(keys.paramsStaging(id, t + 1));
+      states(t).forEach((k, i) => place.copy(k, states(t + 1)[i], 'REPLACE'));
       skipped = true;
+    } else {
+      place.rename(keys.paramsStaging(id, t + 1), keys.params(id, t + 1));
     }
+    // 5. parameters t+1 appear whole; then the version workers tell waiting, early and past jobs
+    // apart by, and the notice that wakes the jobs queued ahead
+    for (const [err] of (await place.exec()) ?? []) if (err) throw new Error(`placing parameters ${t + 1}: ${err.message}`); // prettier-ignore
+    await redis
+      .multi()
+      .set(keys.paramsVersion(id), t + 1)
+      .publish(keys.paramsChannel(), `${id}:${t + 1}`)
+      .exec();
     // 6. delete what step t no longer needs, in one MULTI (a late duplicate reduce then finds no
     // state), after the next step's dispatch; the run's end deletes whatever is left
     this.cleanup = () =>
@@ -158,8 +180,7 @@ export class SlicedSteps {
         .multi()
         .unlink(...gradKeys, keys.params(id, t), ...states(t), ...markers)
         .exec();
-    // parameters t+1 are complete: workers tell waiting, early and past jobs apart by this version
-    await Promise.all([cleaned, redis.set(keys.paramsVersion(id), t + 1)]);
+    await cleaned;
     phase('publish');
     for (const [p, seconds] of Object.entries(spent)) metrics.phase(p as keyof typeof spent, seconds);
     if (skipped) return { step: t, epoch, loss: NaN, accuracy: NaN, lr: 0, gradNorm, skipped };

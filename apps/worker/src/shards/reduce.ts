@@ -1,5 +1,17 @@
 import { flatMask, paramLayout } from '@nnq/nn';
-import { bytesPerValue, decodeFloat32, decodeHalf, encodeFloat32, type KeySchema, type ReduceJob } from '@nnq/protocol';
+import {
+  bytesPerValue,
+  decodeFloat32,
+  decodeHalf,
+  encodeFloat32,
+  encodeSliceMarker,
+  gradientJobEntry,
+  readTrailer,
+  TRAILER_BYTES,
+  type KeySchema,
+  type ReduceJob,
+  type StepTotals,
+} from '@nnq/protocol';
 import {
   decodeSliceState,
   encodeSliceState,
@@ -16,7 +28,7 @@ const MARKER_TTL_MS = 6 * 60 * 60 * 1000;
 
 /**
  * commit-slice-5: write one reduced slice atomically and once; announce the marker.
- *   KEYS[1] parameters version+1, KEYS[2] slice state step+1, KEYS[3] done marker, KEYS[4] slice state step
+ *   KEYS[1] staging parameters version+1 (the coordinator renames them when all slices are in), KEYS[2] slice state step+1, KEYS[3] done marker, KEYS[4] slice state step
  *   ARGV[1] byte offset, ARGV[2] parameter bytes, ARGV[3] total parameter bytes, ARGV[4] state bytes,
  *   ARGV[5] marker value, ARGV[6] marker TTL in ms, ARGV[7] the results channel
  *   returns 1 written, 0 already reduced, -1 the step is over (its state is gone: cleaned up or run ended)
@@ -37,6 +49,9 @@ type WithCommit = Redis & {
   nnqCommitSlice(...args: (string | number | Buffer)[]): Promise<number>;
 };
 
+/** Adds jobs to the shard queue (BullMQ addBulk). */
+export type Enqueue = (jobs: ReturnType<typeof gradientJobEntry>[]) => Promise<unknown>;
+
 interface RunReduceContext {
   config: RunConfig;
   mask: Float32Array | null;
@@ -46,7 +61,9 @@ interface RunReduceContext {
 /**
  * Reduce jobs of sliced steps: read the slice of every shard's gradient (GETRANGE), of parameters
  * version v and the slice's optimizer state, sum in shard order, update (libs/training
- * reduceSlice: the bytes of the unsliced reduction), and commit the slice of version v+1.
+ * reduceSlice: the bytes of the unsliced reduction), and commit the slice of version v+1. The
+ * last slice also reads the shards' 16-byte trailers (they follow its bytes) and totals them into
+ * its marker. Before committing, a job queues its share of the next step's shards (`next`).
  */
 export class SliceReducer {
   private readonly runs = new Map<string, RunReduceContext>();
@@ -54,6 +71,7 @@ export class SliceReducer {
   constructor(
     private readonly redis: Redis,
     private readonly keys: KeySchema,
+    private readonly enqueue: Enqueue,
   ) {
     if (typeof (redis as WithCommit).nnqCommitSlice !== 'function') {
       redis.defineCommand('nnqCommitSlice', { numberOfKeys: 4, lua: COMMIT });
@@ -64,18 +82,26 @@ export class SliceReducer {
     const { keys, redis } = this;
     const id = job.runId;
     const marker = keys.reduced(id, job.step, job.slice);
-    // a duplicate of a reduced slice has nothing to do
-    if (await redis.exists(marker)) return { written: false };
+    // a duplicate of a reduced slice has nothing to reduce; it queues the next shards again in case
+    // the first attempt stopped before it did (their job ids make that a no-op otherwise)
+    if (await redis.exists(marker)) {
+      await this.queueNext(job);
+      return { written: false };
+    }
     const ctx = await this.context(id);
     const n = job.end - job.start;
-    if (job.end > ctx.paramCount) throw new UnrecoverableError(`reduce ${id}-${job.step}-r${job.slice}: range exceeds the parameters`); // prettier-ignore
+    const where = `reduce ${id}-${job.step}-r${job.slice}`;
+    if (job.end > ctx.paramCount) throw new UnrecoverableError(`${where}: range exceeds the parameters`);
     const [from, to] = [job.start * 4, job.end * 4 - 1];
     // gradients may travel at 2 bytes a value (gradientTransfer); parameters are float32
     const precision = ctx.config.gradientTransfer;
     const bpv = bytesPerValue(precision);
+    // the last slice's bytes run on into the trailers
+    const last = job.end === ctx.paramCount;
+    const gradBytesLen = n * bpv + (last ? TRAILER_BYTES : 0);
     const pipe = redis.pipeline();
     pipe.getrangeBuffer(keys.params(id, job.version), from, to);
-    for (let s = 0; s < job.shards; s++) pipe.getrangeBuffer(keys.gradient(id, job.step, s), job.start * bpv, job.end * bpv - 1); // prettier-ignore
+    for (let s = 0; s < job.shards; s++) pipe.getrangeBuffer(keys.gradient(id, job.step, s), job.start * bpv, job.start * bpv + gradBytesLen - 1); // prettier-ignore
     pipe.getBuffer(keys.optState(id, job.slice, job.step));
     const replies = (await pipe.exec()) ?? [];
     const values = replies.map(([err, v]) => {
@@ -86,22 +112,39 @@ export class SliceReducer {
     // the step's state is gone: it was reduced and cleaned up already, or the run ended
     if (!stateBytes) return { written: false };
     const [paramBytes, ...gradBytes] = values;
-    if (paramBytes?.byteLength !== n * 4) throw new Error(`reduce ${id}-${job.step}-r${job.slice}: parameters of version ${job.version} missing`); // prettier-ignore
+    if (paramBytes?.byteLength !== n * 4) throw new Error(`${where}: parameters of version ${job.version} missing`);
     gradBytes.forEach((b, s) => {
-      if (b?.byteLength !== n * bpv) throw new Error(`reduce ${id}-${job.step}-r${job.slice}: gradient of shard ${s} missing`); // prettier-ignore
+      if (b?.byteLength !== gradBytesLen) throw new Error(`${where}: gradient of shard ${s} missing`);
     });
+    // loss, correct and rows totalled in shard order, as ShardSum does
+    let totals: StepTotals | undefined;
+    if (last) {
+      totals = { loss: 0, correct: 0, rows: 0 };
+      for (const b of gradBytes) {
+        const t = readTrailer(b!, n * bpv);
+        totals.loss += t.loss;
+        totals.correct += t.correct;
+        totals.rows += t.rows;
+      }
+    }
     const params = decodeFloat32(paramBytes, n);
     const state = decodeSliceState(stateBytes, ctx.config.optimizer, n);
     const sq = reduceSlice(ctx.config, {
-      grads: gradBytes.map((b) => (precision === 'float32' ? decodeFloat32(b!, n) : decodeHalf(b!, precision))),
+      grads: gradBytes.map((b) => {
+        const values = b!.subarray(0, n * bpv);
+        return precision === 'float32' ? decodeFloat32(values, n) : decodeHalf(values, precision);
+      }),
       params,
       state,
       mask: ctx.mask ? ctx.mask.subarray(job.start, job.end) : null,
       lr: job.lr,
       rows: job.rows,
     });
+    // the next step's shards go out before the commit: the queue traffic they cause overlaps the
+    // other slices' reduction, not the coordinator's publish (they wait for parameters step + 1)
+    await this.queueNext(job);
     const written = await (redis as WithCommit).nnqCommitSlice(
-      keys.params(id, job.version + 1),
+      keys.paramsStaging(id, job.version + 1),
       keys.optState(id, job.slice, job.step + 1),
       marker,
       keys.optState(id, job.slice, job.step),
@@ -109,11 +152,23 @@ export class SliceReducer {
       encodeFloat32(params),
       ctx.paramCount * 4,
       encodeSliceState(state, ctx.config.optimizer, 0, n),
-      String(sq),
+      encodeSliceMarker({ sq, totals }),
       MARKER_TTL_MS,
       keys.resultsChannel(),
     );
     return { written: written === 1 };
+  }
+
+  /** This job's share of the next step's shards, queued ahead (they wait for parameters step + 1). */
+  private async queueNext(job: ReduceJob): Promise<void> {
+    if (!job.next?.length) return;
+    const step = job.step + 1;
+    await this.enqueue(
+      job.next.map(
+        (r) =>
+        gradientJobEntry({ kind: 'gradient', runId: job.runId, step, shard: r.shard, shards: job.shards, version: step, epoch: r.epoch, start: r.start, end: r.end, ahead: true }), // prettier-ignore
+      ),
+    );
   }
 
   /** The run's config (as stored by the coordinator) and flat mask, read once per run. */

@@ -1,4 +1,4 @@
-import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { KEYS, lockSettings, NNQ_CONFIG, REDIS, type NnqConfig } from '@nnq/cluster';
 import {
@@ -11,7 +11,7 @@ import {
   type KeySchema,
 } from '@nnq/protocol';
 import { rowsOf } from '@nnq/training';
-import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { ComputePool } from '../compute/compute-pool';
 import {
@@ -56,10 +56,12 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     private readonly runs: RunContextService,
     private readonly metrics: WorkerMetrics,
     private readonly prefetch: PrefetchPolicy,
+    @InjectQueue(SHARD_QUEUE) queue: Queue,
   ) {
     super();
     this.pool = new ComputePool(config.NNQ_WORKER_CONCURRENCY);
-    this.reducer = new SliceReducer(redis, keys);
+    // reduce jobs queue the next step's shards on the same queue
+    this.reducer = new SliceReducer(redis, keys, (jobs) => queue.addBulk(jobs));
     this.runs.onParamsFetched = (bytes, seconds) => this.metrics.paramsFetched(bytes, seconds);
     // job slots: one per compute thread, plus one for prefetching when it pays (prefetch.ts)
     prefetch.onChange = (slots) => (this.worker.concurrency = slots);
