@@ -7,7 +7,7 @@
  * everything but waiting for workers), the coordinator's CPU seconds, and bytes through Redis
  * (INFO stats) against the formula of docs/deploy.md. Then real workers (real.ts).
  *
- *   npm run bench:scale            # SCALE_P=100000,1000000 SCALE_W=1,4 to narrow; SCALE_REAL=0 skips real.ts, SCALE_SIM=0 runs only it, SCALE_SKIP=PxW,... (default 10000000x64)
+ *   npm run bench:scale            # SCALE_P=100000,1000000 SCALE_W=1,4 to narrow; SCALE_STEPS=n steps per point; SCALE_MODES=sliced; SCALE_REAL=0 skips real.ts, SCALE_SIM=0 runs only it, SCALE_SKIP=PxW,... (default 10000000x64)
  *
  * Prints a table and writes bench/results/scale.json.
  */
@@ -24,9 +24,13 @@ import { ROOT, start, stopAll, until, type Started } from './processes';
 const list = (v: string | undefined, d: number[]) => (v ? v.split(',').map(Number) : d);
 const PS = list(process.env.SCALE_P, [100_000, 1_000_000, 10_000_000]);
 const WS = list(process.env.SCALE_W, [1, 4, 16, 64]);
-const MEASURED: Record<number, number> = { 100_000: 6, 1_000_000: 4, 10_000_000: 2 };
+const MEASURED: Record<number, number> = { 100_000: 6, 1_000_000: 8, 10_000_000: 2 };
+/** Steps measured per point (SCALE_STEPS overrides for every P). */
+const measured = (P: number): number => Number(process.env.SCALE_STEPS) || (MEASURED[P] ?? 3);
 /** Points left out, as PxW (default 10000000x64: about 8 GB through Redis per step, minutes per point). */
 const SKIP = (process.env.SCALE_SKIP ?? '10000000x64').split(',');
+/** SCALE_MODES=sliced or unsliced narrows to one mode. */
+const MODES = [false, true].filter((m) => (process.env.SCALE_MODES ?? 'unsliced,sliced').split(',').includes(m ? 'sliced' : 'unsliced')); // prettier-ignore
 const WARMUP = 1;
 const SLICES = 8;
 const PHASES = ['dispatch', 'wait', 'sum', 'optimizer', 'publish'] as const;
@@ -34,7 +38,7 @@ const PHASES = ['dispatch', 'wait', 'sum', 'optimizer', 'publish'] as const;
 /** Two tanh layers of H units on 2 inputs: P = H^2 + 6H + 2 parameters. */
 function config(P: number, W: number, sliced: boolean): RunConfigInput & { paramCount: number } {
   const H = Math.round(-3 + Math.sqrt(7 + P));
-  const steps = WARMUP + (MEASURED[P] ?? 3) + 2;
+  const steps = WARMUP + measured(P) + 2;
   return {
     paramCount: H * H + 6 * H + 2,
     name: `scale-${P}-${W}-${sliced ? 'sliced' : 'unsliced'}`,
@@ -109,7 +113,7 @@ async function point(base: string, redis: Redis, P: number, W: number, sliced: b
     return snapshot(base, redis);
   };
   const a = await at(WARMUP);
-  const b = await at(WARMUP + (MEASURED[P] ?? 3));
+  const b = await at(WARMUP + measured(P));
   await until(async () => {
     const r = (await (await fetch(`${base}/runs/${id}`)).json()) as { state: string; error?: { reason: string } };
     if (r.state === 'failed') throw new Error(`run failed: ${r.error?.reason}`);
@@ -158,7 +162,7 @@ async function main(): Promise<void> {
       await Promise.all(sims.map((s) => until(async () => s.out().includes('sim workers ready') || undefined, 30_000, 'sim workers'))); // prettier-ignore
       for (const P of PS) {
         if (SKIP.includes(`${P}x${W}`)) continue;
-        for (const sliced of [false, true]) {
+        for (const sliced of MODES) {
           const row = await point(base, redis, P, W, sliced);
           rows.push(row);
           report(rows, [], true);

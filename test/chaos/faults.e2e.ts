@@ -209,5 +209,20 @@ describe('chaos', () => {
     expect((skipped as RunView & { skippedSteps: number }).skippedSteps).toBeGreaterThan(0);
     const metrics = await (await fetch(`${cluster.base}/metrics`)).text();
     expect(Number(/^nnq_nonfinite_steps_total\S* (\d+)/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+
+    // sliced reduction decides the same: the same failing step and last weights, the same skips
+    const reduce = { slices: 2, sliceAbove: 0 };
+    const slicedFail = await waitForRun(cluster.base, (await submitRun(cluster.base, { ...poisoned, reduce })).id);
+    expect(slicedFail.state).toBe('failed');
+    expect(slicedFail.error).toEqual(done.error);
+    expect((await modelParams(cluster.base, slicedFail.id)).equals(last)).toBe(true);
+    const slicedSkip = await submitRun(cluster.base, { ...poisoned, reduce, onNonFinite: 'skip' });
+    const slicedSkipped = await waitForRun(cluster.base, slicedSkip.id);
+    expect(slicedSkipped.state).toBe('completed');
+    expect((slicedSkipped as RunView & { skippedSteps: number }).skippedSteps).toBe(
+      (skipped as RunView & { skippedSteps: number }).skippedSteps,
+    );
+    const skippedModel = await modelParams(cluster.base, skipping.id);
+    expect((await modelParams(cluster.base, slicedSkip.id)).equals(skippedModel)).toBe(true);
   });
 });

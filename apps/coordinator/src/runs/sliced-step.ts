@@ -19,6 +19,7 @@ import {
   type StepRecord,
 } from '@nnq/training';
 import type { DriverDeps } from './run-driver';
+import { publishSlices } from './publish-slices';
 import { gradientJobs } from './step-jobs';
 
 export interface SlicedOutcome extends StepRecord {
@@ -143,36 +144,40 @@ export class SlicedSteps {
     phase('dispatch');
     await waiter.waitFor(markers, reduceIds, signal);
     phase('wait');
-    // 4. the norm from the slices' sums of squares (slice order), the totals from the last slice;
+    // 4. parameters t+1 appear whole, with the version workers tell waiting, early and past jobs
+    // apart by and the notice that wakes the jobs queued ahead, in one script that reads the
+    // markers: unless the step is poisoned
+    const states = (v: number) => this.ranges.map((r) => keys.optState(id, r.slice, v));
+    const out = await publishSlices(
+      redis,
+      { staging: keys.paramsStaging(id, t + 1), params: keys.params(id, t + 1), version: keys.paramsVersion(id), markers }, // prettier-ignore
+      t + 1,
+      keys.paramsChannel(),
+      `${id}:${t + 1}`,
+    );
+    // 5. the norm from the slices' sums of squares (slice order), the totals from the last slice;
     // NaN or Infinity when poisoned
-    const read = (await redis.mget(...markers)).map((v, k) => parseSliceMarker(v ?? '', `step ${t} slice ${k}`));
+    const read = out.markers.map((v, k) => parseSliceMarker(v, `step ${t} slice ${k}`));
     const totals = read[K - 1].totals;
     if (!totals) throw new Error(`the last slice of step ${t} holds no totals`);
     if (totals.rows !== rows) throw new Error(`the shards of step ${t} counted ${totals.rows} rows, the plan ${rows}`);
     const { loss, correct } = totals;
     const gradNorm = Math.sqrt(read.reduce((acc, m) => acc + m.sq, 0)) / rows;
     const epoch = plan.epochOf(t);
-    const states = (v: number) => this.ranges.map((r) => keys.optState(id, r.slice, v));
-    const place = redis.multi();
-    let skipped = false;
-    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+    const skipped = !out.published;
+    if (skipped) {
       metrics.nonFinite();
       if (this.config.onNonFinite === 'fail') return { step: t, epoch, loss: NaN, accuracy: NaN, lr: 0, gradNorm, poisoned: true }; // prettier-ignore
       // skip: version t+1 and the state after step t are copies of those before it
-      place.copy(keys.params(id, t), keys.params(id, t + 1), 'REPLACE').del(keys.paramsStaging(id, t + 1));
-      states(t).forEach((k, i) => place.copy(k, states(t + 1)[i], 'REPLACE'));
-      skipped = true;
-    } else {
-      place.rename(keys.paramsStaging(id, t + 1), keys.params(id, t + 1));
+      const copy = redis.multi().copy(keys.params(id, t), keys.params(id, t + 1), 'REPLACE');
+      states(t).forEach((k, i) => copy.copy(k, states(t + 1)[i], 'REPLACE'));
+      const replies = await copy
+        .del(keys.paramsStaging(id, t + 1))
+        .set(keys.paramsVersion(id), t + 1)
+        .publish(keys.paramsChannel(), `${id}:${t + 1}`)
+        .exec();
+      for (const [err] of replies ?? []) if (err) throw new Error(`skipping step ${t}: ${err.message}`);
     }
-    // 5. parameters t+1 appear whole; then the version workers tell waiting, early and past jobs
-    // apart by, and the notice that wakes the jobs queued ahead
-    for (const [err] of (await place.exec()) ?? []) if (err) throw new Error(`placing parameters ${t + 1}: ${err.message}`); // prettier-ignore
-    await redis
-      .multi()
-      .set(keys.paramsVersion(id), t + 1)
-      .publish(keys.paramsChannel(), `${id}:${t + 1}`)
-      .exec();
     // 6. delete what step t no longer needs, in one MULTI (a late duplicate reduce then finds no
     // state), after the next step's dispatch; the run's end deletes whatever is left
     this.cleanup = () =>
