@@ -4,7 +4,7 @@
  * workers (real processes, a throwaway redis-server), plus the coordinator's step time split
  * into dispatch, wait for gradients, sum, optimizer and publish.
  *
- *   npm run bench:cluster                 # BENCH_RUNS=3 repetitions, medians reported
+ *   npm run bench:cluster                 # BENCH_RUNS=3 repetitions, medians reported; BENCH_BATCHES=4096 narrows
  *
  * Prints a table and writes bench/results/cluster.json.
  */
@@ -15,12 +15,14 @@ import { startRedisServer } from '../../libs/cluster/src/throwaway-redis';
 import { cluster, inProcess, median, PHASES, ROOT, type Measure } from './measure';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+/** BENCH_BATCHES=4096 narrows the global batch sizes measured. */
+const BATCHES = (process.env.BENCH_BATCHES ?? '1024,4096').split(',').map(Number);
 
 async function main(): Promise<void> {
   const redis = await startRedisServer();
   const rows: Record<string, unknown>[] = [];
   try {
-    for (const batch of [1024, 4096]) {
+    for (const batch of BATCHES) {
       const runs: Record<string, Measure[]> = { inProcess: [], worker1: [], worker2: [] };
       for (let r = 0; r < RUNS; r++) {
         // interleaved, so load on the shared machine hits every variant alike
