@@ -48,12 +48,19 @@ export class HeartbeatService implements OnApplicationBootstrap, OnApplicationSh
       .sadd(this.keys.workers(), this.identity.id)
       .set(this.keys.worker(this.identity.id), JSON.stringify(this.info()), 'PX', ttl)
       .exec();
-    // registry entries outlive their heartbeat key: count those whose key still exists
+    await this.countLive();
+  }
+
+  /** Registry entries outlive their heartbeat key: count those whose key still exists. */
+  private async countLive(): Promise<void> {
     const ids = await this.redis.smembers(this.keys.workers());
     if (ids.length) this.prefetch.liveWorkers(await this.redis.exists(...ids.map((id) => this.keys.worker(id))));
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    // a run not seen before asks for a count at once, not at the next beat
+    this.prefetch.recount = () =>
+      void this.countLive().catch((err: Error) => this.logger.warn(`counting workers failed: ${err.message}`));
     await this.beat();
     this.timer = setInterval(
       () => void this.beat().catch((err: Error) => this.logger.warn(`heartbeat failed: ${err.message}`)),
