@@ -120,16 +120,29 @@ export function toAffine(p: Preprocessing | undefined, features: number): Affine
   return { mul: Float32Array.from(mul), add: Float32Array.from(add) };
 }
 
-const affineCache = new WeakMap<object, Map<number, Affine>>();
 const IDENTITY = {};
 
-function cachedAffine(p: Preprocessing | undefined, features: number): Affine {
+/** The affine map, and when it is the same for every feature, its values for the bytes 0-255. */
+type GatherMap = Affine & { bytes?: Float32Array };
+
+const gatherCache = new WeakMap<object, Map<number, GatherMap>>();
+
+function cachedAffine(p: Preprocessing | undefined, features: number): GatherMap {
   const key = p ?? IDENTITY;
-  let byWidth = affineCache.get(key);
-  if (!byWidth) affineCache.set(key, (byWidth = new Map()));
+  let byWidth = gatherCache.get(key);
+  if (!byWidth) gatherCache.set(key, (byWidth = new Map()));
   let a = byWidth.get(features);
-  if (!a) byWidth.set(features, (a = toAffine(p, features)));
+  if (!a) byWidth.set(features, (a = withByteTable(toAffine(p, features))));
   return a;
+}
+
+/** A table of the map over uint8 inputs, when one map serves every feature (scale steps only). */
+function withByteTable(a: Affine): GatherMap {
+  const uniform = a.mul.every((m) => m === a.mul[0]) && a.add.every((v) => v === a.add[0]);
+  if (!uniform || a.mul.length === 0) return a;
+  const bytes = new Float32Array(256);
+  for (let v = 0; v < 256; v++) bytes[v] = Math.fround(Math.fround(v * a.mul[0]) + a.add[0]);
+  return { ...a, bytes };
 }
 
 /** Rows stored in chunks of `chunkRows` rows (an in-memory Dataset is one chunk). */
@@ -187,7 +200,7 @@ export function gatherChunked(
   const y = outY ?? new Float32Array(n * W);
   if (x.length < n * F) throw new RangeError(`outX holds ${x.length} values, the batch needs ${n}x${F}`);
   if (y.length < n * W) throw new RangeError(`outY holds ${y.length} values, the batch needs ${n}x${W}`);
-  const { mul, add } = cachedAffine(preprocessing, F);
+  const { mul, add, bytes } = cachedAffine(preprocessing, F);
   const onehot = src.targets.kind === 'labels';
   if (onehot) y.fill(0, 0, n * W);
   const fround = Math.fround;
@@ -202,7 +215,9 @@ export function gatherChunked(
     // x' = mul * x + add, rounded to float32 after each op as an ONNX Mul then Add would
     const from = local * F;
     const to = k * F;
-    for (let j = 0; j < F; j++) x[to + j] = fround(fround(cx[from + j] * mul[j]) + add[j]);
+    // (uint8 features and one map for all: the same values, looked up)
+    if (bytes && cx instanceof Uint8Array) for (let j = 0; j < F; j++) x[to + j] = bytes[cx[from + j]];
+    else for (let j = 0; j < F; j++) x[to + j] = fround(fround(cx[from + j] * mul[j]) + add[j]);
     if (onehot) y[k * W + ct[local]] = 1;
     else for (let j = 0; j < W; j++) y[k * W + j] = ct[local * W + j];
   }

@@ -74,23 +74,25 @@ export class ShardWaiter {
   /**
    * Resolves when all `keys` exist; `jobIds[i]` is the job that writes `keys[i]`. With a
    * straggler deadline, `onDeadline` gets the indices still missing each time it passes (the
-   * caller queues duplicates; whichever copy writes first counts).
+   * caller queues duplicates; whichever copy writes first counts). With `take`, results are handed
+   * over in index order as they come: `take(i)` reads key i and answers false while it is missing
+   * (one read per result, no existence check before it).
    */
   async waitFor(
     keys: string[],
     jobIds: string[],
     signal?: AbortSignal,
     straggler?: { afterMs: number; onDeadline: (missing: number[], round: number) => Promise<void> },
-    onReady?: (index: number) => Promise<void>,
+    take?: (index: number) => Promise<boolean>,
   ): Promise<void> {
     let deadline = straggler && straggler.afterMs > 0 ? Date.now() + straggler.afterMs : Infinity;
     let round = 0;
     let next = 0;
     for (;;) {
       if (signal?.aborted) throw new CancelledError();
-      if (onReady) {
+      if (take) {
         // hand over results in index order as soon as the next one exists (overlaps the sum with compute)
-        while (next < keys.length && (await this.redis.exists(keys[next]))) await onReady(next++);
+        while (next < keys.length && (await take(next))) next++;
         if (next === keys.length) return;
       } else if ((await this.redis.exists(...keys)) === keys.length) return;
       if (Date.now() >= deadline && straggler) {
