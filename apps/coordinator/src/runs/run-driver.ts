@@ -14,7 +14,6 @@ import {
   JOB_EVALUATE,
   JOB_OPTIONS,
   type EvaluateJob,
-  type KeySchema,
 } from '@nnq/protocol';
 import {
   applyStep,
@@ -32,28 +31,14 @@ import {
   type SplitName,
   type StepRecord,
 } from '@nnq/training';
-import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { readCheckpoint, writeCheckpoint } from './checkpoint';
 import { checkpointPath, modelPath, writeFileAtomic } from './run-files';
-import type { CoordinatorMetrics, StepPhase } from '../coordinator.metrics';
+import type { StepPhase } from '../coordinator.metrics';
 import type { HistoryEntry, RunRecord } from './run-record';
-import type { RunStore } from './run-store.service';
-import { CancelledError, type ShardWaiter } from './shard-waiter';
+import { CancelledError } from './shard-waiter';
 import { SlicedSteps } from './sliced-step';
 import { gradientJobs } from './step-jobs';
-
-export interface DriverDeps {
-  redis: Redis;
-  keys: KeySchema;
-  queue: Queue;
-  waiter: ShardWaiter;
-  store: RunStore;
-  metrics: CoordinatorMetrics;
-  dataDir: string;
-  /** Re-queue a shard not done this long after dispatch (0 = never). */
-  stragglerMs: number;
-}
+import type { DriverDeps } from './driver-deps';
 
 export class NonFiniteStepError extends Error {
   constructor(readonly step: number) {

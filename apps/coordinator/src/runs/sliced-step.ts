@@ -18,7 +18,7 @@ import {
   type SliceRange,
   type StepRecord,
 } from '@nnq/training';
-import type { DriverDeps } from './run-driver';
+import type { DriverDeps } from './driver-deps';
 import { publishSlices } from './publish-slices';
 import { gradientJobs } from './step-jobs';
 
