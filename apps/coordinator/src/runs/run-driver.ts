@@ -40,6 +40,9 @@ import { SlicedSteps } from './sliced-step';
 import { gradientJobs } from './step-jobs';
 import type { DriverDeps } from './driver-deps';
 
+/** A run's record and history reach Redis at least this often while it trains (GET /runs/:id reads them). */
+const PROGRESS_EVERY_MS = 200;
+
 export class NonFiniteStepError extends Error {
   constructor(readonly step: number) {
     super(`non-finite loss or gradient at step ${step}; the parameters of step ${step} are kept`);
@@ -64,6 +67,9 @@ export class RunDriver {
   private state!: OptimizerState;
   /** Sliced reduction (sliced-step.ts) when the run config asks for it; otherwise undefined. */
   private readonly sliced?: SlicedSteps;
+  /** History entries of steps done since the record was last saved, and when that was. */
+  private unsaved: HistoryEntry[] = [];
+  private savedAt = 0;
 
   constructor(
     private readonly deps: DriverDeps,
@@ -136,12 +142,15 @@ export class RunDriver {
             }
           }
         }
-        await store.appendHistory(id, ...history);
-        if (this.config.checkpoint.every > 0 && (t + 1) % this.config.checkpoint.every === 0) {
+        this.unsaved.push(...history);
+        const checkpoints = this.config.checkpoint.every > 0 && (t + 1) % this.config.checkpoint.every === 0;
+        if (checkpoints) {
           if (this.sliced) ({ params: this.params, state: this.state } = await this.sliced.pull(t + 1));
           this.checkpoint(t + 1);
         }
-        await store.save(this.record);
+        // a checkpoint's or an evaluation's progress is saved at once (a resumed run keeps
+        // history up to its checkpoint); other steps' at most every PROGRESS_EVERY_MS
+        await this.saveProgress(checkpoints || history.length > 1);
       }
       if (this.sliced) ({ params: this.params, state: this.state } = await this.sliced.pull(plan.totalSteps));
       this.writeModel();
@@ -170,10 +179,21 @@ export class RunDriver {
         await this.removeOutstandingJobs();
       }
     }
-    await store.save(this.record);
+    await this.saveProgress(true);
     this.deps.metrics.runFinished(this.record);
     await store.deleteTransient(id);
     return this.record;
+  }
+
+  /**
+   * Save the record and the history entries not saved yet (one round trip): when `now`, or when
+   * the last save is PROGRESS_EVERY_MS old. Saving every step cost fast runs a round trip and
+   * CPU that the workers' compute competes for.
+   */
+  private async saveProgress(now: boolean): Promise<void> {
+    if (!now && Date.now() - this.savedAt < PROGRESS_EVERY_MS) return;
+    await this.deps.store.saveProgress(this.record, this.unsaved.splice(0));
+    this.savedAt = Date.now();
   }
 
   /** Start from the checkpoint when there is one, else from the seed's initial parameters. */

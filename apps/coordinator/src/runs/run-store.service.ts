@@ -47,6 +47,13 @@ export class RunStore {
     return raws.filter((r): r is string => !!r).map((r) => JSON.parse(r) as RunRecord);
   }
 
+  /** The record and the history entries since the last save, in one round trip. */
+  async saveProgress(record: RunRecord, entries: HistoryEntry[]): Promise<void> {
+    const m = this.redis.multi();
+    if (entries.length) m.rpush(this.keys.runHistory(record.id), ...entries.map((e) => JSON.stringify(e)));
+    await m.set(this.keys.runState(record.id), JSON.stringify(record)).exec();
+  }
+
   async appendHistory(id: string, ...entries: HistoryEntry[]): Promise<void> {
     if (entries.length) await this.redis.rpush(this.keys.runHistory(id), ...entries.map((e) => JSON.stringify(e)));
   }
