@@ -30,7 +30,8 @@ interface Pending {
 export class ComputePool {
   private readonly logger = new Logger(ComputePool.name);
   private readonly idle: Worker[] = [];
-  private readonly waiting: Array<(w: Worker) => void> = [];
+  /** Requests waiting for an idle thread. */
+  private readonly waiting: Array<{ resolve: (w: Worker) => void; reject: (e: Error) => void }> = [];
   private readonly pending = new Map<number, Pending>();
   private readonly threads = new Set<Worker>();
   /** What each thread holds: spec key -> parameters key. */
@@ -92,13 +93,13 @@ export class ComputePool {
 
   private release(w: Worker): void {
     const next = this.waiting.shift();
-    if (next) next(w);
+    if (next) next.resolve(w);
     else this.idle.push(w);
   }
 
   private acquire(): Promise<Worker> {
     const w = this.idle.pop();
-    return w ? Promise.resolve(w) : new Promise((r) => this.waiting.push(r));
+    return w ? Promise.resolve(w) : new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
   }
 
   /**
@@ -155,6 +156,8 @@ export class ComputePool {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // requests still waiting for a thread fail (their jobs go back to the queue) instead of hanging
+    for (const w of this.waiting.splice(0)) w.reject(new Error('compute pool is closed'));
     await Promise.all([...this.threads].map((t) => t.terminate()));
   }
 }

@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
  */
 export class ParamsNotices {
   private sub?: Redis;
+  private closed = false;
   private readonly waiters = new Map<string, Set<() => void>>();
 
   constructor(
@@ -34,7 +35,8 @@ export class ParamsNotices {
   }
 
   private async subscribe(): Promise<void> {
-    if (this.sub) return;
+    // closed (the worker is shutting down): waiters just time out; no new connection to keep it alive
+    if (this.sub || this.closed) return;
     const sub = this.redis.duplicate();
     this.sub = sub;
     sub.on('error', () => undefined); // ioredis reconnects; waiters poll meanwhile
@@ -45,6 +47,7 @@ export class ParamsNotices {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const sub = this.sub;
     this.sub = undefined;
     if (sub) await sub.quit().catch(() => sub.disconnect());

@@ -72,7 +72,13 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.pool.close();
+    // let the jobs in hand finish (a graceful leave ends its shards) before the threads go; BullMQ
+    // returns the same promise to the module's own close
+    try {
+      await this.worker.close();
+    } finally {
+      await this.pool.close();
+    }
   }
 
   async process(job: Job, token?: string): Promise<{ written: boolean }> {
