@@ -101,13 +101,47 @@ describe('chaos', () => {
       if (k % 2 === 0) await cluster.addWorker();
       else {
         const leaving = cluster.workers.shift()!;
-        leaving.child.kill('SIGTERM'); // graceful leave
-        await leaving.exited;
+        leaving.child.kill('SIGTERM'); // graceful leave: it finishes its shards, then exits
+        expect(await Promise.race([leaving.exited.then(() => 'exited'), sleep(30_000).then(() => 'still running')])).toBe('exited'); // prettier-ignore
       }
     }
     const done = await waitForRun(cluster.base, r.id, 170_000);
     expect(done.state).toBe('completed');
     expect((await modelParams(cluster.base, r.id)).equals(await faultFree(6))).toBe(true);
+  });
+
+  it('lets a worker told to stop (SIGTERM) finish the shards it holds, then exit', async () => {
+    // shards of about 0.1 s on one compute thread and 2 shards for 1 worker: the worker holds one
+    // shard computing and the next one waiting for the thread almost all the time
+    cluster = new TestCluster(redisUrl, 'term', { NNQ_WORKER_CONCURRENCY: '1' });
+    await cluster.startCoordinator();
+    const worker = await cluster.addWorker();
+    const wide = {
+      ...base,
+      name: 'wide',
+      epochs: undefined,
+      steps: 8,
+      batchSize: 1600,
+      shards: 2,
+      model: { ...(base.model as object), layers: [{ units: 768, activation: 'tanh' }, { units: 768, activation: 'tanh' }, { units: 2, activation: 'softmax' }] }, // prettier-ignore
+    };
+    const r = await submitRun(cluster.base, wide);
+    await until(async () => (await run(cluster!, r.id)).step >= 2, 60_000, 'two steps');
+    await sleep(Math.floor(Math.random() * 100));
+    worker.child.kill('SIGTERM');
+    // Nest re-raises the signal once closed: the exit code is null (killed by SIGTERM)
+    const exit = await Promise.race([worker.exited.then(() => 'exited'), sleep(20_000).then(() => 'still running')]);
+    expect(exit).toBe('exited');
+    cluster.workers.splice(cluster.workers.indexOf(worker), 1);
+    await cluster.addWorker();
+    const done = await waitForRun(cluster.base, r.id, 170_000);
+    expect(done.state).toBe('completed');
+    // its shards were finished, not abandoned: no attempt failed or stalled
+    const metrics = await (await fetch(`${cluster.base}/metrics`)).text();
+    const count = (name: string) => Number(new RegExp(`^${name}\\S* (\\d+)`, 'm').exec(metrics)?.[1]);
+    expect([count('nnq_jobs_retried_total'), count('nnq_jobs_stalled_total')]).toEqual([0, 0]);
+    const local = await trainLocal(parseRunConfig(wide));
+    expect((await modelParams(cluster.base, r.id)).equals(Buffer.from(local.params.buffer))).toBe(true);
   });
 
   it('resumes every run from its checkpoint after 10 coordinator SIGKILLs, bit for bit', async () => {
