@@ -134,15 +134,17 @@ describe.skipIf(missing.length > 0)('a Redis Cluster of three masters', () => {
     expect(health.status).toBe('ok');
   });
 
-  it('trains two XOR runs to completion, bitwise equal to the same run on a single Redis', async () => {
+  it('trains XOR runs to completion, sliced or not, bitwise equal to the same run on a single Redis', async () => {
     const config = { ...exampleConfig('xor.json'), steps: 40 };
-    const [a, b] = await Promise.all([
+    const [a, b, c] = await Promise.all([
       submitRun(base, { ...config, name: 'xor-cluster-a' }),
       submitRun(base, { ...config, name: 'xor-cluster-b', seed: 2 }),
+      // sliced reduction: the reducers' and the publish scripts' keys share the run's slot
+      submitRun(base, { ...config, name: 'xor-cluster-sliced', reduce: { slices: 2, sliceAbove: 0 } }),
     ]);
-    const [doneA, doneB] = await Promise.all([waitForRun(base, a.id, 90_000), waitForRun(base, b.id, 90_000)]);
-    expect([doneA.state, doneA.step, doneB.state, doneB.step]).toEqual(['completed', 40, 'completed', 40]);
-    runIds.push(a.id, b.id);
+    const done = await Promise.all([a, b, c].map((r) => waitForRun(base, r.id, 90_000)));
+    expect(done.map((d) => [d.state, d.step])).toEqual([['completed', 40], ['completed', 40], ['completed', 40]]); // prettier-ignore
+    runIds.push(a.id, b.id, c.id);
     // run states of several hash slots in one listing
     const listed = await getJson<RunView[]>(`${base}/runs`);
     expect(listed.map((r) => r.id)).toEqual(expect.arrayContaining([a.id, b.id]));
@@ -155,6 +157,7 @@ describe.skipIf(missing.length > 0)('a Redis Cluster of three masters', () => {
       const ref = await submitRun(single.base, { ...config, name: 'xor-single' });
       expect((await waitForRun(single.base, ref.id, 90_000)).state).toBe('completed');
       expect((await modelParams(single.base, ref.id)).equals(clustered)).toBe(true);
+      expect((await modelParams(base, c.id)).equals(clustered)).toBe(true);
     } finally {
       await single.stop();
     }
