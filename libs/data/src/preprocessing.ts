@@ -127,7 +127,7 @@ type GatherMap = Affine & { bytes?: Float32Array };
 
 const gatherCache = new WeakMap<object, Map<number, GatherMap>>();
 
-function cachedAffine(p: Preprocessing | undefined, features: number): GatherMap {
+function cachedGatherMap(p: Preprocessing | undefined, features: number): GatherMap {
   const key = p ?? IDENTITY;
   let byWidth = gatherCache.get(key);
   if (!byWidth) gatherCache.set(key, (byWidth = new Map()));
@@ -200,7 +200,7 @@ export function gatherChunked(
   const y = outY ?? new Float32Array(n * W);
   if (x.length < n * F) throw new RangeError(`outX holds ${x.length} values, the batch needs ${n}x${F}`);
   if (y.length < n * W) throw new RangeError(`outY holds ${y.length} values, the batch needs ${n}x${W}`);
-  const { mul, add, bytes } = cachedAffine(preprocessing, F);
+  const { mul, add, bytes } = cachedGatherMap(preprocessing, F);
   const onehot = src.targets.kind === 'labels';
   if (onehot) y.fill(0, 0, n * W);
   const fround = Math.fround;

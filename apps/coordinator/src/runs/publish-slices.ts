@@ -10,9 +10,9 @@ import type { Redis } from 'ioredis';
  * Atomic, so no worker reads parameters v between the rename and the version (a worker's GET of
  * 4 MB parameters would otherwise sit between them). Parameters already in place and nothing
  * staged is a replayed step: a coordinator that resumed from a checkpoint finds the markers of a
- * step its predecessor published (the reducers skip it), and the bytes are the same. Finite means every number in every marker is
- * finite and so is the sum of the squares in slice order, the same IEEE additions as the
- * coordinator's: then the norm and the loss are finite.
+ * step its predecessor published (the reducers skip it), and the bytes are the same. Finite means
+ * every number in every marker is finite and so is the sum of the squares in slice order, the
+ * same IEEE additions as the coordinator's: then the norm and the loss are finite.
  */
 const SCRIPT = `
 local out = {}

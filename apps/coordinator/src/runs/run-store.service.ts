@@ -54,10 +54,6 @@ export class RunStore {
     await m.set(this.keys.runState(record.id), JSON.stringify(record)).exec();
   }
 
-  async appendHistory(id: string, ...entries: HistoryEntry[]): Promise<void> {
-    if (entries.length) await this.redis.rpush(this.keys.runHistory(id), ...entries.map((e) => JSON.stringify(e)));
-  }
-
   async history(id: string): Promise<HistoryEntry[]> {
     return (await this.redis.lrange(this.keys.runHistory(id), 0, -1)).map((r) => JSON.parse(r) as HistoryEntry);
   }

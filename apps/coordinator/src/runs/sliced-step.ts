@@ -31,8 +31,9 @@ export interface SlicedOutcome extends StepRecord {
  * The coordinator's side of a sliced step (docs/deploy.md "Redis traffic per step"): it orders
  * the step and moves no tensors. Wait for the shard keys (EXISTS), dispatch one reduce job per
  * slice, wait for the slice markers; workers have then written parameters t+1 (staged, renamed here
- * into place), the slices' optimizer state t+1, the step's totals, and queued step t+1's shard jobs. State lives in Redis, versioned by
- * step, so a retried reduce job is a no-op; checkpoints pull it (2P floats at their cadence only).
+ * into place), the slices' optimizer state t+1, the step's totals, and queued step t+1's shard
+ * jobs. State lives in Redis, versioned by step, so a retried reduce job is a no-op; checkpoints
+ * pull it (2P floats at their cadence only).
  */
 export class SlicedSteps {
   readonly ranges: SliceRange[];
@@ -130,10 +131,8 @@ export class SlicedSteps {
     const K = this.ranges.length;
     const reduceJobs = this.ranges.map((r) => {
       const share = next.slice(Math.floor((r.slice * next.length) / K), Math.floor(((r.slice + 1) * next.length) / K));
-      const data: ReduceJob = {
-        ...{ kind: 'reduce', runId: id, step: t, slice: r.slice, start: r.start, end: r.end, version: t, lr, shards: shards.length, rows }, // prettier-ignore
-        ...(share.length ? { next: share.map(({ shard, epoch, start, end }) => ({ shard, epoch, start, end })) } : {}),
-      };
+      const data: ReduceJob = { kind: 'reduce', runId: id, step: t, slice: r.slice, start: r.start, end: r.end, version: t, lr, shards: shards.length, rows }; // prettier-ignore
+      if (share.length) data.next = share.map(({ shard, epoch, start, end }) => ({ shard, epoch, start, end }));
       return { name: JOB_REDUCE, data, opts: { ...JOB_OPTIONS, jobId: reduceJobId(id, t, r.slice), priority: 1 } };
     });
     const reduceIds = reduceJobs.map((j) => j.opts.jobId);

@@ -28,7 +28,8 @@ const MARKER_TTL_MS = 6 * 60 * 60 * 1000;
 
 /**
  * commit-slice-5: write one reduced slice atomically and once; announce the marker.
- *   KEYS[1] staging parameters version+1 (the coordinator renames them when all slices are in), KEYS[2] slice state step+1, KEYS[3] done marker, KEYS[4] slice state step
+ *   KEYS[1] staged parameters version+1 (the coordinator renames them once all slices are in),
+ *   KEYS[2] slice state step+1, KEYS[3] done marker, KEYS[4] slice state step
  *   ARGV[1] byte offset, ARGV[2] parameter bytes, ARGV[3] total parameter bytes, ARGV[4] state bytes,
  *   ARGV[5] marker value, ARGV[6] marker TTL in ms, ARGV[7] the results channel
  *   returns 1 written, 0 already reduced, -1 the step is over (its state is gone: cleaned up or run ended)

@@ -134,14 +134,7 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     const r = await this.compute(ctx, job.version, rows, job.ahead ? AHEAD_WAIT_MS : 0);
     const blob = encodeShardResult({ grad: r.grad, loss: r.loss, correct: r.correct, rows: rows.length }, m.gradientTransfer); // prettier-ignore
     this.pool.recycle(r.buffers);
-    const set = await setResult(
-      this.redis,
-      key,
-      this.keys.runManifest(job.runId),
-      blob,
-      RESULT_TTL_MS,
-      this.keys.resultsChannel(),
-    );
+    const set = await this.writeResult(job.runId, key, blob);
     this.metrics.shardDone('gradient', Number(process.hrtime.bigint() - started) / 1e9, blob.byteLength, rows.length);
     return { written: set === 1 };
   }
@@ -157,16 +150,14 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     const r = await this.compute(ctx, job.version, rows);
     this.pool.recycle(r.buffers);
     const part = JSON.stringify({ loss: r.loss, correct: r.correct, rows: rows.length });
-    const set = await setResult(
-      this.redis,
-      key,
-      this.keys.runManifest(job.runId),
-      part,
-      RESULT_TTL_MS,
-      this.keys.resultsChannel(),
-    );
+    const set = await this.writeResult(job.runId, key, part);
     this.metrics.shardDone('evaluate', Number(process.hrtime.bigint() - started) / 1e9, 0, rows.length);
     return { written: set === 1 };
+  }
+
+  /** Write a shard's result once, while its run is live, and announce it (set-result.ts). */
+  private writeResult(runId: string, key: string, value: Buffer | string): Promise<number> {
+    return setResult(this.redis, key, this.keys.runManifest(runId), value, RESULT_TTL_MS, this.keys.resultsChannel());
   }
 
   /**
