@@ -81,6 +81,45 @@ describe('optimizers: masks and state', () => {
     expect(params[1]).not.toBe(1);
   });
 
+  it.each([
+    { type: 'adam', lr: 0.01, weightDecay: 0.01 },
+    { type: 'adamw', lr: 0.01, weightDecay: 0.01 },
+  ] as OptimizerConfigInput[])('$type equals the per-element formula bitwise, masked or not', (json) => {
+    const config = parseOptimizerConfig(json) as { beta1: number; beta2: number; epsilon: number; lr: number };
+    const rng = createRng(5);
+    const n = 64;
+    // masked runs at the start, in the middle (single and long) and at the end
+    const mask = Float32Array.from({ length: n }, (_, i) => (i < 3 || i === 10 || (i >= 20 && i < 30) || i >= 60 ? 0 : 1));
+    for (const m of [null, mask]) {
+      const p = Float32Array.from({ length: n }, () => rng.normal());
+      const ref = Float32Array.from(p);
+      const state = createOptimizerState(parseOptimizerConfig(json), n);
+      const [rm, rv] = [new Float32Array(n), new Float32Array(n)];
+      const { beta1: b1, beta2: b2, epsilon: eps } = config;
+      const l2 = json.type === 'adam' ? 0.01 : 0;
+      const dec = json.type === 'adamw' ? 0.01 : 0;
+      for (let t = 1; t <= 4; t++) {
+        const g = Float32Array.from({ length: n }, () => rng.normal());
+        step(p, g, state, parseOptimizerConfig(json), 0.01, { mask: m });
+        const s2 = Math.sqrt(1 - Math.pow(b2, t));
+        const alpha = (0.01 * s2) / (1 - Math.pow(b1, t));
+        for (let i = 0; i < n; i++) {
+          if (m && m[i] === 0) {
+            ref[i] = 0;
+            continue;
+          }
+          const gi = g[i] + l2 * ref[i];
+          const mi = b1 * rm[i] + (1 - b1) * gi;
+          const vi = b2 * rv[i] + (1 - b2) * gi * gi;
+          [rm[i], rv[i]] = [mi, vi];
+          ref[i] = ref[i] - ((alpha * mi) / (Math.sqrt(vi) + eps * s2) + 0.01 * dec * ref[i]);
+        }
+      }
+      expect(Buffer.from(p.buffer).equals(Buffer.from(ref.buffer))).toBe(true);
+      expect(Buffer.from(state.slots.v.buffer).equals(Buffer.from(rv.buffer))).toBe(true);
+    }
+  });
+
   it.each(configs)('$type resumes bitwise exactly from serialized state', (json) => {
     const config = parseOptimizerConfig(json);
     const rng = createRng(11);

@@ -242,19 +242,56 @@ function adamUpdate(
   const alpha = (lr * sqrtBc2) / (1 - Math.pow(b1, t));
   const epsHat = eps * sqrtBc2;
   const l2 = config.type === 'adam' ? wd : 0;
-  const decoupled = config.type === 'adamw' ? wd : 0;
-  for (let i = 0; i < params.length; i++) {
-    if (mask !== null && mask[i] === 0) {
-      params[i] = 0;
-      continue;
-    }
+  const decay = lr * (config.type === 'adamw' ? wd : 0);
+  const k: AdamTerms = { c, l2, b1, a1: 1 - b1, b2, a2: 1 - b2, alpha, epsHat, decay };
+  // one branch-free loop over each unmasked run (no mask: the whole vector, the coordinator's hot
+  // path; a per-element mask test cost ~30% on 235k parameters). Same arithmetic either way.
+  if (mask === null) adamRange(params, grad, m, v, k, 0, params.length);
+  else unmaskedRuns(params, mask, (from, to) => adamRange(params, grad, m, v, k, from, to));
+}
+
+interface AdamTerms {
+  c: number;
+  l2: number;
+  b1: number;
+  a1: number;
+  b2: number;
+  a2: number;
+  alpha: number;
+  epsHat: number;
+  decay: number;
+}
+
+function adamRange(
+  params: Float32Array,
+  grad: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  k: AdamTerms,
+  from: number,
+  to: number,
+): void {
+  const { c, l2, b1, a1, b2, a2, alpha, epsHat, decay } = k;
+  for (let i = from; i < to; i++) {
     const p = params[i];
     const g = c * grad[i] + l2 * p;
-    const mi = b1 * m[i] + (1 - b1) * g;
-    const vi = b2 * v[i] + (1 - b2) * g * g;
+    const mi = b1 * m[i] + a1 * g;
+    const vi = b2 * v[i] + a2 * g * g;
     m[i] = mi;
     v[i] = vi;
-    params[i] = p - ((alpha * mi) / (Math.sqrt(vi) + epsHat) + lr * decoupled * p);
+    params[i] = p - ((alpha * mi) / (Math.sqrt(vi) + epsHat) + decay * p);
+  }
+}
+
+/** Call `update(from, to)` on each run of unmasked indices and zero the masked parameters. */
+function unmaskedRuns(params: Float32Array, mask: Float32Array, update: (from: number, to: number) => void): void {
+  const n = params.length;
+  let i = 0;
+  while (i < n) {
+    const from = i;
+    while (i < n && mask[i] !== 0) i++;
+    if (i > from) update(from, i);
+    while (i < n && mask[i] === 0) params[i++] = 0;
   }
 }
 
