@@ -89,7 +89,9 @@ describe('optimizers: masks and state', () => {
     const rng = createRng(5);
     const n = 64;
     // masked runs at the start, in the middle (single and long) and at the end
-    const mask = Float32Array.from({ length: n }, (_, i) => (i < 3 || i === 10 || (i >= 20 && i < 30) || i >= 60 ? 0 : 1));
+    const mask = Float32Array.from({ length: n }, (_, i) =>
+      i < 3 || i === 10 || (i >= 20 && i < 30) || i >= 60 ? 0 : 1,
+    );
     for (const m of [null, mask]) {
       const p = Float32Array.from({ length: n }, () => rng.normal());
       const ref = Float32Array.from(p);
