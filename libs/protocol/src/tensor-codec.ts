@@ -10,7 +10,6 @@ export function encodeFloat32(values: Float32Array): Buffer {
   return out;
 }
 
-/** Little-endian bytes -> Float32Array (a fresh, aligned copy; Redis replies are not aligned). */
 /**
  * Float32 values of little-endian bytes without copying where the bytes are 4-byte aligned (the
  * result then shares their memory: keep them unmodified while using it), else as decodeFloat32.
@@ -24,7 +23,15 @@ export function viewFloat32(bytes: Uint8Array, expectedLength?: number): Float32
   return new Float32Array(bytes.buffer, bytes.byteOffset, n);
 }
 
-export function decodeFloat32(bytes: Uint8Array, expectedLength?: number): Float32Array {
+/**
+ * Little-endian bytes -> Float32Array (a fresh, aligned copy; Redis replies are not aligned), in
+ * memory from `allocate` (a worker puts parameters in shared memory for its compute threads).
+ */
+export function decodeFloat32(
+  bytes: Uint8Array,
+  expectedLength?: number,
+  allocate: (n: number) => Float32Array = (n) => new Float32Array(n),
+): Float32Array {
   if (bytes.byteLength % 4 !== 0) {
     throw new RangeError(`a float32 blob must have a multiple of 4 bytes, got ${bytes.byteLength}`);
   }
@@ -32,7 +39,7 @@ export function decodeFloat32(bytes: Uint8Array, expectedLength?: number): Float
   if (expectedLength !== undefined && n !== expectedLength) {
     throw new RangeError(`expected ${expectedLength} float32 values, got ${n}`);
   }
-  const out = new Float32Array(n);
+  const out = allocate(n);
   if (LITTLE) {
     new Uint8Array(out.buffer).set(bytes);
     return out;

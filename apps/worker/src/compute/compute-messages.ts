@@ -20,7 +20,7 @@ export interface ComputeRequest {
   spec: NetworkSpec;
   /** Identity of the parameters (run and version); the thread keeps the last ones per spec key. */
   paramsKey: string;
-  /** Omitted when the thread already holds `paramsKey` (saves copying every parameter per shard). */
+  /** Shared memory; omitted when the thread already holds `paramsKey` (it keeps its own copy). */
   params?: Float32Array;
   paramCount: number;
   buffers: ShardBuffers;

@@ -148,7 +148,8 @@ export class ComputePool {
         buffers,
         batch,
       };
-      // the buffers move to the thread; params stay cached in the main thread, so they are copied
+      // the buffers move to the thread; params stay cached in the main thread, in shared memory
+      // (run-context.service.ts): the thread gets them without a structured-clone copy
       w.postMessage(req, [buffers.x.buffer, buffers.y.buffer, buffers.grad.buffer] as ArrayBuffer[]);
     });
   }

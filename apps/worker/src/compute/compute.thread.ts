@@ -22,6 +22,18 @@ async function engineFor(req: ComputeRequest): Promise<TrainingEngine> {
   return e;
 }
 
+/**
+ * The thread's own copy of parameters that arrive in shared memory (onnxruntime takes no
+ * SharedArrayBuffer), written over the previous copy of the spec: a thread runs one request at a
+ * time, so no computation still reads it.
+ */
+function ownCopy(specKey: string, shared: Float32Array): Float32Array {
+  const prev = lastParams.get(specKey)?.params;
+  const own = prev?.length === shared.length ? prev : new Float32Array(shared.length);
+  own.set(shared);
+  return own;
+}
+
 const outputs = (spec: ComputeRequest['spec']) => spec.layers[spec.layers.length - 1].units;
 
 parentPort?.on('message', (req: ComputeRequest) => {
@@ -30,7 +42,7 @@ parentPort?.on('message', (req: ComputeRequest) => {
     const b: ShardBuffers = req.buffers;
     try {
       const engine = await engineFor(req);
-      if (req.params) lastParams.set(req.specKey, { key: req.paramsKey, params: req.params });
+      if (req.params) lastParams.set(req.specKey, { key: req.paramsKey, params: ownCopy(req.specKey, req.params) });
       const held = lastParams.get(req.specKey);
       if (!held || held.key !== req.paramsKey) throw new Error(`compute thread lacks parameters ${req.paramsKey}`);
       // views of the shard's rows; the gradient lands in the first paramCount values of b.grad

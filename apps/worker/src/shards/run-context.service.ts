@@ -29,6 +29,8 @@ export class ParamsNotReadyError extends Error {
 /** The job's step is over (its parameters were replaced): nothing to compute. */
 export class StepPastError extends Error {}
 
+/** Float32 values in a SharedArrayBuffer (posted to a thread, they are shared, not cloned). */
+const sharedFloat32 = (n: number) => new Float32Array(new SharedArrayBuffer(n * 4));
 /** How often a worker waiting on parameters re-reads their key when no notice arrives. */
 const PARAMS_POLL_MS = 50;
 /** How long a job whose parameters are late stays delayed before a worker tries again. */
@@ -119,7 +121,8 @@ export class RunContextService implements OnApplicationShutdown {
       const started = process.hrtime.bigint();
       const b = await this.redis.getBuffer(key);
       if (b) {
-        const v = decodeFloat32(b, ctx.manifest.paramCount);
+        // in shared memory: compute threads receive them without a copy (compute-pool.ts)
+        const v = decodeFloat32(b, ctx.manifest.paramCount, sharedFloat32);
         this.onParamsFetched?.(b.byteLength, Number(process.hrtime.bigint() - started) / 1e9);
         return v;
       }
