@@ -248,6 +248,7 @@ export class RunDriver {
     const sum = new ShardSum(ranges.length, this.gradSum ?? (this.gradSum = new Float32Array(this.setup.paramCount)));
     let bytes = 0;
     let summing = 0;
+    let counted = 0n;
     await waiter.waitFor(
       gradKeys,
       jobIds,
@@ -269,14 +270,23 @@ export class RunDriver {
         },
       },
       // 3. sum in shard order, each shard as soon as it and all before it are in
-      async (s) => {
-        const started = process.hrtime.bigint();
-        const blob = await redis.getBuffer(gradKeys[s]);
-        if (!blob) return false; // not written yet
-        bytes += blob.byteLength;
-        sum.add(decodeShardResult(blob, this.setup.paramCount, this.config.gradientTransfer));
-        summing += Number(process.hrtime.bigint() - started) / 1e9;
-        return true;
+      {
+        read: async (s) => {
+          const started = process.hrtime.bigint();
+          const blob = await redis.getBuffer(gradKeys[s]);
+          // reads run side by side: count the time since the later of this read's start and the last count
+          const now = process.hrtime.bigint();
+          if (blob) summing += Number(now - (started > counted ? started : counted)) / 1e9;
+          if (blob) counted = now;
+          return blob;
+        },
+        use: (_s, blob) => {
+          bytes += blob.byteLength;
+          sum.add(decodeShardResult(blob, this.setup.paramCount, this.config.gradientTransfer));
+          const now = process.hrtime.bigint();
+          summing += Number(now - counted) / 1e9;
+          counted = now;
+        },
       },
     );
     // the wait phase excludes the summing that overlapped it

@@ -26,6 +26,15 @@ export class CancelledError extends Error {
  * every `pollMs`. A job that failed for good (no attempts left, or unrecoverable; from QueueEvents)
  * ends the wait.
  */
+/** Results read in index order: `read` answers null while a result is missing. */
+export interface Take<T> {
+  read(index: number): Promise<T | null>;
+  use(index: number, value: T): void;
+}
+
+/** How many missing results one wake-up reads at most (each may be megabytes). */
+const TAKE_AHEAD = 4;
+
 export class ShardWaiter {
   private readonly logger = new Logger(ShardWaiter.name);
   private readonly wakers = new Set<() => void>();
@@ -75,24 +84,39 @@ export class ShardWaiter {
    * Resolves when all `keys` exist; `jobIds[i]` is the job that writes `keys[i]`. With a
    * straggler deadline, `onDeadline` gets the indices still missing each time it passes (the
    * caller queues duplicates; whichever copy writes first counts). With `take`, results are handed
-   * over in index order as they come: `take(i)` reads key i and answers false while it is missing
-   * (one read per result, no existence check before it).
+   * over in index order as they come: `take.read(i)` reads key i (null while it is missing; one read
+   * per result, no existence check before it), `take.use(i, value)` gets them in order. Up to
+   * TAKE_AHEAD keys are read at once, so results that land together cost one round trip.
    */
-  async waitFor(
+  async waitFor<T>(
     keys: string[],
     jobIds: string[],
     signal?: AbortSignal,
     straggler?: { afterMs: number; onDeadline: (missing: number[], round: number) => Promise<void> },
-    take?: (index: number) => Promise<boolean>,
+    take?: Take<T>,
   ): Promise<void> {
     let deadline = straggler && straggler.afterMs > 0 ? Date.now() + straggler.afterMs : Infinity;
     let round = 0;
     let next = 0;
+    // results read but not yet handed over (an index after one still missing)
+    const held = new Map<number, T>();
     for (;;) {
       if (signal?.aborted) throw new CancelledError();
       if (take) {
         // hand over results in index order as soon as the next one exists (overlaps the sum with compute)
-        while (next < keys.length && (await take(next))) next++;
+        for (;;) {
+          const want: number[] = [];
+          for (let i = next; i < Math.min(keys.length, next + TAKE_AHEAD); i++) if (!held.has(i)) want.push(i);
+          const got = await Promise.all(want.map((i) => take.read(i)));
+          want.forEach((i, k) => got[k] !== null && held.set(i, got[k]));
+          const before = next;
+          while (held.has(next)) {
+            take.use(next, held.get(next)!);
+            held.delete(next++);
+          }
+          // read on while that freed more of the window; else wait for the next notice
+          if (next === before || next === keys.length || !want.length) break;
+        }
         if (next === keys.length) return;
       } else if ((await this.redis.exists(...keys)) === keys.length) return;
       if (Date.now() >= deadline && straggler) {
