@@ -68,13 +68,13 @@ function start(app: string, env: NodeJS.ProcessEnv): { child: ChildProcess; out:
   return { child, out: () => out };
 }
 
-async function until<T>(fn: () => Promise<T | undefined>, ms: number, what: string): Promise<T> {
+async function until<T>(fn: () => Promise<T | undefined>, ms: number, what: string, everyMs = 50): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await fn().catch(() => undefined);
     if (v !== undefined) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
@@ -129,6 +129,8 @@ export async function cluster(batch: number, workers: number, redisUrl: string, 
       },
       600_000,
       'the run',
+      // rarely: each poll costs the coordinator CPU that the measured steps would feel
+      250,
     );
     if (state !== 'completed') throw new Error(`run ${id} ${state}:\n${coord.out().slice(-2000)}`);
     const after = await phaseSums(base);
