@@ -168,8 +168,11 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     const m = ctx.manifest;
     const b = this.pool.buffers(m.spec, rows.length, m.paramCount);
     try {
+      // the parameters are read (or waited for) while the rows are gathered
+      const reading = this.paramsOrFail(ctx, version, waitMs);
+      reading.catch(() => undefined); // awaited below; a gather failure must not leave it unhandled
       await this.runs.datasets.gatherBatch(m.datasetId, rows, m.preprocessing, b.x, b.y);
-      const params = await this.paramsOrFail(ctx, version, waitMs);
+      const params = await reading;
       return await this.pool.lossAndGrad(m.runId, m.spec, params, `${m.runId}:${version}`, b, rows.length);
     } catch (err) {
       this.pool.recycle(b);
