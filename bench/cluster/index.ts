@@ -32,6 +32,8 @@ async function main(): Promise<void> {
       }
       const sps = (k: string) => median(runs[k].map((m) => m.samplesPerSecond));
       const phase = (k: string) => Object.fromEntries(PHASES.map((p) => [p, median(runs[k].map((m) => m.phases![p]))]));
+      // each round's variants ran back to back: their ratios are paired, less exposed to load that drifts
+      const paired = (a: string, b: string) => runs[a].map((m, i) => m.samplesPerSecond / runs[b][i].samplesPerSecond);
       rows.push({
         batch,
         inProcess: sps('inProcess'),
@@ -39,6 +41,10 @@ async function main(): Promise<void> {
         worker2: sps('worker2'),
         worker1VsInProcess: sps('worker1') / sps('inProcess'),
         worker2VsWorker1: sps('worker2') / sps('worker1'),
+        perRound: {
+          worker1VsInProcess: paired('worker1', 'inProcess'),
+          worker2VsWorker1: paired('worker2', 'worker1'),
+        },
         phasesMs: { worker1: phase('worker1'), worker2: phase('worker2') },
         samples: runs,
       });
@@ -60,6 +66,13 @@ async function main(): Promise<void> {
   }[]) {
     console.log(
       `${r.batch} | ${f(r.inProcess)} | ${f(r.worker1)} | ${f(r.worker2)} | ${r.worker1VsInProcess.toFixed(2)} | ${r.worker2VsWorker1.toFixed(2)}`,
+    );
+  }
+  console.log('\nratios of each interleaved round (median)\n');
+  const list = (xs: number[]) => `${xs.map((x) => x.toFixed(2)).join(' ')} (${median(xs).toFixed(2)})`;
+  for (const r of rows as { batch: number; perRound: Record<string, number[]> }[]) {
+    console.log(
+      `${r.batch} | 1w / in-proc: ${list(r.perRound.worker1VsInProcess)} | 2w / 1w: ${list(r.perRound.worker2VsWorker1)}`,
     );
   }
   console.log('\nstep phases on the coordinator (ms per step, median)\n');
