@@ -2,7 +2,7 @@
  * A process of simulated workers for bench/scale: SIM_WORKERS BullMQ workers (concurrency 1 each,
  * one per simulated worker) on the shard queue. A gradient job reads the parameters once per
  * version per simulated worker, as a real worker does, and answers with a precomputed random
- * gradient (written like the real worker: set-result-2); reduce jobs run the real SliceReducer;
+ * gradient (written like the real worker: setResult); reduce jobs run the real SliceReducer;
  * evaluation jobs answer with a constant part. The arithmetic is gone, the coordination is not.
  *
  *   env: REDIS_URL, NNQ_PREFIX, SIM_WORKERS
@@ -99,6 +99,6 @@ const workers = Array.from(
 process.stdout.write(`sim workers ready: ${count}\n`);
 process.on('SIGTERM', () => {
   void Promise.all(workers.map((w) => w.close(true)))
-    .then(() => Promise.all([queue.close(), notices.close(), redis.quit()]))
+    .then(() => Promise.all([queue.close(), notices.close(), reducer.close(), redis.quit()]))
     .finally(() => process.exit(0));
 });

@@ -22,33 +22,10 @@ import {
 } from '@nnq/training';
 import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { commitSlice, type SliceCommit } from './commit-slice';
 
 /** Markers of reduced slices outlive their step only this long. */
 const MARKER_TTL_MS = 6 * 60 * 60 * 1000;
-
-/**
- * commit-slice-5: write one reduced slice atomically and once; announce the marker.
- *   KEYS[1] staged parameters version+1 (the coordinator renames them once all slices are in),
- *   KEYS[2] slice state step+1, KEYS[3] done marker, KEYS[4] slice state step
- *   ARGV[1] byte offset, ARGV[2] parameter bytes, ARGV[3] total parameter bytes, ARGV[4] state bytes,
- *   ARGV[5] marker value, ARGV[6] marker TTL in ms, ARGV[7] the results channel
- *   returns 1 written, 0 already reduced, -1 the step is over (its state is gone: cleaned up or run ended)
- * The coordinator deletes a step's state and markers in one MULTI after it publishes, so a late
- * duplicate can never write into a version that later steps read.
- */
-const COMMIT = `
-if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
-if redis.call('EXISTS', KEYS[4]) == 0 then return -1 end
-if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SETRANGE', KEYS[1], tonumber(ARGV[3]) - 1, '\\0') end
-redis.call('SETRANGE', KEYS[1], ARGV[1], ARGV[2])
-redis.call('SET', KEYS[2], ARGV[4])
-redis.call('SET', KEYS[3], ARGV[5], 'PX', ARGV[6])
-redis.call('PUBLISH', ARGV[7], KEYS[3])
-return 1`;
-
-type WithCommit = Redis & {
-  nnqCommitSlice(...args: (string | number | Buffer)[]): Promise<number>;
-};
 
 /** Adds jobs to the shard queue (BullMQ addBulk). */
 export type Enqueue = (jobs: ReturnType<typeof gradientJobEntry>[]) => Promise<unknown>;
@@ -68,15 +45,29 @@ interface RunReduceContext {
  */
 export class SliceReducer {
   private readonly runs = new Map<string, RunReduceContext>();
+  /** A connection for commits alone (their WATCH holds per connection), opened on first use. */
+  private commits?: Redis;
+  /** Commits one after another on it. */
+  private committing: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly redis: Redis,
     private readonly keys: KeySchema,
     private readonly enqueue: Enqueue,
-  ) {
-    if (typeof (redis as WithCommit).nnqCommitSlice !== 'function') {
-      redis.defineCommand('nnqCommitSlice', { numberOfKeys: 4, lua: COMMIT });
-    }
+  ) {}
+
+  async close(): Promise<void> {
+    const c = this.commits;
+    this.commits = undefined;
+    if (c) await c.quit().catch(() => c.disconnect());
+  }
+
+  /** commitSlice (commit-slice.ts) on the commit connection, after the commits before it. */
+  private commit(c: SliceCommit): Promise<number> {
+    const conn = (this.commits ??= this.redis.duplicate());
+    const run = this.committing.then(() => commitSlice(conn, c));
+    this.committing = run.catch(() => undefined);
+    return run;
   }
 
   async reduce(job: ReduceJob): Promise<{ written: boolean }> {
@@ -144,19 +135,18 @@ export class SliceReducer {
     // the next step's shards go out before the commit: the queue traffic they cause overlaps the
     // other slices' reduction, not the coordinator's publish (they wait for parameters step + 1)
     await this.queueNext(job);
-    const written = await (redis as WithCommit).nnqCommitSlice(
-      keys.paramsStaging(id, job.version + 1),
-      keys.optState(id, job.slice, job.step + 1),
+    const written = await this.commit({
+      staging: keys.paramsStaging(id, job.version + 1),
+      stateNext: keys.optState(id, job.slice, job.step + 1),
+      stateNow: keys.optState(id, job.slice, job.step),
       marker,
-      keys.optState(id, job.slice, job.step),
-      from,
-      encodeFloat32(params),
-      ctx.paramCount * 4,
-      encodeSliceState(state, ctx.config.optimizer, 0, n),
-      encodeSliceMarker({ sq, totals }),
-      MARKER_TTL_MS,
-      keys.resultsChannel(),
-    );
+      markerValue: encodeSliceMarker({ sq, totals }),
+      markerTtlMs: MARKER_TTL_MS,
+      channel: keys.resultsChannel(),
+      offset: from,
+      params: encodeFloat32(params),
+      state: encodeSliceState(state, ctx.config.optimizer, 0, n),
+    });
     return { written: written === 1 };
   }
 

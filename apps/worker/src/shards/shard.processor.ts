@@ -77,7 +77,7 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     try {
       await this.worker.close();
     } finally {
-      await this.pool.close();
+      await Promise.all([this.pool.close(), this.reducer.close()]);
     }
   }
 
