@@ -1,4 +1,6 @@
 import { Redis } from 'ioredis';
+import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { getJson, startApp, stopApp, uniquePrefix, until, type AppProcess } from './support/processes';
 
@@ -124,5 +126,35 @@ describe('nnq up', () => {
     const pids = [Number(redisPid), ...list.map((w) => w.pid)];
     expect(await stopApp(p, 30_000)).toBe(0);
     for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
+  });
+
+  it('leaves nothing running when it is SIGKILLed: the coordinator takes the throwaway Redis with it', async () => {
+    const port = String(20000 + Math.floor(Math.random() * 20000));
+    const p = startApp('cli', { REDIS_URL: 'redis://127.0.0.1:1', NNQ_PORT: port }, ['up', '--workers', '1']);
+    await p.waitFor(/local cluster is up \(1 workers?\)/, 60_000);
+    const [, redisUrl] = p.output().match(/throwaway redis-server at (\S+) \(pid \d+\)/)!;
+    const [{ pid: workerPid }] = await getJson<WorkerView[]>(`http://127.0.0.1:${port}/workers`);
+    const coordinatorPid = Number(p.output().match(/coordinator\[(\d+)\]/)![1]);
+    p.child.kill('SIGKILL');
+    await p.exited;
+    // orphans are reparented; one that exited may linger as a zombie until reaped: gone either way
+    const gone = (pid: number) => {
+      try {
+        return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        return true;
+      }
+    };
+    const redisDown = () =>
+      new Promise<boolean>((r) => {
+        const s = connect(Number(new URL(redisUrl).port), '127.0.0.1');
+        s.once('connect', () => (s.destroy(), r(false)));
+        s.once('error', () => r(true));
+      });
+    await until(
+      async () => (await redisDown()) && gone(workerPid) && gone(coordinatorPid),
+      30_000,
+      'the Redis, the coordinator and the worker to stop',
+    );
   });
 });

@@ -73,7 +73,9 @@ export class LocalCluster {
     };
     // Nest colours its logs unless NO_COLOR: no escape codes in logs forwarded to a pipe
     if (!process.stdout.isTTY) env.NO_COLOR ??= '1';
-    const coordinator = this.spawnApp('coordinator', { ...env, NNQ_PORT: String(port) });
+    // a throwaway Redis goes with the coordinator should we die without stopping it (SIGKILL)
+    const owns = this.redis ? '1' : '0';
+    const coordinator = this.spawnApp('coordinator', { ...env, NNQ_PORT: String(port), NNQ_OWNS_REDIS: owns });
     // our coordinator says where it listens; a /health answer could come from someone else's process
     const [, listening] = await this.waitForLine(coordinator, /listening on (http:\/\/\S+)/, 30_000);
     this.coordinatorUrl = listening.replace('0.0.0.0', '127.0.0.1');

@@ -3,7 +3,7 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { configOrExit, exitWithParent, listenOrExit, logLevels, nnqVersion } from '@nnq/cluster';
+import { configOrExit, exitWithParent, listenOrExit, logLevels, nnqVersion, shutdownRedis } from '@nnq/cluster';
 import { isLoopback } from './auth/api-token.guard';
 import { CoordinatorModule } from './coordinator.module';
 import { mountQueuesBoard } from './dashboard/queues-board';
@@ -30,7 +30,11 @@ async function bootstrap(): Promise<void> {
   // bull-board at /queues, behind NNQ_API_TOKEN when one is set; mounted before listen() (Nest's 404 comes last)
   mountQueuesBoard(app, config.NNQ_API_TOKEN);
   await listenOrExit(app, 'coordinator', config.NNQ_PORT, config.NNQ_HOST, 'NNQ_PORT');
-  exitWithParent(() => app.close());
+  exitWithParent(async () => {
+    // at most 10 s for a graceful close; then the Redis this cluster owns goes with it
+    await Promise.race([app.close(), new Promise((r) => setTimeout(r, 10_000).unref())]);
+    if (config.NNQ_OWNS_REDIS === '1') await shutdownRedis(config.REDIS_URL);
+  });
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.NNQ_PORT;
   new Logger('Coordinator').log(`coordinator listening on http://${config.NNQ_HOST}:${port}`);

@@ -53,6 +53,12 @@ export const EnvSchema = z.object({
   NNQ_API_TOKEN: z.string().min(16, 'NNQ_API_TOKEN must be at least 16 characters').optional(),
   NNQ_ALLOW_PUBLIC_WITHOUT_TOKEN: z.enum(['0', '1']).default('0'),
   NNQ_DATA_DIR: z.string().min(1).default('.nnq'),
+  /**
+   * Set by `nnq up` / `nnq train` for the coordinator of their local cluster when the Redis at
+   * REDIS_URL is a throwaway redis-server they started: should they die without stopping it
+   * (SIGKILL), the coordinator shuts that Redis down as it exits with them (NNQ_EXIT_WITH_PARENT).
+   */
+  NNQ_OWNS_REDIS: z.enum(['0', '1']).default('0'),
   NNQ_ENGINE: z.enum(['onnx', 'reference']).default('onnx'),
   NNQ_LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
 });

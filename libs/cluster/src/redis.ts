@@ -24,6 +24,17 @@ export function createRedis(url: string, name: string, extra: RedisOptions = {})
   return new Redis({ ...redisOptions(url, extra), connectionName: name });
 }
 
+/**
+ * SHUTDOWN NOSAVE the Redis at `url` (a throwaway one this cluster owns); errors are ignored: it
+ * may be gone already, and the connection drops as it stops.
+ */
+export async function shutdownRedis(url: string): Promise<void> {
+  const r = createRedis(url, 'nnq-shutdown', { maxRetriesPerRequest: 1, retryStrategy: () => null });
+  r.on('error', () => undefined);
+  await r.call('SHUTDOWN', 'NOSAVE').catch(() => undefined);
+  r.disconnect();
+}
+
 /** Where Redis is: REDIS_URL, plus the seed nodes of REDIS_CLUSTER_NODES in Redis Cluster mode. */
 export type RedisTarget = Pick<NnqConfig, 'REDIS_URL' | 'REDIS_CLUSTER_NODES'>;
 
