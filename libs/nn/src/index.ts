@@ -7,6 +7,7 @@ export * from './network';
 export * from './init';
 export * from './config-error';
 export * from './optimizers';
+export * from './optimizer-state-file';
 export * from './schedules';
 export * from './safetensors';
 export * from './model-file';

@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { deserializeOptimizerState, serializeOptimizerState } from './optimizer-state-file';
 import {
   clipByGlobalNorm,
   createOptimizerState,
-  deserializeOptimizerState,
   parseOptimizerConfig,
-  serializeOptimizerState,
   step,
   type OptimizerConfigInput,
 } from './optimizers';

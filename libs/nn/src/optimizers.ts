@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { parseConfig } from './config-error';
-import { decodeSafetensors, encodeSafetensors, FormatError } from './safetensors';
 
 /**
  * Optimizers: functions of (params, grad) over flat Float32 vectors, apart from the code that
@@ -74,7 +73,7 @@ export function parseOptimizerConfig(json: unknown): OptimizerConfig {
 }
 
 /** Moment buffers each optimizer keeps, one per parameter. */
-const SLOTS: Record<OptimizerType, readonly string[]> = {
+export const OPTIMIZER_SLOTS: Record<OptimizerType, readonly string[]> = {
   sgd: [],
   momentum: ['velocity'],
   nesterov: ['velocity'],
@@ -92,7 +91,7 @@ export interface OptimizerState {
 
 export function createOptimizerState(config: OptimizerConfig, size: number): OptimizerState {
   const slots: Record<string, Float32Array> = {};
-  for (const name of SLOTS[config.type]) slots[name] = new Float32Array(size);
+  for (const name of OPTIMIZER_SLOTS[config.type]) slots[name] = new Float32Array(size);
   return { type: config.type, step: 0, slots };
 }
 
@@ -341,7 +340,7 @@ export function step(
   const n = params.length;
   if (grad.length !== n) throw new RangeError(`grad has ${grad.length} values, params ${n}`);
   if (state.type !== config.type) throw new RangeError(`optimizer state is ${state.type}, config is ${config.type}`);
-  for (const name of SLOTS[config.type]) {
+  for (const name of OPTIMIZER_SLOTS[config.type]) {
     if (state.slots[name]?.length !== n) throw new RangeError(`optimizer state slot ${name} must have ${n} values`);
   }
   if (!(lr >= 0) || !Number.isFinite(lr)) throw new RangeError(`lr must be a finite number >= 0, got ${lr}`);
@@ -360,46 +359,4 @@ export function step(
   UPDATES[config.type](params, grad, state, config, lr, c, mask);
   state.step++;
   return { gradNorm };
-}
-
-// ---------------------------------------------------------------------------------------------
-// State on disk: a safetensors file, so a run resumes bitwise exactly
-// ---------------------------------------------------------------------------------------------
-
-const STATE_FORMAT = 'nnq-optimizer-state';
-
-/** Bytes (safetensors: metadata type and step, one F32 tensor per slot) of an optimizer state. */
-export function serializeOptimizerState(state: OptimizerState): Uint8Array {
-  return encodeSafetensors(
-    { format: STATE_FORMAT, version: '1', type: state.type, step: String(state.step) },
-    SLOTS[state.type].map((name) => ({ name, shape: [state.slots[name].length], data: state.slots[name] })),
-  );
-}
-
-/** Read bytes of serializeOptimizerState; checks them against the config and parameter count when given. */
-export function deserializeOptimizerState(
-  bytes: Uint8Array,
-  expect?: { config?: OptimizerConfig; size?: number },
-): OptimizerState {
-  const { metadata, tensors } = decodeSafetensors(bytes);
-  if (metadata.format !== STATE_FORMAT) throw new FormatError(`not an optimizer state (format ${metadata.format})`);
-  const type = metadata.type as OptimizerType;
-  if (!(type in SLOTS)) throw new FormatError(`unknown optimizer type ${JSON.stringify(metadata.type)}`);
-  if (expect?.config && expect.config.type !== type) {
-    throw new FormatError(`optimizer state is ${type}, the config asks for ${expect.config.type}`);
-  }
-  const stepCount = Number(metadata.step);
-  if (!Number.isSafeInteger(stepCount) || stepCount < 0) throw new FormatError(`bad step count ${metadata.step}`);
-  const slots: Record<string, Float32Array> = {};
-  const names = SLOTS[type];
-  if (tensors.length !== names.length || !tensors.every((t) => names.includes(t.name))) {
-    throw new FormatError(`${type} state needs slots [${names.join(', ')}], got [${tensors.map((t) => t.name).join(', ')}]`); // prettier-ignore
-  }
-  for (const t of tensors) {
-    if (expect?.size !== undefined && t.data.length !== expect.size) {
-      throw new FormatError(`slot ${t.name} has ${t.data.length} values, the parameters ${expect.size}`);
-    }
-    slots[t.name] = t.data;
-  }
-  return { type, step: stepCount, slots };
 }

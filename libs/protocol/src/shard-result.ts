@@ -6,31 +6,34 @@ import { encodeFloat32, viewFloat32 } from './tensor-codec';
  * followed by a 16-byte trailer: loss sum (float64 LE), correct count (uint32 LE), rows (uint32 LE).
  * One value, so it is written once with SET NX and read with one GET.
  */
-export interface ShardResult {
+export interface ShardResult extends StepTotals {
   grad: Float32Array;
+}
+
+/** Loss sum, correct count and rows: a shard's trailer, or a step's, totalled in shard order. */
+export interface StepTotals {
   loss: number;
   correct: number;
   rows: number;
 }
 
-const TRAILER = 16;
 /** Bytes of the trailer after the gradient values. */
-export const TRAILER_BYTES = TRAILER;
+export const TRAILER_BYTES = 16;
 
 /** The trailer that starts at byte `at` of `b`. */
-export function readTrailer(b: Buffer, at: number): Omit<ShardResult, 'grad'> {
+export function readTrailer(b: Buffer, at: number): StepTotals {
   return { loss: b.readDoubleLE(at), correct: b.readUInt32LE(at + 8), rows: b.readUInt32LE(at + 12) };
 }
 
 export function encodeShardResult(r: ShardResult, precision: GradientPrecision = 'float32'): Buffer {
   if (precision !== 'float32') {
     // half precision: 2 bytes a value, the same trailer
-    const half = Buffer.allocUnsafe(r.grad.length * 2 + TRAILER);
+    const half = Buffer.allocUnsafe(r.grad.length * 2 + TRAILER_BYTES);
     encodeHalf(r.grad, precision, half);
     writeTrailer(half, r, r.grad.length * 2);
     return half;
   }
-  const out = Buffer.allocUnsafe(r.grad.byteLength + TRAILER);
+  const out = Buffer.allocUnsafe(r.grad.byteLength + TRAILER_BYTES);
   encodeFloat32(r.grad).copy(out, 0);
   out.writeDoubleLE(r.loss, r.grad.byteLength);
   out.writeUInt32LE(r.correct, r.grad.byteLength + 8);
@@ -55,11 +58,11 @@ export function decodeShardResult(
 ): ShardResult {
   if (precision !== 'float32') {
     const at = paramCount * 2;
-    if (bytes.byteLength !== at + TRAILER) throw new RangeError(`shard result has ${bytes.byteLength} bytes, expected ${at + TRAILER} (${precision})`); // prettier-ignore
+    if (bytes.byteLength !== at + TRAILER_BYTES) throw new RangeError(`shard result has ${bytes.byteLength} bytes, expected ${at + TRAILER_BYTES} (${precision})`); // prettier-ignore
     return { grad: decodeHalf(bytes.subarray(0, at), precision), ...readTrailer(bytes, at) };
   }
-  if (bytes.byteLength !== paramCount * 4 + TRAILER) {
-    throw new RangeError(`shard result has ${bytes.byteLength} bytes, expected ${paramCount * 4 + TRAILER}`);
+  if (bytes.byteLength !== paramCount * 4 + TRAILER_BYTES) {
+    throw new RangeError(`shard result has ${bytes.byteLength} bytes, expected ${paramCount * 4 + TRAILER_BYTES}`);
   }
   return { grad: viewFloat32(bytes.subarray(0, paramCount * 4), paramCount), ...readTrailer(bytes, paramCount * 4) };
 }

@@ -1,9 +1,4 @@
-/** Loss sum, correct count and rows of a step, totalled over its shards' trailers in shard order. */
-export interface StepTotals {
-  loss: number;
-  correct: number;
-  rows: number;
-}
+import type { StepTotals } from './shard-result';
 
 /**
  * What a reduced slice's marker holds (text): the slice's sum of squares of the summed gradient,

@@ -35,6 +35,7 @@ import { readCheckpoint, writeCheckpoint } from './checkpoint';
 import { checkpointPath, modelPath, writeFileAtomic } from './run-files';
 import type { StepPhase } from '../coordinator.metrics';
 import type { HistoryEntry, RunRecord } from './run-record';
+import { lapClock } from './lap-clock';
 import { CancelledError } from './shard-waiter';
 import { SlicedSteps } from './sliced-step';
 import { gradientJobs } from './step-jobs';
@@ -231,7 +232,9 @@ export class RunDriver {
   private async step(t: number): Promise<StepRecord> {
     const { keys, redis, queue, waiter, metrics } = this.deps;
     const id = this.record.id;
-    const phase = timer((p, s) => metrics.phase(p, s));
+    const lap = lapClock();
+    // `adjust` removes time already reported under another phase
+    const phase = (p: StepPhase, adjust = 0) => metrics.phase(p, lap() + adjust);
     // 1. dispatch: one job per shard; the jobId makes a re-added job a no-op. Step t+1's jobs go
     // out now too, marked `ahead`: a worker that finishes early gathers their rows while this
     // step ends, then waits for parameters t+1 (the step order and the sums are unchanged).
@@ -392,14 +395,4 @@ export class RunDriver {
       ),
     );
   }
-}
-
-function timer(report: (phase: StepPhase, seconds: number) => void) {
-  let last = process.hrtime.bigint();
-  // `adjust` removes time already reported under another phase
-  return (phase: StepPhase, adjust = 0) => {
-    const now = process.hrtime.bigint();
-    report(phase, Number(now - last) / 1e9 + adjust);
-    last = now;
-  };
 }

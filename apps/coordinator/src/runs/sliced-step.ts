@@ -19,6 +19,7 @@ import {
   type StepRecord,
 } from '@nnq/training';
 import type { DriverDeps } from './driver-deps';
+import { lapClock } from './lap-clock';
 import { publishSlices } from './publish-slices';
 import { gradientJobs } from './step-jobs';
 
@@ -90,12 +91,8 @@ export class SlicedSteps {
     // shard jobs when no reduce job queued them) and publish (markers, rename, version); wait is
     // both waits for workers; sum and optimizer run on workers
     const spent = { dispatch: 0, wait: 0, publish: 0 };
-    let last = process.hrtime.bigint();
-    const phase = (p: keyof typeof spent) => {
-      const now = process.hrtime.bigint();
-      spent[p] += Number(now - last) / 1e9;
-      last = now;
-    };
+    const lap = lapClock();
+    const phase = (p: keyof typeof spent) => (spent[p] += lap());
     // 1. one gradient job per shard: queued ahead by the reduce jobs of step t-1, or here (the
     // run's first step, or a resumed one)
     const shards = plan.shardsOf(t);
