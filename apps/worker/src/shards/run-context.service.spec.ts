@@ -8,7 +8,6 @@ import {
   StepPastError,
   type RunContext,
 } from './run-context.service';
-import { StepPace } from './step-pace';
 
 /** An in-memory stand-in for the few Redis calls RunContextService.params makes. */
 function fakeRedis(store: Map<string, Buffer | string>) {
@@ -33,7 +32,7 @@ function fakeRedis(store: Map<string, Buffer | string>) {
 const keys = new KeySchema('t');
 const P = 3;
 const ctx = (): RunContext =>
-  ({ manifest: { runId: 'r1', paramCount: P }, params: new Map(), pace: new StepPace() }) as unknown as RunContext;
+  ({ manifest: { runId: 'r1', paramCount: P }, params: new Map() }) as unknown as RunContext;
 const paramsBlob = (v: number) => Buffer.from(new Float32Array(P).fill(v).buffer);
 
 function setup(version: number | null) {

@@ -5,7 +5,6 @@ import { decodeFloat32, type KeySchema } from '@nnq/protocol';
 import { PermutationCache, RunManifestSchema, type RunManifest } from '@nnq/training';
 import type { Redis } from 'ioredis';
 import { ParamsNotices } from './params-notices';
-import { StepPace } from './step-pace';
 
 /** A run as a worker sees it: manifest, split row lists, epoch permutations, parameters by version. */
 export interface RunContext {
@@ -13,8 +12,6 @@ export interface RunContext {
   splits: { train: Uint32Array; validation: Uint32Array; test: Uint32Array };
   perms: PermutationCache;
   params: Map<number, Promise<Float32Array>>;
-  /** How fast its versions come out (how long a job queued a step ahead waits for the next). */
-  pace: StepPace;
 }
 
 export class MissingStateError extends Error {}
@@ -95,7 +92,6 @@ export class RunContextService implements OnApplicationShutdown {
       splits: { train, validation, test },
       perms: new PermutationCache(train.length, manifest.seed),
       params: new Map(),
-      pace: new StepPace(),
     };
   }
 
@@ -127,7 +123,6 @@ export class RunContextService implements OnApplicationShutdown {
       if (b) {
         // in shared memory: compute threads receive them without a copy (compute-pool.ts)
         const v = decodeFloat32(b, ctx.manifest.paramCount, sharedFloat32);
-        ctx.pace.saw(version);
         this.onParamsFetched?.(b.byteLength, Number(process.hrtime.bigint() - started) / 1e9);
         return v;
       }

@@ -28,6 +28,15 @@ import { PrefetchPolicy } from './prefetch';
 
 /** Results of shards outlive their step only this long (a late duplicate cannot leak forever). */
 const RESULT_TTL_MS = 6 * 60 * 60 * 1000;
+/**
+ * How long a job queued a step ahead waits for its parameters before going back to the queue.
+ * Short: while it waits it holds a job slot, and a job of the step before that was put back in
+ * the queue (retried, or delayed across a coordinator restart) may need that slot to finish it,
+ * as may another run's job. (Waiting two step intervals instead halved the give-ups on slow steps
+ * but, in one run each here, took a 2-worker pool training XOR and spirals at once from 102 s
+ * to over 170 s.)
+ */
+const AHEAD_WAIT_MS = 250;
 
 /**
  * Computes shard jobs: the summed gradient of a training shard, or the loss and correct count of
@@ -124,10 +133,8 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     if (this.config.NNQ_CHAOS_SHARD_DELAY_MS > 0)
       await new Promise((r) => setTimeout(r, this.config.NNQ_CHAOS_SHARD_DELAY_MS));
     const rows = rowsOf(ctx.splits.train, ctx.perms.get(job.epoch), job.start, job.end);
-    // a job queued a step ahead gathers its rows while the previous step finishes, then waits about
-    // two steps (step-pace.ts): while it waits it holds a job slot, and a job of the step before
-    // that was put back in the queue (retried, or delayed across a coordinator restart) may need it
-    const r = await this.compute(ctx, job.version, rows, job.ahead ? ctx.pace.aheadWaitMs() : 0);
+    // a job queued a step ahead gathers its rows while the previous step finishes
+    const r = await this.compute(ctx, job.version, rows, job.ahead ? AHEAD_WAIT_MS : 0);
     const blob = encodeShardResult({ grad: r.grad, loss: r.loss, correct: r.correct, rows: rows.length }, m.gradientTransfer); // prettier-ignore
     this.pool.recycle(r.buffers);
     const set = await this.writeResult(job.runId, key, blob);
