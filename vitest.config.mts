@@ -21,7 +21,7 @@ export default defineConfig({
           name: 'e2e',
           include: ['test/**/*.e2e.ts'],
           testTimeout: 180_000,
-          hookTimeout: 120_000,
+          hookTimeout: 300_000,
           fileParallelism: false,
         },
       },

@@ -141,7 +141,7 @@ describe.skipIf(!hasChromium)('the coordinator dashboard in a browser', () => {
 
     // state changes reach the page too
     await post(`/runs/${run.id}/cancel`).catch(() => undefined);
-    const ended = await waitForRun(base, run.id, 30_000);
+    const ended = await waitForRun(base, run.id, 120_000);
     await row.locator(`.state[data-state="${ended.state}"]`).waitFor({ timeout: 5_000 });
     await Promise.all([page.close(), late.close()]);
   });

@@ -81,7 +81,7 @@ describe('hyperparameter sweeps on the shared worker pool', () => {
         maxRunning.n = Math.max(maxRunning.n, running);
         return s.state !== 'running' && s;
       },
-      100_000,
+      150_000,
       'the sweep to end',
     );
     expect(done.state).toBe('completed');
@@ -126,7 +126,7 @@ describe('hyperparameter sweeps on the shared worker pool', () => {
     expect(m.spec.layers[0].units).toBe(done.leaderboard[0].params['model.layers[0].units']);
     const list = await getJson<Array<{ id: string; state: string }>>(`${cluster.base}/sweeps`);
     expect(list).toEqual(expect.arrayContaining([expect.objectContaining({ id: sweep.id, state: 'completed' })]));
-  });
+  }, 300_000);
 
   it('refuses a bad sweep config by path, 404s an unknown sweep, and cancels a sweep with its trials', async () => {
     const config = exampleConfig('sweep-spirals.json');

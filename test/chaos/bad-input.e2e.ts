@@ -66,7 +66,7 @@ describe('bad input is refused with a precise message and breaks nothing', () =>
     workerBase = `http://127.0.0.1:${workerPort}`;
     // a trained model for the predict cases
     const run = await submitRun(base, xor);
-    expect((await waitForRun(base, run.id, 30_000)).state).toBe('completed');
+    expect((await waitForRun(base, run.id, 120_000)).state).toBe('completed');
     trainedRun = run.id;
     datasetsBefore = (await redis.smembers(`${prefix}:ds:ids`)).sort();
 
@@ -181,7 +181,7 @@ describe('bad input is refused with a precise message and breaks nothing', () =>
     expect(runs.map((r) => r.id)).toEqual([trainedRun]);
     expect((await redis.smembers(`${prefix}:ds:ids`)).sort()).toEqual(datasetsBefore);
     const run = await submitRun(base, xor);
-    const done = await waitForRun(base, run.id, 30_000);
+    const done = await waitForRun(base, run.id, 120_000);
     expect(done.state).toBe('completed');
     expect(done.step).toBe(20);
     expect(coordinator.output()).not.toMatch(/driver crashed|Unhandled|ERROR \[ExceptionsHandler\]/);

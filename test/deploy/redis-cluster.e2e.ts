@@ -142,7 +142,7 @@ describe.skipIf(missing.length > 0)('a Redis Cluster of three masters', () => {
       // sliced reduction: the reducers' and the publish scripts' keys share the run's slot
       submitRun(base, { ...config, name: 'xor-cluster-sliced', reduce: { slices: 2, sliceAbove: 0 } }),
     ]);
-    const done = await Promise.all([a, b, c].map((r) => waitForRun(base, r.id, 90_000)));
+    const done = await Promise.all([a, b, c].map((r) => waitForRun(base, r.id, 150_000)));
     expect(done.map((d) => [d.state, d.step])).toEqual([['completed', 40], ['completed', 40], ['completed', 40]]); // prettier-ignore
     runIds.push(a.id, b.id, c.id);
     // run states of several hash slots in one listing
@@ -155,7 +155,7 @@ describe.skipIf(missing.length > 0)('a Redis Cluster of three masters', () => {
       await single.startCoordinator();
       await single.addWorker();
       const ref = await submitRun(single.base, { ...config, name: 'xor-single' });
-      expect((await waitForRun(single.base, ref.id, 90_000)).state).toBe('completed');
+      expect((await waitForRun(single.base, ref.id, 150_000)).state).toBe('completed');
       expect((await modelParams(single.base, ref.id)).equals(clustered)).toBe(true);
       expect((await modelParams(base, c.id)).equals(clustered)).toBe(true);
     } finally {

@@ -98,7 +98,7 @@ export class TestCluster {
     return ((await res.json()) as { id: string }).id;
   }
 
-  async waitForRun(id: string, timeoutMs = 40_000): Promise<{ state: string; step: number; loss?: number }> {
+  async waitForRun(id: string, timeoutMs = 120_000): Promise<{ state: string; step: number; loss?: number }> {
     return until(
       async () => {
         const r = await getJson<{ state: string; step: number; loss?: number }>(`${this.coordinatorUrl}/runs/${id}`);
