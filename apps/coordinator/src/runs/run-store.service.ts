@@ -69,6 +69,9 @@ export class RunStore {
 
   /** Delete the run's transient keys (parameters, manifest, splits, results); state, history and config stay. */
   async deleteTransient(id: string): Promise<void> {
+    // the manifest first: a worker's result write checks it in the same MULTI (set-result.ts), so
+    // one written after this deletes itself, and one written before is there for the SCAN below
+    await this.redis.del(this.keys.runManifest(id));
     const transient: string[] = [];
     const match = `${this.keys.prefix}:{run:${id}}:*`;
     // a Redis Cluster answers SCAN per node: ask every master (the one holding the run's slot finds them)
