@@ -25,19 +25,26 @@ export function readTrailer(b: Buffer, at: number): StepTotals {
   return { loss: b.readDoubleLE(at), correct: b.readUInt32LE(at + 8), rows: b.readUInt32LE(at + 12) };
 }
 
-export function encodeShardResult(r: ShardResult, precision: GradientPrecision = 'float32'): Buffer {
+/** Bytes of `r` encoded at `precision`. */
+export function shardResultBytes(r: { grad: Float32Array }, precision: GradientPrecision = 'float32'): number {
+  return r.grad.length * (precision === 'float32' ? 4 : 2) + TRAILER_BYTES;
+}
+
+/**
+ * Encode a shard's result; into `into` when it has exactly the bytes needed (a reused buffer
+ * spares the worker a megabyte of external memory per shard, and V8 the full collections it
+ * triggers), else into a new buffer.
+ */
+export function encodeShardResult(r: ShardResult, precision: GradientPrecision = 'float32', into?: Buffer): Buffer {
+  const bytes = shardResultBytes(r, precision);
+  const out = into?.byteLength === bytes ? into : Buffer.allocUnsafe(bytes);
   if (precision !== 'float32') {
     // half precision: 2 bytes a value, the same trailer
-    const half = Buffer.allocUnsafe(r.grad.length * 2 + TRAILER_BYTES);
-    encodeHalf(r.grad, precision, half);
-    writeTrailer(half, r, r.grad.length * 2);
-    return half;
+    encodeHalf(r.grad, precision, out);
+  } else {
+    encodeFloat32(r.grad).copy(out, 0);
   }
-  const out = Buffer.allocUnsafe(r.grad.byteLength + TRAILER_BYTES);
-  encodeFloat32(r.grad).copy(out, 0);
-  out.writeDoubleLE(r.loss, r.grad.byteLength);
-  out.writeUInt32LE(r.correct, r.grad.byteLength + 8);
-  out.writeUInt32LE(r.rows, r.grad.byteLength + 12);
+  writeTrailer(out, r, bytes - TRAILER_BYTES);
   return out;
 }
 

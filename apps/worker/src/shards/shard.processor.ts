@@ -5,6 +5,7 @@ import {
   encodeShardResult,
   formatJobIssues,
   SHARD_QUEUE,
+  shardResultBytes,
   ShardJobSchema,
   type EvaluateJob,
   type GradientJob,
@@ -51,6 +52,8 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
   private readonly logger = new Logger(ShardProcessor.name);
   readonly pool: ComputePool;
   private readonly reducer: SliceReducer;
+  /** Encoded results whose write has finished, for the next shards' results (see encodeShardResult). */
+  private readonly spareBlobs: Buffer[] = [];
 
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
@@ -135,9 +138,15 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     const rows = rowsOf(ctx.splits.train, ctx.perms.get(job.epoch), job.start, job.end);
     // a job queued a step ahead gathers its rows while the previous step finishes
     const r = await this.compute(ctx, job.version, rows, job.ahead ? AHEAD_WAIT_MS : 0);
-    const blob = encodeShardResult({ grad: r.grad, loss: r.loss, correct: r.correct, rows: rows.length }, m.gradientTransfer); // prettier-ignore
+    const result = { grad: r.grad, loss: r.loss, correct: r.correct, rows: rows.length };
+    const bytes = shardResultBytes(result, m.gradientTransfer);
+    const spare = this.spareBlobs.findIndex((b) => b.byteLength === bytes);
+    const blob = encodeShardResult(result, m.gradientTransfer, spare >= 0 ? this.spareBlobs.splice(spare, 1)[0] : undefined); // prettier-ignore
     this.pool.recycle(r.buffers);
     const set = await this.writeResult(job.runId, key, blob);
+    // written and answered: the client holds no reference any more (a failed write drops the buffer)
+    this.spareBlobs.push(blob);
+    if (this.spareBlobs.length > this.config.NNQ_WORKER_CONCURRENCY + 1) this.spareBlobs.shift();
     this.metrics.shardDone('gradient', Number(process.hrtime.bigint() - started) / 1e9, blob.byteLength, rows.length);
     return { written: set === 1 };
   }
