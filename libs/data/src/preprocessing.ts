@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { lookupBytes } from './byte-lookup';
 import type { Dataset, FeatureArray, LabelArray } from './dataset';
 import { SourceError, formatIssues } from './errors';
 
@@ -216,7 +217,7 @@ export function gatherChunked(
     const from = local * F;
     const to = k * F;
     // (uint8 features and one map for all: the same values, looked up)
-    if (bytes && cx instanceof Uint8Array) for (let j = 0; j < F; j++) x[to + j] = bytes[cx[from + j]];
+    if (bytes && cx instanceof Uint8Array) lookupBytes(x, to, cx, from, F, bytes);
     else for (let j = 0; j < F; j++) x[to + j] = fround(fround(cx[from + j] * mul[j]) + add[j]);
     if (onehot) y[k * W + ct[local]] = 1;
     else for (let j = 0; j < W; j++) y[k * W + j] = ct[local * W + j];
