@@ -5,7 +5,6 @@ import {
   encodeShardResult,
   formatJobIssues,
   SHARD_QUEUE,
-  shardResultBytes,
   ShardJobSchema,
   type EvaluateJob,
   type GradientJob,
@@ -138,10 +137,8 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     const rows = rowsOf(ctx.splits.train, ctx.perms.get(job.epoch), job.start, job.end);
     // a job queued a step ahead gathers its rows while the previous step finishes
     const r = await this.compute(ctx, job.version, rows, job.ahead ? AHEAD_WAIT_MS : 0);
-    const result = { grad: r.grad, loss: r.loss, correct: r.correct, rows: rows.length };
-    const bytes = shardResultBytes(result, m.gradientTransfer);
-    const spare = this.spareBlobs.findIndex((b) => b.byteLength === bytes);
-    const blob = encodeShardResult(result, m.gradientTransfer, spare >= 0 ? this.spareBlobs.splice(spare, 1)[0] : undefined); // prettier-ignore
+    // a spare of another size (another run's) is dropped and a new buffer encoded into
+    const blob = encodeShardResult({ grad: r.grad, loss: r.loss, correct: r.correct, rows: rows.length }, m.gradientTransfer, this.spareBlobs.pop()); // prettier-ignore
     this.pool.recycle(r.buffers);
     const set = await this.writeResult(job.runId, key, blob);
     // written and answered: the client holds no reference any more (a failed write drops the buffer)
