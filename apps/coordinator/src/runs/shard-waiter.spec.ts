@@ -48,4 +48,35 @@ describe('ShardWaiter take', () => {
     ac.abort();
     await expect(done).rejects.toThrow('cancelled');
   });
+
+  it('acts on a notice that came while it was reading, not after its next poll', async () => {
+    // the results channel: a fake subscriber connection the test publishes on
+    const channel = Object.assign(new EventEmitter(), { subscribe: async () => 1 });
+    const redis = { duplicate: () => channel } as unknown as Redis;
+    const w = new ShardWaiter(redis, {} as Queue, new EventEmitter() as unknown as QueueEvents, 60_000);
+    await w.listen('results');
+    const store = new Map<number, string>();
+    const ac = new AbortController();
+    let reads = 0;
+    const done = w.waitFor(['k0'], [], ac.signal, undefined, {
+      read: async (i) => {
+        const value = store.get(i) ?? null;
+        // the result lands, and its notice arrives, after Redis answered this read
+        if (reads++ === 0) {
+          store.set(0, 'a');
+          channel.emit('message', 'results', 'k0');
+        }
+        return value;
+      },
+      use: () => undefined,
+    });
+    const outcome = await Promise.race([
+      done.then(() => 'woke'),
+      new Promise((r) => setTimeout(() => r('slept until the poll'), 2_000)),
+    ]);
+    ac.abort();
+    await done.catch(() => undefined);
+    expect(outcome).toBe('woke');
+    expect(reads).toBe(2);
+  });
 });

@@ -39,6 +39,8 @@ export class ShardWaiter {
   private readonly logger = new Logger(ShardWaiter.name);
   private readonly wakers = new Set<() => void>();
   private readonly failed = new Map<string, string>();
+  /** Counts wake-ups: one that comes while a wait is reading (no waker registered) is not lost. */
+  private notices = 0;
   private sub?: Redis;
 
   constructor(
@@ -68,6 +70,7 @@ export class ShardWaiter {
   }
 
   private wake(): void {
+    this.notices++;
     for (const w of [...this.wakers]) w();
   }
 
@@ -102,6 +105,8 @@ export class ShardWaiter {
     const held = new Map<number, T>();
     for (;;) {
       if (signal?.aborted) throw new CancelledError();
+      // a notice from here on may concern a key the reads below find missing: it skips the sleep
+      const seen = this.notices;
       if (take) {
         // hand over results in index order as soon as the next one exists (overlaps the sum with compute)
         for (;;) {
@@ -133,6 +138,7 @@ export class ShardWaiter {
           throw new ShardJobFailedError(id, reason);
         }
       }
+      if (this.notices !== seen) continue;
       await new Promise<void>((resolve) => {
         const done = () => {
           clearTimeout(timer);
