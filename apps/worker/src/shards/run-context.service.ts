@@ -118,6 +118,7 @@ export class RunContextService implements OnApplicationShutdown {
     const key = this.keys.params(runId, version);
     const deadline = Date.now() + waitMs;
     for (;;) {
+      const since = this.notices.mark();
       const started = process.hrtime.bigint();
       const b = await this.redis.getBuffer(key);
       if (b) {
@@ -139,7 +140,7 @@ export class RunContextService implements OnApplicationShutdown {
       if (V < version - 1) throw new ParamsNotReadyError(`run ${runId} is at parameters ${V}, not ${version - 1}`, RESUME_DELAY_MS); // prettier-ignore
       const left = deadline - Date.now();
       if (left <= 0) throw new ParamsNotReadyError(`parameters ${version} of run ${runId} not out within ${waitMs} ms`, AHEAD_DELAY_MS); // prettier-ignore
-      await this.notices.next(runId, version, Math.min(left, PARAMS_POLL_MS));
+      await this.notices.next(runId, version, Math.min(left, PARAMS_POLL_MS), since);
     }
   }
 }
