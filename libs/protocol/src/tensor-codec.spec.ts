@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeFloat32, encodeFloat32 } from './tensor-codec';
+import { decodeFloat32, decodeFloat32Into, encodeFloat32 } from './tensor-codec';
 
 describe('tensor codec', () => {
   it('round-trips float32 values bit for bit, including NaN payloads and -0', () => {
@@ -13,5 +13,15 @@ describe('tensor codec', () => {
   it('refuses a blob of the wrong size', () => {
     expect(() => decodeFloat32(new Uint8Array(6))).toThrow(/multiple of 4 bytes, got 6/);
     expect(() => decodeFloat32(new Uint8Array(8), 3)).toThrow(/expected 3 float32 values, got 2/);
+  });
+  it('decodes into a given array, from bytes at any offset, or names the sizes that differ', () => {
+    const v = new Float32Array([1.5, -2, 3e-40]);
+    const bytes = Buffer.concat([Buffer.alloc(3), Buffer.from(encodeFloat32(v))]).subarray(3); // unaligned
+    const out = new Float32Array(8).subarray(2, 5); // a view at an offset
+    expect(decodeFloat32Into(bytes, out)).toBe(out);
+    expect([...out]).toEqual([...v]);
+    expect(() => decodeFloat32Into(bytes, new Float32Array(4))).toThrow(
+      'expected 4 float32 values (16 bytes), got 12 bytes',
+    );
   });
 });

@@ -23,15 +23,8 @@ export function viewFloat32(bytes: Uint8Array, expectedLength?: number): Float32
   return new Float32Array(bytes.buffer, bytes.byteOffset, n);
 }
 
-/**
- * Little-endian bytes -> Float32Array (a fresh, aligned copy; Redis replies are not aligned), in
- * memory from `allocate` (a worker puts parameters in shared memory for its compute threads).
- */
-export function decodeFloat32(
-  bytes: Uint8Array,
-  expectedLength?: number,
-  allocate: (n: number) => Float32Array = (n) => new Float32Array(n),
-): Float32Array {
+/** Little-endian bytes -> Float32Array (a fresh, aligned copy; Redis replies are not aligned). */
+export function decodeFloat32(bytes: Uint8Array, expectedLength?: number): Float32Array {
   if (bytes.byteLength % 4 !== 0) {
     throw new RangeError(`a float32 blob must have a multiple of 4 bytes, got ${bytes.byteLength}`);
   }
@@ -39,12 +32,21 @@ export function decodeFloat32(
   if (expectedLength !== undefined && n !== expectedLength) {
     throw new RangeError(`expected ${expectedLength} float32 values, got ${n}`);
   }
-  const out = allocate(n);
+  return decodeFloat32Into(bytes, new Float32Array(n));
+}
+
+/** Little-endian bytes -> `out`, which must hold exactly their values; returns `out`. */
+export function decodeFloat32Into(bytes: Uint8Array, out: Float32Array): Float32Array {
+  if (bytes.byteLength !== out.length * 4) {
+    throw new RangeError(
+      `expected ${out.length} float32 values (${out.length * 4} bytes), got ${bytes.byteLength} bytes`,
+    );
+  }
   if (LITTLE) {
-    new Uint8Array(out.buffer).set(bytes);
+    new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(bytes);
     return out;
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let i = 0; i < n; i++) out[i] = view.getFloat32(i * 4, true);
+  for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
   return out;
 }

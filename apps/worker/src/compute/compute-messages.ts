@@ -10,6 +10,8 @@ export interface ShardBuffers {
   x: Float32Array;
   y: Float32Array;
   grad: Float32Array;
+  /** The parameters (copied in by lossAndGrad; the thread reads them when ComputeRequest.freshParams). */
+  params: Float32Array;
 }
 
 /** Main thread -> compute thread: one batch to differentiate. */
@@ -20,8 +22,8 @@ export interface ComputeRequest {
   spec: NetworkSpec;
   /** Identity of the parameters (run and version); the thread keeps the last ones per spec key. */
   paramsKey: string;
-  /** Shared memory; omitted when the thread already holds `paramsKey` (it keeps its own copy). */
-  params?: Float32Array;
+  /** `buffers.params` holds the parameters `paramsKey` (the thread copies them to keep); else it holds them already. */
+  freshParams: boolean;
   paramCount: number;
   buffers: ShardBuffers;
   batch: number;

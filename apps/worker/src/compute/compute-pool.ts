@@ -109,9 +109,12 @@ export class ComputePool {
   buffers(spec: NetworkSpec, rows: number, paramCount: number): ShardBuffers {
     const xLen = rows * spec.inputSize;
     const yLen = rows * spec.layers[spec.layers.length - 1].units;
-    const i = this.spare.findIndex((b) => b.x.length >= xLen && b.y.length >= yLen && b.grad.length >= paramCount);
+    const i = this.spare.findIndex(
+      (b) => b.x.length >= xLen && b.y.length >= yLen && b.grad.length >= paramCount && b.params.length >= paramCount,
+    );
     if (i >= 0) return this.spare.splice(i, 1)[0];
-    return { x: new Float32Array(xLen), y: new Float32Array(yLen), grad: new Float32Array(paramCount) };
+    const [x, y, grad, params] = [xLen, yLen, paramCount, paramCount].map((n) => new Float32Array(n));
+    return { x, y, grad, params };
   }
 
   /** Keep a shard's buffers for the next shard (at most two sets per thread; older ones go). */
@@ -121,7 +124,11 @@ export class ComputePool {
     if (this.spare.length > 2 * this.size) this.spare.shift();
   }
 
-  /** Loss, correct count and gradient of the first `batch` rows of `buffers` (which move to the thread and back). */
+  /**
+   * Loss, correct count and gradient of the first `batch` rows of `buffers` (which move to the
+   * thread and back) at `params`, which are copied into `buffers.params` before anything is
+   * awaited (the caller's buffer may be reused for other parameters then).
+   */
   async lossAndGrad(
     specKey: string,
     spec: NetworkSpec,
@@ -131,26 +138,22 @@ export class ComputePool {
     batch: number,
   ): Promise<ComputeResult> {
     if (this.closed) throw new Error('compute pool is closed');
+    const paramCount = params.length;
+    buffers.params.set(params);
     const w = await this.acquire();
     const id = this.nextId++;
     return new Promise<ComputeResult>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, worker: w, paramCount: params.length });
+      this.pending.set(id, { resolve, reject, worker: w, paramCount });
       const held = this.held.get(w)!;
-      const fresh = held.get(specKey) !== paramsKey;
+      const freshParams = held.get(specKey) !== paramsKey;
       held.set(specKey, paramsKey);
-      const req: ComputeRequest = {
-        id,
-        specKey,
-        spec,
-        paramsKey,
-        params: fresh ? params : undefined,
-        paramCount: params.length,
-        buffers,
-        batch,
-      };
-      // the buffers move to the thread; params stay cached in the main thread, in shared memory
-      // (run-context.service.ts): the thread gets them without a structured-clone copy
-      w.postMessage(req, [buffers.x.buffer, buffers.y.buffer, buffers.grad.buffer] as ArrayBuffer[]);
+      const req: ComputeRequest = { id, specKey, spec, paramsKey, freshParams, paramCount, buffers, batch };
+      // every buffer moves to the thread and back, parameters included: nothing is allocated a
+      // version. (Parameters in shared memory, as before, leaked: V8 does not count a
+      // SharedArrayBuffer's memory, the thread never collected its handles, and a worker grew by
+      // a copy of the parameters a step, to 3 GB in a 15-epoch Fashion-MNIST run.)
+      const b = buffers;
+      w.postMessage(req, [b.x.buffer, b.y.buffer, b.grad.buffer, b.params.buffer] as ArrayBuffer[]);
     });
   }
 

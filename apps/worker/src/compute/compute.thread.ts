@@ -23,14 +23,14 @@ async function engineFor(req: ComputeRequest): Promise<TrainingEngine> {
 }
 
 /**
- * The thread's own copy of parameters that arrive in shared memory (onnxruntime takes no
- * SharedArrayBuffer), written over the previous copy of the spec: a thread runs one request at a
- * time, so no computation still reads it.
+ * The thread's own copy of parameters that arrive in a request's buffers (which go back with the
+ * response), written over the previous copy of the spec: a thread runs one request at a time, so
+ * no computation still reads it.
  */
-function ownCopy(specKey: string, shared: Float32Array): Float32Array {
+function ownCopy(specKey: string, sent: Float32Array): Float32Array {
   const prev = lastParams.get(specKey)?.params;
-  const own = prev?.length === shared.length ? prev : new Float32Array(shared.length);
-  own.set(shared);
+  const own = prev?.length === sent.length ? prev : new Float32Array(sent.length);
+  own.set(sent);
   return own;
 }
 
@@ -42,7 +42,10 @@ parentPort?.on('message', (req: ComputeRequest) => {
     const b: ShardBuffers = req.buffers;
     try {
       const engine = await engineFor(req);
-      if (req.params) lastParams.set(req.specKey, { key: req.paramsKey, params: ownCopy(req.specKey, req.params) });
+      if (req.freshParams) {
+        const own = ownCopy(req.specKey, b.params.subarray(0, req.paramCount));
+        lastParams.set(req.specKey, { key: req.paramsKey, params: own });
+      }
       const held = lastParams.get(req.specKey);
       if (!held || held.key !== req.paramsKey) throw new Error(`compute thread lacks parameters ${req.paramsKey}`);
       // views of the shard's rows; the gradient lands in the first paramCount values of b.grad
@@ -61,6 +64,6 @@ parentPort?.on('message', (req: ComputeRequest) => {
     } catch (err) {
       res = { id: req.id, buffers: b, ok: false, error: err instanceof Error ? err.message : String(err) };
     }
-    parentPort!.postMessage(res, [b.x.buffer, b.y.buffer, b.grad.buffer] as ArrayBuffer[]);
+    parentPort!.postMessage(res, [b.x.buffer, b.y.buffer, b.grad.buffer, b.params.buffer] as ArrayBuffer[]);
   })();
 });

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   MissingStateError,
   ParamsNotReadyError,
+  paramsValues,
   RunContextService,
   StepPastError,
   type RunContext,
@@ -32,7 +33,7 @@ function fakeRedis(store: Map<string, Buffer | string>) {
 const keys = new KeySchema('t');
 const P = 3;
 const ctx = (): RunContext =>
-  ({ manifest: { runId: 'r1', paramCount: P }, params: new Map() }) as unknown as RunContext;
+  ({ manifest: { runId: 'r1', paramCount: P }, params: new Map(), slots: [] }) as unknown as RunContext;
 const paramsBlob = (v: number) => Buffer.from(new Float32Array(P).fill(v).buffer);
 
 function setup(version: number | null) {
@@ -48,7 +49,7 @@ function setup(version: number | null) {
 describe('RunContextService.params: why parameters are missing', () => {
   it('returns the published version', async () => {
     const { service } = setup(4);
-    expect([...(await service.params(ctx(), 4))]).toEqual([4, 4, 4]);
+    expect([...paramsValues(await service.params(ctx(), 4), 4, 'r1')]).toEqual([4, 4, 4]);
   });
 
   it('waits for the next version when the job is one step ahead (notice or poll)', async () => {
@@ -59,7 +60,7 @@ describe('RunContextService.params: why parameters are missing', () => {
       store.set(keys.paramsVersion('r1'), '5');
       publish('r1:5');
     }, 30);
-    expect([...(await got)]).toEqual([5, 5, 5]);
+    expect([...paramsValues(await got, 5, 'r1')]).toEqual([5, 5, 5]);
   });
 
   it('gives a job one step ahead back after its wait, with a short delay', async () => {
@@ -91,5 +92,43 @@ describe('RunContextService.params: why parameters are missing', () => {
     const gone = setup(4);
     gone.store.delete(keys.runManifest('r1'));
     await expect(gone.service.params(ctx(), 5, 5_000)).rejects.toThrow(/run r1 is over/);
+  });
+});
+
+describe('RunContextService.params: buffers reused across versions', () => {
+  it('keeps the two newest versions, reusing the buffer of one that left the cache, and refuses it to the old version', async () => {
+    const { service, store } = setup(1);
+    const c = ctx();
+    const first = await service.params(c, 1);
+    const values = first.values;
+    for (const v of [2, 3, 4]) {
+      store.set(keys.params('r1', v), paramsBlob(v));
+      store.set(keys.paramsVersion('r1'), String(v));
+      expect([...paramsValues(await service.params(c, v), v, 'r1')]).toEqual([v, v, v]);
+    }
+    // version 1 left the cache when 3 was asked for, and 3 was read into its buffer; 4 into 2's
+    expect(c.slots).toHaveLength(2);
+    expect([...c.params.keys()].sort()).toEqual([3, 4]);
+    expect(first.version).toBe(3);
+    expect(first.values).toBe(values);
+    expect([...values]).toEqual([3, 3, 3]);
+    const err = (() => {
+      try {
+        return paramsValues(first, 1, 'r1');
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(ParamsNotReadyError);
+    expect((err as Error).message).toBe('parameters 1 of run r1 were replaced while the job waited');
+    // a cached version is read from its buffer, not fetched again
+    store.delete(keys.params('r1', 3));
+    expect(await service.params(c, 3)).toBe(first);
+  });
+
+  it('refuses parameters of the wrong size, naming the version and run', async () => {
+    const { service, store } = setup(4);
+    store.set(keys.params('r1', 4), Buffer.alloc(10));
+    await expect(service.params(ctx(), 4)).rejects.toThrow('parameters 4 of run r1 have 10 bytes, expected 12');
   });
 });

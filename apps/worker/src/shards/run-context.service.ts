@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { KEYS, REDIS } from '@nnq/cluster';
 import { DatasetCache } from '@nnq/data';
-import { decodeFloat32, type KeySchema } from '@nnq/protocol';
+import { decodeFloat32Into, type KeySchema } from '@nnq/protocol';
 import { PermutationCache, RunManifestSchema, type RunManifest } from '@nnq/training';
 import type { Redis } from 'ioredis';
 import { ParamsNotices } from './params-notices';
@@ -11,7 +11,20 @@ export interface RunContext {
   manifest: RunManifest;
   splits: { train: Uint32Array; validation: Uint32Array; test: Uint32Array };
   perms: PermutationCache;
-  params: Map<number, Promise<Float32Array>>;
+  /** Parameters by version (the two newest), each in one of `slots`. */
+  params: Map<number, Promise<ParamsSlot>>;
+  slots: ParamsSlot[];
+}
+
+/**
+ * Parameters of one version, in a buffer reused for a later version once this one has left the
+ * cache: a run's parameters cost no allocation a version. (A new buffer a version, kept for two
+ * steps, doubled the workers' full collections; SharedArrayBuffers, before that, were never
+ * collected at all: V8 does not count their memory.) Read the values through `paramsValues`.
+ */
+export interface ParamsSlot {
+  version: number;
+  readonly values: Float32Array;
 }
 
 export class MissingStateError extends Error {}
@@ -29,8 +42,6 @@ export class ParamsNotReadyError extends Error {
 /** The job's step is over (its parameters were replaced): nothing to compute. */
 export class StepPastError extends Error {}
 
-/** Float32 values in a SharedArrayBuffer (posted to a thread, they are shared, not cloned). */
-const sharedFloat32 = (n: number) => new Float32Array(new SharedArrayBuffer(n * 4));
 /** How often a worker waiting on parameters re-reads their key when no notice arrives. */
 const PARAMS_POLL_MS = 50;
 /** How long a job whose parameters are late stays delayed before a worker tries again. */
@@ -92,6 +103,7 @@ export class RunContextService implements OnApplicationShutdown {
       splits: { train, validation, test },
       perms: new PermutationCache(train.length, manifest.seed),
       params: new Map(),
+      slots: [],
     };
   }
 
@@ -102,7 +114,7 @@ export class RunContextService implements OnApplicationShutdown {
    * from an earlier checkpoint (the job waits in the queue until it gets there); V > version, the
    * step is over.
    */
-  params(ctx: RunContext, version: number, waitMs = 0): Promise<Float32Array> {
+  params(ctx: RunContext, version: number, waitMs = 0): Promise<ParamsSlot> {
     let p = ctx.params.get(version);
     if (!p) {
       p = this.fetchParams(ctx, version, waitMs);
@@ -113,7 +125,7 @@ export class RunContextService implements OnApplicationShutdown {
     return p;
   }
 
-  private async fetchParams(ctx: RunContext, version: number, waitMs: number): Promise<Float32Array> {
+  private async fetchParams(ctx: RunContext, version: number, waitMs: number): Promise<ParamsSlot> {
     const runId = ctx.manifest.runId;
     const key = this.keys.params(runId, version);
     const deadline = Date.now() + waitMs;
@@ -122,10 +134,16 @@ export class RunContextService implements OnApplicationShutdown {
       const started = process.hrtime.bigint();
       const b = await this.redis.getBuffer(key);
       if (b) {
-        // in shared memory: compute threads receive them without a copy (compute-pool.ts)
-        const v = decodeFloat32(b, ctx.manifest.paramCount, sharedFloat32);
+        const n = ctx.manifest.paramCount;
+        if (b.byteLength !== n * 4) throw new Error(`parameters ${version} of run ${runId} have ${b.byteLength} bytes, expected ${n * 4}`); // prettier-ignore
+        // a slot no cached version holds (this version's key is in the map already, the one it
+        // replaced is gone): the map holds two keys, so a run has three slots at most
+        let slot = ctx.slots.find((s) => !ctx.params.has(s.version));
+        if (!slot) ctx.slots.push((slot = { version, values: new Float32Array(n) }));
+        slot.version = version;
+        decodeFloat32Into(b, slot.values);
         this.onParamsFetched?.(b.byteLength, Number(process.hrtime.bigint() - started) / 1e9);
-        return v;
+        return slot;
       }
       const [published, live] = await Promise.all([
         this.redis.get(this.keys.paramsVersion(runId)),
@@ -143,4 +161,15 @@ export class RunContextService implements OnApplicationShutdown {
       await this.notices.next(runId, version, Math.min(left, PARAMS_POLL_MS), since);
     }
   }
+}
+
+/**
+ * The values of parameters `version` from their slot; use them before the next await (a compute
+ * request copies them at once). A job that held the slot while it gathered its rows may find it
+ * reused for a later version: it goes back to the queue and reads the run's state again.
+ */
+export function paramsValues(slot: ParamsSlot, version: number, runId: string): Float32Array {
+  if (slot.version !== version)
+    throw new ParamsNotReadyError(`parameters ${version} of run ${runId} were replaced while the job waited`, AHEAD_DELAY_MS); // prettier-ignore
+  return slot.values;
 }

@@ -17,8 +17,10 @@ import { ComputePool } from '../compute/compute-pool';
 import {
   MissingStateError,
   ParamsNotReadyError,
+  paramsValues,
   RunContextService,
   StepPastError,
+  type ParamsSlot,
   type RunContext,
 } from './run-context.service';
 import { WorkerMetrics } from '../worker.metrics';
@@ -181,7 +183,7 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
       const reading = this.paramsOrFail(ctx, version, waitMs);
       reading.catch(() => undefined); // awaited below; a gather failure must not leave it unhandled
       await this.runs.datasets.gatherBatch(m.datasetId, rows, m.preprocessing, b.x, b.y);
-      const params = await reading;
+      const params = paramsValues(await reading, version, m.runId); // copied by lossAndGrad before it awaits
       return await this.pool.lossAndGrad(m.runId, m.spec, params, `${m.runId}:${version}`, b, rows.length);
     } catch (err) {
       this.pool.recycle(b);
@@ -189,7 +191,7 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     }
   }
 
-  private async paramsOrFail(ctx: RunContext, version: number, waitMs: number): Promise<Float32Array> {
+  private async paramsOrFail(ctx: RunContext, version: number, waitMs: number): Promise<ParamsSlot> {
     try {
       return await this.runs.params(ctx, version, waitMs);
     } catch (err) {
