@@ -126,6 +126,23 @@ describe('RunContextService.params: buffers reused across versions', () => {
     expect(await service.params(c, 3)).toBe(first);
   });
 
+  it('forgets versions cached before a coordinator resumed from an earlier checkpoint', async () => {
+    const { service, store } = setup(99);
+    const c = ctx();
+    await service.params(c, 99);
+    store.set(keys.params('r1', 100), paramsBlob(100));
+    await service.params(c, 100);
+    // the run starts again from step 50
+    store.set(keys.paramsVersion('r1'), '51');
+    for (const v of [99, 100]) store.delete(keys.params('r1', v));
+    for (const v of [51, 52]) store.set(keys.params('r1', v), paramsBlob(v));
+    expect([...paramsValues(await service.params(c, 51), 51, 'r1')]).toEqual([51, 51, 51]);
+    expect([...c.params.keys()].filter((k) => k > 52)).toEqual([]);
+    expect([...paramsValues(await service.params(c, 52), 52, 'r1')]).toEqual([52, 52, 52]);
+    expect([...paramsValues(await service.params(c, 51), 51, 'r1')]).toEqual([51, 51, 51]);
+    expect([...c.params.keys()].sort()).toEqual([51, 52]);
+  });
+
   it('refuses parameters of the wrong size, naming the version and run', async () => {
     const { service, store } = setup(4);
     store.set(keys.params('r1', 4), Buffer.alloc(10));

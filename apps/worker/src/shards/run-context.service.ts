@@ -136,6 +136,9 @@ export class RunContextService implements OnApplicationShutdown {
       if (b) {
         const n = ctx.manifest.paramCount;
         if (b.byteLength !== n * 4) throw new Error(`parameters ${version} of run ${runId} have ${b.byteLength} bytes, expected ${n * 4}`); // prettier-ignore
+        // versions past the next one are left from before a coordinator resumed from an earlier
+        // checkpoint: they would keep the current ones out of the cache (it keeps the newest)
+        for (const k of [...ctx.params.keys()]) if (k > version + 1) ctx.params.delete(k);
         // a slot no cached version holds (this version's key is in the map already, the one it
         // replaced is gone): the map holds two keys, so a run has three slots at most
         let slot = ctx.slots.find((s) => !ctx.params.has(s.version));
