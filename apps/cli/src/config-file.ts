@@ -1,4 +1,10 @@
-import { parseRunConfig, RunConfigError, type RunConfig } from '@nnq/training';
+import {
+  memoryBudgetProblems,
+  parseRunConfig,
+  RunConfigError,
+  type MemoryBudgets,
+  type RunConfig,
+} from '@nnq/training';
 import { readFileSync } from 'node:fs';
 import { CliError, EXIT } from './cli-error';
 import { parseJsonText } from './json-text';
@@ -8,8 +14,9 @@ export class ConfigFileError extends CliError {
   constructor(
     readonly path: string,
     readonly problems: string[],
+    what = 'invalid run config',
   ) {
-    super(`${path}: invalid run config:\n  ${problems.join('\n  ')}`, EXIT.usage);
+    super(`${path}: ${what}:\n  ${problems.join('\n  ')}`, EXIT.usage);
     this.name = 'ConfigFileError';
   }
 }
@@ -30,6 +37,15 @@ export interface RunConfigFile {
   config: RunConfig;
   /** The file's JSON as written: what is submitted to the coordinator. */
   json: unknown;
+}
+
+/**
+ * A run over the memory budgets (NNQ_WORKER_MEMORY_MB, NNQ_COORDINATOR_MEMORY_MB of this shell,
+ * as the coordinator it starts would read them) is refused before anything starts: exit 2.
+ */
+export function checkMemoryBudget(path: string, config: RunConfig, budgets: MemoryBudgets): void {
+  const problems = memoryBudgetProblems(config, budgets);
+  if (problems.length) throw new ConfigFileError(path, problems, 'run exceeds the memory budget');
 }
 
 /** Read and validate a run config JSON file locally, before anything is started or submitted. */

@@ -50,6 +50,12 @@ export const EnvSchema = z.object({
   NNQ_STRAGGLER_MS: positiveInt('NNQ_STRAGGLER_MS', 0, 0),
   /** Fault injection (chaos tests): a worker sleeps this long before each gradient shard. */
   NNQ_CHAOS_SHARD_DELAY_MS: positiveInt('NNQ_CHAOS_SHARD_DELAY_MS', 0, 0),
+  /** Memory one shard job of a worker may use (MB): runs whose estimate exceeds it are refused (memory-budget.ts). */
+  NNQ_WORKER_MEMORY_MB: positiveInt('NNQ_WORKER_MEMORY_MB', 2048, 16),
+  /** Memory the coordinator may hold for a run's parameters and optimizer state (MB); larger networks are refused. */
+  NNQ_COORDINATOR_MEMORY_MB: positiveInt('NNQ_COORDINATOR_MEMORY_MB', 2048, 16),
+  /** A shard job whose worker died this many times (its lock lapsed) fails, and its run with it. */
+  NNQ_MAX_WORKER_DEATHS: positiveInt('NNQ_MAX_WORKER_DEATHS', 2, 1),
   NNQ_API_TOKEN: z.string().min(16, 'NNQ_API_TOKEN must be at least 16 characters').optional(),
   NNQ_ALLOW_PUBLIC_WITHOUT_TOKEN: z.enum(['0', '1']).default('0'),
   NNQ_DATA_DIR: z.string().min(1).default('.nnq'),
@@ -111,8 +117,12 @@ export function lockSettings(env: NodeJS.ProcessEnv = process.env): {
 } {
   const raw = Number(env.NNQ_LOCK_DURATION_MS);
   const lockDuration = Number.isInteger(raw) && raw >= 1000 ? raw : 30_000;
+  const deaths = Number(env.NNQ_MAX_WORKER_DEATHS);
+  // a job that stalled (its worker died: the lock lapsed) this many times fails for good instead of
+  // killing the next worker: BullMQ fails a job once it has stalled more than maxStalledCount times
+  const maxStalledCount = Number.isInteger(deaths) && deaths >= 1 ? deaths - 1 : 1;
   // locks are renewed every lockDuration/2 by the free event loop; the stalled check runs as often
-  return { lockDuration, stalledInterval: Math.floor(lockDuration / 2), maxStalledCount: 5 };
+  return { lockDuration, stalledInterval: Math.floor(lockDuration / 2), maxStalledCount };
 }
 
 /** Injection token of the validated NnqConfig. */

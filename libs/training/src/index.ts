@@ -7,6 +7,7 @@ export * from './shard-compute';
 export * from './step-reduce';
 export * from './run-manifest';
 export * from './predict';
+export * from './memory-budget';
 export * from './schemas';
 export * from './sweeps';
 export * from './slices';

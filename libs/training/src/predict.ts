@@ -1,6 +1,7 @@
 import { parsePreprocessing, toAffine, type Preprocessing } from '@nnq/data';
 import { forward, type NetworkSpec } from '@nnq/nn';
 import { z } from 'zod';
+import { predictBudgetProblem } from './memory-budget';
 
 /** Body of a prediction request: rows of raw features, as the dataset holds them. */
 export const PredictRequestSchema = z
@@ -30,6 +31,9 @@ export interface PredictModel {
  * libs/nn forward pass. Throws RangeError naming the row of a wrong-width input.
  */
 export function predictRows(model: PredictModel, inputs: number[][]): Prediction {
+  // refused before the forward pass allocates its workspaces (memory-budget.ts)
+  const overBudget = predictBudgetProblem(model.spec, inputs.length);
+  if (overBudget) throw new RangeError(overBudget);
   const F = model.spec.inputSize;
   const pre: Preprocessing | undefined = model.preprocessing ? parsePreprocessing(model.preprocessing) : undefined;
   const { mul, add } = toAffine(pre, F);

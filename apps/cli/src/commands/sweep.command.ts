@@ -112,15 +112,16 @@ export function registerSweep(program: Command): void {
     .action(async (file: string, opts: SweepOptions) => {
       const json = parseJsonText(readTextFile(file, 'sweep config'), file);
       const { parseSweepConfig, SweepConfigError } = await import('@nnq/training');
+      const { loadConfig } = await import('@nnq/cluster');
+      const env = loadConfig();
       try {
-        parseSweepConfig(json);
+        // its trials are checked against the memory budgets the local coordinator would use
+        parseSweepConfig(json, { workerMb: env.NNQ_WORKER_MEMORY_MB, coordinatorMb: env.NNQ_COORDINATOR_MEMORY_MB });
       } catch (err) {
         if (err instanceof SweepConfigError)
           throw new CliError(`${file}: invalid sweep config:\n  ${err.problems.join('\n  ')}`, EXIT.usage);
         throw err;
       }
-      const { loadConfig } = await import('@nnq/cluster');
-      const env = loadConfig();
       const stop = new AbortController();
       let cluster: LocalCluster | undefined;
       const onSignal = () => {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ApiClient, ApiError, coordinatorUrl } from '../api-client';
 import { CliError, EXIT } from '../cli-error';
-import { readRunConfigFile, type RunConfigFile } from '../config-file';
+import { checkMemoryBudget, readRunConfigFile, type RunConfigFile } from '../config-file';
 import { followRun } from '../follow-run';
 import type { LocalCluster } from '../local-cluster';
 import { writeModelFile } from '../model-output';
@@ -37,6 +37,10 @@ export function registerTrain(program: Command): void {
       const { config, json } = readRunConfigFile(file);
       const { loadConfig } = await import('@nnq/cluster'); // on demand, as in nnq up
       const env = loadConfig();
+      checkMemoryBudget(file, config, {
+        workerMb: env.NNQ_WORKER_MEMORY_MB,
+        coordinatorMb: env.NNQ_COORDINATOR_MEMORY_MB,
+      });
       // regression losses report accuracy 0: show it for classification only
       const accuracy = CLASSIFICATION_LOSSES.includes(config.model.loss);
       const stop = new AbortController();

@@ -12,10 +12,12 @@ import { KEYS, NNQ_CONFIG, REDIS, bullConnection, type NnqConfig } from '@nnq/cl
 import { DataError, DatasetCache, loadDataset, registerDataset, SourceError, type Dataset } from '@nnq/data';
 import { SHARD_QUEUE, type KeySchema } from '@nnq/protocol';
 import {
+  memoryBudgetProblems,
   RunConfigError,
   RunSetupError,
   parseRunConfig,
   setupRun,
+  type MemoryBudgets,
   type RunConfig,
   type RunManifest,
   type RunSetup,
@@ -50,6 +52,11 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
     this.datasets = new DatasetCache(redis, keys.prefix, { maxBytes: 256 << 20 });
   }
 
+  /** What a run may need of a worker's and of this coordinator's memory (NNQ_*_MEMORY_MB). */
+  get budgets(): MemoryBudgets {
+    return { workerMb: this.config.NNQ_WORKER_MEMORY_MB, coordinatorMb: this.config.NNQ_COORDINATOR_MEMORY_MB };
+  }
+
   async onApplicationBootstrap(): Promise<void> {
     this.events = new QueueEvents(SHARD_QUEUE, {
       connection: bullConnection(this.config) as ConnectionOptions,
@@ -78,6 +85,10 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
         throw new BadRequestException({ message: 'invalid run config', problems: err.problems });
       throw err;
     }
+    // before the dataset is read or anything is allocated (memory-budget.ts)
+    const overBudget = memoryBudgetProblems(config, this.budgets);
+    if (overBudget.length)
+      throw new BadRequestException({ message: 'run exceeds the memory budget', problems: overBudget });
     const { dataset, registered } = await this.loadDataset(config);
     let setup: RunSetup;
     try {

@@ -55,7 +55,8 @@ export class SweepsService implements OnApplicationBootstrap, OnApplicationShutd
   async submit(body: unknown): Promise<SweepView> {
     let config: SweepConfig;
     try {
-      config = parseSweepConfig(body);
+      // every trial the sweep can propose is checked against the memory budgets too
+      config = parseSweepConfig(body, this.runs.budgets);
     } catch (err) {
       if (err instanceof SweepConfigError)
         throw new BadRequestException({ message: 'invalid sweep config', problems: err.problems });

@@ -1,5 +1,7 @@
 import { formatIssues } from '@nnq/nn';
+import { jsonBoundsProblem } from '@nnq/protocol';
 import { z } from 'zod';
+import { memoryBudgetProblems, type MemoryBudgets } from '../memory-budget';
 import { parseRunConfig, RunConfigError, type RunConfig } from '../run-config';
 import { missingPrefix, parsePath, setPath, type PathSegment } from './config-path';
 import { gridSize } from './grid';
@@ -102,9 +104,13 @@ export function trialConfig(sweep: SweepConfig, k: number, params: TrialParams):
  * Beyond the schema: the base is a valid run config; every space path exists in it; numeric
  * ranges are ordered; the grid is not larger than needed; and every trial config the sweep can
  * propose (each categorical value, each range end, and the first maxTrials random draws) is a
- * valid run config. For the latter, the first problem is reported by path.
+ * valid run config. For the latter, the first problem is reported by path. With `budgets`, the
+ * base and those trials must also fit the memory budgets (memory-budget.ts).
  */
-export function parseSweepConfig(json: unknown): SweepConfig {
+export function parseSweepConfig(json: unknown, budgets?: MemoryBudgets): SweepConfig {
+  // before the schema, which recurses (a 20,000-deep choice value would overflow the stack)
+  const tooBig = jsonBoundsProblem(json);
+  if (tooBig) throw new SweepConfigError([tooBig]);
   const r = SweepConfigSchema.safeParse(json);
   if (!r.success) throw new SweepConfigError(formatIssues(r.error.issues));
   const parsed = r.data;
@@ -115,6 +121,8 @@ export function parseSweepConfig(json: unknown): SweepConfig {
     if (err instanceof RunConfigError) throw new SweepConfigError(err.problems.map((p) => `base.${p}`));
     throw err;
   }
+  const overBudget = budgets ? memoryBudgetProblems(base, budgets) : [];
+  if (overBudget.length) throw new SweepConfigError(overBudget.map((p) => `base.${p}`));
   const sweep: SweepConfig = { ...parsed, base };
   const problems: string[] = [];
   const paths = new Map<string, PathSegment[]>();
@@ -137,7 +145,7 @@ export function parseSweepConfig(json: unknown): SweepConfig {
     problems.push('method: grid needs at least one choice or grid parameter to enumerate');
   }
   if (problems.length) throw new SweepConfigError(problems);
-  const first = firstInvalidTrial(sweep);
+  const first = firstInvalidTrial(sweep, budgets);
   if (first) throw new SweepConfigError([first]);
   return sweep;
 }
@@ -152,18 +160,19 @@ function* probes(sweep: SweepConfig): Generator<{ what: string; params: TrialPar
   for (let k = 0; k < n; k++) yield { what: `trial ${k}`, params: sampleRandom(sweep.space, sweep.seed, k) };
 }
 
-function firstInvalidTrial(sweep: SweepConfig): string | null {
+function firstInvalidTrial(sweep: SweepConfig, budgets?: MemoryBudgets): string | null {
   for (const { what, params } of probes(sweep)) {
+    const path = Object.keys(params).length === 1 ? Object.keys(params)[0] : undefined;
+    const where = path ? `space[${JSON.stringify(path)}]` : 'space';
+    let trial: RunConfig;
     try {
-      trialConfig(sweep, 0, params);
+      trial = trialConfig(sweep, 0, params);
     } catch (err) {
-      if (err instanceof RunConfigError) {
-        const path = Object.keys(params).length === 1 ? Object.keys(params)[0] : undefined;
-        const where = path ? `space[${JSON.stringify(path)}]` : 'space';
-        return `${where}: ${what} gives an invalid run config: ${err.problems[0]}`;
-      }
+      if (err instanceof RunConfigError) return `${where}: ${what} gives an invalid run config: ${err.problems[0]}`;
       throw err;
     }
+    const overBudget = budgets ? memoryBudgetProblems(trial, budgets) : [];
+    if (overBudget.length) return `${where}: ${what} gives a run over the memory budget: ${overBudget[0]}`;
   }
   return null;
 }
