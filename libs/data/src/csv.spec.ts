@@ -4,10 +4,14 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readCsvRecords } from './csv';
 import { DataError } from './errors';
-import { loadDataset } from './load';
+import { dataFileAccess } from './file-access';
+import { loadDataset as loadFrom } from './load';
+import type { DatasetSourceInput } from './source';
 
 const dir = mkdtempSync(join(tmpdir(), 'nnq-csv-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+// the temp dir is this test's data root
+const loadDataset = (s: DatasetSourceInput) => loadFrom(s, dataFileAccess({ dataRoots: dir }));
 
 function csv(name: string, text: string): string {
   const path = join(dir, name);

@@ -2,7 +2,8 @@ import { DataError } from './errors';
 import type { Dataset } from './dataset';
 import type { CsvSource } from './source';
 import { TableBuilder } from './tabular';
-import { readSourceFile } from './files';
+import { defaultFileAccess, readSourceFile, type FileAccess } from './file-access';
+import { quote, quoteList } from './excerpt';
 
 /** One parsed CSV record: its fields, the line it starts on and each field's 1-based column. */
 export interface CsvRecord {
@@ -96,9 +97,9 @@ export function* readCsvRecords(text: string, file: string, delimiter = ','): Ge
 }
 
 /** Read a CSV source: a header row, numeric feature columns, label column(s) by name. */
-export function loadCsv(source: CsvSource): Dataset {
+export function loadCsv(source: CsvSource, access: FileAccess = defaultFileAccess()): Dataset {
   const file = source.path;
-  const text = readSourceFile(file).toString('utf8');
+  const text = readSourceFile(file, access).toString('utf8');
   return parseCsv(text, source);
 }
 
@@ -115,12 +116,12 @@ export function parseCsv(text: string, source: CsvSource): Dataset {
   names.forEach((name, k) => {
     const where = { line: header.line, column: header.columns[k] };
     if (name === '') throw new DataError(file, `empty column name in the header (field ${k + 1})`, where);
-    if (seen.has(name)) throw new DataError(file, `duplicate column name "${name}" in the header`, where);
+    if (seen.has(name)) throw new DataError(file, `duplicate column name ${quote(name, 24)} in the header`, where);
     seen.set(name, k);
   });
   for (const label of source.labelColumns) {
     if (!seen.has(label)) {
-      throw new DataError(file, `unknown label column "${label}" (the header has: ${names.join(', ')})`, {
+      throw new DataError(file, `unknown label column ${quote(label, 24)} (the header has: ${quoteList(names)})`, {
         line: header.line,
       });
     }

@@ -1,6 +1,7 @@
 import type { Dataset, FeatureArray, LabelArray } from './dataset';
 import { DataError } from './errors';
 import { datasetHash, sha256 } from './hash';
+import { defaultFileAccess, type FileAccess } from './file-access';
 import { loadDataset } from './load';
 import { gatherChunked, type Batch, type ChunkedRows, type Preprocessing } from './preprocessing';
 import { datasetKeys, getDatasetMeta, type DatasetMeta, type RedisClient } from './registry';
@@ -8,6 +9,8 @@ import { datasetKeys, getDatasetMeta, type DatasetMeta, type RedisClient } from 
 export interface DatasetCacheOptions {
   /** Upper bound on cached chunk bytes (default 1 GiB); least recently used chunks go first. */
   maxBytes?: number;
+  /** Which files `file` datasets may be read from (default: this process's NNQ_DATA_ROOTS). */
+  fileAccess?: FileAccess;
 }
 
 export interface DatasetCacheStats {
@@ -39,6 +42,7 @@ export class DatasetCache {
   private readonly inflight = new Map<string, Promise<Chunk>>();
   private readonly files = new Map<string, Promise<Dataset>>();
   private bytes = 0;
+  private readonly fileAccess: FileAccess;
   readonly stats: DatasetCacheStats = { chunkFetches: 0, chunkHits: 0, bytesFetched: 0, bytesCached: 0, evictions: 0 };
 
   constructor(
@@ -49,6 +53,7 @@ export class DatasetCache {
     const maxBytes = options.maxBytes ?? 1 << 30;
     if (!(maxBytes > 0)) throw new RangeError(`maxBytes must be a number greater than 0, got ${maxBytes}`);
     this.maxBytes = maxBytes;
+    this.fileAccess = options.fileAccess ?? defaultFileAccess();
   }
 
   /** The meta of a registered dataset (cached; it never changes for an id). */
@@ -214,7 +219,8 @@ export class DatasetCache {
     let p = this.files.get(meta.id);
     if (!p) {
       p = Promise.resolve().then(() => {
-        const d = loadDataset(meta.source);
+        if (meta.source.type === 'upload') throw new Error(`dataset ${meta.id} was uploaded: it has no file`);
+        const d = loadDataset(meta.source, this.fileAccess);
         const hash = datasetHash(d);
         if (hash !== meta.id) {
           throw new DataError(
@@ -264,5 +270,7 @@ function sourceFile(meta: DatasetMeta): string {
       return s.dir;
     case 'synthetic':
       return `synthetic:${s.name}`;
+    case 'upload':
+      return `upload ${s.sha256}`;
   }
 }

@@ -1,4 +1,4 @@
-import type { DatasetSource } from './source';
+import type { DatasetSource, UploadSource } from './source';
 
 /** Feature storage: uint8 stays uint8 (images) until a batch is materialised; all else float32. */
 export type FeatureArray = Uint8Array | Float32Array;
@@ -33,8 +33,8 @@ export interface Dataset {
   featureNames?: string[];
   /** Rows [start, end) that form an official test set (Fashion-MNIST's 10,000 test images). */
   officialTest?: { start: number; end: number };
-  /** Where the rows came from (absolute paths). */
-  source: DatasetSource;
+  /** Where the rows came from (absolute paths), or the upload that sent them. */
+  source: DatasetSource | UploadSource;
 }
 
 export function featureDtype(x: FeatureArray): FeatureDtype {

@@ -4,12 +4,17 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DataError } from './errors';
-import { FASHION_MNIST_FILES, readIdx } from './idx';
-import { loadDataset } from './load';
-import { FASHION_MNIST_DIR, fashionMnistSource } from './source';
+import { dataFileAccess } from './file-access';
+import { FASHION_MNIST_FILES, readIdx as readIdxFrom } from './idx';
+import { loadDataset as loadFrom } from './load';
+import { FASHION_MNIST_DIR, fashionMnistSource, type DatasetSourceInput } from './source';
 
 const dir = mkdtempSync(join(tmpdir(), 'nnq-idx-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+// the temp dir and the Fashion-MNIST dir are this test's data roots
+const access = dataFileAccess({ dataRoots: `${dir}:${FASHION_MNIST_DIR}` });
+const loadDataset = (s: DatasetSourceInput) => loadFrom(s, access);
+const readIdx = (file: string) => readIdxFrom(file, access);
 
 /** An IDX file: magic 00 00 <type> <ndims>, big-endian dims, then the data. */
 function idx(dims: number[], data: number[], type = 0x08): Buffer {

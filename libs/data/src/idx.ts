@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { allocLabels, type Dataset } from './dataset';
 import { DataError } from './errors';
-import { gunzipFile, isGzip, readSourceFile } from './files';
+import { gunzipFile, isGzip } from './files';
+import { checkSourceDir, defaultFileAccess, readSourceFile, type FileAccess } from './file-access';
 import { FASHION_MNIST_CLASSES, type FashionMnistSource, type IdxSource } from './source';
 
 /**
@@ -31,10 +32,10 @@ const TYPES: Record<number, { type: IdxType; size: number }> = {
 };
 
 /** Read an IDX file (raw or .gz) and validate magic, dimensions and length. */
-export function readIdx(file: string): IdxTensor {
-  const raw = readSourceFile(file);
+export function readIdx(file: string, access: FileAccess = defaultFileAccess()): IdxTensor {
+  const raw = readSourceFile(file, access);
   if (raw.length === 0) throw new DataError(file, 'empty file', { byteOffset: 0 });
-  const bytes = isGzip(raw) ? gunzipFile(raw, file) : raw;
+  const bytes = isGzip(raw) ? gunzipFile(raw, file, access.maxBytes) : raw;
   return parseIdx(bytes, file);
 }
 
@@ -177,8 +178,8 @@ function sizeOf(type: IdxType): number {
   return Object.values(TYPES).find((t) => t.type === type)!.size;
 }
 
-export function loadIdx(source: IdxSource): Dataset {
-  return idxDataset(readIdx(source.images), readIdx(source.labels), source, source.classes);
+export function loadIdx(source: IdxSource, access: FileAccess = defaultFileAccess()): Dataset {
+  return idxDataset(readIdx(source.images, access), readIdx(source.labels, access), source, source.classes);
 }
 
 /** File names of Debian's dataset-fashion-mnist package (the names of the original release). */
@@ -188,11 +189,12 @@ export const FASHION_MNIST_FILES = {
 } as const;
 
 /** Fashion-MNIST: 60,000 train + 10,000 test 28x28 uint8 images of 10 classes. */
-export function loadFashionMnist(source: FashionMnistSource): Dataset {
+export function loadFashionMnist(source: FashionMnistSource, access: FileAccess = defaultFileAccess()): Dataset {
+  checkSourceDir(source.dir, access);
   const part = (p: 'train' | 'test') =>
     idxDataset(
-      readIdx(join(source.dir, FASHION_MNIST_FILES[p].images)),
-      readIdx(join(source.dir, FASHION_MNIST_FILES[p].labels)),
+      readIdx(join(source.dir, FASHION_MNIST_FILES[p].images), access),
+      readIdx(join(source.dir, FASHION_MNIST_FILES[p].labels), access),
       source,
       FASHION_MNIST_CLASSES,
     );

@@ -4,6 +4,8 @@
  */
 export * from './errors';
 export * from './source';
+export * from './excerpt';
+export * from './file-access';
 export * from './dataset';
 export { syntheticDataset } from './synthetic';
 export { loadCsv, parseCsv, readCsvRecords, type CsvRecord } from './csv';
@@ -24,3 +26,4 @@ export * from './splits';
 export { datasetHash, datasetLayout, type DatasetLayout, type TargetLayout } from './hash';
 export * from './registry';
 export * from './dataset-cache';
+export * from './upload';

@@ -4,10 +4,14 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DataError } from './errors';
 import { jsonPathOffset, jsonSyntaxErrorOffset } from './json-locate';
-import { loadDataset } from './load';
+import { dataFileAccess } from './file-access';
+import { loadDataset as loadFrom } from './load';
+import type { DatasetSourceInput } from './source';
 
 const dir = mkdtempSync(join(tmpdir(), 'nnq-json-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+// the temp dir is this test's data root
+const loadDataset = (s: DatasetSourceInput) => loadFrom(s, dataFileAccess({ dataRoots: dir }));
 
 function file(name: string, text: string): string {
   const path = join(dir, name);

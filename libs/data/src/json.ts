@@ -1,6 +1,7 @@
 import type { Dataset } from './dataset';
 import { DataError, type DataLocation } from './errors';
-import { readSourceFile } from './files';
+import { quote, quoteList } from './excerpt';
+import { defaultFileAccess, readSourceFile, type FileAccess } from './file-access';
 import { jsonPathOffset, jsonSyntaxErrorOffset, lineColumn, type JsonPath } from './json-locate';
 import type { JsonSource } from './source';
 import { TableBuilder } from './tabular';
@@ -12,8 +13,8 @@ import { TableBuilder } from './tabular';
  * - json, arrays: `{"x": [[1, 2], ...], "y": ["cat", ...]}` (regression: `y` numbers or rows);
  * - ndjson: one record object per line (blank lines skipped).
  */
-export function loadJson(source: JsonSource): Dataset {
-  const text = readSourceFile(source.path).toString('utf8');
+export function loadJson(source: JsonSource, access: FileAccess = defaultFileAccess()): Dataset {
+  const text = readSourceFile(source.path, access).toString('utf8');
   return parseJsonDataset(text, source);
 }
 
@@ -64,7 +65,7 @@ function records(rows: unknown[], source: JsonSource, where: (i: number, key?: s
   const keys = Object.keys(first);
   for (const l of labels) {
     if (!keys.includes(l)) {
-      throw new DataError(file, `unknown label column "${l}" (record 0 has: ${keys.join(', ')})`, where(0));
+      throw new DataError(file, `unknown label column ${quote(l, 24)} (record 0 has: ${quoteList(keys)})`, where(0));
     }
   }
   const features = keys.filter((k) => !labels.includes(k));
@@ -73,9 +74,10 @@ function records(rows: unknown[], source: JsonSource, where: (i: number, key?: s
     if (!isObject(rec)) throw new DataError(file, `record ${i} is not an object`, where(i));
     const extra = Object.keys(rec).find((k) => !keys.includes(k));
     if (extra !== undefined)
-      throw new DataError(file, `ragged record ${i}: unexpected field "${extra}"`, where(i, extra));
+      throw new DataError(file, `ragged record ${i}: unexpected field ${quote(extra, 24)}`, where(i, extra));
     const missing = keys.find((k) => !(k in rec));
-    if (missing !== undefined) throw new DataError(file, `ragged record ${i}: missing field "${missing}"`, where(i));
+    if (missing !== undefined)
+      throw new DataError(file, `ragged record ${i}: missing field ${quote(missing, 24)}`, where(i));
     let key = '';
     try {
       for (key of features) table.feature(rec[key], { line: 0 }, key);
@@ -149,10 +151,22 @@ function parseOrLocate(text: string, file: string, lineIndex: number): unknown {
   } catch (e) {
     const off = jsonSyntaxErrorOffset(text);
     const { line, column } = lineColumn(text, Math.max(0, off));
-    throw new DataError(file, `invalid JSON: ${(e as Error).message}`, { line: line + lineIndex, column });
+    throw new DataError(file, `invalid JSON: ${jsonReason(e as Error)}`, { line: line + lineIndex, column });
   }
 }
 
 function isObject(v: unknown): v is Row {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * V8's reason without its copy of the text (`"...abc" is not valid JSON`) or position (we give
+ * line:column); a token it names is quoted as an escaped excerpt.
+ */
+function jsonReason(err: Error): string {
+  return err.message
+    .replace(/, (\.\.\.)?".*"(\.\.\.)? is not valid JSON$/s, '')
+    .replace(/ in JSON at position \d+.*$/s, '')
+    .replace(/^Unexpected token '(.*)'$/s, (_, t: string) => `unexpected token ${quote(t, 8)}`)
+    .replace(/^Unexpected end of JSON input$/, 'unexpected end of input');
 }

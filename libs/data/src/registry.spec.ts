@@ -8,6 +8,7 @@ import type { Dataset } from './dataset';
 import { DatasetCache } from './dataset-cache';
 import { DataError } from './errors';
 import { datasetHash } from './hash';
+import { dataFileAccess } from './file-access';
 import { FASHION_MNIST_FILES } from './idx';
 import { loadDataset } from './load';
 import { fitPreprocessing, gatherBatch } from './preprocessing';
@@ -25,6 +26,8 @@ import { FASHION_MNIST_DIR, fashionMnistSource, type DatasetSourceInput } from '
 let redis: Redis;
 let prefix: string;
 const dir = mkdtempSync(join(tmpdir(), 'nnq-registry-'));
+// the temp dir is this test's data root
+const access = dataFileAccess({ dataRoots: dir });
 
 beforeAll(() => {
   redis = new Redis(inject('redisUrl'), { lazyConnect: false, maxRetriesPerRequest: 3 });
@@ -186,7 +189,7 @@ describe('dataset registry', () => {
     const path = join(dir, 'bad.csv');
     writeFileSync(path, 'a,label\n1,x\n2\n');
     await expect(
-      registerSource(redis, p, { type: 'csv', path, labelColumns: ['label'], task: 'classification' }),
+      registerSource(redis, p, { type: 'csv', path, labelColumns: ['label'], task: 'classification' }, { access }),
     ).rejects.toThrow(DataError);
     expect(await allKeys()).toEqual([]);
   });
@@ -196,14 +199,14 @@ describe('dataset registry', () => {
     const path = join(dir, 'shared.csv');
     writeFileSync(path, 'a,b,label\n1,2,x\n3,4,y\n5,6,x\n');
     const source: DatasetSourceInput = { type: 'csv', path, labelColumns: ['label'], task: 'classification' };
-    const { id, meta } = await registerSource(redis, p, source, { storage: 'file' });
+    const { id, meta } = await registerSource(redis, p, source, { storage: 'file', access });
     expect(meta).toMatchObject({ storage: 'file', chunks: [], source: { path } });
     expect((await allKeys()).sort()).toEqual([datasetKeys(p, id).ids, datasetKeys(p, id).meta].sort());
-    const b = await new DatasetCache(redis, p).gatherBatch(id, [2, 1]);
+    const b = await new DatasetCache(redis, p, { fileAccess: access }).gatherBatch(id, [2, 1]);
     expect(Array.from(b.x)).toEqual([5, 6, 3, 4]);
 
     writeFileSync(path, 'a,b,label\n1,2,x\n3,4,y\n5,7,x\n');
-    await expect(new DatasetCache(redis, p).gatherBatch(id, [0])).rejects.toThrow(
+    await expect(new DatasetCache(redis, p, { fileAccess: access }).gatherBatch(id, [0])).rejects.toThrow(
       new RegExp(
         `shared\\.csv: differs from the registered dataset ${id} \\(this worker's copy hashes to [0-9a-f]{64}\\)`,
       ),

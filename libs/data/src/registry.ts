@@ -1,7 +1,8 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { Dataset } from './dataset';
 import { datasetHash, datasetLayout, bytesOf, sha256, type DatasetLayout } from './hash';
-import { absoluteSource, type DatasetSource, type DatasetSourceInput } from './source';
+import type { FileAccess } from './file-access';
+import { absoluteSource, type DatasetSource, type DatasetSourceInput, type UploadSource } from './source';
 import { loadDataset } from './load';
 
 /**
@@ -47,7 +48,7 @@ export interface DatasetMeta extends DatasetLayout {
   storage: 'redis' | 'file';
   featureNames?: string[];
   statistics: DatasetStatistics;
-  source: DatasetSource;
+  source: DatasetSource | UploadSource;
   /** Bytes of x plus targets. */
   bytes: number;
   chunkRows: number;
@@ -70,6 +71,8 @@ export interface RegisterOptions {
   name?: string;
   /** Override the chunk size (tests); whole rows, at least one per chunk. */
   chunkBytes?: number;
+  /** Which files registerSource may read (default: this process's NNQ_DATA_ROOTS). */
+  access?: FileAccess;
 }
 
 export interface Registered {
@@ -142,6 +145,8 @@ export async function registerDataset(
   if (existing) return { id, meta: JSON.parse(existing) as DatasetMeta, created: false };
 
   const storage = options.storage ?? 'redis';
+  // an upload has no file a worker could read: its rows live in Redis
+  if (storage === 'file' && d.source.type === 'upload') throw new Error('an uploaded dataset cannot be stored as file');
   const rb = rowBytes(d);
   const chunkRows = Math.max(1, Math.floor((options.chunkBytes ?? CHUNK_BYTES) / (rb.x + rb.t)));
   const chunks: ChunkInfo[] = [];
@@ -165,7 +170,7 @@ export async function registerDataset(
     storage,
     ...(d.featureNames ? { featureNames: d.featureNames } : {}),
     statistics: statistics(d),
-    source: absoluteSource(d.source),
+    source: d.source.type === 'upload' ? d.source : absoluteSource(d.source),
     bytes: d.rows * (rb.x + rb.t),
     chunkRows,
     chunks,
@@ -189,7 +194,7 @@ export async function registerSource(
   source: DatasetSourceInput,
   options: RegisterOptions = {},
 ): Promise<Registered> {
-  return registerDataset(redis, prefix, loadDataset(source), options);
+  return registerDataset(redis, prefix, loadDataset(source, options.access), options);
 }
 
 /** The stored meta of a dataset, or null when it is not (completely) registered. */

@@ -164,6 +164,18 @@ export type IdxSource = z.output<typeof IdxSourceSchema>;
 export type JsonSource = z.output<typeof JsonSourceSchema>;
 export type FashionMnistSource = z.output<typeof FashionMnistSourceSchema>;
 
+/**
+ * Where a dataset registered by upload (POST /datasets) came from: the bytes themselves, not a
+ * path. Recorded in the dataset's meta; a run config names such a dataset by its id.
+ */
+export interface UploadSource {
+  type: 'upload';
+  format: 'csv' | 'json' | 'ndjson';
+  /** sha256 hex of the uploaded text (UTF-8). */
+  sha256: string;
+  bytes: number;
+}
+
 /** Validate unknown JSON as a dataset source; throws SourceError naming every problem by path. */
 export function parseSource(json: unknown): DatasetSource {
   const result = DatasetSourceSchema.safeParse(json);

@@ -1,6 +1,7 @@
 import { DataError, type DataLocation } from './errors';
-import { allocLabels, type Dataset, type Task } from './dataset';
-import type { DatasetSource } from './source';
+import { allocLabels, type Task } from './dataset';
+import { quote } from './excerpt';
+import type { Dataset } from './dataset';
 
 /**
  * Shared by CSV and JSON: turn string / number cells into float32 features and targets, refusing
@@ -16,27 +17,27 @@ export function parseCell(cell: unknown, file: string, where: DataLocation, colu
   if (typeof cell === 'number') {
     v = cell;
   } else if (typeof cell === 'string') {
-    if (cell.trim() === '') throw new DataError(file, `empty cell in column "${column}"`, where);
+    if (cell.trim() === '') throw new DataError(file, `empty cell in column ${quote(column, 24)}`, where);
     if (NON_FINITE.test(cell))
-      throw new DataError(file, `NaN or infinite value "${cell}" in column "${column}"`, where);
-    if (!DECIMAL.test(cell)) throw new DataError(file, `non-numeric cell "${clip(cell)}" in column "${column}"`, where);
+      throw new DataError(file, `NaN or infinite value ${quote(cell)} in column ${quote(column, 24)}`, where);
+    if (!DECIMAL.test(cell))
+      throw new DataError(file, `non-numeric cell ${quote(cell)} in column ${quote(column, 24)}`, where);
     v = Number(cell);
   } else {
-    throw new DataError(
-      file,
-      `non-numeric value ${clip(JSON.stringify(cell) ?? String(cell))} in column "${column}"`,
-      where,
-    );
+    throw new DataError(file, `non-numeric value ${nonString(cell)} in column ${quote(column, 24)}`, where);
   }
-  if (!Number.isFinite(v)) throw new DataError(file, `NaN or infinite value ${v} in column "${column}"`, where);
+  if (!Number.isFinite(v))
+    throw new DataError(file, `NaN or infinite value ${v} in column ${quote(column, 24)}`, where);
   if (!Number.isFinite(Math.fround(v))) {
-    throw new DataError(file, `value ${v} in column "${column}" is out of float32 range`, where);
+    throw new DataError(file, `value ${v} in column ${quote(column, 24)} is out of float32 range`, where);
   }
   return v;
 }
 
-function clip(s: string): string {
-  return s.length > 40 ? `${s.slice(0, 37)}...` : s;
+/** A JSON value that is not a string or number: null and booleans as written, else its kind. */
+function nonString(cell: unknown): string {
+  if (cell === null || typeof cell === 'boolean') return String(cell);
+  return Array.isArray(cell) ? '(an array)' : `(${typeof cell === 'object' ? 'an object' : typeof cell})`;
 }
 
 /** Collects rows of a table (features + targets), then builds a Dataset. */
@@ -72,17 +73,17 @@ export class TableBuilder {
       return;
     }
     if (typeof cell === 'number' && !Number.isFinite(cell)) {
-      throw new DataError(this.file, `NaN or infinite label in column "${column}"`, where);
+      throw new DataError(this.file, `NaN or infinite label in column ${quote(column, 24)}`, where);
     }
     if (typeof cell !== 'string' && typeof cell !== 'number' && typeof cell !== 'boolean') {
-      throw new DataError(this.file, `label in column "${column}" must be a string or number`, where);
+      throw new DataError(this.file, `label in column ${quote(column, 24)} must be a string or number`, where);
     }
     const label = String(cell);
-    if (label.trim() === '') throw new DataError(this.file, `empty label in column "${column}"`, where);
+    if (label.trim() === '') throw new DataError(this.file, `empty label in column ${quote(column, 24)}`, where);
     if (this.classes && !this.classes.includes(label)) {
       throw new DataError(
         this.file,
-        `label "${clip(label)}" in column "${column}" is not one of the classes [${this.classes.join(', ')}]`,
+        `label ${quote(label)} in column ${quote(column, 24)} is not one of the classes [${this.classes.join(', ')}]`,
         where,
       );
     }
@@ -93,7 +94,7 @@ export class TableBuilder {
     this.rows++;
   }
 
-  build(source: DatasetSource): Dataset {
+  build(source: Dataset['source']): Dataset {
     if (this.rows === 0) throw new DataError(this.file, 'no data rows');
     const features = this.featureNames.length;
     const base = {
