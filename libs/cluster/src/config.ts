@@ -60,6 +60,16 @@ export const EnvSchema = z.object({
   NNQ_ALLOW_PUBLIC_WITHOUT_TOKEN: z.enum(['0', '1']).default('0'),
   NNQ_DATA_DIR: z.string().min(1).default('.nnq'),
   /**
+   * Directories dataset files may be read from, `:`-separated like PATH (symbolic links resolved,
+   * then checked); unset: NNQ_DATA_DIR and /usr/share/datasets/fashion-mnist.
+   */
+  NNQ_DATA_ROOTS: z
+    .string()
+    .refine((s) => !/[\0\n]/.test(s), { message: 'NNQ_DATA_ROOTS must be directories separated by ":"' })
+    .optional(),
+  /** Most bytes one dataset file may hold (and a gzip file inflate to); default 512 MiB. */
+  NNQ_MAX_DATASET_BYTES: positiveInt('NNQ_MAX_DATASET_BYTES', 512 * 1024 * 1024),
+  /**
    * Set by `nnq up` / `nnq train` for the coordinator of their local cluster when the Redis at
    * REDIS_URL is a throwaway redis-server they started: should they die without stopping it
    * (SIGKILL), the coordinator shuts that Redis down as it exits with them (NNQ_EXIT_WITH_PARENT).
