@@ -240,7 +240,8 @@ describe('chaos', () => {
     const last = await modelParams(cluster.base, r.id);
     expect(new Float32Array(last.buffer, last.byteOffset, last.byteLength / 4).every(Number.isFinite)).toBe(true);
 
-    const skipping = await submitRun(cluster.base, { ...poisoned, onNonFinite: 'skip' });
+    // 8 steps: 7 skipped in a row stay under MAX_SKIPPED_IN_A_ROW (10), after which a run fails
+    const skipping = await submitRun(cluster.base, { ...poisoned, steps: 8, onNonFinite: 'skip' });
     const skipped = await waitForRun(cluster.base, skipping.id);
     expect(skipped.state).toBe('completed');
     expect((skipped as RunView & { skippedSteps: number }).skippedSteps).toBeGreaterThan(0);
@@ -253,7 +254,7 @@ describe('chaos', () => {
     expect(slicedFail.state).toBe('failed');
     expect(slicedFail.error).toEqual(done.error);
     expect((await modelParams(cluster.base, slicedFail.id)).equals(last)).toBe(true);
-    const slicedSkip = await submitRun(cluster.base, { ...poisoned, reduce, onNonFinite: 'skip' });
+    const slicedSkip = await submitRun(cluster.base, { ...poisoned, steps: 8, reduce, onNonFinite: 'skip' });
     const slicedSkipped = await waitForRun(cluster.base, slicedSkip.id);
     expect(slicedSkipped.state).toBe('completed');
     expect((slicedSkipped as RunView & { skippedSteps: number }).skippedSteps).toBe(

@@ -5,6 +5,7 @@ export * from './run-plan';
 export * from './run-setup';
 export * from './shard-compute';
 export * from './step-reduce';
+export * from './non-finite';
 export * from './run-manifest';
 export * from './predict';
 export * from './memory-budget';

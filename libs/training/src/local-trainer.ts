@@ -7,7 +7,8 @@ import type { RunConfig } from './run-config';
 import { PermutationCache, rowsOf } from './run-plan';
 import { initialParams, setupRun, type RunSetup } from './run-setup';
 import { computeShard, type GatherRows, type LossAndGradFn } from './shard-compute';
-import { applyStep, isPoisoned, sumShards } from './step-reduce';
+import { applyFiniteStep, MAX_SKIPPED_IN_A_ROW, nonFiniteReason, StepUndo } from './non-finite';
+import { isPoisoned, sumShards } from './step-reduce';
 
 export interface StepRecord {
   step: number;
@@ -38,8 +39,11 @@ export interface LocalRunResult {
 }
 
 export class NonFiniteError extends Error {
-  constructor(readonly step: number) {
-    super(`non-finite loss or gradient at step ${step}`);
+  constructor(
+    readonly step: number,
+    cause: 'gradient' | 'parameters' | 'skips' = 'gradient',
+  ) {
+    super(nonFiniteReason(step, cause));
     this.name = 'NonFiniteError';
   }
 }
@@ -68,6 +72,9 @@ export async function trainLocal(config: RunConfig, options: LocalRunOptions = {
     const params = initialParams(config);
     const state = createOptimizerState(config.optimizer, setup.paramCount);
     const perms = new PermutationCache(setup.splits.train.length, config.seed);
+    // an update that overflows a parameter is undone (the coordinator's driver does the same)
+    const undo = new StepUndo(config.onNonFinite === 'skip');
+    let skippedInARow = 0;
     const steps: StepRecord[] = [];
     const evaluations: Evaluation[] = [];
     const evaluate = async (split: SplitName, t: number) => {
@@ -95,14 +102,18 @@ export async function trainLocal(config: RunConfig, options: LocalRunOptions = {
       }
       const reduced = sumShards(results);
       const epoch = setup.plan.epochOf(t);
-      if (isPoisoned(reduced)) {
-        if (config.onNonFinite === 'fail') throw new NonFiniteError(t);
+      const poisoned = isPoisoned(reduced);
+      const applied = poisoned ? undefined : applyFiniteStep(config, params, reduced, state, t, setup.mask, undo);
+      if (!applied?.finite) {
+        if (config.onNonFinite === 'fail') throw new NonFiniteError(t, poisoned ? 'gradient' : 'parameters');
+        if (++skippedInARow >= MAX_SKIPPED_IN_A_ROW) throw new NonFiniteError(t, 'skips');
         const rec = { step: t, epoch, loss: NaN, accuracy: NaN, lr: 0, gradNorm: reduced.gradNorm, skipped: true };
         steps.push(rec);
         options.onStep?.(rec);
         continue;
       }
-      const { lr } = applyStep(config, params, reduced, state, t, setup.mask);
+      skippedInARow = 0;
+      const { lr } = applied;
       const rec = {
         step: t,
         epoch,

@@ -7,22 +7,26 @@ import {
   type OptimizerState,
 } from '@nnq/nn';
 import {
+  decodeFloat32,
   decodeShardResult,
   encodeFloat32,
   evaluateJobId,
-  gradientJobId,
   JOB_EVALUATE,
   JOB_OPTIONS,
   type EvaluateJob,
 } from '@nnq/protocol';
 import {
-  applyStep,
+  allFinite,
+  applyFiniteStep,
   combineParts,
   evalRanges,
   evaluatesAfter,
   initialParams,
   isPoisoned,
+  MAX_SKIPPED_IN_A_ROW,
+  nonFiniteReason,
   ShardSum,
+  StepUndo,
   slicingApplies,
   type EvalPart,
   type Evaluation,
@@ -36,6 +40,7 @@ import { checkpointPath, modelPath, writeFileAtomic } from './run-files';
 import type { StepPhase } from '../coordinator.metrics';
 import type { HistoryEntry, RunRecord } from './run-record';
 import { lapClock } from './lap-clock';
+import { finishRun, trailingSkips } from './run-end';
 import { CancelledError } from './shard-waiter';
 import { SlicedSteps } from './sliced-step';
 import { gradientJobs } from './step-jobs';
@@ -45,8 +50,11 @@ import type { DriverDeps } from './driver-deps';
 const PROGRESS_EVERY_MS = 200;
 
 export class NonFiniteStepError extends Error {
-  constructor(readonly step: number) {
-    super(`non-finite loss or gradient at step ${step}; the parameters of step ${step} are kept`);
+  constructor(
+    readonly step: number,
+    cause: 'gradient' | 'parameters' | 'skips' = 'gradient',
+  ) {
+    super(`${nonFiniteReason(step, cause)}; the parameters of step ${step} are kept`);
     this.name = 'NonFiniteStepError';
   }
 }
@@ -66,6 +74,10 @@ export class RunDriver {
   /** Reused buffer of the step's gradient sum. */
   private gradSum?: Float32Array;
   private state!: OptimizerState;
+  /** The parameters (and state, when steps may be skipped) before an update, to undo a non-finite one. */
+  private readonly undo: StepUndo;
+  /** Steps skipped as non-finite in a row (MAX_SKIPPED_IN_A_ROW of them fail the run). */
+  private skippedInARow = 0;
   /** Sliced reduction (sliced-step.ts) when the run config asks for it; otherwise undefined. */
   private readonly sliced?: SlicedSteps;
   /** History entries of steps done since the record was last saved, and when that was. */
@@ -79,6 +91,7 @@ export class RunDriver {
     private readonly setup: RunSetup,
   ) {
     this.logger = new Logger(`Run ${record.id}`);
+    this.undo = new StepUndo(config.onNonFinite === 'skip');
     if (slicingApplies(config)) this.sliced = new SlicedSteps(deps, record.id, config, setup, this.logger);
   }
 
@@ -98,64 +111,14 @@ export class RunDriver {
     return this.record.id;
   }
 
-  /** Train to the end; resolves with the final record (completed, failed or cancelled). */
+  /**
+   * Train to the end; resolves with the final record (completed, failed or cancelled), never
+   * rejects: whatever throws ends the run as failed with the reason, and every end removes the
+   * run's queued jobs and transient keys (run-end.ts).
+   */
   async run(): Promise<RunRecord> {
-    const { store } = this.deps;
-    const id = this.record.id;
     try {
-      await this.restore();
-      this.record = { ...this.record, state: 'running', startedAt: this.record.startedAt ?? new Date().toISOString() };
-      await store.save(this.record);
-      const plan = this.setup.plan;
-      let windowStart = Date.now();
-      let windowRows = 0;
-      for (let t = this.record.step; t < plan.totalSteps; t++) {
-        const stepStart = Date.now();
-        const outcome = this.sliced ? await this.slicedStep(this.sliced, t) : await this.step(t);
-        windowRows += this.config.batchSize;
-        const elapsed = (Date.now() - windowStart) / 1000;
-        const sps = elapsed > 0 ? windowRows / elapsed : 0;
-        if (elapsed > 5) {
-          windowStart = Date.now();
-          windowRows = 0;
-        }
-        const history: HistoryEntry[] = [
-          { type: 'step', ...outcome, seconds: (Date.now() - stepStart) / 1000, at: Date.now() },
-        ];
-        this.record = {
-          ...this.record,
-          step: t + 1,
-          epoch: plan.epochOf(t),
-          loss: outcome.skipped ? this.record.loss : outcome.loss,
-          accuracy: outcome.skipped ? this.record.accuracy : outcome.accuracy,
-          skippedSteps: this.record.skippedSteps + (outcome.skipped ? 1 : 0),
-          samplesPerSecond: sps,
-          etaSeconds: sps > 0 ? ((plan.totalSteps - t - 1) * this.config.batchSize) / sps : undefined,
-        };
-        if (evaluatesAfter(this.config, this.setup, t)) {
-          const last = t === plan.totalSteps - 1;
-          for (const split of ['validation', ...(last ? ['test'] : [])] as SplitName[]) {
-            const ev = await this.evaluate(split, t + 1);
-            if (ev) {
-              history.push({ type: 'evaluation', ...ev });
-              this.record = { ...this.record, [split]: ev };
-              this.deps.metrics.evaluation(id, ev);
-            }
-          }
-        }
-        this.unsaved.push(...history);
-        const checkpoints = this.config.checkpoint.every > 0 && (t + 1) % this.config.checkpoint.every === 0;
-        if (checkpoints) {
-          if (this.sliced) ({ params: this.params, state: this.state } = await this.sliced.pull(t + 1));
-          this.checkpoint(t + 1);
-        }
-        // a checkpoint's or an evaluation's progress is saved at once (a resumed run keeps
-        // history up to its checkpoint); other steps' at most every PROGRESS_EVERY_MS
-        await this.saveProgress(checkpoints || history.length > 1);
-      }
-      if (this.sliced) ({ params: this.params, state: this.state } = await this.sliced.pull(plan.totalSteps));
-      this.writeModel();
-      this.record = { ...this.record, state: 'completed', finishedAt: new Date().toISOString(), etaSeconds: 0 };
+      await this.train();
     } catch (err) {
       if (this.stopping) {
         this.logger.log(`stopped at step ${this.record.step}; the next coordinator resumes it`);
@@ -163,27 +126,106 @@ export class RunDriver {
       }
       if (err instanceof CancelledError || this.abort.signal.aborted) {
         this.record = { ...this.record, state: 'cancelled', finishedAt: new Date().toISOString() };
-        await this.removeOutstandingJobs();
       } else {
-        const reason = err instanceof Error ? err.message : String(err);
-        this.logger.error(`failed at step ${this.record.step}: ${reason}`);
-        // the last good parameters stay downloadable as the model
-        if (this.sliced)
-          this.params = (await this.sliced.params(this.record.step).catch(() => undefined)) ?? this.params;
-        if (this.params) this.writeModel();
-        this.record = {
-          ...this.record,
-          state: 'failed',
-          finishedAt: new Date().toISOString(),
-          error: { reason, step: this.record.step },
-        };
-        await this.removeOutstandingJobs();
+        await this.fail(err);
       }
     }
-    await this.saveProgress(true);
-    this.deps.metrics.runFinished(this.record);
-    await store.deleteTransient(id);
+    await finishRun(this.deps, this.record, this.unsaved.splice(0), this.logger);
     return this.record;
+  }
+
+  private async train(): Promise<void> {
+    const { store } = this.deps;
+    const id = this.record.id;
+    await this.restore();
+    this.record = { ...this.record, state: 'running', startedAt: this.record.startedAt ?? new Date().toISOString() };
+    await store.save(this.record);
+    const plan = this.setup.plan;
+    let windowStart = Date.now();
+    let windowRows = 0;
+    for (let t = this.record.step; t < plan.totalSteps; t++) {
+      const stepStart = Date.now();
+      const outcome = this.sliced ? await this.slicedStep(this.sliced, t) : await this.step(t);
+      this.skippedInARow = outcome.skipped ? this.skippedInARow + 1 : 0;
+      if (this.skippedInARow >= MAX_SKIPPED_IN_A_ROW) throw new NonFiniteStepError(t, 'skips');
+      windowRows += this.config.batchSize;
+      const elapsed = (Date.now() - windowStart) / 1000;
+      const sps = elapsed > 0 ? windowRows / elapsed : 0;
+      if (elapsed > 5) {
+        windowStart = Date.now();
+        windowRows = 0;
+      }
+      const history: HistoryEntry[] = [
+        { type: 'step', ...outcome, seconds: (Date.now() - stepStart) / 1000, at: Date.now() },
+      ];
+      this.record = {
+        ...this.record,
+        step: t + 1,
+        epoch: plan.epochOf(t),
+        loss: outcome.skipped ? this.record.loss : outcome.loss,
+        accuracy: outcome.skipped ? this.record.accuracy : outcome.accuracy,
+        skippedSteps: this.record.skippedSteps + (outcome.skipped ? 1 : 0),
+        samplesPerSecond: sps,
+        etaSeconds: sps > 0 ? ((plan.totalSteps - t - 1) * this.config.batchSize) / sps : undefined,
+      };
+      if (evaluatesAfter(this.config, this.setup, t)) {
+        const last = t === plan.totalSteps - 1;
+        for (const split of ['validation', ...(last ? ['test'] : [])] as SplitName[]) {
+          const ev = await this.evaluate(split, t + 1);
+          if (ev) {
+            history.push({ type: 'evaluation', ...ev });
+            this.record = { ...this.record, [split]: ev };
+            this.deps.metrics.evaluation(id, ev);
+          }
+        }
+      }
+      this.unsaved.push(...history);
+      const checkpoints = this.config.checkpoint.every > 0 && (t + 1) % this.config.checkpoint.every === 0;
+      if (checkpoints) {
+        if (this.sliced) ({ params: this.params, state: this.state } = await this.sliced.pull(t + 1));
+        this.checkpoint(t + 1);
+      }
+      // a checkpoint's or an evaluation's progress is saved at once (a resumed run keeps
+      // history up to its checkpoint); other steps' at most every PROGRESS_EVERY_MS
+      await this.saveProgress(checkpoints || history.length > 1);
+    }
+    if (this.sliced) ({ params: this.params, state: this.state } = await this.sliced.pull(plan.totalSteps));
+    this.writeModel(this.params);
+    this.record = { ...this.record, state: 'completed', finishedAt: new Date().toISOString(), etaSeconds: 0 };
+  }
+
+  /** End as failed with the reason; the last finite parameters stay downloadable as the model. */
+  private async fail(err: unknown): Promise<void> {
+    let reason = err instanceof Error ? err.message : String(err);
+    this.logger.error(`failed at step ${this.record.step}: ${reason}`);
+    try {
+      const params = await this.lastFiniteParams();
+      if (params) this.writeModel(params);
+      else reason += '; no finite parameters to write as its model';
+    } catch (e) {
+      reason += `; its model could not be written: ${e instanceof Error ? e.message : String(e)}`;
+    }
+    this.record = {
+      ...this.record,
+      state: 'failed',
+      finishedAt: new Date().toISOString(),
+      error: { reason, step: this.record.step },
+    };
+  }
+
+  /**
+   * Parameters of the last step done, when finite: those in hand (an update that made one
+   * non-finite was undone), else the version in Redis (sliced steps hold their parameters there;
+   * what this driver holds is from its last checkpoint).
+   */
+  private async lastFiniteParams(): Promise<Float32Array | undefined> {
+    const { redis, keys } = this.deps;
+    const inHand = this.params && allFinite(this.params) ? this.params : undefined;
+    if (inHand && !this.sliced) return inHand;
+    const n = this.setup.paramCount;
+    const blob = await redis.getBuffer(keys.params(this.record.id, this.record.step)).catch(() => null);
+    const stored = blob?.byteLength === n * 4 ? decodeFloat32(blob, n) : undefined;
+    return stored && allFinite(stored) ? stored : inHand;
   }
 
   /**
@@ -208,6 +250,7 @@ export class RunDriver {
       });
       this.record = { ...this.record, step: ck.step, skippedSteps: ck.skippedSteps, checkpointStep: ck.step };
       await this.deps.store.truncateHistory(this.record.id, ck.step);
+      this.skippedInARow = trailingSkips(await this.deps.store.history(this.record.id));
       this.logger.log(`resuming from the checkpoint of step ${ck.step}`);
     } else {
       this.params = initialParams(this.config);
@@ -225,7 +268,7 @@ export class RunDriver {
   /** A sliced step (sliced-step.ts): workers reduce, the coordinator orders. */
   private async slicedStep(sliced: SlicedSteps, t: number) {
     const { poisoned, ...outcome } = await sliced.step(t, this.abort.signal);
-    if (poisoned) throw new NonFiniteStepError(t);
+    if (poisoned) throw new NonFiniteStepError(t, poisoned);
     return outcome;
   }
 
@@ -298,15 +341,19 @@ export class RunDriver {
     const reduced = sum.result();
     metrics.bytes('gradient', bytes);
     const epoch = this.setup.plan.epochOf(t);
-    if (isPoisoned(reduced)) {
+    // 4. optimizer; an update that makes a parameter non-finite is undone (applyFiniteStep)
+    const poisoned = isPoisoned(reduced);
+    const applied = poisoned
+      ? undefined
+      : applyFiniteStep(this.config, this.params, reduced, this.state, t, this.setup.mask, this.undo);
+    if (!applied?.finite) {
       metrics.nonFinite();
-      if (this.config.onNonFinite === 'fail') throw new NonFiniteStepError(t);
+      if (this.config.onNonFinite === 'fail') throw new NonFiniteStepError(t, poisoned ? 'gradient' : 'parameters');
       // skip: publish the same parameters as the next version
       await this.publish(t, gradKeys);
       return { step: t, epoch, loss: NaN, accuracy: NaN, lr: 0, gradNorm: reduced.gradNorm, skipped: true };
     }
-    // 4. optimizer
-    const { lr } = applyStep(this.config, this.params, reduced, this.state, t, this.setup.mask);
+    const { lr } = applied;
     phase('optimizer');
     // 5. publish version t+1, delete what step t no longer needs
     metrics.bytes('parameters', await this.publish(t, gradKeys));
@@ -372,27 +419,13 @@ export class RunDriver {
     this.record = { ...this.record, checkpointStep: step };
   }
 
-  private writeModel(): void {
+  private writeModel(params: Float32Array): void {
     const bytes = writeModel({
       spec: this.config.model,
-      params: this.params,
+      params,
       preprocessing: this.setup.preprocessing,
       extra: { run: this.record.id, name: this.record.name, step: String(this.record.step) },
     });
     writeFileAtomic(modelPath(this.deps.dataDir, this.record.id), bytes);
-  }
-
-  private async removeOutstandingJobs(): Promise<void> {
-    const { queue } = this.deps;
-    const t = this.record.step;
-    await this.sliced?.removeJobs(t);
-    // this step's jobs and those queued ahead for the next
-    await Promise.all(
-      [t, t + 1].flatMap((step) =>
-        Array.from({ length: this.config.shards }, (_, s) =>
-          queue.remove(gradientJobId(this.record.id, step, s)).catch(() => 0),
-        ),
-      ),
-    );
   }
 }

@@ -27,6 +27,7 @@ import type { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { CoordinatorMetrics } from '../coordinator.metrics';
 import { RunDriver } from './run-driver';
+import { finishRun } from './run-end';
 import { isTerminal, type RunRecord } from './run-record';
 import { RunStore } from './run-store.service';
 import { ShardWaiter } from './shard-waiter';
@@ -187,12 +188,29 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
     this.drivers.set(record.id, driver);
     const done = driver
       .run()
-      .catch((err: Error) => {
+      .catch(async (err: Error) => {
+        // run() ends every run itself; should it reject all the same, the run still ends as
+        // failed and leaves no job looping
         this.logger.error(`run ${record.id} driver crashed: ${err.stack ?? err.message}`);
-        return record;
+        const last = (await this.store.get(record.id).catch(() => null)) ?? record;
+        const reason = `the run's driver crashed: ${err.message}`;
+        const failed: RunRecord = {
+          ...last,
+          state: 'failed',
+          finishedAt: new Date().toISOString(),
+          error: { reason, step: last.step },
+        };
+        await this.end(failed);
+        return failed;
       })
       .finally(() => this.drivers.delete(record.id));
     this.finished.set(record.id, done);
+  }
+
+  /** Save a run's final record and delete what it left: keys and queued jobs (run-end.ts). */
+  private end(record: RunRecord): Promise<void> {
+    const { store, metrics, redis, queue } = this;
+    return finishRun({ store, metrics, redis, queue }, record, [], this.logger);
   }
 
   /** Runs left queued or running by a previous coordinator continue from their checkpoints. */
@@ -240,8 +258,9 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
     if (isTerminal(r.state)) return r;
     const d = this.drivers.get(id);
     if (!d) {
+      // no driver here (it ended without saving, or never started): end it all the same
       const cancelled: RunRecord = { ...r, state: 'cancelled', finishedAt: new Date().toISOString() };
-      await this.store.save(cancelled);
+      await this.end(cancelled);
       return cancelled;
     }
     d.cancel();

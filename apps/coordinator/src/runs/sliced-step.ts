@@ -8,6 +8,7 @@ import {
   parseSliceMarker,
   reduceJobId,
   type ReduceJob,
+  type SliceMarker,
 } from '@nnq/protocol';
 import {
   decodeSliceState,
@@ -24,8 +25,11 @@ import { publishSlices } from './publish-slices';
 import { gradientJobs } from './step-jobs';
 
 export interface SlicedOutcome extends StepRecord {
-  /** Non-finite loss or gradient and onNonFinite 'fail': parameters t are still in Redis. */
-  poisoned?: boolean;
+  /**
+   * Non-finite loss or gradient, or an update that made a parameter non-finite (a reducer's marker
+   * then holds -Infinity), and onNonFinite 'fail': parameters t are still in Redis.
+   */
+  poisoned?: 'gradient' | 'parameters';
 }
 
 /**
@@ -163,7 +167,8 @@ export class SlicedSteps {
     const skipped = !out.published;
     if (skipped) {
       metrics.nonFinite();
-      if (this.config.onNonFinite === 'fail') return { step: t, epoch, loss: NaN, accuracy: NaN, lr: 0, gradNorm, poisoned: true }; // prettier-ignore
+      const poisoned = poisonCause(read, loss);
+      if (this.config.onNonFinite === 'fail') return { step: t, epoch, loss: NaN, accuracy: NaN, lr: 0, gradNorm, poisoned }; // prettier-ignore
       // skip: version t+1 and the state after step t are copies of those before it
       const copy = redis.multi().copy(keys.params(id, t), keys.params(id, t + 1), 'REPLACE');
       states(t).forEach((k, i) => copy.copy(k, states(t + 1)[i], 'REPLACE'));
@@ -195,4 +200,15 @@ export class SlicedSteps {
       this.ranges.map((r) => this.deps.queue.remove(reduceJobId(this.runId, t, r.slice)).catch(() => 0)),
     );
   }
+}
+
+/**
+ * What poisoned a sliced step: the update alone (a reducer marks a slice whose new parameters are
+ * not all finite with a sum of squares of -Infinity, reduce.ts) when every other number of the
+ * step is finite, else the loss or gradient.
+ */
+function poisonCause(markers: SliceMarker[], loss: number): 'gradient' | 'parameters' {
+  const update = markers.some((m) => m.sq === -Infinity);
+  const gradient = !Number.isFinite(loss) || markers.some((m) => m.sq !== -Infinity && !Number.isFinite(m.sq));
+  return update && !gradient ? 'parameters' : 'gradient';
 }

@@ -13,6 +13,7 @@ import {
   type StepTotals,
 } from '@nnq/protocol';
 import {
+  allFinite,
   decodeSliceState,
   encodeSliceState,
   parseRunConfig,
@@ -121,7 +122,7 @@ export class SliceReducer {
     }
     const params = decodeFloat32(paramBytes, n);
     const state = decodeSliceState(stateBytes, ctx.config.optimizer, n);
-    const sq = reduceSlice(ctx.config, {
+    const sumSq = reduceSlice(ctx.config, {
       grads: gradBytes.map((b) => {
         const values = b!.subarray(0, n * bpv);
         return precision === 'float32' ? decodeFloat32(values, n) : decodeHalf(values, precision);
@@ -132,6 +133,10 @@ export class SliceReducer {
       lr: job.lr,
       rows: job.rows,
     });
+    // an update that made a parameter non-finite poisons the step as a non-finite gradient does:
+    // the coordinator's publish refuses it (publish-slices-2). A sum of squares is never -Infinity,
+    // so it also tells the coordinator which of the two it was (gradient: NaN or +Infinity)
+    const sq = Number.isFinite(sumSq) && !allFinite(params) ? -Infinity : sumSq;
     // the next step's shards go out before the commit: the queue traffic they cause overlaps the
     // other slices' reduction, not the coordinator's publish (they wait for parameters step + 1)
     await this.queueNext(job);

@@ -9,6 +9,7 @@ import {
   type EvaluateJob,
   type GradientJob,
   type KeySchema,
+  type ShardJob,
 } from '@nnq/protocol';
 import { rowsOf } from '@nnq/training';
 import { DelayedError, UnrecoverableError, type Job, type Queue } from 'bullmq';
@@ -94,6 +95,8 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     } catch (err) {
       // a step already over: done, and gone from the queue (a resumed coordinator may add it again)
       if (err instanceof StepPastError) return { written: false };
+      // a job of a run that ended while it waited or computed: done, without retry
+      if (err instanceof MissingStateError) return this.runGone((job.data as { runId: string }).runId, err.message);
       if (!(err instanceof ParamsNotReadyError)) throw err;
       // not a failure: the step before is still running; free this slot for other work
       await job.moveToDelayed(Date.now() + err.delayMs, token);
@@ -111,22 +114,56 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     }
     const data = parsed.data;
     if (data.kind === 'gradient') this.prefetch.sawStep(data.shards);
+    // the run's manifest first, whatever the kind and however far ahead the job was queued: a job
+    // of a run that ended (cancelled, failed, deleted) stops at its next pickup. The same round
+    // trip asks whether the shard's result exists (a duplicate of a finished shard has nothing to do)
+    const [live, done] = await this.liveAndDone(data.runId, this.resultKey(data));
+    if (!live) return this.runGone(data.runId);
+    if (done) return { written: false };
     // sliced reduction (reduce.ts): reads the run's config, not its shard context
     if (data.kind === 'reduce') return this.reducer.reduce(data);
-    let ctx: RunContext;
-    try {
-      ctx = await this.runs.context(data.runId);
-    } catch (err) {
-      if (err instanceof MissingStateError) throw new UnrecoverableError(err.message);
-      throw err;
-    }
+    const ctx = await this.runs.context(data.runId);
     return data.kind === 'gradient' ? this.gradient(ctx, data) : this.evaluate(ctx, data);
+  }
+
+  /** Where a gradient or evaluation job's result goes (reduce jobs check their marker in reduce.ts). */
+  private resultKey(data: ShardJob): string | undefined {
+    if (data.kind === 'gradient') return this.keys.gradient(data.runId, data.step, data.shard);
+    if (data.kind === 'evaluate') return this.keys.evaluation(data.runId, data.evalId, data.shard);
+    return undefined;
+  }
+
+  /** Whether the run's manifest exists and, given a result key, whether that does (one round trip). */
+  private async liveAndDone(runId: string, result?: string): Promise<[boolean, boolean]> {
+    const pipe = this.redis.pipeline().exists(this.keys.runManifest(runId));
+    if (result) pipe.exists(result);
+    const replies = (await pipe.exec()) ?? [];
+    for (const [err] of replies) if (err) throw err;
+    return [replies[0]?.[1] === 1, replies[1]?.[1] === 1];
+  }
+
+  /**
+   * A job whose run has no manifest (any more). A run with a record ended (cancelled, failed,
+   * completed, or mid-deletion): the job completes without a result and leaves the queue, never
+   * retried. No record: not a job of any coordinator (forged, or of a deleted run); it fails for
+   * good with `reason`.
+   */
+  private async runGone(
+    runId: string,
+    reason = `run ${runId} has no manifest in Redis (finished, cancelled or unknown)`,
+  ): Promise<{ written: boolean }> {
+    const [live, known] = await Promise.all([
+      this.redis.exists(this.keys.runManifest(runId)),
+      this.redis.exists(this.keys.runState(runId)),
+    ]);
+    if (live) throw new UnrecoverableError(reason); // the manifest is there: some other state is missing
+    if (!known) throw new UnrecoverableError(reason);
+    this.logger.debug(`run ${runId} is over: its job completes without a result`);
+    return { written: false };
   }
 
   private async gradient(ctx: RunContext, job: GradientJob): Promise<{ written: boolean }> {
     const key = this.keys.gradient(job.runId, job.step, job.shard);
-    // a duplicate of a finished shard has nothing to do
-    if (await this.redis.exists(key)) return { written: false };
     const m = ctx.manifest;
     if (job.end > ctx.splits.train.length || job.shards !== m.shards) {
       throw new UnrecoverableError(
@@ -152,7 +189,6 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
 
   private async evaluate(ctx: RunContext, job: EvaluateJob): Promise<{ written: boolean }> {
     const key = this.keys.evaluation(job.runId, job.evalId, job.shard);
-    if (await this.redis.exists(key)) return { written: false };
     const idx = ctx.splits[job.split];
     if (job.end > idx.length)
       throw new UnrecoverableError(`evaluation range [${job.start}, ${job.end}) exceeds the ${job.split} split`);
@@ -191,12 +227,8 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     }
   }
 
-  private async paramsOrFail(ctx: RunContext, version: number, waitMs: number): Promise<ParamsSlot> {
-    try {
-      return await this.runs.params(ctx, version, waitMs);
-    } catch (err) {
-      if (err instanceof MissingStateError) throw new UnrecoverableError(err.message);
-      throw err;
-    }
+  /** Parameters `version`; a MissingStateError goes up to process(), which ends the job for good. */
+  private paramsOrFail(ctx: RunContext, version: number, waitMs: number): Promise<ParamsSlot> {
+    return this.runs.params(ctx, version, waitMs);
   }
 }

@@ -1,0 +1,76 @@
+import { createOptimizerState } from '@nnq/nn';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { NonFiniteError, trainLocal } from './local-trainer';
+import { allFinite, applyFiniteStep, MAX_SKIPPED_IN_A_ROW, StepUndo } from './non-finite';
+import { parseRunConfig } from './run-config';
+import type { ReducedStep } from './step-reduce';
+
+const xor = JSON.parse(readFileSync(join(__dirname, '../../../examples/xor.json'), 'utf8')) as object;
+const config = (optimizer: object, onNonFinite: 'fail' | 'skip' = 'fail', steps = 40) =>
+  parseRunConfig({ ...xor, optimizer, onNonFinite, steps });
+
+/** A reduced step of 2 rows over 3 parameters with gradient `g`. */
+const reduced = (g: number[]): ReducedStep => ({
+  grad: Float32Array.from(g),
+  loss: 1,
+  correct: 0,
+  rows: 2,
+  gradNorm: 1,
+});
+
+describe('allFinite', () => {
+  it.each([
+    [[0, -1.5, 3e38], true],
+    [[0, NaN], false],
+    [[Infinity], false],
+    [[1, -Infinity], false],
+  ])('%j -> %s', (values, finite) => {
+    expect(allFinite(Float32Array.from(values))).toBe(finite);
+  });
+});
+
+describe('applyFiniteStep', () => {
+  it.each(['sgd', 'momentum', 'nesterov', 'adam', 'adamw', 'rmsprop'])(
+    '%s at lr 1e308: the update is undone, parameters and state as before',
+    (type) => {
+      const c = config({ type, lr: 1e308 }, 'skip');
+      const params = Float32Array.from([0.5, -0.25, 1]);
+      const state = createOptimizerState(c.optimizer, 3);
+      // one finite step first, so the state is not all zeros
+      const small = { ...c, optimizer: { ...c.optimizer, lr: 0.01 } };
+      expect(applyFiniteStep(small, params, reduced([1, 2, 3]), state, 0, null, new StepUndo(true)).finite).toBe(true);
+      const before = { params: params.slice(), step: state.step, slots: structuredClone(state.slots) };
+      const r = applyFiniteStep(c, params, reduced([1, -2, 3]), state, 1, null, new StepUndo(true));
+      expect(r.finite).toBe(false);
+      expect([...params]).toEqual([...before.params]);
+      expect(state.step).toBe(before.step);
+      expect(state.slots).toEqual(before.slots);
+    },
+  );
+
+  it('keeps a finite update', () => {
+    const c = config({ type: 'sgd', lr: 0.5 });
+    const params = Float32Array.from([1, 1, 1]);
+    const state = createOptimizerState(c.optimizer, 3);
+    const r = applyFiniteStep(c, params, reduced([2, 0, -2]), state, 0, null, new StepUndo(false));
+    expect(r).toEqual({ lr: 0.5, finite: true });
+    expect([...params]).toEqual([0.5, 1, 1.5]);
+  });
+});
+
+describe('trainLocal with an update that overflows (Adam, lr 1e308)', () => {
+  it('fails at step 0 with the reason, keeping the initial parameters', async () => {
+    await expect(trainLocal(config({ type: 'adam', lr: 1e308 }))).rejects.toThrow(
+      /^the update of step 0 made a parameter non-finite \(learning rate too large\?\)$/,
+    );
+  });
+
+  it(`skips, then fails after ${MAX_SKIPPED_IN_A_ROW} skipped steps in a row`, async () => {
+    const err = await trainLocal(config({ type: 'adam', lr: 1e308 }, 'skip')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NonFiniteError);
+    expect((err as NonFiniteError).step).toBe(MAX_SKIPPED_IN_A_ROW - 1);
+    expect((err as Error).message).toMatch(/^10 steps in a row up to step 9 were non-finite and skipped$/);
+  });
+});

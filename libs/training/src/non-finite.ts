@@ -1,0 +1,78 @@
+import type { OptimizerState } from '@nnq/nn';
+import type { RunConfig } from './run-config';
+import { applyStep, type AppliedStep, type ReducedStep } from './step-reduce';
+
+/**
+ * A run whose last MAX_SKIPPED_IN_A_ROW steps were all skipped as non-finite (`onNonFinite:
+ * "skip"`) fails: its parameters have not moved for that long and will not (an optimizer that
+ * overflows every update, a learning rate of 1e308). One bad batch now and then stays a skip.
+ */
+export const MAX_SKIPPED_IN_A_ROW = 10;
+
+/** Why a step is non-finite, in the words of a run's error. */
+export function nonFiniteReason(step: number, cause: 'gradient' | 'parameters' | 'skips'): string {
+  if (cause === 'gradient') return `non-finite loss or gradient at step ${step}`;
+  if (cause === 'parameters')
+    return `the update of step ${step} made a parameter non-finite (learning rate too large?)`;
+  return `${MAX_SKIPPED_IN_A_ROW} steps in a row up to step ${step} were non-finite and skipped`;
+}
+
+/** Every value finite: no NaN, no Infinity (x - x is 0 for finite x, NaN otherwise). */
+export function allFinite(v: Float32Array): boolean {
+  for (let i = 0; i < v.length; i++) if (v[i] - v[i] !== 0) return false;
+  return true;
+}
+
+/**
+ * The parameters (and, when a step may be skipped, the optimizer state) as they were before an
+ * update, in buffers reused every step, so that an update leaving a parameter non-finite is
+ * undone: a failed run's model and a skipped step's parameters are always the last finite ones.
+ */
+export class StepUndo {
+  private params?: Float32Array;
+  private readonly slots = new Map<string, Float32Array>();
+  private step = 0;
+
+  /** `withState`: keep the optimizer state too (a skipped step goes on from it). */
+  constructor(private readonly withState: boolean) {}
+
+  save(params: Float32Array, state: OptimizerState): void {
+    if (this.params?.length !== params.length) this.params = new Float32Array(params.length);
+    this.params.set(params);
+    if (!this.withState) return;
+    this.step = state.step;
+    for (const [name, v] of Object.entries(state.slots)) {
+      let copy = this.slots.get(name);
+      if (copy?.length !== v.length) this.slots.set(name, (copy = new Float32Array(v.length)));
+      copy.set(v);
+    }
+  }
+
+  restore(params: Float32Array, state: OptimizerState): void {
+    if (!this.params) throw new Error('nothing saved to restore');
+    params.set(this.params);
+    if (!this.withState) return;
+    state.step = this.step;
+    for (const [name, v] of Object.entries(state.slots)) v.set(this.slots.get(name)!);
+  }
+}
+
+/**
+ * applyStep, undone when it leaves a parameter non-finite (then `finite` is false and params and,
+ * with a state-keeping undo, the optimizer state are those from before the step).
+ */
+export function applyFiniteStep(
+  config: RunConfig,
+  params: Float32Array,
+  reduced: ReducedStep,
+  state: OptimizerState,
+  t: number,
+  mask: Float32Array | null,
+  undo: StepUndo,
+): AppliedStep & { finite: boolean } {
+  undo.save(params, state);
+  const applied = applyStep(config, params, reduced, state, t, mask);
+  if (allFinite(params)) return { ...applied, finite: true };
+  undo.restore(params, state);
+  return { ...applied, finite: false };
+}
