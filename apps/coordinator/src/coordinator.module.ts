@@ -5,9 +5,12 @@ import { KeySchema, SHARD_QUEUE } from '@nnq/protocol';
 import type { ConnectionOptions } from 'bullmq';
 import { APP_GUARD } from '@nestjs/core';
 import { ApiTokenGuard } from './auth/api-token.guard';
+import { JsonBodyGuard } from './http/json-body.guard';
 import { CoordinatorMetrics } from './coordinator.metrics';
 import { DashboardFeed } from './dashboard/dashboard-feed.service';
 import { DashboardController } from './dashboard/dashboard.controller';
+import { DatasetsController } from './datasets/datasets.controller';
+import { DatasetsService } from './datasets/datasets.service';
 import { QueueMetrics } from './metrics/queue.metrics';
 import { RunStore } from './runs/run-store.service';
 import { RunsController } from './runs/runs.controller';
@@ -33,9 +36,10 @@ export class CoordinatorModule {
         }),
         BullModule.registerQueue({ name: SHARD_QUEUE }),
       ],
-      controllers: [HealthController, WorkersController, RunsController, DashboardController, SweepsController],
+      controllers: [HealthController, WorkersController, RunsController, DashboardController, SweepsController, DatasetsController],
       providers: [
         { provide: APP_GUARD, useClass: ApiTokenGuard },
+        { provide: APP_GUARD, useClass: JsonBodyGuard },
         WorkersService,
         RunStore,
         RunsService,
@@ -44,6 +48,7 @@ export class CoordinatorModule {
         DashboardFeed,
         SweepStore,
         SweepsService,
+        DatasetsService,
       ],
     };
   }

@@ -3,7 +3,16 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { configOrExit, exitWithParent, listenOrExit, logLevels, nnqVersion, shutdownRedis } from '@nnq/cluster';
+import {
+  browserGuard,
+  configOrExit,
+  exitWithParent,
+  jsonBoundsGuard,
+  listenOrExit,
+  logLevels,
+  nnqVersion,
+  shutdownRedis,
+} from '@nnq/cluster';
 import { isLoopback } from './auth/api-token.guard';
 import { CoordinatorModule } from './coordinator.module';
 import { mountQueuesBoard } from './dashboard/queues-board';
@@ -19,12 +28,18 @@ async function bootstrap(): Promise<void> {
   }
   const app = await NestFactory.create<NestExpressApplication>(CoordinatorModule.forRoot(config), {
     logger: logLevels(config.NNQ_LOG_LEVEL),
+    // only the JSON parser below: no urlencoded one for forms to reach
+    bodyParser: false,
   });
   app.enableShutdownHooks();
+  // Host, Origin and content-type checks (browser-borne requests) come before parsing and routing
+  app.use(browserGuard(config));
   // run configs with connection masks can be large; anything bigger is refused with 413.
   // strict: false lets a JSON string or number through to validation ("expected object, received
   // string") instead of body-parser calling valid JSON "not valid JSON"
   app.useBodyParser('json', { limit: '16mb', strict: false });
+  // nesting and sizes are bounded before any handler or schema walks a body recursively
+  app.use(jsonBoundsGuard());
   const doc = new DocumentBuilder().setTitle('nnq coordinator').setVersion(nnqVersion()).addBearerAuth().build();
   SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc));
   // bull-board at /queues, behind NNQ_API_TOKEN when one is set; mounted before listen() (Nest's 404 comes last)

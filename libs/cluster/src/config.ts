@@ -58,6 +58,16 @@ export const EnvSchema = z.object({
   NNQ_MAX_WORKER_DEATHS: positiveInt('NNQ_MAX_WORKER_DEATHS', 2, 1),
   NNQ_API_TOKEN: z.string().min(16, 'NNQ_API_TOKEN must be at least 16 characters').optional(),
   NNQ_ALLOW_PUBLIC_WITHOUT_TOKEN: z.enum(['0', '1']).default('0'),
+  /**
+   * Host names the HTTP servers answer to besides the loopback names (and NNQ_HOST when it is a
+   * name), comma-separated: a Host header naming anything else is refused (DNS rebinding).
+   */
+  NNQ_ALLOWED_HOSTS: z
+    .string()
+    .default('')
+    .refine((s) => s.split(',').every((h) => !h.trim() || /^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:.]+\]$/.test(h.trim())), {
+      message: 'NNQ_ALLOWED_HOSTS must be comma-separated host names without port or scheme, e.g. nnq.example.com',
+    }),
   NNQ_DATA_DIR: z.string().min(1).default('.nnq'),
   /**
    * Directories dataset files may be read from, `:`-separated like PATH (symbolic links resolved,

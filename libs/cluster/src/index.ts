@@ -10,3 +10,4 @@ export * from './version';
 export * from './throwaway-redis';
 export * from './redis-probe';
 export * from './node-args';
+export * from './http-guard';

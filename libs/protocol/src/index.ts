@@ -7,3 +7,5 @@ export * from './jobs';
 export * from './half';
 export * from './shard-jobs';
 export * from './slice-marker';
+export * from './json-bounds';
+export * from './printable-text';

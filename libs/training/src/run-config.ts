@@ -1,5 +1,6 @@
 import { DatasetSourceSchema } from '@nnq/data';
 import { formatIssues, NetworkSpecSchema, OptimizerConfigSchema, ScheduleConfigSchema } from '@nnq/nn';
+import { jsonBoundsProblem, nonPrintableProblem } from '@nnq/protocol';
 import { z } from 'zod';
 
 const int = z.number().int('must be an integer');
@@ -44,8 +45,10 @@ export const RunConfigSchema = z
       .string()
       .min(1, 'must not be empty')
       .max(100, 'must be at most 100 characters')
-      .refine((s) => ![...s].some((ch) => ch.charCodeAt(0) < 32 || ch === '<' || ch === '>'), {
-        message: 'must not contain control characters or < >',
+      // printed by `nnq status`, parsed by strict JSON clients, shown on the dashboard
+      .superRefine((s, ctx) => {
+        const problem = nonPrintableProblem(s) ?? (/[<>]/.test(s) ? 'must not contain < or >' : null);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
       }),
     seed: int.min(0, 'must be at least 0').max(0xffffffff, 'must fit in 32 bits').default(0),
     dataset: DatasetConfigSchema,
@@ -122,6 +125,9 @@ export class RunConfigError extends Error {
 
 /** Validate unknown JSON as a run config; throws RunConfigError listing every problem by path. */
 export function parseRunConfig(json: unknown): RunConfig {
+  // a config from a file or Redis gets the same bounds as an HTTP body (the schema recurses)
+  const tooBig = jsonBoundsProblem(json);
+  if (tooBig) throw new RunConfigError([tooBig]);
   const r = RunConfigSchema.safeParse(json);
   if (!r.success) throw new RunConfigError(formatIssues(r.error.issues));
   return r.data;

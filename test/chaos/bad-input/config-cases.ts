@@ -35,7 +35,7 @@ export function configCases({ xor, files, file }: Omit<HttpCaseContext, 'trained
       name: 'name with control characters',
       body: patch(xor, { name: 'x\u0007\ny' }),
       status: 400,
-      message: /^name: must not contain control characters or < >$/,
+      message: /^name: must be printable text: U\+0007 at character 1 is a control character$/,
     },
     {
       name: 'name of 101 characters',

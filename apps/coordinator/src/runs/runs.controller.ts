@@ -3,7 +3,6 @@ import {
   Body,
   Controller,
   Get,
-  Headers,
   HttpCode,
   NotFoundException,
   Param,
@@ -18,7 +17,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { modelPath } from './run-files';
 import type { HistoryEntry, RunRecord } from './run-record';
 import { RunsService } from './runs.service';
-import { jsonBody, pathId } from '../http/request-checks';
+import { pathId } from '../http/request-checks';
 import { Inject } from '@nestjs/common';
 import { NNQ_CONFIG, type NnqConfig } from '@nnq/cluster';
 
@@ -34,8 +33,8 @@ export class RunsController {
   @Post()
   @ApiBody({ schema: runConfigJsonSchema() as object, description: 'A run config' })
   @ApiOkResponse({ description: 'The new run, with its id' })
-  submit(@Body() body: unknown, @Headers('content-type') contentType?: string): Promise<RunRecord> {
-    return this.runs.submit(jsonBody(body, contentType));
+  submit(@Body() body: unknown): Promise<RunRecord> {
+    return this.runs.submit(body);
   }
 
   @Get()
@@ -76,13 +75,9 @@ export class RunsController {
   /** Predict rows with the run's model (the final one, or the last good one of a failed run). */
   @Post(':id/predict')
   @HttpCode(200)
-  async predict(
-    @Param('id') id: string,
-    @Body() body: unknown,
-    @Headers('content-type') contentType?: string,
-  ): Promise<Prediction> {
+  async predict(@Param('id') id: string, @Body() body: unknown): Promise<Prediction> {
     await this.runs.get(pathId('run', id));
-    const req = PredictRequestSchema.safeParse(jsonBody(body, contentType));
+    const req = PredictRequestSchema.safeParse(body);
     if (!req.success)
       throw new BadRequestException({
         message: 'invalid predict request',

@@ -1,9 +1,19 @@
 import type { SweepView } from './sweeps.service';
 
-/** One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
-function field(v: unknown): string {
-  const s = v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v);
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+/** Text a spreadsheet would run as a formula (OWASP "CSV injection"): = + - @, tab, carriage return first. */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/**
+ * One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. Text that a
+ * spreadsheet would take for a formula gets a leading ' and quotes, so it opens as text; numbers
+ * (a negative one too) stay numbers.
+ */
+export function csvField(v: unknown): string {
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  let s =
+    v === undefined || v === null ? '' : typeof v === 'string' || typeof v === 'number' ? String(v) : JSON.stringify(v);
+  if (FORMULA_START.test(s)) s = `'${s}`;
+  return /[",\r\n]/.test(s) || s.startsWith("'") ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 /** The leaderboard as CSV: one row per trial, best first, a column per parameter path. */
@@ -38,7 +48,7 @@ export function sweepCsv(sweep: SweepView): string {
     t.stopReason,
     t.error,
   ]);
-  return [header, ...rows].map((r) => r.map(field).join(',')).join('\r\n') + '\r\n';
+  return [header, ...rows].map((r) => r.map(csvField).join(',')).join('\r\n') + '\r\n';
 }
 
 /** The results as JSON: the sweep's summary and its leaderboard (no curves or rung tables). */

@@ -3,7 +3,6 @@ import {
   Controller,
   Get,
   Header,
-  Headers,
   HttpCode,
   Inject,
   NotFoundException,
@@ -13,7 +12,7 @@ import {
 } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { NNQ_CONFIG, type NnqConfig } from '@nnq/cluster';
-import { jsonBody, pathId } from '../http/request-checks';
+import { pathId } from '../http/request-checks';
 import { sweepConfigJsonSchema } from '@nnq/training';
 import { existsSync, readFileSync } from 'node:fs';
 import { modelPath } from '../runs/run-files';
@@ -32,8 +31,8 @@ export class SweepsController {
   @Post()
   @ApiBody({ schema: sweepConfigJsonSchema() as object, description: 'A sweep config' })
   @ApiOkResponse({ description: 'The new sweep, with its id' })
-  submit(@Body() body: unknown, @Headers('content-type') contentType?: string): Promise<SweepView> {
-    return this.sweeps.submit(jsonBody(body, contentType));
+  submit(@Body() body: unknown): Promise<SweepView> {
+    return this.sweeps.submit(body);
   }
 
   @Get()

@@ -1,3 +1,5 @@
+import { FORBIDDEN_KEYS } from '@nnq/protocol';
+
 /**
  * Paths into a run config: `optimizer.lr`, `model.layers[0].units`, `batchSize`.
  * Keys are identifiers joined by dots; `[n]` indexes an array.
@@ -14,6 +16,9 @@ export function parsePath(path: string): PathSegment[] {
     if (out.length && rest[0] === '.') rest = rest.slice(1);
     const m = SEGMENT.exec(rest);
     if (!m) throw new RangeError(`is not a config path like optimizer.lr or model.layers[0].units (at "${rest}")`);
+    // setPath would write these into a prototype, or nowhere: never a config key
+    if (m[1] !== undefined && FORBIDDEN_KEYS.has(m[1]))
+      throw new RangeError(`names ${m[1]}, which is not a config key`);
     out.push(m[1] !== undefined ? m[1] : Number(m[2]));
     rest = rest.slice(m[0].length);
   }
