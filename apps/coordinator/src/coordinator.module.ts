@@ -36,7 +36,14 @@ export class CoordinatorModule {
         }),
         BullModule.registerQueue({ name: SHARD_QUEUE }),
       ],
-      controllers: [HealthController, WorkersController, RunsController, DashboardController, SweepsController, DatasetsController],
+      controllers: [
+        HealthController,
+        WorkersController,
+        RunsController,
+        DashboardController,
+        SweepsController,
+        DatasetsController,
+      ],
       providers: [
         { provide: APP_GUARD, useClass: ApiTokenGuard },
         { provide: APP_GUARD, useClass: JsonBodyGuard },

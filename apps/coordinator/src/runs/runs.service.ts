@@ -9,7 +9,16 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import { KEYS, NNQ_CONFIG, REDIS, bullConnection, type NnqConfig } from '@nnq/cluster';
-import { DataError, DatasetCache, loadDataset, registerDataset, SourceError, type Dataset } from '@nnq/data';
+import {
+  DataError,
+  DatasetCache,
+  loadDataset,
+  registerDataset,
+  SourceError,
+  type Dataset,
+  type FileAccess,
+} from '@nnq/data';
+import { checkSourceAccess, coordinatorFileAccess } from '../datasets/data-access';
 import { SHARD_QUEUE, type KeySchema } from '@nnq/protocol';
 import {
   memoryBudgetProblems,
@@ -41,6 +50,8 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
   private events!: QueueEvents;
   private waiter!: ShardWaiter;
   private readonly datasets: DatasetCache;
+  /** Which dataset files submitted runs may name (NNQ_DATA_ROOTS). */
+  private readonly fileAccess: FileAccess;
 
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
@@ -50,7 +61,8 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
     private readonly store: RunStore,
     private readonly metrics: CoordinatorMetrics,
   ) {
-    this.datasets = new DatasetCache(redis, keys.prefix, { maxBytes: 256 << 20 });
+    this.fileAccess = coordinatorFileAccess(config);
+    this.datasets = new DatasetCache(redis, keys.prefix, { maxBytes: 256 << 20, fileAccess: this.fileAccess });
   }
 
   /** What a run may need of a worker's and of this coordinator's memory (NNQ_*_MEMORY_MB). */
@@ -130,7 +142,9 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
         const dataset = await this.datasets.dataset(config.dataset.id);
         return { dataset, registered: config.dataset.id };
       }
-      return { dataset: loadDataset(config.dataset.source!) };
+      // 400 naming dataset.source.<field> before any file is opened for reading
+      checkSourceAccess(config.dataset.source!, this.fileAccess);
+      return { dataset: loadDataset(config.dataset.source!, this.fileAccess) };
     } catch (err) {
       if (err instanceof DataError || err instanceof SourceError) {
         throw new BadRequestException({ message: 'dataset refused', problems: [`dataset: ${err.message}`] });
