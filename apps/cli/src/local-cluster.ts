@@ -62,7 +62,7 @@ export class LocalCluster {
         throw err;
       }
       this.redisUrl = this.redis.url;
-      log(`started a throwaway redis-server at ${this.redisUrl} (pid ${this.redis.pid})`);
+      log(`started a throwaway redis-server at ${redactUrl(this.redisUrl)} (pid ${this.redis.pid})`);
     }
     const port = this.options.port === 0 ? await freePort() : this.options.port;
     const env: NodeJS.ProcessEnv = {

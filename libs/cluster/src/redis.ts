@@ -106,8 +106,12 @@ export async function closeBullConnections(): Promise<void> {
   await Promise.allSettled(all.map((c) => (c.status === 'wait' ? c.disconnect() : c.quit())));
 }
 
-/** Redis URL with the password hidden, for logs. */
+/**
+ * A Redis URL with its password hidden (`redis://nnq:***@host:6379`): the one way any nnq process
+ * prints a Redis URL. A string that is no URL loses everything between `//` and `@`.
+ */
 export function redactUrl(url: string): string {
+  if (!URL.canParse(url)) return url.replace(/\/\/[^/]*@/, '//***@');
   const u = new URL(url);
   if (u.password) u.password = '***';
   return u.toString();

@@ -1,3 +1,4 @@
+import { escapeNonPrintable } from '@nnq/protocol';
 import type { Command } from 'commander';
 import { ApiClient, ApiError, coordinatorUrl } from '../api-client';
 import { CliError, EXIT } from '../cli-error';
@@ -16,13 +17,24 @@ export function registerStatus(program: Command): void {
         id ? getRun(client, id) : client.get<RunView[]>('/runs'),
         client.get<WorkerView[]>('/workers'),
       ]);
+      // names come from whoever submitted a run: nothing they hold reaches the terminal raw
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify(id ? { run: runs, workers } : { runs, workers }, null, 2)}\n`);
+        // as JSON escapes (\uXXXX), so the JSON still decodes to the same strings
+        const text = JSON.stringify(id ? { run: runs, workers } : { runs, workers }, null, 2);
+        process.stdout.write(`${escapeNonPrintable(text)}\n`);
         return;
       }
-      const body = Array.isArray(runs) ? formatRunTable(runs) : formatRunDetail(runs);
-      process.stdout.write(`${body}\n\n${formatWorkers(workers)}\n`);
+      const [shownRuns, shownWorkers] = printable([runs, workers] as const);
+      const body = Array.isArray(shownRuns) ? formatRunTable(shownRuns) : formatRunDetail(shownRuns as RunView);
+      process.stdout.write(`${body}\n\n${formatWorkers(shownWorkers)}\n`);
     });
+}
+
+/** `value` (JSON data) with every string's non-printable characters written as `\uXXXX`. */
+export function printable<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value), (_key, v: unknown) =>
+    typeof v === 'string' ? escapeNonPrintable(v) : v,
+  ) as T;
 }
 
 /** GET /runs/:id; a 404 is the user's typo, reported as such. */

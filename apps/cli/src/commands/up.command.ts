@@ -8,7 +8,7 @@ export function registerUp(program: Command): void {
     .option('-w, --workers <n>', 'number of worker processes', parsePositiveInt('--workers'), 2)
     .action(async (opts: { workers: number }) => {
       // Nest, BullMQ and ioredis load on demand: the other commands start without them
-      const { loadConfig } = await import('@nnq/cluster');
+      const { loadConfig, redactUrl } = await import('@nnq/cluster');
       const { LocalCluster, NoRedisError } = await import('../local-cluster');
       const config = loadConfig();
       const cluster = new LocalCluster({
@@ -48,7 +48,7 @@ export function registerUp(program: Command): void {
           `  API docs     ${cluster.coordinatorUrl}/docs`,
           `  workers      ${cluster.coordinatorUrl}/workers`,
           `  metrics      ${cluster.coordinatorUrl}/metrics`,
-          `  redis        ${cluster.redisUrl}`,
+          `  redis        ${redactUrl(cluster.redisUrl)}`,
           '',
         ].join('\n'),
       );

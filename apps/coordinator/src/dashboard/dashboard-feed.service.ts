@@ -84,6 +84,8 @@ export class DashboardFeed implements OnModuleDestroy {
   private workers: WorkerInfo[] = [];
   private queueJson = '';
   private queueCounts: QueueCounts = {};
+  /** The snapshot event of the last poll: one object for every client that connects until the next. */
+  private snapshotEvent?: MessageEvent;
 
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
@@ -103,7 +105,9 @@ export class DashboardFeed implements OnModuleDestroy {
       void this.polled!.then(() => {
         if (closed) return;
         // snapshot and subscription in one tick: no change falls between them
-        subscriber.next({ type: 'snapshot', data: this.snapshot(), retry: 2000 });
+        // (the same event object for every client of this poll: encoded once, see event-stream.ts)
+        this.snapshotEvent ??= { type: 'snapshot', data: this.snapshot(), retry: 2000 };
+        subscriber.next(this.snapshotEvent);
         inner = this.changes.subscribe(subscriber);
       });
       return () => {
@@ -150,6 +154,7 @@ export class DashboardFeed implements OnModuleDestroy {
       await this.pollHistories();
       await this.pollWorkers();
       await this.pollQueue();
+      this.snapshotEvent = undefined;
       if (this.failing) this.logger.log('dashboard feed: Redis answers again');
       this.failing = false;
       this.markPolled?.();

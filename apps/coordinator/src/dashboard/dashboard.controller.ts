@@ -5,15 +5,15 @@ import {
   Logger,
   NotFoundException,
   Param,
+  Res,
   ServiceUnavailableException,
-  Sse,
   StreamableFile,
-  type MessageEvent,
 } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import type { Observable } from 'rxjs';
+import type { ServerResponse } from 'node:http';
 import { AssetCache } from './dashboard-assets';
 import { DashboardFeed } from './dashboard-feed.service';
+import { MAX_QUEUED_BYTES, streamEvents } from './event-stream';
 
 /** Scripts and styles only from this origin; data goes in by textContent, never as markup. */
 const CSP =
@@ -47,10 +47,17 @@ export class DashboardController {
     return this.file(file);
   }
 
-  /** Server-sent events: `snapshot` first, then `runs`, `history`, `workers` and `queue` changes. */
-  @Sse('events', { maxPendingDataLength: 16 << 20 })
-  events(): Observable<MessageEvent> {
-    return this.feed.stream();
+  /**
+   * Server-sent events: `snapshot` first, then `runs`, `history`, `workers` and `queue` changes.
+   * A client that stops reading is dropped once MAX_QUEUED_BYTES wait for it (event-stream.ts).
+   */
+  @Get('events')
+  events(@Res() res: ServerResponse): void {
+    streamEvents(this.feed.stream(), res, (queued) =>
+      this.logger.warn(
+        `/events: dropped a client that is not reading (${queued} bytes queued, at most ${MAX_QUEUED_BYTES})`,
+      ),
+    );
   }
 
   private file(name: string): StreamableFile {
