@@ -83,6 +83,15 @@ export class KeySchema {
     return `${this.run(runId)}:staging:${version}`;
   }
 
+  /**
+   * Set of the ids of jobs that wait for parameters `version` in BullMQ's delayed set (parked: a
+   * job queued ahead that gave up waiting). Whoever publishes the version takes the set and puts
+   * those jobs back in the queue at once, before the next step's jobs (docs/faults.md "Stalls").
+   */
+  parked(runId: string, version: number): string {
+    return `${this.run(runId)}:parked:${version}`;
+  }
+
   /** Summed gradient of shard `shard` at step `step`, followed by its loss and correct count. */
   gradient(runId: string, step: number, shard: number): string {
     return `${this.run(runId)}:grad:${step}:${shard}`;

@@ -44,6 +44,7 @@ import { finishRun, trailingSkips } from './run-end';
 import { CancelledError } from './shard-waiter';
 import { SlicedSteps } from './sliced-step';
 import { gradientJobs } from './step-jobs';
+import { promoteParked } from './parked-jobs';
 import type { DriverDeps } from './driver-deps';
 
 /** A run's record and history reach Redis at least this often while it trains (GET /runs/:id reads them). */
@@ -366,19 +367,25 @@ export class RunDriver {
 
   /**
    * Publish this.params as version t+1 in one MULTI: the parameters, the run's version, deletion
-   * of what step t no longer needs, and the notice workers queued ahead wait for. Returns the bytes.
+   * of what step t no longer needs, the notice workers queued ahead wait for, and the jobs parked
+   * waiting for t+1, which go back to the queue before step t+2's are queued (parked-jobs.ts).
+   * Returns the bytes.
    */
   private async publish(t: number, gradKeys: string[]): Promise<number> {
     const { keys, redis } = this.deps;
     const id = this.record.id;
     const blob = encodeFloat32(this.params);
-    await redis
+    const parked = keys.parked(id, t + 1);
+    const replies = await redis
       .multi()
       .set(keys.params(id, t + 1), blob)
       .set(keys.paramsVersion(id), t + 1)
       .del(...gradKeys, keys.params(id, t))
       .publish(keys.paramsChannel(), `${id}:${t + 1}`)
+      .smembers(parked)
+      .del(parked)
       .exec();
+    await promoteParked(this.deps.queue, replies?.[4]?.[1]);
     return blob.byteLength;
   }
 

@@ -23,6 +23,7 @@ import type { DriverDeps } from './driver-deps';
 import { lapClock } from './lap-clock';
 import { publishSlices } from './publish-slices';
 import { gradientJobs } from './step-jobs';
+import { promoteParked } from './parked-jobs';
 
 export interface SlicedOutcome extends StepRecord {
   /**
@@ -186,7 +187,11 @@ export class SlicedSteps {
         .multi()
         .unlink(...gradKeys, keys.params(id, t), ...states(t), ...markers)
         .exec();
-    await cleaned;
+    // jobs parked waiting for parameters t+1 go back to the queue now (parked-jobs.ts); the reads
+    // go out beside the previous step's cleanup
+    const parked = keys.parked(id, t + 1);
+    const [, taken] = await Promise.all([cleaned, redis.multi().smembers(parked).del(parked).exec()]);
+    await promoteParked(queue, taken?.[0]?.[1]);
     phase('publish');
     for (const [p, seconds] of Object.entries(spent)) metrics.phase(p as keyof typeof spent, seconds);
     if (skipped) return { step: t, epoch, loss: NaN, accuracy: NaN, lr: 0, gradNorm, skipped };

@@ -29,11 +29,13 @@ export interface ParamsSlot {
 
 export class MissingStateError extends Error {}
 
-/** The parameters a job needs are not out yet: the job goes back to the queue for `delayMs`. */
+/** Parameters `version` of the run are not out yet: the job is parked for `delayMs` (park.ts). */
 export class ParamsNotReadyError extends Error {
   constructor(
     message: string,
     readonly delayMs: number,
+    readonly runId: string,
+    readonly version: number,
   ) {
     super(message);
   }
@@ -158,9 +160,9 @@ export class RunContextService implements OnApplicationShutdown {
       const V = Number(published);
       if (V > version) throw new StepPastError(`step ${version} of run ${runId} is over (parameters ${V} are out)`);
       if (V === version) continue; // published between the two reads
-      if (V < version - 1) throw new ParamsNotReadyError(`run ${runId} is at parameters ${V}, not ${version - 1}`, RESUME_DELAY_MS); // prettier-ignore
+      if (V < version - 1) throw new ParamsNotReadyError(`run ${runId} is at parameters ${V}, not ${version - 1}`, RESUME_DELAY_MS, runId, version); // prettier-ignore
       const left = deadline - Date.now();
-      if (left <= 0) throw new ParamsNotReadyError(`parameters ${version} of run ${runId} not out within ${waitMs} ms`, AHEAD_DELAY_MS); // prettier-ignore
+      if (left <= 0) throw new ParamsNotReadyError(`parameters ${version} of run ${runId} not out within ${waitMs} ms`, AHEAD_DELAY_MS, runId, version); // prettier-ignore
       await this.notices.next(runId, version, Math.min(left, PARAMS_POLL_MS), since);
     }
   }
@@ -173,6 +175,6 @@ export class RunContextService implements OnApplicationShutdown {
  */
 export function paramsValues(slot: ParamsSlot, version: number, runId: string): Float32Array {
   if (slot.version !== version)
-    throw new ParamsNotReadyError(`parameters ${version} of run ${runId} were replaced while the job waited`, AHEAD_DELAY_MS); // prettier-ignore
+    throw new ParamsNotReadyError(`parameters ${version} of run ${runId} were replaced while the job waited`, AHEAD_DELAY_MS, runId, version); // prettier-ignore
   return slot.values;
 }

@@ -28,6 +28,7 @@ import { WorkerMetrics } from '../worker.metrics';
 import { setResult } from './set-result';
 import { SliceReducer } from './reduce';
 import { PrefetchPolicy } from './prefetch';
+import { park } from './park';
 
 /** Results of shards outlive their step only this long (a late duplicate cannot leak forever). */
 const RESULT_TTL_MS = 6 * 60 * 60 * 1000;
@@ -98,8 +99,9 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
       // a job of a run that ended while it waited or computed: done, without retry
       if (err instanceof MissingStateError) return this.runGone((job.data as { runId: string }).runId, err.message);
       if (!(err instanceof ParamsNotReadyError)) throw err;
-      // not a failure: the step before is still running; free this slot for other work
-      await job.moveToDelayed(Date.now() + err.delayMs, token);
+      // not a failure: the step before is still running; free this slot for other work, and be
+      // back in the queue as soon as the step begins (park.ts)
+      await park(this.redis, this.keys, job, token, err);
       throw new DelayedError(err.message);
     }
   }
