@@ -69,6 +69,11 @@ export class ApiClient {
     return this.json<T>('POST', path, body);
   }
 
+  /** DELETE `path`; the answer has no body (204). */
+  async delete(path: string): Promise<void> {
+    await (await this.request('DELETE', path)).arrayBuffer();
+  }
+
   async bytes(path: string): Promise<Uint8Array> {
     const res = await this.request('GET', path);
     return new Uint8Array(await res.arrayBuffer());

@@ -44,6 +44,9 @@ export class LocalCluster {
   private redis?: ThrowawayRedis;
   private readonly children: ChildProcess[] = [];
   private stopping?: Promise<void>;
+  /** How the coordinator exited (`code 1`, `SIGKILL`) when it did, and who wants to know. */
+  private coordinatorExit?: string;
+  private onCoordinatorExit?: (how: string) => void;
   redisUrl = '';
   coordinatorUrl = '';
 
@@ -103,7 +106,11 @@ export class LocalCluster {
     child.stdout?.on('data', forward);
     child.stderr?.on('data', forward);
     child.once('exit', (code, signal) => {
-      if (!this.stopping) log(`${tag} exited (${signal ?? code})`);
+      if (this.stopping) return;
+      log(`${tag} exited (${signal ?? code})`);
+      if (app !== 'coordinator') return;
+      this.coordinatorExit = signal ?? `code ${code}`;
+      this.onCoordinatorExit?.(this.coordinatorExit);
     });
     this.children.push(child);
     return child;
@@ -123,6 +130,21 @@ export class LocalCluster {
       if (Date.now() > deadline) throw new Error(`the coordinator did not start within ${timeoutMs} ms`);
       await sleep(100);
     }
+  }
+
+  /**
+   * Call `fn` once with how the coordinator exited (`SIGKILL`, `code 1`), should it exit before
+   * stop(): at once if it has already. Without it the workers would go on polling a queue no one
+   * drives (`nnq up` then stops everything it started).
+   */
+  watchCoordinator(fn: (how: string) => void): void {
+    if (this.coordinatorExit) fn(this.coordinatorExit);
+    else this.onCoordinatorExit = fn;
+  }
+
+  /** Whether this cluster started its own throwaway redis-server. */
+  get startedRedis(): boolean {
+    return !!this.redis;
   }
 
   /** Pids of the processes this cluster started (redis-server included when it started one). */

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { CliError } from './cli-error';
 import { registerPredict } from './commands/predict.command';
+import { registerRm } from './commands/rm.command';
 import { registerStatus } from './commands/status.command';
 import { registerSweep } from './commands/sweep.command';
 import { registerTrain } from './commands/train.command';
@@ -18,6 +19,7 @@ registerSweep(program);
 registerStatus(program);
 registerWatch(program);
 registerPredict(program);
+registerRm(program);
 
 program.parseAsync(process.argv).catch((err: Error) => {
   // CliError: an expected failure with its own exit code (an empty message: already reported)

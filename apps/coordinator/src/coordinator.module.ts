@@ -12,6 +12,7 @@ import { DashboardController } from './dashboard/dashboard.controller';
 import { DatasetsController } from './datasets/datasets.controller';
 import { DatasetsService } from './datasets/datasets.service';
 import { QueueMetrics } from './metrics/queue.metrics';
+import { RunRemoval } from './runs/run-removal.service';
 import { RunStore } from './runs/run-store.service';
 import { RunsController } from './runs/runs.controller';
 import { RunsService } from './runs/runs.service';
@@ -50,6 +51,7 @@ export class CoordinatorModule {
         WorkersService,
         RunStore,
         RunsService,
+        RunRemoval,
         CoordinatorMetrics,
         QueueMetrics,
         DashboardFeed,

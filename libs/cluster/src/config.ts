@@ -69,6 +69,8 @@ export const EnvSchema = z.object({
       message: 'NNQ_ALLOWED_HOSTS must be comma-separated host names without port or scheme, e.g. nnq.example.com',
     }),
   NNQ_DATA_DIR: z.string().min(1).default('.nnq'),
+  /** Finished runs older than this many days are removed with their files (0 keeps them for ever). */
+  NNQ_RUN_RETENTION_DAYS: positiveInt('NNQ_RUN_RETENTION_DAYS', 30, 0),
   /**
    * Directories dataset files may be read from, `:`-separated like PATH (symbolic links resolved,
    * then checked); unset: NNQ_DATA_DIR and /usr/share/datasets/fashion-mnist.

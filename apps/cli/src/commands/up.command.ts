@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
 
-/** `nnq up --workers N`: a local cluster in the foreground until Ctrl-C or SIGTERM. */
+/** `nnq up`'s exit code when its coordinator died under it (EX_SOFTWARE: an internal error). */
+const EXIT_COORDINATOR_DIED = 70;
+
+/** `nnq up --workers N`: a local cluster in the foreground until Ctrl-C or SIGTERM (or its coordinator dies). */
 export function registerUp(program: Command): void {
   program
     .command('up')
@@ -40,6 +43,14 @@ export function registerUp(program: Command): void {
         }
         throw err;
       }
+      // a coordinator that dies (SIGKILL, a crash) takes the cluster down with it, and says so
+      cluster.watchCoordinator((how) => {
+        if (stopping) return;
+        stopping = true;
+        const what = cluster.startedRedis ? 'the workers and the Redis nnq started' : 'the workers nnq started';
+        process.stderr.write(`nnq up: coordinator exited (${how}); stopping ${what}\n`);
+        void cluster.stop().then(() => process.exit(EXIT_COORDINATOR_DIED));
+      });
       process.stdout.write(
         [
           '',

@@ -2,8 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { KEYS, REDIS } from '@nnq/cluster';
 import type { KeySchema } from '@nnq/protocol';
 import { parseRunConfig, type RunConfig } from '@nnq/training';
-import type { Cluster, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { HistoryEntry, RunRecord } from './run-record';
+import { scanKeys } from './run-jobs';
 
 /** Runs, their configs and histories in Redis: the state a restarted coordinator resumes from. */
 @Injectable()
@@ -72,19 +73,24 @@ export class RunStore {
     // the manifest first: a worker's result write checks it in the same MULTI (set-result.ts), so
     // one written after this deletes itself, and one written before is there for the SCAN below
     await this.redis.del(this.keys.runManifest(id));
-    const transient: string[] = [];
-    const match = `${this.keys.prefix}:{run:${id}}:*`;
-    // a Redis Cluster answers SCAN per node: ask every master (the one holding the run's slot finds them)
-    for (const node of this.redis.isCluster ? (this.redis as unknown as Cluster).nodes('master') : [this.redis]) {
-      let cursor = '0';
-      do {
-        const [next, found] = await node.scan(cursor, 'MATCH', match, 'COUNT', 500);
-        cursor = next;
-        transient.push(
-          ...found.filter((k) => !k.endsWith(':state') && !k.endsWith(':history') && !k.endsWith(':config')),
-        );
-      } while (cursor !== '0');
-    }
+    // the run's keys share its hash slot; SCAN asks every master of a Redis Cluster
+    const transient = (await scanKeys(this.redis, `${this.keys.prefix}:{run:${id}}:*`)).filter(
+      (k) => !k.endsWith(':state') && !k.endsWith(':history') && !k.endsWith(':config'),
+    );
     if (transient.length) await this.redis.del(...transient);
+  }
+
+  /** Ids of runs created before `before` (ms since the epoch), oldest first (retention). */
+  createdBefore(before: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.keys.runs(), '-inf', `(${before}`);
+  }
+
+  /** Delete every key of the run (record, config, history, and whatever is left) and its index entry. */
+  async remove(id: string): Promise<void> {
+    // the manifest first, as in deleteTransient: a shard written meanwhile deletes itself
+    await this.redis.del(this.keys.runManifest(id));
+    const keys = await scanKeys(this.redis, `${this.keys.prefix}:{run:${id}}:*`);
+    if (keys.length) await this.redis.del(...keys);
+    await this.redis.zrem(this.keys.runs(), id);
   }
 }

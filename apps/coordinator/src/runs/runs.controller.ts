@@ -2,6 +2,7 @@ import {
   BadRequestException,
   Body,
   Controller,
+  Delete,
   Get,
   HttpCode,
   NotFoundException,
@@ -16,6 +17,7 @@ import { PredictRequestSchema, predictRows, runConfigJsonSchema, type Prediction
 import { existsSync, readFileSync } from 'node:fs';
 import { modelPath } from './run-files';
 import type { HistoryEntry, RunRecord } from './run-record';
+import { RunRemoval } from './run-removal.service';
 import { RunsService } from './runs.service';
 import { pathId } from '../http/request-checks';
 import { Inject } from '@nestjs/common';
@@ -26,6 +28,7 @@ import { NNQ_CONFIG, type NnqConfig } from '@nnq/cluster';
 export class RunsController {
   constructor(
     private readonly runs: RunsService,
+    private readonly removal: RunRemoval,
     @Inject(NNQ_CONFIG) private readonly config: NnqConfig,
   ) {}
 
@@ -58,6 +61,13 @@ export class RunsController {
   @HttpCode(200)
   cancel(@Param('id') id: string): Promise<RunRecord> {
     return this.runs.cancel(pathId('run', id));
+  }
+
+  /** Remove a finished run and all it stored (record, history, model, checkpoint); 409 while it runs. */
+  @Delete(':id')
+  @HttpCode(204)
+  remove(@Param('id') id: string): Promise<void> {
+    return this.removal.remove(pathId('run', id));
   }
 
   /** The model file (safetensors: spec, preprocessing and weights) of a finished run. */

@@ -1,0 +1,145 @@
+import { KeySchema, SHARD_QUEUE } from '@nnq/protocol';
+import { initialParams, parseRunConfig, trainLocal } from '@nnq/training';
+import { Redis } from 'ioredis';
+import { existsSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { TestCluster } from '../support/cluster';
+import { getJson, startApp, until } from '../support/processes';
+import { exampleConfig, modelParams, submitRun, waitForRun, type RunView } from '../support/runs';
+
+// Issue #25: every run ends, whatever goes wrong in it, and leaves no job looping in the queue.
+// xor with Adam at lr 1e308 overflows its parameters in the first update.
+const zombie = (extra: Record<string, unknown> = {}) => ({
+  ...exampleConfig('xor.json'),
+  name: 'overflow',
+  optimizer: { type: 'adam', lr: 1e308 },
+  ...extra,
+});
+// two spirals, 12 steps an epoch: trains beside them and must end with its fault-free bytes
+const spirals = { ...exampleConfig('spirals.json'), name: 'beside', epochs: 3 };
+const bytesOf = (p: Float32Array) => Buffer.from(p.buffer, p.byteOffset, p.byteLength);
+
+describe('runs that cannot go on end, and leave nothing behind', () => {
+  const redisUrl = inject('redisUrl');
+  const cluster = new TestCluster(redisUrl, 'zombie');
+  const redis = new Redis(redisUrl);
+  const keys = new KeySchema(cluster.prefix);
+
+  /** Jobs of the run in the shard queue, in any state (a job is a hash named by its id). */
+  const jobsOf = async (id: string) =>
+    (await redis.keys(`${keys.bullPrefix()}:${SHARD_QUEUE}:${id}-*`)).filter((k) => !/:(lock|logs)$/.test(k));
+  const noJobsLeft = (id: string) => until(async () => (await jobsOf(id)).length === 0, 30_000, `no job of ${id}`);
+  const del = (id: string) => fetch(`${cluster.base}/runs/${id}`, { method: 'DELETE' });
+
+  beforeAll(async () => {
+    await cluster.startCoordinator();
+    await cluster.addWorker();
+    await cluster.addWorker();
+  });
+  afterAll(async () => {
+    redis.disconnect();
+    await cluster.stop();
+  });
+
+  it('an update that overflows fails the run (fail, skip, sliced) with finite weights; a spirals run beside them keeps its bytes', async () => {
+    const beside = await submitRun(cluster.base, spirals);
+    const fail = await submitRun(cluster.base, zombie());
+    const skip = await submitRun(cluster.base, zombie({ onNonFinite: 'skip' }));
+    const sliced = await submitRun(cluster.base, zombie({ reduce: { slices: 2, sliceAbove: 0 } }));
+    const initial = bytesOf(initialParams(parseRunConfig(zombie())));
+
+    const failed = await waitForRun(cluster.base, fail.id);
+    expect(failed.state).toBe('failed');
+    expect(failed.error).toEqual({
+      reason:
+        'the update of step 0 made a parameter non-finite (learning rate too large?); the parameters of step 0 are kept',
+      step: 0,
+    });
+    expect((await modelParams(cluster.base, fail.id)).equals(initial)).toBe(true);
+
+    // skip: every step's update overflows; after 10 skipped in a row the run fails
+    const skipped = await waitForRun(cluster.base, skip.id);
+    expect(skipped.state).toBe('failed');
+    expect(skipped.error!.reason).toMatch(/^10 steps in a row up to step 9 were non-finite and skipped; /);
+    expect((skipped as RunView & { skippedSteps: number }).skippedSteps).toBe(9);
+    expect((await modelParams(cluster.base, skip.id)).equals(initial)).toBe(true);
+
+    // sliced: the reducers mark the overflow, the coordinator refuses to publish it
+    const slicedDone = await waitForRun(cluster.base, sliced.id);
+    expect(slicedDone.error).toEqual(failed.error);
+    expect((await modelParams(cluster.base, sliced.id)).equals(initial)).toBe(true);
+
+    for (const id of [fail.id, skip.id, sliced.id]) {
+      await noJobsLeft(id);
+      expect(await redis.exists(keys.runManifest(id))).toBe(0);
+    }
+    const done = await waitForRun(cluster.base, beside.id, 200_000);
+    expect(done.state).toBe('completed');
+    const reference = bytesOf((await trainLocal(parseRunConfig(spirals))).params);
+    expect((await modelParams(cluster.base, beside.id)).equals(reference)).toBe(true);
+    await noJobsLeft(beside.id);
+  }, 300_000);
+
+  it('cancel removes the manifest and every job; DELETE refuses a running run (409), then removes all it stored', async () => {
+    const r = await submitRun(cluster.base, { ...spirals, name: 'to-cancel', epochs: 40 });
+    await until(async () => (await getJson<RunView>(`${cluster.base}/runs/${r.id}`)).step >= 2, 60_000, 'step 2');
+    const refused = await del(r.id);
+    expect(refused.status).toBe(409);
+    expect(((await refused.json()) as { message: string }).message).toMatch(
+      /^run \w+ is running: cancel it first \(POST \/runs\/\w+\/cancel\), then remove it$/,
+    );
+
+    const cancel = await fetch(`${cluster.base}/runs/${r.id}/cancel`, { method: 'POST' });
+    expect(((await cancel.json()) as RunView).state).toBe('cancelled');
+    expect(await redis.exists(keys.runManifest(r.id))).toBe(0);
+    await noJobsLeft(r.id);
+
+    const failed = await submitRun(cluster.base, zombie());
+    await waitForRun(cluster.base, failed.id);
+    const runDir = join(cluster.dataDir, 'runs', failed.id);
+    expect(existsSync(join(runDir, 'model.safetensors'))).toBe(true);
+    for (const id of [r.id, failed.id]) {
+      expect((await del(id)).status).toBe(204);
+      expect((await fetch(`${cluster.base}/runs/${id}`)).status).toBe(404);
+      expect(await redis.keys(`${cluster.prefix}:{run:${id}}:*`)).toEqual([]);
+      expect(await redis.zscore(keys.runs(), id)).toBeNull();
+      expect(await jobsOf(id)).toEqual([]);
+      expect(existsSync(join(cluster.dataDir, 'runs', id))).toBe(false);
+    }
+    expect((await del(r.id)).status).toBe(404);
+  }, 180_000);
+});
+
+describe('nnq up', () => {
+  it('stops its workers and the Redis it started when its coordinator is SIGKILLed, and says so', async () => {
+    const port = String(20000 + Math.floor(Math.random() * 20000));
+    const p = startApp('cli', { REDIS_URL: 'redis://127.0.0.1:1', NNQ_PORT: port }, ['up', '--workers', '2']);
+    await p.waitFor(/local cluster is up \(2 workers\)/, 60_000);
+    const [, redisUrl] = p.output().match(/throwaway redis-server at (\S+) \(pid \d+\)/)!;
+    const workers = await getJson<{ pid: number }[]>(`http://127.0.0.1:${port}/workers`);
+    expect(workers).toHaveLength(2);
+    const coordinatorPid = Number(p.output().match(/coordinator\[(\d+)\]/)![1]);
+    process.kill(coordinatorPid, 'SIGKILL');
+    expect(await p.exited).toBe(70);
+    expect(p.output()).toMatch(
+      /nnq up: coordinator exited \(SIGKILL\); stopping the workers and the Redis nnq started\n/,
+    );
+    // gone, or a zombie until reaped by whoever adopted it
+    const gone = (pid: number) => {
+      try {
+        return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        return true;
+      }
+    };
+    for (const w of workers) expect(gone(w.pid)).toBe(true);
+    const redisDown = await new Promise<boolean>((r) => {
+      const s = connect(Number(new URL(redisUrl).port), '127.0.0.1');
+      s.once('connect', () => (s.destroy(), r(false)));
+      s.once('error', () => r(true));
+    });
+    expect(redisDown).toBe(true);
+  }, 120_000);
+});
