@@ -46,7 +46,12 @@ describe('chaos', () => {
 
   it('survives 20 worker SIGKILLs in the middle of shards, bit for bit', async () => {
     // short locks so a dead worker's job is taken over within ~1.5 s; every shard takes >= 80 ms
-    cluster = new TestCluster(redisUrl, 'wkill', { NNQ_LOCK_DURATION_MS: '1000', NNQ_CHAOS_SHARD_DELAY_MS: '80' });
+    cluster = new TestCluster(redisUrl, 'wkill', {
+      NNQ_LOCK_DURATION_MS: '1000',
+      NNQ_CHAOS_SHARD_DELAY_MS: '80',
+      // 20 kills may catch one job twice (a job queued ahead rides along): more than the default 2
+      NNQ_MAX_WORKER_DEATHS: '6',
+    });
     await cluster.startCoordinator();
     for (let i = 0; i < 3; i++) await cluster.addWorker();
     const r = await submitRun(cluster.base, config(24));
@@ -170,7 +175,11 @@ describe('chaos', () => {
 
   it('trains a sliced run through worker and coordinator SIGKILLs, bit for bit', async () => {
     // reduce jobs queue the next step's shards: a kill between the two must lose no shard
-    cluster = new TestCluster(redisUrl, 'skill', { NNQ_LOCK_DURATION_MS: '1000', NNQ_CHAOS_SHARD_DELAY_MS: '40' });
+    cluster = new TestCluster(redisUrl, 'skill', {
+      NNQ_LOCK_DURATION_MS: '1000',
+      NNQ_CHAOS_SHARD_DELAY_MS: '40',
+      NNQ_MAX_WORKER_DEATHS: '6', // as in the worker kills above
+    });
     await cluster.startCoordinator();
     for (let i = 0; i < 3; i++) await cluster.addWorker();
     // 144 steps, kills before step 136: on a loaded 2-core machine a restart lets the run go on for

@@ -106,3 +106,27 @@ export function evaluateJobId(runId: string, evalId: string, shard: number): str
 export function formatJobIssues(issues: readonly z.core.$ZodIssue[]): string[] {
   return issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
 }
+
+/**
+ * In the reason a worker fails a gradient job with when its payload or id is not what the run's
+ * deterministic plan says for its step and shard (a job squatting one of the run's future job ids,
+ * issue #24). The coordinator queues the right job again under `repairJobId` when it sees it.
+ */
+export const PLAN_MISMATCH = 'not in the run plan';
+
+/** `<gradient job id>-f<n>`: the n-th correct copy of a gradient job whose id was taken by another job. */
+export function repairJobId(jobId: string, n: number): string {
+  return `${jobId}-f${n}`;
+}
+
+/**
+ * The run, step and shard a gradient job id names: `<run>-<step>-<shard>`, or a copy of it queued
+ * again (`-r<round>` by the straggler deadline, `-f<n>` after a squatted id); null for other ids.
+ */
+export function parseGradientJobId(
+  jobId: string,
+): { runId: string; step: number; shard: number; copy?: string } | null {
+  const m = /^(.+)-(\d+)-(\d+)(?:-([rf]\d+))?$/.exec(jobId);
+  if (!m || !ID_PATTERN.test(m[1])) return null;
+  return { runId: m[1], step: Number(m[2]), shard: Number(m[3]), ...(m[4] ? { copy: m[4] } : {}) };
+}

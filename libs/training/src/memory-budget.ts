@@ -68,6 +68,13 @@ function unitsPerRow(spec: NetworkSpec): { total: number; perLayer: number[] } {
   return { total: spec.inputSize + perLayer.reduce((a, b) => a + b, 0), perLayer };
 }
 
+/** A worker's bytes for one shard job of `rows` rows. */
+export function estimateShardMemory(spec: NetworkSpec, kind: ShardEstimate['kind'], rows: number): ShardEstimate {
+  const activations = rows * unitsPerRow(spec).total * BYTES_PER_UNIT_ROW;
+  const params = WORKER_PARAM_COPIES * 4 * paramLayout(spec).size;
+  return { kind, rows, activations, params, total: activations + params };
+}
+
 /** The estimate of a run config (no dataset needed: evaluation shards count at their full size). */
 export function estimateRunMemory(
   config: Pick<RunConfig, 'model' | 'batchSize' | 'shards' | 'optimizer' | 'evaluation'>,
@@ -75,13 +82,8 @@ export function estimateRunMemory(
   const layout = paramLayout(config.model);
   const P = layout.size;
   const units = unitsPerRow(config.model);
-  const params = WORKER_PARAM_COPIES * 4 * P;
-  const shard = (kind: ShardEstimate['kind'], rows: number): ShardEstimate => {
-    const activations = rows * units.total * BYTES_PER_UNIT_ROW;
-    return { kind, rows, activations, params, total: activations + params };
-  };
-  const gradient = shard('gradient', Math.ceil(config.batchSize / config.shards));
-  const evaluation = shard('evaluation', config.evaluation.rowsPerShard);
+  const gradient = estimateShardMemory(config.model, 'gradient', Math.ceil(config.batchSize / config.shards));
+  const evaluation = estimateShardMemory(config.model, 'evaluation', config.evaluation.rowsPerShard);
   const worker = evaluation.total > gradient.total ? evaluation : gradient;
   const slots = OPTIMIZER_SLOTS[config.optimizer.type].length;
   const optimizer = 2 * slots * 4 * P;

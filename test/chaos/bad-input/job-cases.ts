@@ -97,9 +97,12 @@ export function jobCases(forgedRun: string): JobCase[] {
       failedReason: new RegExp(`^job ${forgedRun}-0-1000000000: range or shard count does not fit run ${forgedRun}$`),
     },
     {
-      name: 'parameter version that does not exist',
+      // a gradient job is the one its run's plan has for its step and shard (plan-check.ts)
+      name: 'parameter version other than the step',
       data: { ...gradient, version: 99 },
-      failedReason: new RegExp(`^run ${forgedRun} has no parameters of version 99$`),
+      failedReason: new RegExp(
+        `^job [^:]+: not in the run plan of run ${forgedRun} \\(step 0, shard 0\\): version is 99, the plan says 0; its id does not name run ${forgedRun} step 0 shard 0$`,
+      ),
     },
     {
       name: 'evaluation range beyond its split',

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { JobFailures } from './job-failures';
 
 export class ShardJobFailedError extends Error {
   constructor(
@@ -48,6 +49,8 @@ export class ShardWaiter {
     private readonly queue: Queue,
     events: QueueEvents,
     private readonly pollMs = 200,
+    /** Puts back a planned job whose id a job not in the plan took; explains stalled jobs. */
+    private readonly failures?: JobFailures,
   ) {
     events.on('failed', ({ jobId, failedReason }) => {
       void this.checkFailed(jobId, failedReason);
@@ -78,7 +81,12 @@ export class ShardWaiter {
     // a failed attempt with attempts left goes back to the queue; only a final failure counts
     const state = await this.queue.getJobState(jobId).catch(() => 'unknown');
     if (state === 'failed') {
-      this.failed.set(jobId, reason);
+      const outcome = this.failures
+        ? await this.failures.handle(jobId, reason).catch(() => ({ jobId, reason }))
+        : { jobId, reason };
+      // undefined: the planned job was queued again under a fresh id (job-failures.ts); the wait goes on
+      if (outcome.reason === undefined) return;
+      this.failed.set(outcome.jobId, outcome.reason);
       this.wake();
     }
   }

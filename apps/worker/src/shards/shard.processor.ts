@@ -28,6 +28,7 @@ import { WorkerMetrics } from '../worker.metrics';
 import { setResult } from './set-result';
 import { SliceReducer } from './reduce';
 import { PrefetchPolicy } from './prefetch';
+import { checkPlan } from './plan-check';
 import { park } from './park';
 
 /** Results of shards outlive their step only this long (a late duplicate cannot leak forever). */
@@ -125,6 +126,8 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     // sliced reduction (reduce.ts): reads the run's config, not its shard context
     if (data.kind === 'reduce') return this.reducer.reduce(data);
     const ctx = await this.runs.context(data.runId);
+    // a gradient job must be the one its run's plan has for its id, step and shard (plan-check.ts)
+    if (data.kind === 'gradient') checkPlan(job.id, data, ctx.manifest);
     return data.kind === 'gradient' ? this.gradient(ctx, data) : this.evaluate(ctx, data);
   }
 

@@ -1,0 +1,160 @@
+import { lockSettings, redisOptions } from '@nnq/cluster';
+import { gradientJobId, KeySchema, PLAN_MISMATCH, SHARD_QUEUE, type GradientJob } from '@nnq/protocol';
+import { parseRunConfig, RunPlan } from '@nnq/training';
+import { Queue, QueueEvents, Worker, type ConnectionOptions } from 'bullmq';
+import { Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { JobFailures, MAX_REPAIRS } from './job-failures';
+import { ShardWaiter } from './shard-waiter';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The issue's network: one hidden layer of 1,000,000 units; 1600 rows a step in 2 shards. */
+const config = parseRunConfig({
+  name: 'wide',
+  dataset: { source: { type: 'synthetic', name: 'xor', n: 3200, seed: 1, task: 'regression' } },
+  model: {
+    inputSize: 2,
+    layers: [
+      { units: 1_000_000, activation: 'relu' },
+      { units: 1, activation: 'identity' },
+    ],
+    loss: 'sum_of_squares',
+  },
+  optimizer: { type: 'sgd', lr: 0.1 },
+  batchSize: 1600,
+  shards: 2,
+  steps: 10,
+});
+const plan = new RunPlan(3200, 1600, 2, 0, { steps: 10 });
+const limits = { workerMemoryMb: 2048, maxWorkerDeaths: 2 };
+
+/** A queue that records what is added. */
+function fakeQueue() {
+  const added: Array<{ name: string; data: GradientJob; opts: { jobId?: string } }> = [];
+  const queue = {
+    add: async (name: string, data: GradientJob, opts: { jobId?: string }) => {
+      added.push({ name, data, opts });
+      return {} as never;
+    },
+  };
+  return { added, queue };
+}
+
+const mismatch = (id: string) =>
+  `job ${id}: ${PLAN_MISMATCH} of run r1 (step 3, shard 1): start is 0, the plan says 800`;
+
+describe('JobFailures: a job id taken by a job not in the plan', () => {
+  it('queues the planned job again under <id>-f<n>, and the wait goes on', async () => {
+    const { added, queue } = fakeQueue();
+    const failures = new JobFailures(queue, limits);
+    failures.track('r1', config, plan);
+    const id = gradientJobId('r1', 3, 1);
+    expect(await failures.handle(id, mismatch(id))).toEqual({ jobId: id });
+    const r = plan.shardRange(3, 1);
+    expect(added).toEqual([
+      {
+        name: 'gradient',
+        data: { kind: 'gradient', runId: 'r1', step: 3, shard: 1, shards: 2, version: 3, epoch: r.epoch, start: r.start, end: r.end, ahead: true }, // prettier-ignore
+        opts: expect.objectContaining({ jobId: 'r1-3-1-f1' }),
+      },
+    ]);
+    // the copy's id squatted too: the next copy; its failure stands for the planned job's
+    expect(await failures.handle('r1-3-1-f1', mismatch('r1-3-1-f1'))).toEqual({ jobId: id });
+    expect(added.map((a) => a.opts.jobId)).toEqual(['r1-3-1-f1', 'r1-3-1-f2']);
+  });
+
+  it(`fails the run after ${MAX_REPAIRS} copies, naming the step, the shard and the last refusal`, async () => {
+    const { added, queue } = fakeQueue();
+    const failures = new JobFailures(queue, limits);
+    failures.track('r1', config, plan);
+    for (let n = 0; n < MAX_REPAIRS; n++) await failures.handle('r1-3-1', mismatch('r1-3-1'));
+    const out = await failures.handle('r1-3-1-f3', mismatch('r1-3-1-f3'));
+    expect(added).toHaveLength(MAX_REPAIRS);
+    expect(out.jobId).toBe('r1-3-1');
+    expect(out.reason).toMatch(
+      /^step 3 shard 1: 3 copies of its job were queued after jobs not in the run's plan took its ids; the last: job r1-3-1-f3: not in the run plan/,
+    );
+  });
+
+  it("leaves other runs' jobs, steps past the run's end and other failures alone", async () => {
+    const { added, queue } = fakeQueue();
+    const failures = new JobFailures(queue, limits);
+    failures.track('r1', config, plan);
+    expect(await failures.handle('r2-3-1', mismatch('r2-3-1'))).toEqual({ jobId: 'r2-3-1', reason: mismatch('r2-3-1') }); // prettier-ignore
+    expect(await failures.handle('r1-10-0', mismatch('r1-10-0'))).toEqual({ jobId: 'r1-10-0' });
+    expect(await failures.handle('r1-3-1', 'boom')).toEqual({ jobId: 'r1-3-1', reason: 'boom' });
+    failures.untrack('r1');
+    expect(await failures.handle('r1-3-1', mismatch('r1-3-1'))).toEqual({ jobId: 'r1-3-1', reason: mismatch('r1-3-1') }); // prettier-ignore
+    expect(added).toEqual([]);
+  });
+});
+
+describe('a shard job that kills its workers (against Redis)', () => {
+  const url = inject('redisUrl');
+  const keys = new KeySchema(`t-jf-${randomBytes(4).toString('hex')}`);
+  const connection = redisOptions(url) as ConnectionOptions;
+  let redis: Redis;
+  let queue: Queue;
+  let events: QueueEvents;
+  const workers: Worker[] = [];
+
+  beforeAll(async () => {
+    redis = new Redis(url);
+    queue = new Queue(SHARD_QUEUE, { connection, prefix: keys.bullPrefix() });
+    events = new QueueEvents(SHARD_QUEUE, { connection, prefix: keys.bullPrefix() });
+    await events.waitUntilReady();
+  });
+
+  afterAll(async () => {
+    await Promise.all(workers.map((w) => w.close(true)));
+    await events.close();
+    await queue.obliterate({ force: true }).catch(() => undefined);
+    await queue.close();
+    const left = await redis.keys(`${keys.prefix}:*`);
+    if (left.length) await redis.del(...left);
+    await redis.quit();
+  });
+
+  it('fails after NNQ_MAX_WORKER_DEATHS lost attempts; the run fails with the shard and its memory', async () => {
+    const failures = new JobFailures(queue, limits);
+    failures.track('r1', config, plan);
+    const waiter = new ShardWaiter(redis, queue, events, 50, failures);
+    const id = gradientJobId('r1', 3, 1);
+    const wait = waiter.waitFor([keys.gradient('r1', 3, 1)], [id]);
+    wait.catch(() => undefined);
+    await queue.add('gradient', {}, { jobId: id });
+    // what the shard processor's settings make of NNQ_MAX_WORKER_DEATHS=2: fail on the second stall
+    const settings = lockSettings({ NNQ_MAX_WORKER_DEATHS: '2', NNQ_LOCK_DURATION_MS: '1000' });
+    expect(settings.maxStalledCount).toBe(1);
+    // a worker that takes the job and dies: its lock (300 ms) is never renewed
+    const dying = new Worker(SHARD_QUEUE, null, { connection, prefix: keys.bullPrefix(), lockDuration: 300, skipLockRenewal: true }); // prettier-ignore
+    // the stalled check of the live workers, with the shard processor's limit
+    const checker = new Worker(SHARD_QUEUE, null, {
+      connection,
+      prefix: keys.bullPrefix(),
+      stalledInterval: 150,
+      maxStalledCount: settings.maxStalledCount,
+      autorun: false,
+    });
+    workers.push(dying, checker);
+    void checker.startStalledCheckTimer();
+    let ran = 0;
+    for (let death = 1; death <= 2; death++) {
+      let job;
+      for (let i = 0; i < 100 && !job; i++) job = (await dying.getNextJob(`dead-${death}`)) ?? (await sleep(50));
+      expect(job?.id, `death ${death}`).toBe(id);
+      // back in the queue once the checker saw its lock lapse
+      for (let i = 0; i < 100 && (await queue.getJobState(id)) === 'active'; i++) await sleep(50);
+    }
+    // the next worker to take it fails it at once, without running it
+    const next = new Worker(SHARD_QUEUE, async () => void ran++, { connection, prefix: keys.bullPrefix() });
+    workers.push(next);
+    await expect(wait).rejects.toThrow(
+      /^shard job r1-3-1 failed for good: gradient shard 1 of step 3 was lost with its worker 2 times \(job stalled more than allowable limit; NNQ_MAX_WORKER_DEATHS\): by the run's estimate a 800-row shard needs about 18,494 MB \(activations 18,311 MB, parameters 184 MB; NNQ_WORKER_MEMORY_MB is 2048 MB\): give the workers more memory, or use smaller shards$/,
+    );
+    expect(ran).toBe(0);
+    expect(await queue.getJobState(id)).toBe('failed');
+  }, 30_000);
+});

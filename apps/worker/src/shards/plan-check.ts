@@ -1,0 +1,45 @@
+import { parseGradientJobId, PLAN_MISMATCH, type GradientJob } from '@nnq/protocol';
+import { RunPlan, type RunManifest } from '@nnq/training';
+import { UnrecoverableError } from 'bullmq';
+
+/** The plan of each manifest a worker holds (the manifest object is cached per run). */
+const plans = new WeakMap<RunManifest, RunPlan>();
+
+function planOf(m: RunManifest): RunPlan {
+  let plan = plans.get(m);
+  if (!plan) {
+    // the length does not matter: a step's rows depend on the epoch size, batch, shards and seed only
+    plan = new RunPlan(m.splitRows.train, m.batchSize, m.shards, m.seed, { steps: 1 });
+    plans.set(m, plan);
+  }
+  return plan;
+}
+
+/**
+ * Why a gradient job is not the one the run's plan has for its step and shard, or null when it is.
+ * The plan is a function of the manifest (train rows, batch size, shards, seed): step t, shard s
+ * takes positions [start, end) of epoch t / stepsPerEpoch's permutation, at parameters version t,
+ * under job id `<run>-<t>-<s>` (or a copy's `-r<n>` / `-f<n>`). A job that disagrees was not queued
+ * by the run's coordinator or reducers: computing it would sum other rows into the step, or leave
+ * the shard the id stands for undone. Names each field that differs, with the plan's value.
+ */
+export function planMismatch(jobId: string | undefined, job: GradientJob, m: RunManifest): string | null {
+  // a range past the split or a foreign shard count cannot be planned at all (named by the payload)
+  if (job.end > m.splitRows.train || job.shards !== m.shards)
+    return `job ${job.runId}-${job.step}-${job.shard}: range or shard count does not fit run ${job.runId}`;
+  const want = { ...planOf(m).shardRange(job.step, job.shard), version: job.step };
+  const differ = (['epoch', 'start', 'end', 'version'] as const)
+    .filter((f) => job[f] !== want[f])
+    .map((f) => `${f} is ${job[f]}, the plan says ${want[f]}`);
+  const named = jobId === undefined ? null : parseGradientJobId(jobId);
+  if (!named || named.runId !== job.runId || named.step !== job.step || named.shard !== job.shard)
+    differ.push(`its id does not name run ${job.runId} step ${job.step} shard ${job.shard}`);
+  if (!differ.length) return null;
+  return `job ${jobId ?? '(no id)'}: ${PLAN_MISMATCH} of run ${job.runId} (step ${job.step}, shard ${job.shard}): ${differ.join('; ')}`;
+}
+
+/** Fail a gradient job that is not in its run's plan for good (no retry can make it right). */
+export function checkPlan(jobId: string | undefined, job: GradientJob, m: RunManifest): void {
+  const problem = planMismatch(jobId, job, m);
+  if (problem) throw new UnrecoverableError(problem);
+}

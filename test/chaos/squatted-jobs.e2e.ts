@@ -1,0 +1,87 @@
+import { loadDataset } from '@nnq/data';
+import { gradientJobId, KeySchema, repairJobId, SHARD_QUEUE, type GradientJob } from '@nnq/protocol';
+import { parseRunConfig, setupRun, trainLocal } from '@nnq/training';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { TestCluster } from '../support/cluster';
+import { exampleConfig, modelParams, submitRun, waitForRun } from '../support/runs';
+
+// Issue #24: a client with write access to Redis adds jobs under a live run's future job ids with
+// other row ranges. BullMQ then ignores the coordinator's own add of those ids. Workers check each
+// gradient job against the run's deterministic plan and refuse the squatters for good; the
+// coordinator queues the planned job again under a fresh id, and the run ends with the bytes of a
+// fault-free run.
+
+// two spirals, 4 shards of 32 rows a step, 12 steps an epoch; 2 epochs
+const config = { ...exampleConfig('spirals.json'), name: 'squatted', epochs: 2 };
+
+describe('squatted job ids', () => {
+  const redisUrl = inject('redisUrl');
+  // shards take >= 40 ms, so the squatters are in the queue long before the run reaches their steps
+  const cluster = new TestCluster(redisUrl, 'squat', { NNQ_CHAOS_SHARD_DELAY_MS: '40' });
+  const keys = new KeySchema(cluster.prefix);
+  let queue: Queue;
+  let faultFree: Buffer;
+
+  beforeAll(async () => {
+    const r = await trainLocal(parseRunConfig(config));
+    faultFree = Buffer.from(r.params.buffer, r.params.byteOffset, r.params.byteLength);
+    queue = new Queue(SHARD_QUEUE, {
+      connection: new Redis(redisUrl, { maxRetriesPerRequest: null }),
+      prefix: keys.bullPrefix(),
+    });
+    await cluster.startCoordinator();
+    await cluster.addWorker();
+  });
+
+  afterAll(async () => {
+    await queue?.close();
+    await cluster.stop();
+  });
+
+  it('ends with the fault-free bytes when future job ids hold other rows', async () => {
+    const parsed = parseRunConfig(config);
+    const { plan } = setupRun(parsed, loadDataset(parsed.dataset.source!));
+    const run = await submitRun(cluster.base, config);
+    /** The planned payload of step t, shard s, as the coordinator would queue it. */
+    const planned = (t: number, s: number): GradientJob => ({
+      kind: 'gradient',
+      runId: run.id,
+      step: t,
+      shards: plan.shards,
+      version: t,
+      ...plan.shardRange(t, s),
+    });
+    /** Step t, shard s's job with the rows of another job. */
+    const rowsOf = (t: number, s: number, r: GradientJob) => ({ ...planned(t, s), start: r.start, end: r.end });
+    const squat = (t: number, s: number, data: GradientJob, id = gradientJobId(run.id, t, s)) => ({ id, data });
+    const squatters = [
+      // every shard of step 4 with the rows of step 0, shard 0
+      ...[0, 1, 2, 3].map((s) => squat(4, s, rowsOf(4, s, planned(0, 0)))),
+      // the rows of shard 2 under shard 1's id of step 6
+      squat(6, 1, rowsOf(6, 1, planned(6, 2))),
+      // a planned job of step 9 under step 8's id: step 8's shard 0 would never be computed
+      squat(8, 0, planned(9, 0)),
+      // step 13, shard 3, and the id of its first repair copy too
+      squat(13, 3, { ...planned(13, 3), epoch: 0 }),
+      squat(13, 3, { ...planned(13, 3), version: 12 }, repairJobId(gradientJobId(run.id, 13, 3), 1)),
+    ];
+    await queue.addBulk(squatters.map((j) => ({ name: 'gradient', data: j.data, opts: { jobId: j.id } })));
+    const done = await waitForRun(cluster.base, run.id, 120_000);
+    expect(done.error?.reason).toBeUndefined();
+    expect(done.state).toBe('completed');
+    expect((await modelParams(cluster.base, run.id)).equals(faultFree)).toBe(true);
+    // each squatter was refused for good by the plan check, and its planned job queued again (the
+    // run's end removed the failed jobs; the coordinator's log keeps the workers' reasons)
+    const log = cluster.coordinator!.output();
+    for (const { id } of squatters) {
+      const refused = `job ${id}: not in the run plan of run ${run.id} \\(step \\d+, shard \\d\\): `;
+      const fields = `(\\w+ is \\d+, the plan says \\d+|its id does not name run \\S+ step \\d+ shard \\d)(; |\\))`;
+      const line = `job ${id} was not the run's planned job \\(${refused}(?:${fields})+; queued the planned one as `;
+      expect(log, id).toMatch(new RegExp(line));
+    }
+    // the second copy where the first copy's id was taken too
+    expect(log).toMatch(new RegExp(`queued the planned one as ${run.id}-13-3-f2`));
+  }, 180_000);
+});
