@@ -1,8 +1,10 @@
-import { KeySchema, SHARD_QUEUE } from '@nnq/protocol';
+import { gradientJobEntry, KeySchema, SHARD_QUEUE } from '@nnq/protocol';
 import { initialParams, parseRunConfig, trainLocal } from '@nnq/training';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TestCluster } from '../support/cluster';
@@ -75,6 +77,14 @@ describe('runs that cannot go on end, and leave nothing behind', () => {
       await noJobsLeft(id);
       expect(await redis.exists(keys.runManifest(id))).toBe(0);
     }
+    // a job of the ended run queued late (a reduce job's share, a retry) completes at its pickup
+    // without a result and leaves the queue: it neither fails nor retries
+    const queue = new Queue(SHARD_QUEUE, { connection: redis.duplicate(), prefix: keys.bullPrefix() });
+    const late = { kind: 'gradient', runId: fail.id, step: 5, shard: 0, shards: 2, version: 5 } as const;
+    await queue.addBulk([gradientJobEntry({ ...late, epoch: 1, start: 0, end: 8 })]);
+    await noJobsLeft(fail.id);
+    await queue.close();
+
     const done = await waitForRun(cluster.base, beside.id, 200_000);
     expect(done.state).toBe('completed');
     const reference = bytesOf((await trainLocal(parseRunConfig(spirals))).params);
@@ -141,5 +151,31 @@ describe('nnq up', () => {
       s.once('error', () => r(true));
     });
     expect(redisDown).toBe(true);
+  }, 120_000);
+});
+
+describe('a run whose model cannot be written', () => {
+  it('ends failed with the reason, and leaves no manifest and no job', async () => {
+    const redisUrl = inject('redisUrl');
+    // NNQ_DATA_DIR names a file: no checkpoint or model can be written under it
+    const file = join(mkdtempSync(join(tmpdir(), 'nnq-unwritable-')), 'not-a-dir');
+    writeFileSync(file, '');
+    const cluster = new TestCluster(redisUrl, 'unwritable', { NNQ_DATA_DIR: file });
+    const redis = new Redis(redisUrl);
+    try {
+      await cluster.startCoordinator();
+      await cluster.addWorker();
+      const r = await submitRun(cluster.base, { ...exampleConfig('xor.json'), steps: 8 });
+      const done = await waitForRun(cluster.base, r.id);
+      expect(done.state).toBe('failed');
+      expect(done.error!.reason).toMatch(/ENOTDIR.*; its model could not be written: ENOTDIR/);
+      const keys = new KeySchema(cluster.prefix);
+      expect(await redis.exists(keys.runManifest(r.id))).toBe(0);
+      const jobs = () => redis.keys(`${keys.bullPrefix()}:${SHARD_QUEUE}:${r.id}-*`);
+      await until(async () => (await jobs()).length === 0, 30_000, 'no job of the run');
+    } finally {
+      redis.disconnect();
+      await cluster.stop();
+    }
   }, 120_000);
 });

@@ -37,7 +37,6 @@ import { randomBytes } from 'node:crypto';
 import { CoordinatorMetrics } from '../coordinator.metrics';
 import { RunDriver } from './run-driver';
 import { finishRun } from './run-end';
-import { JobFailures } from './job-failures';
 import { isTerminal, type RunRecord } from './run-record';
 import { RunStore } from './run-store.service';
 import { ShardWaiter } from './shard-waiter';
@@ -50,8 +49,6 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
   private readonly finished = new Map<string, Promise<RunRecord>>();
   private events!: QueueEvents;
   private waiter!: ShardWaiter;
-  /** Squatted job ids and jobs that killed their workers (job-failures.ts). */
-  private failures!: JobFailures;
   private readonly datasets: DatasetCache;
   /** Which dataset files submitted runs may name (NNQ_DATA_ROOTS). */
   private readonly fileAccess: FileAccess;
@@ -79,11 +76,7 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
       prefix: this.keys.bullPrefix(),
     });
     this.events.on('error', (err) => this.logger.warn(`queue events: ${err.message}`));
-    this.failures = new JobFailures(this.queue, {
-      workerMemoryMb: this.config.NNQ_WORKER_MEMORY_MB,
-      maxWorkerDeaths: this.config.NNQ_MAX_WORKER_DEATHS,
-    });
-    this.waiter = new ShardWaiter(this.redis, this.queue, this.events, undefined, this.failures);
+    this.waiter = new ShardWaiter(this.redis, this.queue, this.events);
     await this.waiter.listen(this.keys.resultsChannel());
     await this.resumeUnfinished();
   }
@@ -207,7 +200,6 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
       setup,
     );
     this.drivers.set(record.id, driver);
-    this.failures.track(record.id, config, setup.plan);
     const done = driver
       .run()
       .catch(async (err: Error) => {
@@ -225,10 +217,7 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
         await this.end(failed);
         return failed;
       })
-      .finally(() => {
-        this.drivers.delete(record.id);
-        this.failures.untrack(record.id);
-      });
+      .finally(() => this.drivers.delete(record.id));
     this.finished.set(record.id, done);
   }
 
@@ -238,10 +227,18 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
     return finishRun({ store, metrics, redis, queue }, record, [], this.logger);
   }
 
-  /** Runs left queued or running by a previous coordinator continue from their checkpoints. */
+  /**
+   * Runs left queued or running by a previous coordinator continue from their checkpoints; one
+   * that ended but still has its manifest (a coordinator stopped between saving its end and
+   * deleting its keys) has its keys and jobs cleared now, or its jobs would wait for it for ever.
+   */
   private async resumeUnfinished(): Promise<void> {
     for (const record of await this.store.list(10_000)) {
-      if (isTerminal(record.state) || this.drivers.has(record.id)) continue;
+      if (this.drivers.has(record.id)) continue;
+      if (isTerminal(record.state)) {
+        if (await this.redis.exists(this.keys.runManifest(record.id))) await this.end(record);
+        continue;
+      }
       try {
         const config = await this.store.config(record.id);
         if (!config) throw new Error('its config is missing');
@@ -253,7 +250,7 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
       } catch (err) {
         const reason = `cannot resume: ${(err as Error).message}`;
         this.logger.error(`run ${record.id}: ${reason}`);
-        await this.store.save({
+        await this.end({
           ...record,
           state: 'failed',
           finishedAt: new Date().toISOString(),
