@@ -37,6 +37,7 @@ import { randomBytes } from 'node:crypto';
 import { CoordinatorMetrics } from '../coordinator.metrics';
 import { RunDriver } from './run-driver';
 import { finishRun } from './run-end';
+import { JobFailures } from './job-failures';
 import { isTerminal, type RunRecord } from './run-record';
 import { RunStore } from './run-store.service';
 import { ShardWaiter } from './shard-waiter';
@@ -49,6 +50,8 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
   private readonly finished = new Map<string, Promise<RunRecord>>();
   private events!: QueueEvents;
   private waiter!: ShardWaiter;
+  /** Squatted job ids and jobs that killed their workers (job-failures.ts). */
+  private failures!: JobFailures;
   private readonly datasets: DatasetCache;
   /** Which dataset files submitted runs may name (NNQ_DATA_ROOTS). */
   private readonly fileAccess: FileAccess;
@@ -76,7 +79,11 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
       prefix: this.keys.bullPrefix(),
     });
     this.events.on('error', (err) => this.logger.warn(`queue events: ${err.message}`));
-    this.waiter = new ShardWaiter(this.redis, this.queue, this.events);
+    this.failures = new JobFailures(this.queue, {
+      workerMemoryMb: this.config.NNQ_WORKER_MEMORY_MB,
+      maxWorkerDeaths: this.config.NNQ_MAX_WORKER_DEATHS,
+    });
+    this.waiter = new ShardWaiter(this.redis, this.queue, this.events, undefined, this.failures);
     await this.waiter.listen(this.keys.resultsChannel());
     await this.resumeUnfinished();
   }
@@ -200,6 +207,7 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
       setup,
     );
     this.drivers.set(record.id, driver);
+    this.failures.track(record.id, config, setup.plan);
     const done = driver
       .run()
       .catch(async (err: Error) => {
@@ -217,7 +225,10 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
         await this.end(failed);
         return failed;
       })
-      .finally(() => this.drivers.delete(record.id));
+      .finally(() => {
+        this.drivers.delete(record.id);
+        this.failures.untrack(record.id);
+      });
     this.finished.set(record.id, done);
   }
 
