@@ -47,12 +47,14 @@ describe('runs that cannot go on end, and leave nothing behind', () => {
 
   it('an update that overflows fails the run (fail, skip, sliced) with finite weights; a spirals run beside them keeps its bytes', async () => {
     const beside = await submitRun(cluster.base, spirals);
+    const submitted = Date.now();
     const fail = await submitRun(cluster.base, zombie());
     const skip = await submitRun(cluster.base, zombie({ onNonFinite: 'skip' }));
     const sliced = await submitRun(cluster.base, zombie({ reduce: { slices: 2, sliceAbove: 0 } }));
     const initial = bytesOf(initialParams(parseRunConfig(zombie())));
 
     const failed = await waitForRun(cluster.base, fail.id);
+    const failedAfter = Date.now() - submitted;
     expect(failed.state).toBe('failed');
     expect(failed.error).toEqual({
       reason:
@@ -77,6 +79,8 @@ describe('runs that cannot go on end, and leave nothing behind', () => {
       await noJobsLeft(id);
       expect(await redis.exists(keys.runManifest(id))).toBe(0);
     }
+    const goneAfter = Date.now() - submitted;
+    console.log(`lr 1e308: failed ${failedAfter} ms after submission; no job of the three runs ${goneAfter} ms after`);
     // a job of the ended run queued late (a reduce job's share, a retry) completes at its pickup
     // without a result and leaves the queue: it neither fails nor retries
     const queue = new Queue(SHARD_QUEUE, { connection: redis.duplicate(), prefix: keys.bullPrefix() });
@@ -101,10 +105,12 @@ describe('runs that cannot go on end, and leave nothing behind', () => {
       /^run \w+ is running: cancel it first \(POST \/runs\/\w+\/cancel\), then remove it$/,
     );
 
+    const cancelledAt = Date.now();
     const cancel = await fetch(`${cluster.base}/runs/${r.id}/cancel`, { method: 'POST' });
     expect(((await cancel.json()) as RunView).state).toBe('cancelled');
     expect(await redis.exists(keys.runManifest(r.id))).toBe(0);
     await noJobsLeft(r.id);
+    console.log(`cancel: answered, and no job of the run left, ${Date.now() - cancelledAt} ms after the request`);
 
     const failed = await submitRun(cluster.base, zombie());
     await waitForRun(cluster.base, failed.id);
@@ -131,8 +137,11 @@ describe('nnq up', () => {
     const workers = await getJson<{ pid: number }[]>(`http://127.0.0.1:${port}/workers`);
     expect(workers).toHaveLength(2);
     const coordinatorPid = Number(p.output().match(/coordinator\[(\d+)\]/)![1]);
+    const killedAt = Date.now();
     process.kill(coordinatorPid, 'SIGKILL');
     expect(await p.exited).toBe(70);
+    const stoppedAfter = Date.now() - killedAt;
+    console.log(`nnq up stopped its workers and Redis and exited ${stoppedAfter} ms after the coordinator's SIGKILL`);
     expect(p.output()).toMatch(
       /nnq up: coordinator exited \(SIGKILL\); stopping the workers and the Redis nnq started\n/,
     );
