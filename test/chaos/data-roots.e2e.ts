@@ -176,6 +176,25 @@ describe('data sources are confined to the data roots', () => {
     expect(done.state).toBe('completed');
   });
 
+  it('nnq dataset add uploads a file from outside the roots and prints its id', async () => {
+    const file = join(outside, 'xor.csv');
+    writeFileSync(file, xorCsv.replace('1,1,0', '1,1,0.5'));
+    const cli = startApp('cli', { NNQ_URL: url, NNQ_API_TOKEN: TOKEN }, [
+      'dataset',
+      'add',
+      file,
+      '--label',
+      'y',
+      '--task',
+      'regression',
+    ]);
+    expect(await cli.exited, cli.output()).toBe(0);
+    const [, id] = /^registered: dataset ([0-9a-f]{64}) \(4 rows, 2 features, regression\)$/m.exec(cli.output()) ?? [];
+    expect(id, cli.output()).toBeDefined();
+    expect(cli.output()).toContain(`use it in a run config as "dataset": {"id": "${id}"}`);
+    expect(((await (await fetch(`${url}/datasets`)).json()) as { id: string }[]).map((d) => d.id)).toContain(id);
+  });
+
   it('refuses a bad upload by path, quoting a short excerpt', async () => {
     const res = await post('/datasets', {
       format: 'csv',

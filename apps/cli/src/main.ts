@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { CliError } from './cli-error';
+import { registerDataset } from './commands/dataset.command';
 import { registerPredict } from './commands/predict.command';
 import { registerRm } from './commands/rm.command';
 import { registerStatus } from './commands/status.command';
@@ -19,6 +20,7 @@ registerSweep(program);
 registerStatus(program);
 registerWatch(program);
 registerPredict(program);
+registerDataset(program);
 registerRm(program);
 
 program.parseAsync(process.argv).catch((err: Error) => {

@@ -1,4 +1,4 @@
-import { loadDataset, type Dataset } from '@nnq/data';
+import { defaultFileAccess, loadDataset, unconfinedAccess, type Dataset } from '@nnq/data';
 import { writeModel } from '@nnq/nn';
 import {
   NonFiniteError,
@@ -105,7 +105,9 @@ function prepare(config: RunConfig, file: string): { dataset: Dataset; setup: Ru
   }
   let dataset: Dataset;
   try {
-    dataset = loadDataset(config.dataset.source);
+    // the user's own process reads the user's own files: no data roots, still only regular files
+    // of at most NNQ_MAX_DATASET_BYTES (a coordinator serving others confines them, file-access.ts)
+    dataset = loadDataset(config.dataset.source, unconfinedAccess(defaultFileAccess().maxBytes));
   } catch (err) {
     throw new CliError(`${file}: cannot load dataset.source: ${(err as Error).message}`, EXIT.usage);
   }
