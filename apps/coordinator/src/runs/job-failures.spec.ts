@@ -1,9 +1,10 @@
 import { lockSettings, redisOptions } from '@nnq/cluster';
 import { gradientJobId, KeySchema, PLAN_MISMATCH, SHARD_QUEUE, type GradientJob } from '@nnq/protocol';
 import { parseRunConfig, RunPlan } from '@nnq/training';
-import { Queue, QueueEvents, Worker, type ConnectionOptions } from 'bullmq';
+import { Queue, QueueEvents, UnrecoverableError, Worker, type ConnectionOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { JobFailures, MAX_REPAIRS } from './job-failures';
 import { ShardWaiter } from './shard-waiter';
@@ -56,7 +57,18 @@ describe('JobFailures: a job id taken by a job not in the plan', () => {
     expect(added).toEqual([
       {
         name: 'gradient',
-        data: { kind: 'gradient', runId: 'r1', step: 3, shard: 1, shards: 2, version: 3, epoch: r.epoch, start: r.start, end: r.end, ahead: true }, // prettier-ignore
+        data: {
+          kind: 'gradient',
+          runId: 'r1',
+          step: 3,
+          shard: 1,
+          shards: 2,
+          version: 3,
+          epoch: r.epoch,
+          start: r.start,
+          end: r.end,
+          ahead: true,
+        },
         opts: expect.objectContaining({ jobId: 'r1-3-1-f1' }),
       },
     ]);
@@ -69,7 +81,9 @@ describe('JobFailures: a job id taken by a job not in the plan', () => {
     const { added, queue } = fakeQueue();
     const failures = new JobFailures(queue, limits);
     failures.track('r1', config, plan);
-    for (let n = 0; n < MAX_REPAIRS; n++) await failures.handle('r1-3-1', mismatch('r1-3-1'));
+    for (const id of ['r1-3-1', 'r1-3-1-f1', 'r1-3-1-f2']) await failures.handle(id, mismatch(id));
+    // the same failure read again (its event, then a re-read of the job) is repaired once
+    expect(await failures.handle('r1-3-1-f2', mismatch('r1-3-1-f2'))).toEqual({ jobId: 'r1-3-1' });
     const out = await failures.handle('r1-3-1-f3', mismatch('r1-3-1-f3'));
     expect(added).toHaveLength(MAX_REPAIRS);
     expect(out.jobId).toBe('r1-3-1');
@@ -82,11 +96,17 @@ describe('JobFailures: a job id taken by a job not in the plan', () => {
     const { added, queue } = fakeQueue();
     const failures = new JobFailures(queue, limits);
     failures.track('r1', config, plan);
-    expect(await failures.handle('r2-3-1', mismatch('r2-3-1'))).toEqual({ jobId: 'r2-3-1', reason: mismatch('r2-3-1') }); // prettier-ignore
+    expect(await failures.handle('r2-3-1', mismatch('r2-3-1'))).toEqual({
+      jobId: 'r2-3-1',
+      reason: mismatch('r2-3-1'),
+    });
     expect(await failures.handle('r1-10-0', mismatch('r1-10-0'))).toEqual({ jobId: 'r1-10-0' });
     expect(await failures.handle('r1-3-1', 'boom')).toEqual({ jobId: 'r1-3-1', reason: 'boom' });
     failures.untrack('r1');
-    expect(await failures.handle('r1-3-1', mismatch('r1-3-1'))).toEqual({ jobId: 'r1-3-1', reason: mismatch('r1-3-1') }); // prettier-ignore
+    expect(await failures.handle('r1-3-1', mismatch('r1-3-1'))).toEqual({
+      jobId: 'r1-3-1',
+      reason: mismatch('r1-3-1'),
+    });
     expect(added).toEqual([]);
   });
 });
@@ -129,7 +149,12 @@ describe('a shard job that kills its workers (against Redis)', () => {
     const settings = lockSettings({ NNQ_MAX_WORKER_DEATHS: '2', NNQ_LOCK_DURATION_MS: '1000' });
     expect(settings.maxStalledCount).toBe(1);
     // a worker that takes the job and dies: its lock (300 ms) is never renewed
-    const dying = new Worker(SHARD_QUEUE, null, { connection, prefix: keys.bullPrefix(), lockDuration: 300, skipLockRenewal: true }); // prettier-ignore
+    const dying = new Worker(SHARD_QUEUE, null, {
+      connection,
+      prefix: keys.bullPrefix(),
+      lockDuration: 300,
+      skipLockRenewal: true,
+    });
     // the stalled check of the live workers, with the shard processor's limit
     const checker = new Worker(SHARD_QUEUE, null, {
       connection,
@@ -156,5 +181,37 @@ describe('a shard job that kills its workers (against Redis)', () => {
     );
     expect(ran).toBe(0);
     expect(await queue.getJobState(id)).toBe('failed');
+    // the next test's jobs are not theirs
+    await Promise.all([dying, checker, next].map((w) => w.close(true)));
+  }, 30_000);
+
+  it('reads back failures whose events never came: a squatted id is repaired once, a copy failing fails the wait', async () => {
+    const failures = new JobFailures(queue, limits);
+    failures.track('r2', config, plan);
+    // no events at all: only the waiter's re-reads (every 10 polls of 20 ms) see the failures
+    const waiter = new ShardWaiter(redis, queue, new EventEmitter() as unknown as QueueEvents, 20, failures);
+    const id = gradientJobId('r2', 5, 0);
+    const refuse = new Worker(
+      SHARD_QUEUE,
+      async (job) => {
+        throw new UnrecoverableError(
+          `job ${job.id}: ${PLAN_MISMATCH} of run r2 (step 5, shard 0): start is 1, the plan says 0`,
+        );
+      },
+      { connection, prefix: keys.bullPrefix() },
+    );
+    workers.push(refuse);
+    // the squatter's job fails before the coordinator's wait for step 5 begins
+    await queue.add('gradient', {}, { jobId: id });
+    for (let i = 0; i < 100 && (await queue.getJobState(id)) !== 'failed'; i++) await sleep(20);
+    const wait = waiter.waitFor([keys.gradient('r2', 5, 0)], [id]);
+    wait.catch(() => undefined);
+    // its planned job went back under -f1 (and was refused again, by this worker); each failure
+    // read back several times is repaired once: -f2, -f3, then the run fails
+    await expect(wait).rejects.toThrow(
+      /^shard job r2-5-0 failed for good: step 5 shard 0: 3 copies of its job were queued after jobs not in the run's plan took its ids; the last: job r2-5-0-f3: not in the run plan/,
+    );
+    expect(failures.latestCopy(id)).toBe('r2-5-0-f3');
+    expect(await queue.getJobState('r2-5-0-f4')).toBe('unknown');
   }, 30_000);
 });

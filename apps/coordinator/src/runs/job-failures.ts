@@ -35,6 +35,8 @@ export class JobFailures {
   private readonly runs = new Map<string, { config: RunConfig; plan: RunPlan }>();
   /** Copies queued per planned job id. */
   private readonly repairs = new Map<string, number>();
+  /** Failed ids whose planned job was queued again: the same failure read again changes nothing. */
+  private readonly repaired = new Set<string>();
 
   constructor(
     private readonly queue: Pick<Queue, 'add'>,
@@ -49,6 +51,13 @@ export class JobFailures {
   untrack(runId: string): void {
     this.runs.delete(runId);
     for (const id of this.repairs.keys()) if (parseGradientJobId(id)?.runId === runId) this.repairs.delete(id);
+    for (const id of this.repaired) if (parseGradientJobId(id)?.runId === runId) this.repaired.delete(id);
+  }
+
+  /** The id of the last copy queued for a planned gradient job id, if any. */
+  latestCopy(jobId: string): string | undefined {
+    const n = this.repairs.get(jobId);
+    return n ? repairJobId(jobId, n) : undefined;
   }
 
   async handle(jobId: string, reason: string): Promise<FailureOutcome> {
@@ -60,6 +69,8 @@ export class JobFailures {
     if (!reason.includes(PLAN_MISMATCH)) return { jobId: waited, reason: this.explainStall(jobId, reason) };
     // a step past the run's end has no planned job to put back
     if (named.step >= run.plan.totalSteps || named.shard >= run.plan.shards) return { jobId };
+    // an event and a re-read of the job's state both report a failure: one copy for it
+    if (this.repaired.has(jobId)) return { jobId: waited };
     const n = (this.repairs.get(planned) ?? 0) + 1;
     if (n > MAX_REPAIRS)
       return {
@@ -67,6 +78,7 @@ export class JobFailures {
         reason: `step ${named.step} shard ${named.shard}: ${MAX_REPAIRS} copies of its job were queued after jobs not in the run's plan took its ids; the last: ${reason}`,
       };
     this.repairs.set(planned, n);
+    this.repaired.add(jobId);
     const entry = gradientJobs(named.runId, run.plan, named.step, true)[named.shard];
     const copy = repairJobId(planned, n);
     this.logger.warn(`job ${jobId} was not the run's planned job (${reason}); queued the planned one as ${copy}`);

@@ -35,6 +35,8 @@ export interface Take<T> {
 
 /** How many missing results one wake-up reads at most (each may be megabytes). */
 const TAKE_AHEAD = 4;
+/** A wait re-reads the state of the jobs whose results are missing every this many polls (2 s). */
+const RECHECK_POLLS = 10;
 
 export class ShardWaiter {
   private readonly logger = new Logger(ShardWaiter.name);
@@ -109,6 +111,7 @@ export class ShardWaiter {
     let deadline = straggler && straggler.afterMs > 0 ? Date.now() + straggler.afterMs : Infinity;
     let round = 0;
     let next = 0;
+    let recheckAt = Date.now() + RECHECK_POLLS * this.pollMs;
     // results read but not yet handed over (an index after one still missing)
     const held = new Map<number, T>();
     for (;;) {
@@ -139,6 +142,10 @@ export class ShardWaiter {
         if (missing.length) await straggler.onDeadline(missing, round);
         deadline = round < 3 ? Date.now() + straggler.afterMs : Infinity;
       }
+      if (jobIds.length && Date.now() >= recheckAt) {
+        await this.recheck(keys, jobIds);
+        recheckAt = Date.now() + RECHECK_POLLS * this.pollMs;
+      }
       for (const id of jobIds) {
         const reason = this.failed.get(id);
         if (reason !== undefined) {
@@ -158,6 +165,23 @@ export class ShardWaiter {
         this.wakers.add(done);
         signal?.addEventListener('abort', done);
       });
+    }
+  }
+
+  /**
+   * Failure events are best-effort (QueueEvents): a job that failed for good while none reached
+   * this coordinator (it was down, or the failure came before the step's forget()) would keep the
+   * wait going for ever. The jobs of missing results, and the last repair copy of each
+   * (job-failures.ts), are read back; a failed one is handled as its event would have been.
+   */
+  private async recheck(keys: string[], jobIds: string[]): Promise<void> {
+    const flags = await Promise.all(keys.map((k) => this.redis.exists(k)));
+    for (const [i, exists] of flags.entries()) {
+      if (exists || !jobIds[i]) continue;
+      for (const id of [jobIds[i], this.failures?.latestCopy(jobIds[i])]) {
+        const job = id ? await this.queue.getJob(id).catch(() => undefined) : undefined;
+        if (id && job?.failedReason && (await job.isFailed())) await this.checkFailed(id, job.failedReason);
+      }
     }
   }
 
