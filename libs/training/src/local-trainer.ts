@@ -72,8 +72,8 @@ export async function trainLocal(config: RunConfig, options: LocalRunOptions = {
     const params = initialParams(config);
     const state = createOptimizerState(config.optimizer, setup.paramCount);
     const perms = new PermutationCache(setup.splits.train.length, config.seed);
-    // an update that overflows a parameter is undone (the coordinator's driver does the same)
-    const undo = new StepUndo(config.onNonFinite === 'skip');
+    // a skipped update that overflowed a parameter is undone (the coordinator's driver does the same)
+    const undo = config.onNonFinite === 'skip' ? new StepUndo() : null;
     let skippedInARow = 0;
     const steps: StepRecord[] = [];
     const evaluations: Evaluation[] = [];

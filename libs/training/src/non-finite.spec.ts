@@ -40,9 +40,9 @@ describe('applyFiniteStep', () => {
       const state = createOptimizerState(c.optimizer, 3);
       // one finite step first, so the state is not all zeros
       const small = { ...c, optimizer: { ...c.optimizer, lr: 0.01 } };
-      expect(applyFiniteStep(small, params, reduced([1, 2, 3]), state, 0, null, new StepUndo(true)).finite).toBe(true);
+      expect(applyFiniteStep(small, params, reduced([1, 2, 3]), state, 0, null, new StepUndo()).finite).toBe(true);
       const before = { params: params.slice(), step: state.step, slots: structuredClone(state.slots) };
-      const r = applyFiniteStep(c, params, reduced([1, -2, 3]), state, 1, null, new StepUndo(true));
+      const r = applyFiniteStep(c, params, reduced([1, -2, 3]), state, 1, null, new StepUndo());
       expect(r.finite).toBe(false);
       expect([...params]).toEqual([...before.params]);
       expect(state.step).toBe(before.step);
@@ -54,7 +54,7 @@ describe('applyFiniteStep', () => {
     const c = config({ type: 'sgd', lr: 0.5 });
     const params = Float32Array.from([1, 1, 1]);
     const state = createOptimizerState(c.optimizer, 3);
-    const r = applyFiniteStep(c, params, reduced([2, 0, -2]), state, 0, null, new StepUndo(false));
+    const r = applyFiniteStep(c, params, reduced([2, 0, -2]), state, 0, null, null);
     expect(r).toEqual({ lr: 0.5, finite: true });
     expect([...params]).toEqual([0.5, 1, 1.5]);
   });

@@ -24,22 +24,18 @@ export function allFinite(v: Float32Array): boolean {
 }
 
 /**
- * The parameters (and, when a step may be skipped, the optimizer state) as they were before an
- * update, in buffers reused every step, so that an update leaving a parameter non-finite is
- * undone: a failed run's model and a skipped step's parameters are always the last finite ones.
+ * The parameters and optimizer state as they were before an update, in buffers reused every step,
+ * so that a skipped step's update that left a parameter non-finite is undone. (A run that fails
+ * instead needs none: it ends, and its last finite parameters are the version published before.)
  */
 export class StepUndo {
   private params?: Float32Array;
   private readonly slots = new Map<string, Float32Array>();
   private step = 0;
 
-  /** `withState`: keep the optimizer state too (a skipped step goes on from it). */
-  constructor(private readonly withState: boolean) {}
-
   save(params: Float32Array, state: OptimizerState): void {
     if (this.params?.length !== params.length) this.params = new Float32Array(params.length);
     this.params.set(params);
-    if (!this.withState) return;
     this.step = state.step;
     for (const [name, v] of Object.entries(state.slots)) {
       let copy = this.slots.get(name);
@@ -51,15 +47,16 @@ export class StepUndo {
   restore(params: Float32Array, state: OptimizerState): void {
     if (!this.params) throw new Error('nothing saved to restore');
     params.set(this.params);
-    if (!this.withState) return;
     state.step = this.step;
     for (const [name, v] of Object.entries(state.slots)) v.set(this.slots.get(name)!);
   }
 }
 
 /**
- * applyStep, undone when it leaves a parameter non-finite (then `finite` is false and params and,
- * with a state-keeping undo, the optimizer state are those from before the step).
+ * applyStep, and whether every parameter is finite after it. When one is not, `undo` (if given)
+ * restores the parameters and optimizer state from before the step; without one they are left
+ * as the update made them, for a caller that ends the run. Saving costs a copy of the parameters
+ * and the state a step (Adam, 235k parameters: about 0.6 ms on 1.8 ms), the check a read (0.1-0.2 ms).
  */
 export function applyFiniteStep(
   config: RunConfig,
@@ -68,11 +65,11 @@ export function applyFiniteStep(
   state: OptimizerState,
   t: number,
   mask: Float32Array | null,
-  undo: StepUndo,
+  undo: StepUndo | null,
 ): AppliedStep & { finite: boolean } {
-  undo.save(params, state);
+  undo?.save(params, state);
   const applied = applyStep(config, params, reduced, state, t, mask);
   if (allFinite(params)) return { ...applied, finite: true };
-  undo.restore(params, state);
+  undo?.restore(params, state);
   return { ...applied, finite: false };
 }

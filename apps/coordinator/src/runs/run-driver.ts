@@ -75,8 +75,11 @@ export class RunDriver {
   /** Reused buffer of the step's gradient sum. */
   private gradSum?: Float32Array;
   private state!: OptimizerState;
-  /** The parameters (and state, when steps may be skipped) before an update, to undo a non-finite one. */
-  private readonly undo: StepUndo;
+  /**
+   * The parameters and state before an update, to undo a non-finite one (`onNonFinite: "skip"`;
+   * a run that fails writes the version published before, see lastFiniteParams).
+   */
+  private readonly undo: StepUndo | null;
   /** Steps skipped as non-finite in a row (MAX_SKIPPED_IN_A_ROW of them fail the run). */
   private skippedInARow = 0;
   /** Sliced reduction (sliced-step.ts) when the run config asks for it; otherwise undefined. */
@@ -92,7 +95,7 @@ export class RunDriver {
     private readonly setup: RunSetup,
   ) {
     this.logger = new Logger(`Run ${record.id}`);
-    this.undo = new StepUndo(config.onNonFinite === 'skip');
+    this.undo = config.onNonFinite === 'skip' ? new StepUndo() : null;
     if (slicingApplies(config)) this.sliced = new SlicedSteps(deps, record.id, config, setup, this.logger);
   }
 
@@ -215,9 +218,10 @@ export class RunDriver {
   }
 
   /**
-   * Parameters of the last step done, when finite: those in hand (an update that made one
-   * non-finite was undone), else the version in Redis (sliced steps hold their parameters there;
-   * what this driver holds is from its last checkpoint).
+   * Parameters of the last step done, when finite: those in hand, else the version in Redis, which
+   * is never non-finite (an update that overflowed, left in hand when the run fails, was not
+   * published; sliced steps hold their parameters there, what this driver holds is from its last
+   * checkpoint).
    */
   private async lastFiniteParams(): Promise<Float32Array | undefined> {
     const { redis, keys } = this.deps;
