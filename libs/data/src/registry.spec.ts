@@ -213,6 +213,18 @@ describe('dataset registry', () => {
     );
   });
 
+  it('a worker reads a file dataset only under its own data roots (a forged meta cannot widen them)', async () => {
+    const p = newPrefix();
+    const path = join(dir, 'roots.csv');
+    writeFileSync(path, 'a,label\n1,x\n2,y\n');
+    const source: DatasetSourceInput = { type: 'csv', path, labelColumns: ['label'], task: 'classification' };
+    const { id } = await registerSource(redis, p, source, { storage: 'file', access });
+    const elsewhere = dataFileAccess({ dataRoots: join(dir, 'other') });
+    await expect(new DatasetCache(redis, p, { fileAccess: elsewhere }).gatherBatch(id, [0])).rejects.toThrow(
+      new RegExp(`roots\\.csv: outside the data roots \\(NNQ_DATA_ROOTS=.*\\/other\\)$`),
+    );
+  });
+
   const haveFashion = existsSync(join(FASHION_MNIST_DIR, FASHION_MNIST_FILES.train.images));
   it.skipIf(!haveFashion)(
     'registers Fashion-MNIST in ~1 MiB uint8 chunks (skipped without dataset-fashion-mnist)',

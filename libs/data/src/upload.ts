@@ -53,6 +53,11 @@ export const DatasetUploadSchema = z
 export type DatasetUploadInput = z.input<typeof DatasetUploadSchema>;
 export type DatasetUpload = z.output<typeof DatasetUploadSchema>;
 
+/** JSON Schema (draft 2020-12) of an upload request, for the OpenAPI page. */
+export function datasetUploadJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(DatasetUploadSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+}
+
 /** Validate an upload request; throws SourceError naming every problem by path. */
 export function parseUpload(json: unknown): DatasetUpload {
   const r = DatasetUploadSchema.safeParse(json);

@@ -1,5 +1,6 @@
 import { Body, Controller, Get, Param, Post } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { datasetUploadJsonSchema } from '@nnq/data';
 import { DatasetsService, type DatasetSummary } from './datasets.service';
 
 const UPLOAD_EXAMPLE = {
@@ -21,7 +22,7 @@ export class DatasetsController {
    * a run config names as `dataset: {id}`; the same rows give the same id.
    */
   @Post()
-  @ApiBody({ schema: { type: 'object', example: UPLOAD_EXAMPLE }, description: 'A dataset upload' })
+  @ApiBody({ schema: { ...datasetUploadJsonSchema(), example: UPLOAD_EXAMPLE }, description: 'A dataset upload' })
   @ApiOkResponse({ description: 'The registered dataset: id, rows, features, task, classes' })
   upload(@Body() body: unknown): Promise<DatasetSummary> {
     return this.datasets.upload(body);
