@@ -195,6 +195,13 @@ describe('data sources are confined to the data roots', () => {
     expect(((await (await fetch(`${url}/datasets`)).json()) as { id: string }[]).map((d) => d.id)).toContain(id);
   });
 
+  it('documents POST /datasets on /docs', async () => {
+    const doc = (await (await fetch(`${url}/docs-json`)).json()) as { paths: Record<string, { post?: unknown }> };
+    expect(doc.paths['/datasets'].post).toMatchObject({
+      requestBody: { content: { 'application/json': { schema: { required: ['format', 'content'] } } } },
+    });
+  });
+
   it('refuses a bad upload by path, quoting a short excerpt', async () => {
     const res = await post('/datasets', {
       format: 'csv',
