@@ -34,6 +34,11 @@ describe('runs that cannot go on end, and leave nothing behind', () => {
     (await redis.keys(`${keys.bullPrefix()}:${SHARD_QUEUE}:${id}-*`)).filter((k) => !/:(lock|logs)$/.test(k));
   const noJobsLeft = (id: string) => until(async () => (await jobsOf(id)).length === 0, 30_000, `no job of ${id}`);
   const del = (id: string) => fetch(`${cluster.base}/runs/${id}`, { method: 'DELETE' });
+  /** `nnq rm` against this cluster's coordinator: exit code and output. */
+  const rm = async (...ids: string[]) => {
+    const p = startApp('cli', { NNQ_URL: cluster.base }, ['rm', ...ids]);
+    return { code: await p.exited, output: p.output() };
+  };
 
   beforeAll(async () => {
     await cluster.startCoordinator();
@@ -96,13 +101,18 @@ describe('runs that cannot go on end, and leave nothing behind', () => {
     await noJobsLeft(beside.id);
   }, 300_000);
 
-  it('cancel removes the manifest and every job; DELETE refuses a running run (409), then removes all it stored', async () => {
+  it('cancel removes the manifest and every job; DELETE and nnq rm refuse a running run (409), then remove all it stored', async () => {
     const r = await submitRun(cluster.base, { ...spirals, name: 'to-cancel', epochs: 40 });
     await until(async () => (await getJson<RunView>(`${cluster.base}/runs/${r.id}`)).step >= 2, 60_000, 'step 2');
     const refused = await del(r.id);
     expect(refused.status).toBe(409);
     expect(((await refused.json()) as { message: string }).message).toMatch(
       /^run \w+ is running: cancel it first \(POST \/runs\/\w+\/cancel\), then remove it$/,
+    );
+    const rmRefused = await rm(r.id);
+    expect(rmRefused.code).toBe(1);
+    expect(rmRefused.output).toMatch(
+      /^nnq rm: run \w+ is running: cancel it first \(POST \/runs\/\w+\/cancel\), then remove it\n$/,
     );
 
     const cancelledAt = Date.now();
@@ -116,8 +126,9 @@ describe('runs that cannot go on end, and leave nothing behind', () => {
     await waitForRun(cluster.base, failed.id);
     const runDir = join(cluster.dataDir, 'runs', failed.id);
     expect(existsSync(join(runDir, 'model.safetensors'))).toBe(true);
+    expect((await del(r.id)).status).toBe(204);
+    expect(await rm(failed.id)).toEqual({ code: 0, output: `removed run ${failed.id}\n` });
     for (const id of [r.id, failed.id]) {
-      expect((await del(id)).status).toBe(204);
       expect((await fetch(`${cluster.base}/runs/${id}`)).status).toBe(404);
       expect(await redis.keys(`${cluster.prefix}:{run:${id}}:*`)).toEqual([]);
       expect(await redis.zscore(keys.runs(), id)).toBeNull();
@@ -125,6 +136,11 @@ describe('runs that cannot go on end, and leave nothing behind', () => {
       expect(existsSync(join(cluster.dataDir, 'runs', id))).toBe(false);
     }
     expect((await del(r.id)).status).toBe(404);
+    const unknown = await rm(r.id);
+    expect(unknown.code).toBe(2);
+    expect(unknown.output).toMatch(
+      /^nnq rm: no run "\w+" at http:\/\/127\.0\.0\.1:\d+ \(nnq status lists the runs\)\n$/,
+    );
   }, 180_000);
 });
 
