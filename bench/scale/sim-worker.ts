@@ -57,7 +57,7 @@ function simulated(): (job: Job) => Promise<unknown> {
   let version = '';
   return async (job) => {
     const data = ShardJobSchema.parse(job.data);
-    if (data.kind === 'reduce') return reducer.reduce(data);
+    if (data.kind === 'reduce') return reducer.reduce(data, job.id);
     if (data.kind === 'evaluate') {
       const part = JSON.stringify({ loss: 0.5 * (data.end - data.start), correct: 0, rows: data.end - data.start });
       return setResult(redis, keys.evaluation(data.runId, data.evalId, data.shard), keys.runManifest(data.runId), part, 3_600_000, keys.resultsChannel()); // prettier-ignore

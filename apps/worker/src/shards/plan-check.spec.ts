@@ -1,8 +1,18 @@
-import { gradientJobEntry, gradientJobId, repairJobId, type GradientJob } from '@nnq/protocol';
-import { RunPlan, type RunManifest } from '@nnq/training';
+import { learningRate, paramLayout } from '@nnq/nn';
+import {
+  gradientJobEntry,
+  gradientJobId,
+  reduceJobId,
+  repairJobId,
+  type GradientJob,
+  type ReduceJob,
+} from '@nnq/protocol';
+import { parseRunConfig, RunPlan, sliceRanges, type RunManifest } from '@nnq/training';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { UnrecoverableError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { checkPlan, planMismatch } from './plan-check';
+import { checkPlan, planMismatch, reduceMismatch } from './plan-check';
 
 const manifest: RunManifest = {
   runId: 'run1',
@@ -75,5 +85,50 @@ describe('planMismatch', () => {
     const { id, data } = planned(1, 1);
     expect(() => checkPlan(id, data, manifest)).not.toThrow();
     expect(() => checkPlan(id, { ...data, start: 0 }, manifest)).toThrow(UnrecoverableError);
+  });
+});
+
+describe('reduceMismatch', () => {
+  // two spirals in 12 shards, reduced in 3 slices, with a warm-up: the learning rate varies by step
+  const spirals = JSON.parse(readFileSync(join(__dirname, '../../../../examples/spirals.json'), 'utf8')) as object;
+  const config = parseRunConfig({
+    ...spirals,
+    shards: 12,
+    reduce: { slices: 3, sliceAbove: 8 },
+    schedule: { type: 'constant', warmupSteps: 10 },
+  });
+  const P = paramLayout(config.model).size;
+  /** The reduce job the coordinator queues for step t, slice k (as sliced-step.ts builds it). */
+  const planned = (t: number, k: number): ReduceJob => {
+    const { start, end } = sliceRanges(P, 3)[k];
+    const lr = learningRate(config.schedule, t, { baseLr: config.optimizer.lr, batchSize: config.batchSize });
+    return { kind: 'reduce', runId: 'run1', step: t, slice: k, start, end, version: t, lr, shards: 12, rows: 128 };
+  };
+
+  it.each([
+    [0, 0],
+    [3, 2],
+    [40, 1],
+  ])('accepts the planned reduce job of step %i slice %i', (t, k) => {
+    expect(reduceMismatch(reduceJobId('run1', t, k), planned(t, k), config, P)).toBeNull();
+  });
+
+  it('refuses another learning rate, range or row count, naming each with the plan value', () => {
+    const job = planned(3, 1);
+    expect(reduceMismatch(reduceJobId('run1', 3, 1), { ...job, lr: 0.5 }, config, P)).toBe(
+      `job run1-3-r1: not in the run plan of run run1 (step 3, slice 1): lr is 0.5, the plan says ${job.lr}`,
+    );
+    expect(reduceMismatch(reduceJobId('run1', 3, 1), { ...job, start: 0, rows: 64 }, config, P)).toMatch(
+      /: start is 0, the plan says \d+; rows is 64, the plan says 128$/,
+    );
+    expect(reduceMismatch(reduceJobId('run1', 3, 9), { ...job, slice: 9 }, config, P)).toMatch(
+      /\(step 3, slice 9\): slice 9 does not exist$/,
+    );
+  });
+
+  it("refuses a planned job under another step's id", () => {
+    expect(reduceMismatch(reduceJobId('run1', 2, 1), planned(3, 1), config, P)).toMatch(
+      /^job run1-2-r1: not in the run plan of run run1 \(step 3, slice 1\): its id does not name run run1 step 3 slice 1$/,
+    );
   });
 });

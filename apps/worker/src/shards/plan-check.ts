@@ -1,5 +1,6 @@
-import { parseGradientJobId, PLAN_MISMATCH, type GradientJob } from '@nnq/protocol';
-import { RunPlan, type RunManifest } from '@nnq/training';
+import { learningRate } from '@nnq/nn';
+import { parseGradientJobId, PLAN_MISMATCH, reduceJobId, type GradientJob, type ReduceJob } from '@nnq/protocol';
+import { RunPlan, sliceRanges, type RunConfig, type RunManifest } from '@nnq/training';
 import { UnrecoverableError } from 'bullmq';
 
 /** The plan of each manifest a worker holds (the manifest object is cached per run). */
@@ -42,4 +43,32 @@ export function planMismatch(jobId: string | undefined, job: GradientJob, m: Run
 export function checkPlan(jobId: string | undefined, job: GradientJob, m: RunManifest): void {
   const problem = planMismatch(jobId, job, m);
   if (problem) throw new UnrecoverableError(problem);
+}
+
+/**
+ * Why a reduce job (sliced reduction) is not the one the run's coordinator queues for its step and
+ * slice, or null: its parameter range is the slice's (sliceRanges), it reads version = step, its
+ * learning rate is the schedule's at that step, its rows a whole batch over the run's shards, and
+ * its id is `<run>-<step>-r<slice>`. Another learning rate or range would change the weights. (The
+ * next step's shards it queues are checked by the workers that take them.)
+ */
+export function reduceMismatch(
+  jobId: string | undefined,
+  job: ReduceJob,
+  config: RunConfig,
+  paramCount: number,
+): string | null {
+  const range = sliceRanges(paramCount, config.reduce.slices)[job.slice];
+  const lr = learningRate(config.schedule, job.step, { baseLr: config.optimizer.lr, batchSize: config.batchSize });
+  const { shards, batchSize: rows } = config;
+  const want = { start: range?.start, end: range?.end, version: job.step, lr, shards, rows };
+  const differ = range
+    ? (['start', 'end', 'version', 'lr', 'shards', 'rows'] as const)
+        .filter((f) => job[f] !== want[f])
+        .map((f) => `${f} is ${job[f]}, the plan says ${want[f]}`)
+    : [`slice ${job.slice} does not exist`];
+  if (jobId !== reduceJobId(job.runId, job.step, job.slice))
+    differ.push(`its id does not name run ${job.runId} step ${job.step} slice ${job.slice}`);
+  if (!differ.length) return null;
+  return `job ${jobId ?? '(no id)'}: ${PLAN_MISMATCH} of run ${job.runId} (step ${job.step}, slice ${job.slice}): ${differ.join('; ')}`;
 }

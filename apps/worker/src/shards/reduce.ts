@@ -24,6 +24,7 @@ import {
 import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { commitSlice, type SliceCommit } from './commit-slice';
+import { reduceMismatch } from './plan-check';
 
 /** Markers of reduced slices outlive their step only this long. */
 const MARKER_TTL_MS = 6 * 60 * 60 * 1000;
@@ -71,7 +72,8 @@ export class SliceReducer {
     return run;
   }
 
-  async reduce(job: ReduceJob): Promise<{ written: boolean }> {
+  /** Reduce a slice; `jobId` is the BullMQ id the job came under (checked with the job, plan-check.ts). */
+  async reduce(job: ReduceJob, jobId: string | undefined): Promise<{ written: boolean }> {
     const { keys, redis } = this;
     const id = job.runId;
     const marker = keys.reduced(id, job.step, job.slice);
@@ -82,6 +84,9 @@ export class SliceReducer {
       return { written: false };
     }
     const ctx = await this.context(id);
+    // the slice, version, learning rate and rows the run's coordinator queues for this step, under its id
+    const mismatch = reduceMismatch(jobId, job, ctx.config, ctx.paramCount);
+    if (mismatch) throw new UnrecoverableError(mismatch);
     const n = job.end - job.start;
     const where = `reduce ${id}-${job.step}-r${job.slice}`;
     if (job.end > ctx.paramCount) throw new UnrecoverableError(`${where}: range exceeds the parameters`);

@@ -124,7 +124,7 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     if (!live) return this.runGone(data.runId);
     if (done) return { written: false };
     // sliced reduction (reduce.ts): reads the run's config, not its shard context
-    if (data.kind === 'reduce') return this.reducer.reduce(data);
+    if (data.kind === 'reduce') return this.reducer.reduce(data, job.id);
     const ctx = await this.runs.context(data.runId);
     // a gradient job must be the one its run's plan has for its id, step and shard (plan-check.ts)
     if (data.kind === 'gradient') checkPlan(job.id, data, ctx.manifest);
