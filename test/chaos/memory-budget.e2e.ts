@@ -100,5 +100,15 @@ describe('memory budgets', () => {
     ]);
     const ok = await post(`${cluster.base}/runs/${run.id}/predict`, rows(2));
     expect(ok.status).toBe(200);
+    // nnq predict with the model file refuses the same rows in its own process: exit 2
+    const model = join(files, 'wide.safetensors');
+    writeFileSync(model, Buffer.from(await (await fetch(`${cluster.base}/runs/${run.id}/model`)).arrayBuffer()));
+    const input = join(files, 'rows.json');
+    writeFileSync(input, JSON.stringify(rows(100)));
+    const cli = startApp('cli', {}, ['predict', model, input]);
+    expect(await cli.exited).toBe(2);
+    expect(cli.output()).toMatch(
+      new RegExp(`${input}: inputs: 100 rows through layers up to 1000000 units wide need about 2,\\d{3} MB`),
+    );
   });
 });
