@@ -79,8 +79,8 @@ export const EnvSchema = z.object({
     .string()
     .refine((s) => !/[\0\n]/.test(s), { message: 'NNQ_DATA_ROOTS must be directories separated by ":"' })
     .optional(),
-  /** Most bytes one dataset file may hold (and a gzip file inflate to); default 512 MiB. */
-  NNQ_MAX_DATASET_BYTES: positiveInt('NNQ_MAX_DATASET_BYTES', 512 * 1024 * 1024),
+  /** Most bytes one dataset file may hold (and a gzip file inflate to); default 256 MiB. */
+  NNQ_MAX_DATASET_BYTES: positiveInt('NNQ_MAX_DATASET_BYTES', 256 * 1024 * 1024),
   /**
    * Set by `nnq up` / `nnq train` for the coordinator of their local cluster when the Redis at
    * REDIS_URL is a throwaway redis-server they started: should they die without stopping it

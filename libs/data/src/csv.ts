@@ -2,7 +2,7 @@ import { DataError } from './errors';
 import type { Dataset } from './dataset';
 import type { CsvSource } from './source';
 import { TableBuilder } from './tabular';
-import { defaultFileAccess, readSourceFile, type FileAccess } from './file-access';
+import { defaultFileAccess, readSourceText, type FileAccess } from './file-access';
 import { quote, quoteList } from './excerpt';
 
 /** One parsed CSV record: its fields, the line it starts on and each field's 1-based column. */
@@ -99,7 +99,7 @@ export function* readCsvRecords(text: string, file: string, delimiter = ','): Ge
 /** Read a CSV source: a header row, numeric feature columns, label column(s) by name. */
 export function loadCsv(source: CsvSource, access: FileAccess = defaultFileAccess()): Dataset {
   const file = source.path;
-  const text = readSourceFile(file, access).toString('utf8');
+  const text = readSourceText(file, access);
   return parseCsv(text, source);
 }
 

@@ -1,4 +1,5 @@
 import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, type Stats } from 'node:fs';
+import { constants as bufferConstants } from 'node:buffer';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { DataError } from './errors';
 import { quote } from './excerpt';
@@ -18,8 +19,13 @@ export interface FileAccess {
   maxBytes: number;
 }
 
-/** Default of NNQ_MAX_DATASET_BYTES: 512 MiB (a text file past it could not be one JS string anyway). */
-export const DEFAULT_MAX_DATASET_BYTES = 512 * 1024 * 1024;
+/**
+ * Default of NNQ_MAX_DATASET_BYTES: 256 MiB, under V8's longest string (512 Mi characters), which
+ * bounds a CSV or JSON text however large the setting (readSourceText).
+ */
+export const DEFAULT_MAX_DATASET_BYTES = 256 * 1024 * 1024;
+
+const MAX_STRING_LENGTH = bufferConstants.MAX_STRING_LENGTH;
 
 /** Special file systems: never read, whatever the roots say. */
 const SPECIAL_DIRS = ['/proc', '/sys', '/dev'];
@@ -203,6 +209,18 @@ export function readSourceFile(file: string, access: FileAccess): Buffer {
   } finally {
     closeSync(fd);
   }
+}
+
+/** A text source as one string; a file past V8's longest string is a DataError, not a crash. */
+export function readSourceText(file: string, access: FileAccess): string {
+  const bytes = readSourceFile(file, access);
+  if (bytes.length > MAX_STRING_LENGTH) {
+    throw new DataError(
+      file,
+      `holds ${formatBytes(bytes.length)}, more than a text source may (${formatBytes(MAX_STRING_LENGTH)})`,
+    );
+  }
+  return bytes.toString('utf8');
 }
 
 /** Check a directory source (Fashion-MNIST's `dir`) against the roots; its files are checked as read. */

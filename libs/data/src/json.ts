@@ -1,7 +1,7 @@
 import type { Dataset } from './dataset';
 import { DataError, type DataLocation } from './errors';
 import { quote, quoteList } from './excerpt';
-import { defaultFileAccess, readSourceFile, type FileAccess } from './file-access';
+import { defaultFileAccess, readSourceText, type FileAccess } from './file-access';
 import { jsonPathOffset, jsonSyntaxErrorOffset, lineColumn, type JsonPath } from './json-locate';
 import type { JsonSource } from './source';
 import { TableBuilder } from './tabular';
@@ -14,7 +14,7 @@ import { TableBuilder } from './tabular';
  * - ndjson: one record object per line (blank lines skipped).
  */
 export function loadJson(source: JsonSource, access: FileAccess = defaultFileAccess()): Dataset {
-  const text = readSourceFile(source.path, access).toString('utf8');
+  const text = readSourceText(source.path, access);
   return parseJsonDataset(text, source);
 }
 
