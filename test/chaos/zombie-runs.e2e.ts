@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TestCluster } from '../support/cluster';
-import { getJson, startApp, until } from '../support/processes';
+import { getJson, startApp, stopApp, until } from '../support/processes';
 import { exampleConfig, modelParams, submitRun, waitForRun, type RunView } from '../support/runs';
 
 // Issue #25: every run ends, whatever goes wrong in it, and leaves no job looping in the queue.
@@ -142,6 +142,26 @@ describe('runs that cannot go on end, and leave nothing behind', () => {
       /^nnq rm: no run "\w+" at http:\/\/127\.0\.0\.1:\d+ \(nnq status lists the runs\)\n$/,
     );
   }, 180_000);
+
+  it('a coordinator that boots clears the keys and jobs of a run that ended without its clean-up', async () => {
+    // what a coordinator killed between saving a run's end and deleting its keys leaves
+    const id = 'feedfacecafe';
+    const record = { id, name: 'left', state: 'failed', createdAt: new Date().toISOString(), step: 3 };
+    await redis.set(keys.runState(id), JSON.stringify(record));
+    await redis.zadd(keys.runs(), Date.now(), id);
+    await redis.set(keys.runManifest(id), '{}');
+    await redis.set(keys.paramsVersion(id), '3');
+    const queue = new Queue(SHARD_QUEUE, { connection: redis.duplicate(), prefix: keys.bullPrefix() });
+    const ahead = { kind: 'gradient', runId: id, step: 4, shard: 0, shards: 2, version: 4 } as const;
+    await queue.addBulk([gradientJobEntry({ ...ahead, epoch: 1, start: 0, end: 8, ahead: true })]);
+    await queue.close();
+    await stopApp(cluster.coordinator!);
+    await cluster.startCoordinator();
+    await until(async () => (await redis.exists(keys.runManifest(id))) === 0, 30_000, 'the manifest to go');
+    await noJobsLeft(id);
+    expect(await redis.keys(`${cluster.prefix}:{run:${id}}:*`)).toEqual([keys.runState(id)]);
+    expect((await getJson<RunView>(`${cluster.base}/runs/${id}`)).state).toBe('failed');
+  }, 120_000);
 });
 
 describe('nnq up', () => {
