@@ -7,7 +7,6 @@ import {
   type OptimizerState,
 } from '@nnq/nn';
 import {
-  decodeFloat32,
   decodeShardResult,
   encodeFloat32,
   evaluateJobId,
@@ -40,7 +39,7 @@ import { checkpointPath, modelPath, writeFileAtomic } from './run-files';
 import type { StepPhase } from '../coordinator.metrics';
 import type { HistoryEntry, RunRecord } from './run-record';
 import { lapClock } from './lap-clock';
-import { finishRun, trailingSkips } from './run-end';
+import { failRun, finishRun, storedFiniteParams, trailingSkips } from './run-end';
 import { CancelledError } from './shard-waiter';
 import { SlicedSteps } from './sliced-step';
 import { gradientJobs } from './step-jobs';
@@ -131,7 +130,11 @@ export class RunDriver {
       if (err instanceof CancelledError || this.abort.signal.aborted) {
         this.record = { ...this.record, state: 'cancelled', finishedAt: new Date().toISOString() };
       } else {
-        await this.fail(err);
+        this.record = await failRun(this.record, err, this.logger, async () => {
+          const params = await this.lastFiniteParams();
+          if (params) this.writeModel(params);
+          return !!params;
+        });
       }
     }
     await finishRun(this.deps, this.record, this.unsaved.splice(0), this.logger);
@@ -198,25 +201,6 @@ export class RunDriver {
     this.record = { ...this.record, state: 'completed', finishedAt: new Date().toISOString(), etaSeconds: 0 };
   }
 
-  /** End as failed with the reason; the last finite parameters stay downloadable as the model. */
-  private async fail(err: unknown): Promise<void> {
-    let reason = err instanceof Error ? err.message : String(err);
-    this.logger.error(`failed at step ${this.record.step}: ${reason}`);
-    try {
-      const params = await this.lastFiniteParams();
-      if (params) this.writeModel(params);
-      else reason += '; no finite parameters to write as its model';
-    } catch (e) {
-      reason += `; its model could not be written: ${e instanceof Error ? e.message : String(e)}`;
-    }
-    this.record = {
-      ...this.record,
-      state: 'failed',
-      finishedAt: new Date().toISOString(),
-      error: { reason, step: this.record.step },
-    };
-  }
-
   /**
    * Parameters of the last step done, when finite: those in hand, else the version in Redis, which
    * is never non-finite (an update that overflowed, left in hand when the run fails, was not
@@ -224,13 +208,9 @@ export class RunDriver {
    * checkpoint).
    */
   private async lastFiniteParams(): Promise<Float32Array | undefined> {
-    const { redis, keys } = this.deps;
     const inHand = this.params && allFinite(this.params) ? this.params : undefined;
     if (inHand && !this.sliced) return inHand;
-    const n = this.setup.paramCount;
-    const blob = await redis.getBuffer(keys.params(this.record.id, this.record.step)).catch(() => null);
-    const stored = blob?.byteLength === n * 4 ? decodeFloat32(blob, n) : undefined;
-    return stored && allFinite(stored) ? stored : inHand;
+    return (await storedFiniteParams(this.deps, this.record.id, this.record.step, this.setup.paramCount)) ?? inHand;
   }
 
   /**

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { DriverDeps } from './driver-deps';
-import { finishRun, trailingSkips } from './run-end';
+import { failRun, finishRun, trailingSkips } from './run-end';
 import type { HistoryEntry, RunRecord } from './run-record';
 
 import { removeRunJobs } from './run-jobs';
@@ -46,6 +46,26 @@ describe('finishRun', () => {
       'could not save the failed record (attempt 1): connection lost',
       'could not delete the transient keys: SCAN refused',
     ]);
+  });
+});
+
+describe('failRun', () => {
+  const logger = { error: () => undefined };
+  const running = { id: 'r1', state: 'running', step: 7 } as RunRecord;
+
+  it('records the reason and step, and what became of the model', async () => {
+    const written = await failRun(running, new Error('checkpoint refused'), logger, async () => true);
+    expect(written).toMatchObject({ state: 'failed', error: { reason: 'checkpoint refused', step: 7 } });
+    const none = await failRun(running, new Error('boom'), logger, async () => false);
+    expect(none.error!.reason).toMatch(/^boom; no finite parameters to write as its model$/);
+  });
+
+  it('still fails the run when writing the model throws, with both reasons', async () => {
+    const r = await failRun(running, new Error('disk full'), logger, async () => {
+      throw new Error('ENOSPC: no space left on device');
+    });
+    expect(r.state).toBe('failed');
+    expect(r.error!.reason).toMatch(/^disk full; its model could not be written: ENOSPC: no space left on device$/);
   });
 });
 

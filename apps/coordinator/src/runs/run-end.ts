@@ -1,4 +1,6 @@
 import type { Logger } from '@nestjs/common';
+import { decodeFloat32 } from '@nnq/protocol';
+import { allFinite } from '@nnq/training';
 import type { DriverDeps } from './driver-deps';
 import type { HistoryEntry, RunRecord } from './run-record';
 import { removeRunJobs } from './run-jobs';
@@ -41,6 +43,40 @@ export async function finishRun(
   await attempt('count the finished run', async () => deps.metrics.runFinished(record));
   await attempt('delete the transient keys', () => deps.store.deleteTransient(record.id));
   await attempt('remove the queued jobs', () => removeRunJobs(deps.redis, deps.queue, record.id));
+}
+
+/**
+ * The record of a run that failed with `err`: the reason and the step. `writeModel` writes the
+ * last finite parameters as its model and says whether there were any; should that throw too,
+ * the reason says so after the first (the run still fails, with both).
+ */
+export async function failRun(
+  record: RunRecord,
+  err: unknown,
+  logger: Pick<Logger, 'error'>,
+  writeModel: () => Promise<boolean>,
+): Promise<RunRecord> {
+  let reason = err instanceof Error ? err.message : String(err);
+  logger.error(`failed at step ${record.step}: ${reason}`);
+  try {
+    if (!(await writeModel())) reason += '; no finite parameters to write as its model';
+  } catch (e) {
+    reason += `; its model could not be written: ${e instanceof Error ? e.message : String(e)}`;
+  }
+  return { ...record, state: 'failed', finishedAt: new Date().toISOString(), error: { reason, step: record.step } };
+}
+
+/** Parameters `version` of the run from Redis, when they are there, whole and finite. */
+export async function storedFiniteParams(
+  deps: Pick<DriverDeps, 'redis' | 'keys'>,
+  runId: string,
+  version: number,
+  paramCount: number,
+): Promise<Float32Array | undefined> {
+  const blob = await deps.redis.getBuffer(deps.keys.params(runId, version)).catch(() => null);
+  if (blob?.byteLength !== paramCount * 4) return undefined;
+  const params = decodeFloat32(blob, paramCount);
+  return allFinite(params) ? params : undefined;
 }
 
 /** Steps skipped as non-finite at the end of a history (a resumed run goes on counting them). */
