@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -221,5 +222,38 @@ describe('data sources are confined to the data roots', () => {
       message: 'invalid dataset upload',
       problems: ['labelColumns: csv needs the label column(s) by header name'],
     });
+  });
+});
+
+describe('nnq train on an embedded cluster reads the files its config names', () => {
+  const redisUrl = inject('redisUrl');
+  const prefix = uniquePrefix('dataroots-cli');
+  const dir = mkdtempSync(join(tmpdir(), 'nnq-dataroots-cli-'));
+  afterAll(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    const redis = new Redis(redisUrl);
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    await redis.quit();
+  });
+
+  it('trains on a CSV outside the default roots: the CLI adds that one file to them', async () => {
+    const csv = join(dir, 'xor.csv');
+    writeFileSync(csv, 'x1,x2,y\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n');
+    const config = join(dir, 'xor-csv.json');
+    const source = { type: 'csv', path: csv, labelColumns: ['y'], task: 'regression' };
+    const run = { ...exampleConfig('xor.json'), steps: 20, batchSize: 4, dataset: { source, validation: 0, test: 0 } };
+    writeFileSync(config, JSON.stringify(run));
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as { port: number };
+    await new Promise<void>((r) => server.close(() => r()));
+    const cli = startApp(
+      'cli',
+      { REDIS_URL: redisUrl, NNQ_PREFIX: prefix, NNQ_DATA_DIR: join(dir, 'data'), NNQ_URL: `http://127.0.0.1:${port}` },
+      ['train', config, '--workers', '1', '--out', join(dir, 'model.safetensors')],
+    );
+    expect(await cli.exited, cli.output()).toBe(0);
+    expect(cli.output()).toMatch(/^run [0-9a-f]+ \(xor\) completed: 20\/20 steps/m);
   });
 });

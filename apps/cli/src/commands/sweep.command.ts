@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { ApiClient, ApiError, coordinatorUrl } from '../api-client';
 import { CliError, EXIT } from '../cli-error';
 import { readTextFile } from '../config-file';
+import { embeddedDataRoots } from '../embedded-roots';
 import { sleep } from '../follow-run';
 import { parseJsonText } from '../json-text';
 import type { LocalCluster } from '../local-cluster';
@@ -114,9 +115,14 @@ export function registerSweep(program: Command): void {
       const { parseSweepConfig, SweepConfigError } = await import('@nnq/training');
       const { loadConfig } = await import('@nnq/cluster');
       const env = loadConfig();
+      let dataRoots: Record<string, string>;
       try {
         // its trials are checked against the memory budgets the local coordinator would use
-        parseSweepConfig(json, { workerMb: env.NNQ_WORKER_MEMORY_MB, coordinatorMb: env.NNQ_COORDINATOR_MEMORY_MB });
+        const sweep = parseSweepConfig(json, {
+          workerMb: env.NNQ_WORKER_MEMORY_MB,
+          coordinatorMb: env.NNQ_COORDINATOR_MEMORY_MB,
+        });
+        dataRoots = embeddedDataRoots(sweep.base.dataset.source);
       } catch (err) {
         if (err instanceof SweepConfigError)
           throw new CliError(`${file}: invalid sweep config:\n  ${err.problems.join('\n  ')}`, EXIT.usage);
@@ -141,6 +147,8 @@ export function registerSweep(program: Command): void {
             redisUrl: env.REDIS_URL,
             redisServer: process.env.NNQ_REDIS_SERVER,
             log: opts.verbose ? say : undefined,
+            // the files the base config names may be read by our own coordinator (NNQ_DATA_ROOTS)
+            env: dataRoots,
           });
           try {
             await cluster.start();

@@ -7,6 +7,7 @@ import type { LocalCluster } from '../local-cluster';
 import { writeModelFile } from '../model-output';
 import { ProgressRenderer } from '../progress-renderer';
 import { exitCodeOf, formatOutcome, type RunView } from '../run-view';
+import { embeddedDataRoots } from '../embedded-roots';
 import { trainInProcess } from '../train-local';
 import { parsePositiveInt } from './up.command';
 
@@ -98,6 +99,8 @@ async function trainOnCluster(
       redisUrl: env.redisUrl,
       redisServer: process.env.NNQ_REDIS_SERVER,
       log: opts.verbose ? say : undefined,
+      // the files this config names may be read by our own coordinator (NNQ_DATA_ROOTS)
+      env: embeddedDataRoots(config.dataset.source),
     });
     // Ctrl-C during start-up: stop what has started; start() then fails and we report the interrupt
     setOnStop(() => void cluster?.stop());
