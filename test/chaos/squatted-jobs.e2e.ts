@@ -1,10 +1,19 @@
 import { loadDataset } from '@nnq/data';
-import { gradientJobId, KeySchema, repairJobId, SHARD_QUEUE, type GradientJob } from '@nnq/protocol';
+import {
+  evaluateJobId,
+  gradientJobId,
+  KeySchema,
+  repairJobId,
+  SHARD_QUEUE,
+  type EvaluateJob,
+  type GradientJob,
+} from '@nnq/protocol';
 import { parseRunConfig, setupRun, trainLocal } from '@nnq/training';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TestCluster } from '../support/cluster';
+import { getJson } from '../support/processes';
 import { exampleConfig, modelParams, submitRun, waitForRun } from '../support/runs';
 
 // Issue #24: a client with write access to Redis adds jobs under a live run's future job ids with
@@ -67,7 +76,21 @@ describe('squatted job ids', () => {
       squat(13, 3, { ...planned(13, 3), epoch: 0 }),
       squat(13, 3, { ...planned(13, 3), version: 12 }, repairJobId(gradientJobId(run.id, 13, 3), 1)),
     ];
-    await queue.addBulk(squatters.map((j) => ({ name: 'gradient', data: j.data, opts: { jobId: j.id } })));
+    // the end of epoch 1 evaluates the 200 validation rows in one shard: half of them instead
+    const half: EvaluateJob = {
+      kind: 'evaluate',
+      runId: run.id,
+      evalId: 'validation-12',
+      split: 'validation',
+      shard: 0,
+      version: 12,
+      start: 0,
+      end: 100,
+    };
+    const evaluation = { id: evaluateJobId(run.id, 'validation-12', 0), data: half };
+    await queue.addBulk(
+      [...squatters, evaluation].map((j) => ({ name: j.data.kind, data: j.data, opts: { jobId: j.id } })),
+    );
     const done = await waitForRun(cluster.base, run.id, 120_000);
     expect(done.error?.reason).toBeUndefined();
     expect(done.state).toBe('completed');
@@ -75,8 +98,16 @@ describe('squatted job ids', () => {
     // each squatter was refused for good by the plan check, and its planned job queued again (the
     // run's end removed the failed jobs; the coordinator's log keeps the workers' reasons)
     const log = cluster.coordinator!.output();
-    for (const { id } of squatters) {
-      const refused = `job ${id}: not in the run plan of run ${run.id} \\(step \\d+, shard \\d\\): `;
+    // the evaluation counted all 200 rows
+    const history = await getJson<Array<{ type: string; split?: string; step: number; rows?: number }>>(
+      `${cluster.base}/runs/${run.id}/history`,
+    );
+    expect(history.filter((h) => h.type === 'evaluation' && h.split === 'validation')).toEqual([
+      expect.objectContaining({ step: 12, rows: 200 }),
+      expect.objectContaining({ step: 24, rows: 200 }),
+    ]);
+    for (const { id } of [...squatters, evaluation]) {
+      const refused = `job ${id}: not in the run plan of run ${run.id} \\((step \\d+|evaluation validation-12), shard \\d\\): `;
       const fields = `(\\w+ is \\d+, the plan says \\d+|its id does not name run \\S+ step \\d+ shard \\d)(; |\\))`;
       const line = `job ${id} was not the run's planned job \\(${refused}(?:${fields})+; queued the planned one as `;
       expect(log, id).toMatch(new RegExp(line));

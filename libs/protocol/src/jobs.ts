@@ -93,6 +93,18 @@ export function gradientJobId(runId: string, step: number, shard: number): strin
   return `${runId}-${step}-${shard}`;
 }
 
+/**
+ * The run, evaluation and shard an evaluation job id names: `<run>-<split>-<version>-e<shard>`, or
+ * a copy of it queued again after a squatted id (`-f<n>`); null for other ids.
+ */
+export function parseEvaluateJobId(
+  jobId: string,
+): { runId: string; evalId: string; shard: number; copy?: string } | null {
+  const m = /^(.+)-((?:validation|test|train)-\d+)-e(\d+)(?:-(f\d+))?$/.exec(jobId);
+  if (!m || !ID_PATTERN.test(m[1])) return null;
+  return { runId: m[1], evalId: m[2], shard: Number(m[3]), ...(m[4] ? { copy: m[4] } : {}) };
+}
+
 /** `<run>-<step>-r<slice>`: one reduce job per slice and step. */
 export function reduceJobId(runId: string, step: number, slice: number): string {
   return `${runId}-${step}-r${slice}`;

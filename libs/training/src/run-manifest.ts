@@ -19,6 +19,11 @@ export const RunManifestSchema = z
     /** Precision of the shard gradients written to Redis (run config gradientTransfer). */
     gradientTransfer: z.enum(['float32', 'bfloat16', 'float16']).optional(),
     splitRows: z.object({ train: z.number().int(), validation: z.number().int(), test: z.number().int() }),
+    /**
+     * Rows per evaluation shard (run config evaluation.rowsPerShard): workers check an evaluation
+     * job's range against it. Absent from manifests written before it: then only the split's size.
+     */
+    evalRowsPerShard: z.number().int().min(1).optional(),
   })
   .strict();
 export type RunManifest = z.infer<typeof RunManifestSchema>;

@@ -29,6 +29,11 @@ const config = parseRunConfig({
   steps: 10,
 });
 const plan = new RunPlan(3200, 1600, 2, 0, { steps: 10 });
+/** What JobFailures reads of a run's setup: the plan, and 300 validation rows (one evaluation shard). */
+const setup = {
+  plan,
+  splits: { train: new Uint32Array(3200), validation: new Uint32Array(300), test: new Uint32Array(0) },
+};
 const limits = { workerMemoryMb: 2048, maxWorkerDeaths: 2 };
 
 /** A queue that records what is added. */
@@ -50,7 +55,7 @@ describe('JobFailures: a job id taken by a job not in the plan', () => {
   it('queues the planned job again under <id>-f<n>, and the wait goes on', async () => {
     const { added, queue } = fakeQueue();
     const failures = new JobFailures(queue, limits);
-    failures.track('r1', config, plan);
+    failures.track('r1', config, setup);
     const id = gradientJobId('r1', 3, 1);
     expect(await failures.handle(id, mismatch(id))).toEqual({ jobId: id });
     const r = plan.shardRange(3, 1);
@@ -77,10 +82,38 @@ describe('JobFailures: a job id taken by a job not in the plan', () => {
     expect(added.map((a) => a.opts.jobId)).toEqual(['r1-3-1-f1', 'r1-3-1-f2']);
   });
 
+  it('queues a planned evaluation job again the same way; a shard past the split has none', async () => {
+    const { added, queue } = fakeQueue();
+    const failures = new JobFailures(queue, limits);
+    failures.track('r1', config, setup);
+    const id = 'r1-validation-5-e0';
+    expect(await failures.handle(id, mismatch(id))).toEqual({ jobId: id });
+    expect(added).toEqual([
+      {
+        name: 'evaluate',
+        data: {
+          kind: 'evaluate',
+          runId: 'r1',
+          evalId: 'validation-5',
+          split: 'validation',
+          shard: 0,
+          version: 5,
+          start: 0,
+          end: 300,
+        },
+        opts: expect.objectContaining({ jobId: 'r1-validation-5-e0-f1' }),
+      },
+    ]);
+    expect(await failures.handle('r1-validation-5-e1', mismatch('r1-validation-5-e1'))).toEqual({
+      jobId: 'r1-validation-5-e1',
+    });
+    expect(added).toHaveLength(1);
+  });
+
   it(`fails the run after ${MAX_REPAIRS} copies, naming the step, the shard and the last refusal`, async () => {
     const { added, queue } = fakeQueue();
     const failures = new JobFailures(queue, limits);
-    failures.track('r1', config, plan);
+    failures.track('r1', config, setup);
     for (const id of ['r1-3-1', 'r1-3-1-f1', 'r1-3-1-f2']) await failures.handle(id, mismatch(id));
     // the same failure read again (its event, then a re-read of the job) is repaired once
     expect(await failures.handle('r1-3-1-f2', mismatch('r1-3-1-f2'))).toEqual({ jobId: 'r1-3-1' });
@@ -95,7 +128,7 @@ describe('JobFailures: a job id taken by a job not in the plan', () => {
   it("leaves other runs' jobs, steps past the run's end and other failures alone", async () => {
     const { added, queue } = fakeQueue();
     const failures = new JobFailures(queue, limits);
-    failures.track('r1', config, plan);
+    failures.track('r1', config, setup);
     expect(await failures.handle('r2-3-1', mismatch('r2-3-1'))).toEqual({
       jobId: 'r2-3-1',
       reason: mismatch('r2-3-1'),
@@ -139,7 +172,7 @@ describe('a shard job that kills its workers (against Redis)', () => {
 
   it('fails after NNQ_MAX_WORKER_DEATHS lost attempts; the run fails with the shard and its memory', async () => {
     const failures = new JobFailures(queue, limits);
-    failures.track('r1', config, plan);
+    failures.track('r1', config, setup);
     const waiter = new ShardWaiter(redis, queue, events, 50, failures);
     const id = gradientJobId('r1', 3, 1);
     const wait = waiter.waitFor([keys.gradient('r1', 3, 1)], [id]);
@@ -187,7 +220,7 @@ describe('a shard job that kills its workers (against Redis)', () => {
 
   it('reads back failures whose events never came: a squatted id is repaired once, a copy failing fails the wait', async () => {
     const failures = new JobFailures(queue, limits);
-    failures.track('r2', config, plan);
+    failures.track('r2', config, setup);
     // no events at all: only the waiter's re-reads (every 10 polls of 20 ms) see the failures
     const waiter = new ShardWaiter(redis, queue, new EventEmitter() as unknown as QueueEvents, 20, failures);
     const id = gradientJobId('r2', 5, 0);

@@ -6,19 +6,11 @@ import {
   serializeOptimizerState,
   type OptimizerState,
 } from '@nnq/nn';
-import {
-  decodeShardResult,
-  encodeFloat32,
-  evaluateJobId,
-  JOB_EVALUATE,
-  JOB_OPTIONS,
-  type EvaluateJob,
-} from '@nnq/protocol';
+import { decodeShardResult, encodeFloat32 } from '@nnq/protocol';
 import {
   allFinite,
   applyFiniteStep,
   combineParts,
-  evalRanges,
   evaluatesAfter,
   initialParams,
   isPoisoned,
@@ -42,7 +34,7 @@ import { lapClock } from './lap-clock';
 import { failRun, finishRun, storedFiniteParams, trailingSkips } from './run-end';
 import { CancelledError } from './shard-waiter';
 import { SlicedSteps } from './sliced-step';
-import { gradientJobs } from './step-jobs';
+import { evaluateJobs, gradientJobs } from './step-jobs';
 import { promoteParked } from './parked-jobs';
 import type { DriverDeps } from './driver-deps';
 
@@ -380,19 +372,11 @@ export class RunDriver {
     const { keys, redis, queue, waiter } = this.deps;
     const id = this.record.id;
     const evalId = `${split}-${version}`;
-    const ranges = evalRanges(rows, this.config.evaluation.rowsPerShard);
-    const jobs = ranges.map(([start, end], shard) => {
-      const data: EvaluateJob = { kind: 'evaluate', runId: id, evalId, split, shard, version, start, end };
-      return {
-        name: JOB_EVALUATE,
-        data,
-        opts: { ...JOB_OPTIONS, jobId: evaluateJobId(id, evalId, shard), priority: ranges.length },
-      };
-    });
+    const jobs = evaluateJobs(id, split, version, rows, this.config.evaluation.rowsPerShard);
     const jobIds = jobs.map((j) => j.opts.jobId);
     waiter.forget(jobIds);
     await queue.addBulk(jobs);
-    const evalKeys = ranges.map((_, s) => keys.evaluation(id, evalId, s));
+    const evalKeys = jobs.map((_, s) => keys.evaluation(id, evalId, s));
     await waiter.waitFor(evalKeys, jobIds, this.abort.signal);
     const parts = (await redis.mget(...evalKeys)).map((raw) => JSON.parse(raw ?? 'null') as EvalPart);
     await redis.del(...evalKeys);

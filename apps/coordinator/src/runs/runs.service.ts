@@ -174,6 +174,7 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
       shards: config.shards,
       paramCount: setup.paramCount,
       gradientTransfer: config.gradientTransfer,
+      evalRowsPerShard: config.evaluation.rowsPerShard,
       splitRows: {
         train: setup.splits.train.length,
         validation: setup.splits.validation.length,
@@ -207,7 +208,7 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
       setup,
     );
     this.drivers.set(record.id, driver);
-    this.failures.track(record.id, config, setup.plan);
+    this.failures.track(record.id, config, setup);
     const done = driver
       .run()
       .catch(async (err: Error) => {

@@ -1,9 +1,11 @@
 import { learningRate, paramLayout } from '@nnq/nn';
 import {
+  evaluateJobId,
   gradientJobEntry,
   gradientJobId,
   reduceJobId,
   repairJobId,
+  type EvaluateJob,
   type GradientJob,
   type ReduceJob,
 } from '@nnq/protocol';
@@ -12,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UnrecoverableError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { checkPlan, planMismatch, reduceMismatch } from './plan-check';
+import { checkPlan, evaluateMismatch, planMismatch, reduceMismatch } from './plan-check';
 
 const manifest: RunManifest = {
   runId: 'run1',
@@ -129,6 +131,49 @@ describe('reduceMismatch', () => {
   it("refuses a planned job under another step's id", () => {
     expect(reduceMismatch(reduceJobId('run1', 2, 1), planned(3, 1), config, P)).toMatch(
       /^job run1-2-r1: not in the run plan of run run1 \(step 3, slice 1\): its id does not name run run1 step 3 slice 1$/,
+    );
+  });
+});
+
+describe('evaluateMismatch', () => {
+  // 300 validation rows in shards of 128: [0, 128), [128, 256), [256, 300)
+  const m: RunManifest = { ...manifest, splitRows: { train: 100, validation: 300, test: 0 }, evalRowsPerShard: 128 };
+  const planned = (shard: number, start: number, end: number): EvaluateJob => ({
+    kind: 'evaluate',
+    runId: 'run1',
+    evalId: 'validation-12',
+    split: 'validation',
+    shard,
+    version: 12,
+    start,
+    end,
+  });
+  const id = (shard: number) => evaluateJobId('run1', 'validation-12', shard);
+
+  it('accepts the planned shards and their repair copies', () => {
+    expect(evaluateMismatch(id(0), planned(0, 0, 128), m)).toBeNull();
+    expect(evaluateMismatch(id(2), planned(2, 256, 300), m)).toBeNull();
+    expect(evaluateMismatch(repairJobId(id(1), 2), planned(1, 128, 256), m)).toBeNull();
+  });
+
+  it('refuses other rows, another version under the evaluation id, or another shard id', () => {
+    expect(evaluateMismatch(id(1), planned(1, 0, 128), m)).toBe(
+      'job run1-validation-12-e1: not in the run plan of run run1 (evaluation validation-12, shard 1): start is 0, the plan says 128; end is 128, the plan says 256',
+    );
+    expect(evaluateMismatch(id(0), { ...planned(0, 0, 128), version: 11 }, m)).toMatch(
+      /: evalId is validation-12, the split and version say validation-11$/,
+    );
+    expect(evaluateMismatch(id(0), planned(1, 128, 256), m)).toMatch(
+      /: its id does not name run run1 evaluation validation-12 shard 1$/,
+    );
+    expect(evaluateMismatch(id(3), planned(3, 299, 300), m)).toMatch(/: shard 3 does not exist$/);
+  });
+
+  it('checks only the split size against a manifest without evalRowsPerShard, with the old message', () => {
+    const old: RunManifest = { ...m, evalRowsPerShard: undefined };
+    expect(evaluateMismatch('anything', planned(1, 0, 128), old)).toBeNull();
+    expect(evaluateMismatch(id(0), planned(0, 0, 999), old)).toBe(
+      'evaluation range [0, 999) exceeds the validation split',
     );
   });
 });

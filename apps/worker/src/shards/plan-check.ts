@@ -1,6 +1,14 @@
 import { learningRate } from '@nnq/nn';
-import { parseGradientJobId, PLAN_MISMATCH, reduceJobId, type GradientJob, type ReduceJob } from '@nnq/protocol';
-import { RunPlan, sliceRanges, type RunConfig, type RunManifest } from '@nnq/training';
+import {
+  parseEvaluateJobId,
+  parseGradientJobId,
+  PLAN_MISMATCH,
+  reduceJobId,
+  type EvaluateJob,
+  type GradientJob,
+  type ReduceJob,
+} from '@nnq/protocol';
+import { evalRanges, RunPlan, sliceRanges, type RunConfig, type RunManifest } from '@nnq/training';
 import { UnrecoverableError } from 'bullmq';
 
 /** The plan of each manifest a worker holds (the manifest object is cached per run). */
@@ -39,9 +47,36 @@ export function planMismatch(jobId: string | undefined, job: GradientJob, m: Run
   return `job ${jobId ?? '(no id)'}: ${PLAN_MISMATCH} of run ${job.runId} (step ${job.step}, shard ${job.shard}): ${differ.join('; ')}`;
 }
 
-/** Fail a gradient job that is not in its run's plan for good (no retry can make it right). */
-export function checkPlan(jobId: string | undefined, job: GradientJob, m: RunManifest): void {
-  const problem = planMismatch(jobId, job, m);
+/**
+ * Why an evaluation job is not the one the run's coordinator queues for its evaluation id and
+ * shard, or null: the id `<split>-<version>` names the job's split and version, its range is
+ * shard k of the split's evalRanges (manifest evalRowsPerShard), and its job id is
+ * `<run>-<split>-<version>-e<shard>` (or a copy's `-f<n>`). Other rows would change the metrics; a
+ * job under another shard's id would leave that shard undone.
+ */
+export function evaluateMismatch(jobId: string | undefined, job: EvaluateJob, m: RunManifest): string | null {
+  const rows = m.splitRows[job.split];
+  if (job.end > rows) return `evaluation range [${job.start}, ${job.end}) exceeds the ${job.split} split`;
+  // a manifest from before evalRowsPerShard: the split's size is all there is to check
+  if (m.evalRowsPerShard === undefined) return null;
+  const differ: string[] = [];
+  const evalId = `${job.split}-${job.version}`;
+  if (job.evalId !== evalId) differ.push(`evalId is ${job.evalId}, the split and version say ${evalId}`);
+  const range = evalRanges(rows, m.evalRowsPerShard)[job.shard];
+  if (!range) differ.push(`shard ${job.shard} does not exist`);
+  const want = { start: range?.[0], end: range?.[1] };
+  for (const f of ['start', 'end'] as const)
+    if (range && job[f] !== want[f]) differ.push(`${f} is ${job[f]}, the plan says ${want[f]}`);
+  const named = jobId === undefined ? null : parseEvaluateJobId(jobId);
+  if (!named || named.runId !== job.runId || named.evalId !== job.evalId || named.shard !== job.shard)
+    differ.push(`its id does not name run ${job.runId} evaluation ${job.evalId} shard ${job.shard}`);
+  if (!differ.length) return null;
+  return `job ${jobId ?? '(no id)'}: ${PLAN_MISMATCH} of run ${job.runId} (evaluation ${job.evalId}, shard ${job.shard}): ${differ.join('; ')}`;
+}
+
+/** Fail a gradient or evaluation job that is not in its run's plan for good (no retry can make it right). */
+export function checkPlan(jobId: string | undefined, job: GradientJob | EvaluateJob, m: RunManifest): void {
+  const problem = job.kind === 'gradient' ? planMismatch(jobId, job, m) : evaluateMismatch(jobId, job, m);
   if (problem) throw new UnrecoverableError(problem);
 }
 

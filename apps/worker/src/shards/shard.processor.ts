@@ -126,8 +126,8 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     // sliced reduction (reduce.ts): reads the run's config, not its shard context
     if (data.kind === 'reduce') return this.reducer.reduce(data, job.id);
     const ctx = await this.runs.context(data.runId);
-    // a gradient job must be the one its run's plan has for its id, step and shard (plan-check.ts)
-    if (data.kind === 'gradient') checkPlan(job.id, data, ctx.manifest);
+    // a gradient or evaluation job must be the one its run's plan has for its id (plan-check.ts)
+    checkPlan(job.id, data, ctx.manifest);
     return data.kind === 'gradient' ? this.gradient(ctx, data) : this.evaluate(ctx, data);
   }
 
