@@ -25,6 +25,18 @@ function formatLocation(loc: DataLocation | undefined): string {
   return loc.column === undefined ? `:${loc.line}` : `:${loc.line}:${loc.column}`;
 }
 
+/**
+ * A file the data roots or the file checks refuse: outside the roots, through a symbolic link out
+ * of them, in /proc, /sys or /dev, not a regular file, or too large (file-access.ts). Its message
+ * names the path and why, never the file's content.
+ */
+export class DataAccessError extends DataError {
+  constructor(file: string, problem: string) {
+    super(file, problem);
+    this.name = 'DataAccessError';
+  }
+}
+
 /** An invalid `DatasetSource` (or preprocessing) JSON; `problems` lists `path: message` lines. */
 export class SourceError extends Error {
   constructor(

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DataError } from './errors';
+import { DataAccessError, DataError } from './errors';
 import { quote } from './excerpt';
 import { dataFileAccess, parseDataRoots, readSourceFile, sourceAccessProblems, unconfinedAccess } from './file-access';
 import { readIdx } from './idx';
@@ -62,6 +62,7 @@ describe('data roots', () => {
     ['/proc/self/environ', '/proc/self/environ'],
   ])('refuses %s, naming the path and the roots and nothing of the file', (_, path) => {
     const e = refusal(() => loadDataset(csv(path), access));
+    expect(e).toBeInstanceOf(DataAccessError);
     expect(e.message).toMatch(new RegExp(`: outside the data roots \\(NNQ_DATA_ROOTS=${rootsPattern}\\)$`));
     expect(e.message).not.toContain(SECRET);
     expect(sourceAccessProblems(csv(path), access)[0]).toMatch(

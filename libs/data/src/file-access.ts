@@ -1,7 +1,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, type Stats } from 'node:fs';
 import { constants as bufferConstants } from 'node:buffer';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { DataError } from './errors';
+import { DataAccessError, DataError } from './errors';
 import { quote } from './excerpt';
 import { FASHION_MNIST_DIR, type DatasetSource } from './source';
 
@@ -86,33 +86,30 @@ function realRoot(root: string): string {
   }
 }
 
-type Resolved = { ok: true; real: string } | { ok: false; problem: string; refused: boolean };
-
 /**
- * Confine a path: first as written (so nothing outside the roots is even looked up), then with
- * every symbolic link resolved. `refused` tells an access refusal from a file that cannot be read.
+ * Confine a path and return its real path: first as written (so nothing outside the roots is even
+ * looked up), then with every symbolic link resolved. Throws DataAccessError for a refusal and
+ * DataError for a path that cannot be resolved (missing: the loader's "no such file").
  */
-function resolveInRoots(file: string, access: FileAccess): Resolved {
+function confine(file: string, access: FileAccess): string {
   const abs = resolve(file);
   const roots = access.roots?.map((r) => [r, realRoot(r)]);
-  const roots_ = `(${describeRoots(access)})`;
+  const named = `(${describeRoots(access)})`;
   if (roots && !roots.some(([r, real]) => within(abs, r) || within(abs, real))) {
-    return { ok: false, refused: true, problem: `outside the data roots ${roots_}` };
+    throw new DataAccessError(file, `outside the data roots ${named}`);
   }
   let real: string;
   try {
     real = realpathSync.native(abs);
   } catch (err) {
-    return { ok: false, refused: false, problem: `cannot read: ${reason(err)}` };
+    throw new DataError(file, `cannot read: ${reason(err)}`);
   }
   if (roots && !roots.some(([, r]) => within(real, r))) {
-    return { ok: false, refused: true, problem: `a symbolic link leads outside the data roots ${roots_}` };
+    throw new DataAccessError(file, `a symbolic link leads outside the data roots ${named}`);
   }
   const special = SPECIAL_DIRS.find((d) => within(real, d));
-  if (special) {
-    return { ok: false, refused: true, problem: `in ${special}, a special file system: only regular files are read` };
-  }
-  return { ok: true, real };
+  if (special) throw new DataAccessError(file, `in ${special}, a special file system: only regular files are read`);
+  return real;
 }
 
 function reason(err: unknown): string {
@@ -152,8 +149,8 @@ export function formatBytes(n: number): string {
   return `${n} bytes`;
 }
 
-function tooBig(size: string, access: FileAccess): string {
-  return `holds ${size}, more than NNQ_MAX_DATASET_BYTES (${formatBytes(access.maxBytes)})`;
+function tooBig(size: number, access: FileAccess): string {
+  return `holds ${formatBytes(size)}, more than NNQ_MAX_DATASET_BYTES (${formatBytes(access.maxBytes)})`;
 }
 
 /**
@@ -161,11 +158,10 @@ function tooBig(size: string, access: FileAccess): string {
  * (and is then refused by fstat); O_NOFOLLOW, so a link swapped in after the check is not followed.
  */
 function openConfined(file: string, access: FileAccess): { fd: number; st: Stats } {
-  const r = resolveInRoots(file, access);
-  if (!r.ok) throw new DataError(file, r.problem);
+  const real = confine(file, access);
   let fd: number;
   try {
-    fd = openSync(r.real, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+    fd = openSync(real, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
   } catch (err) {
     throw new DataError(file, `cannot read: ${reason(err)}`);
   }
@@ -173,8 +169,8 @@ function openConfined(file: string, access: FileAccess): { fd: number; st: Stats
     const st = fstatSync(fd);
     const kind = kindOf(st);
     if (kind === 'a directory') throw new DataError(file, 'cannot read: is a directory');
-    if (kind) throw new DataError(file, `cannot read: not a regular file (${kind})`);
-    if (st.size > access.maxBytes) throw new DataError(file, tooBig(formatBytes(st.size), access));
+    if (kind) throw new DataAccessError(file, `cannot read: not a regular file (${kind})`);
+    if (st.size > access.maxBytes) throw new DataAccessError(file, tooBig(st.size, access));
     return { fd, st };
   } catch (err) {
     closeSync(fd);
@@ -193,7 +189,12 @@ export function readSourceFile(file: string, access: FileAccess): Buffer {
     let end = 0;
     for (;;) {
       if (end === buf.length) {
-        if (end > access.maxBytes) throw new DataError(file, tooBig(`more than ${formatBytes(end - 1)}`, access));
+        if (end > access.maxBytes) {
+          throw new DataAccessError(
+            file,
+            `grew past NNQ_MAX_DATASET_BYTES (${formatBytes(access.maxBytes)}) while read`,
+          );
+        }
         const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, access.maxBytes + 1));
         buf.copy(bigger, 0, 0, end);
         buf = bigger;
@@ -225,8 +226,11 @@ export function readSourceText(file: string, access: FileAccess): string {
 
 /** Check a directory source (Fashion-MNIST's `dir`) against the roots; its files are checked as read. */
 export function checkSourceDir(dir: string, access: FileAccess): void {
-  const r = resolveInRoots(dir, access);
-  if (!r.ok && r.refused) throw new DataError(dir, r.problem);
+  try {
+    confine(dir, access);
+  } catch (err) {
+    if (err instanceof DataAccessError) throw err; // a missing dir: its files say so
+  }
 }
 
 /**
@@ -251,18 +255,12 @@ export function sourceAccessProblems(source: DatasetSource, access: FileAccess, 
   for (const [field, given, kind] of fields) {
     const abs = resolve(cwd, given);
     const named = abs === given ? quote(given, 200) : `${quote(given, 200)} (${quote(abs, 200)})`;
-    const r = resolveInRoots(abs, access);
-    if (!r.ok) {
-      if (r.refused) problems.push(`${field}: ${named}: ${r.problem}`);
-      continue;
-    }
-    if (kind === 'dir') continue;
     try {
-      closeSync(openConfined(abs, access).fd);
+      if (kind === 'dir') confine(abs, access);
+      else closeSync(openConfined(abs, access).fd);
     } catch (err) {
-      const e = err as DataError;
-      if (!/^cannot read: (no such file|is a directory)$/.test(e.problem))
-        problems.push(`${field}: ${named}: ${e.problem}`);
+      if (err instanceof DataAccessError) problems.push(`${field}: ${named}: ${err.problem}`);
+      else if (!(err instanceof DataError)) throw err;
     }
   }
   return problems;
