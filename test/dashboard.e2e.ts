@@ -1,5 +1,9 @@
+import { KeySchema, SHARD_QUEUE } from '@nnq/protocol';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -175,5 +179,80 @@ describe.skipIf(!hasChromium)('the coordinator dashboard in a browser', () => {
     expect(api.status).toBe(200);
     expect(JSON.stringify(await api.json())).toContain('shards');
     expect((await fetch(`${base}/queues/api/queues`, { headers: { cookie: 'nnq_queues=forged' } })).status).toBe(401);
+  });
+  it("bull-board's own page retries jobs with the token's cookie; a page of another origin cannot", async () => {
+    // a job the worker fails for good (no run behind it), so that bull-board has something to retry
+    const queue = new Queue(SHARD_QUEUE, {
+      connection: new Redis(redisUrl, { maxRetriesPerRequest: null }),
+      prefix: new KeySchema(prefix).bullPrefix(),
+    });
+    const jobId = 'dashboard-forged';
+    let elsewhere: Server | undefined;
+    const finishedOn = async () => {
+      const job = await queue.getJob(jobId);
+      return (await job?.getState()) === 'failed' ? job!.finishedOn : undefined;
+    };
+    try {
+      await queue.add('gradient', { kind: 'gradient', runId: 'no-such-run' }, { jobId });
+      const failedAt = await until(finishedOn, 20_000, 'the forged job to fail');
+
+      const page = await browser!.newPage();
+      await page.goto(`${base}/queues?token=${token}`);
+      await page.goto(`${base}/queues/queue/${SHARD_QUEUE}?status=failed`);
+      await page.getByRole('button', { name: 'Retry all' }).click();
+      const [answer] = await Promise.all([
+        page.waitForResponse((r) => r.url().endsWith('/retry/failed')),
+        page.getByRole('button', { name: 'Confirm' }).click(),
+      ]);
+      // a same-origin PUT without a body: its Origin is ours, it carries no form content type
+      expect(answer.request().headers()['content-type']).toBeUndefined();
+      expect(answer.status()).toBe(200);
+      const retriedAt = await until(
+        async () => ((await finishedOn()) ?? 0) > failedAt! && (await finishedOn()),
+        20_000,
+        'the retried job to fail again',
+      );
+
+      // the same actions from a page of another origin: another server on this machine
+      elsewhere = createServer((_req, res) => res.end('<!doctype html><title>elsewhere</title>'));
+      await new Promise<void>((r) => elsewhere!.listen(0, '127.0.0.1', r));
+      const other = await browser!.newPage();
+      await other.goto(`http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}/`);
+      const api = `${base}/queues/api/queues/${SHARD_QUEUE}`;
+      const [added, outcome] = await Promise.all([
+        other.waitForResponse((r) => r.url() === `${api}/add`),
+        other.evaluate(async (url) => {
+          // a PUT needs a CORS preflight, which this server never grants
+          const put = await fetch(`${url}/retry/failed`, { method: 'PUT', credentials: 'include' }).then(
+            (r) => `answered ${r.status}`,
+            () => 'blocked',
+          );
+          // a "simple" POST needs none: it reaches the server, which must refuse it by its Origin
+          const post = await fetch(`${url}/add`, {
+            method: 'POST',
+            mode: 'no-cors',
+            credentials: 'include',
+            headers: { 'content-type': 'text/plain' },
+            body: '{"name":"gradient","data":{}}',
+          }).then(
+            (r) => r.type,
+            () => 'blocked',
+          );
+          return { put, post };
+        }, api),
+      ]);
+      expect(outcome).toEqual({ put: 'blocked', post: 'opaque' });
+      // 403 from the Origin check (the cookie is sent: another port of 127.0.0.1 is the same site)
+      expect(added.status()).toBe(403);
+      expect(await finishedOn()).toBe(retriedAt);
+      expect((await queue.getJobs(['waiting', 'active', 'delayed', 'prioritized', 'failed'])).map((j) => j.id)).toEqual(
+        [jobId],
+      );
+      await Promise.all([page.close(), other.close()]);
+    } finally {
+      elsewhere?.close();
+      await queue.remove(jobId).catch(() => undefined);
+      await queue.close();
+    }
   });
 });
