@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readlinkSync, readSync, realpathSync, type Stats } from 'node:fs';
 import { constants as bufferConstants } from 'node:buffer';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { DataAccessError, DataError } from './errors';
@@ -167,6 +167,11 @@ function openConfined(file: string, access: FileAccess): { fd: number; st: Stats
   }
   try {
     const st = fstatSync(fd);
+    // a directory on the way swapped for a link after confine(): judge the file actually opened
+    const opened = openedPath(fd);
+    if (opened && access.roots && !access.roots.some((r) => within(opened, realRoot(r)))) {
+      throw new DataAccessError(file, `a symbolic link leads outside the data roots (${describeRoots(access)})`);
+    }
     const kind = kindOf(st);
     if (kind === 'a directory') throw new DataError(file, 'cannot read: is a directory');
     if (kind) throw new DataAccessError(file, `cannot read: not a regular file (${kind})`);
@@ -175,6 +180,15 @@ function openConfined(file: string, access: FileAccess): { fd: number; st: Stats
   } catch (err) {
     closeSync(fd);
     throw err;
+  }
+}
+
+/** The real path of an open file (Linux: /proc/self/fd), or null where the system does not say. */
+function openedPath(fd: number): string | null {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return null;
   }
 }
 
