@@ -198,13 +198,6 @@ export class SlicedSteps {
     metrics.step(id, rows, loss / rows, correct / rows, lr, gradNorm, t + 1);
     return { step: t, epoch, loss: loss / rows, accuracy: correct / rows, lr, gradNorm };
   }
-
-  /** Remove the reduce jobs of step t still queued (cancel, failure). */
-  async removeJobs(t: number): Promise<void> {
-    await Promise.all(
-      this.ranges.map((r) => this.deps.queue.remove(reduceJobId(this.runId, t, r.slice)).catch(() => 0)),
-    );
-  }
 }
 
 /**
