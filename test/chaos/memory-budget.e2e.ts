@@ -111,4 +111,22 @@ describe('memory budgets', () => {
       new RegExp(`${input}: inputs: 100 rows through layers up to 1000000 units wide need about 2,\\d{3} MB`),
     );
   });
+
+  it("fails a run whose shard is over a worker's own smaller budget, before the worker allocates it", async () => {
+    // the coordinator's budget (2048 MB) lets the run in; the only worker has 64 MB
+    await cluster.kill(cluster.workers[0]);
+    const small = await cluster.addWorker({ NNQ_WORKER_MEMORY_MB: '64' });
+    const run = await submitRun(
+      cluster.base,
+      wide(1_000_000, { batchSize: 1, shards: 1, steps: 1, evaluation: { rowsPerShard: 1 } }),
+    );
+    const done = await waitForRun(cluster.base, run.id, 120_000);
+    expect(done.state).toBe('failed');
+    expect(done.error?.reason).toMatch(
+      new RegExp(
+        `^shard job ${run.id}-0-0 failed for good: run ${run.id}: a 1-row gradient shard needs about [\\d,]+ MB \\(activations \\d+ MB, parameters \\d+ MB\\), over this worker's NNQ_WORKER_MEMORY_MB of 64 MB$`,
+      ),
+    );
+    expect(small.child.exitCode).toBeNull(); // the worker is alive
+  });
 });

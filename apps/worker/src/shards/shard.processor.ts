@@ -28,6 +28,7 @@ import { WorkerMetrics } from '../worker.metrics';
 import { setResult } from './set-result';
 import { SliceReducer } from './reduce';
 import { PrefetchPolicy } from './prefetch';
+import { checkMemory } from './memory-check';
 import { checkPlan } from './plan-check';
 import { park } from './park';
 
@@ -128,6 +129,8 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     const ctx = await this.runs.context(data.runId);
     // a gradient or evaluation job must be the one its run's plan has for its id (plan-check.ts)
     checkPlan(job.id, data, ctx.manifest);
+    // ...and fit this worker's memory budget (memory-check.ts), checked before anything is allocated
+    checkMemory(data, ctx.manifest, this.config.NNQ_WORKER_MEMORY_MB);
     return data.kind === 'gradient' ? this.gradient(ctx, data) : this.evaluate(ctx, data);
   }
 
