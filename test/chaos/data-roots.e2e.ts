@@ -120,6 +120,17 @@ describe('data sources are confined to the data roots', () => {
     ]);
   });
 
+  it('refuses a sweep whose base source lies outside the roots', async () => {
+    const sweep = exampleConfig('sweep-spirals.json');
+    const res = await post('/sweeps', { ...sweep, base: csvRun({ path: secret }) });
+    const text = await res.text();
+    expect(res.status, text).toBe(400);
+    expect(text).not.toContain(MARKER);
+    expect((JSON.parse(text) as { problems: string[] }).problems).toEqual([
+      expect.stringMatching(new RegExp(`^base\\.dataset\\.source\\.path: "${escape(secret)}": ${outsideRoots}`)),
+    ]);
+  });
+
   it('refuses a named pipe at once while /health keeps answering', async () => {
     const [problems, health] = await Promise.all([
       refused(csvRun({ path: join(dataDir, 'pipe.csv') })),

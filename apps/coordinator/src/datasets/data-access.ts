@@ -16,12 +16,12 @@ export function coordinatorFileAccess(config: NnqConfig): FileAccess {
  * `dataset.source.<field>`, the path and the roots, e.g.
  * `dataset.source.path: "/etc/shadow": outside the data roots (NNQ_DATA_ROOTS=/srv/nnq:...)`.
  */
-export function checkSourceAccess(source: DatasetSource, access: FileAccess): void {
+export function checkSourceAccess(source: DatasetSource, access: FileAccess, at = 'dataset.source'): void {
   const problems = sourceAccessProblems(source, access);
   if (problems.length) {
     throw new BadRequestException({
       message: 'dataset refused',
-      problems: problems.map((p) => `dataset.source.${p}`),
+      problems: problems.map((p) => `${at}.${p}`),
     });
   }
 }

@@ -54,7 +54,7 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
   private failures!: JobFailures;
   private readonly datasets: DatasetCache;
   /** Which dataset files submitted runs may name (NNQ_DATA_ROOTS). */
-  private readonly fileAccess: FileAccess;
+  readonly fileAccess: FileAccess;
 
   constructor(
     @Inject(REDIS) private readonly redis: Redis,

@@ -8,6 +8,7 @@ import {
 } from '@nestjs/common';
 import { parseSweepConfig, plannedTrials, rankByObjective, SweepConfigError, type SweepConfig } from '@nnq/training';
 import { randomBytes } from 'node:crypto';
+import { checkSourceAccess } from '../datasets/data-access';
 import { RunsService } from '../runs/runs.service';
 import { isSweepTerminal, type SweepRecord, type SweepTrial } from './sweep-record';
 import { SweepRunner } from './sweep-runner';
@@ -62,6 +63,9 @@ export class SweepsService implements OnApplicationBootstrap, OnApplicationShutd
         throw new BadRequestException({ message: 'invalid sweep config', problems: err.problems });
       throw err;
     }
+    // a base source outside the data roots would fail every trial: refuse the sweep (trials are checked too)
+    const source = config.base.dataset.source;
+    if (source) checkSourceAccess(source, this.runs.fileAccess, 'base.dataset.source');
     const record: SweepRecord = {
       id: randomBytes(6).toString('hex'),
       name: config.name,
