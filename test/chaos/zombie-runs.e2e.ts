@@ -136,6 +136,10 @@ describe('runs that cannot go on end, and leave nothing behind', () => {
       expect(existsSync(join(cluster.dataDir, 'runs', id))).toBe(false);
     }
     expect((await del(r.id)).status).toBe(404);
+    const docs = await getJson<{ paths: Record<string, { delete?: { responses: object } }> }>(
+      `${cluster.base}/docs-json`,
+    );
+    expect(Object.keys(docs.paths['/runs/{id}'].delete!.responses).sort()).toEqual(['204', '404', '409']);
     const unknown = await rm(r.id);
     expect(unknown.code).toBe(2);
     expect(unknown.output).toMatch(

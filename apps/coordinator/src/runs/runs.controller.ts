@@ -10,7 +10,14 @@ import {
   Post,
   StreamableFile,
 } from '@nestjs/common';
-import { ApiBody, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBody,
+  ApiConflictResponse,
+  ApiNoContentResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import { readModel } from '@nnq/nn';
 import { formatJobIssues } from '@nnq/protocol';
 import { PredictRequestSchema, predictRows, runConfigJsonSchema, type Prediction } from '@nnq/training';
@@ -66,6 +73,9 @@ export class RunsController {
   /** Remove a finished run and all it stored (record, history, model, checkpoint); 409 while it runs. */
   @Delete(':id')
   @HttpCode(204)
+  @ApiNoContentResponse({ description: 'Removed, with its record, history, model, checkpoint, keys and jobs' })
+  @ApiConflictResponse({ description: 'The run is queued or running: cancel it first' })
+  @ApiNotFoundResponse({ description: 'No run with this id' })
   remove(@Param('id') id: string): Promise<void> {
     return this.removal.remove(pathId('run', id));
   }
