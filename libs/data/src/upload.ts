@@ -1,3 +1,4 @@
+import { nameProblem } from '@nnq/protocol';
 import { z } from 'zod';
 import { parseCsv } from './csv';
 import { assertDataset, type Dataset } from './dataset';
@@ -35,8 +36,10 @@ export const DatasetUploadSchema = z
       .string()
       .min(1, 'must not be empty')
       .max(100, 'must be at most 100 characters')
-      .refine((s) => ![...s].some((ch) => ch.charCodeAt(0) < 32 || ch === '<' || ch === '>'), {
-        message: 'must not contain control characters or < >',
+      // printable text, as run names (libs/protocol printable-text.ts)
+      .superRefine((s, ctx) => {
+        const problem = nameProblem(s);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
       })
       .optional(),
   })

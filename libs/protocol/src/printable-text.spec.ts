@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { escapeNonPrintable, nonPrintableProblem } from './printable-text';
+import { escapeNonPrintable, nameProblem, nonPrintableProblem } from './printable-text';
 
 describe('printable text', () => {
   it('accepts letters of any script, emoji (surrogate pairs) and punctuation', () => {
@@ -26,5 +26,11 @@ describe('printable text', () => {
     expect(escapeNonPrintable('a\u001b[2Jb\u202ec\ud800 🚀')).toBe('a\\u001B[2Jb\\u202Ec\\uD800 🚀');
     // the escaped form is still valid JSON inside a string
     expect(JSON.parse(`"${escapeNonPrintable('x\u009by')}"`)).toBe('x\u009by');
+  });
+
+  it('names are printable text without < or >', () => {
+    expect(nameProblem('spirals 2')).toBeNull();
+    expect(nameProblem('a<b>')).toBe('must not contain < or >');
+    expect(nameProblem('a\u202eb')).toMatch(/^must be printable text: U\+202E/);
   });
 });

@@ -32,3 +32,8 @@ export function nonPrintableProblem(s: string): string | null {
 export function escapeNonPrintable(s: string): string {
   return s.replace(NON_PRINTABLE_ALL, (ch) => `\\u${hex(ch.codePointAt(0)!)}`);
 }
+
+/** Why `s` cannot be a name (run, dataset): not printable text, or markup's `<` `>`; null when it can. */
+export function nameProblem(s: string): string | null {
+  return nonPrintableProblem(s) ?? (/[<>]/.test(s) ? 'must not contain < or >' : null);
+}

@@ -1,6 +1,6 @@
 import { DatasetSourceSchema } from '@nnq/data';
 import { formatIssues, NetworkSpecSchema, OptimizerConfigSchema, ScheduleConfigSchema } from '@nnq/nn';
-import { jsonBoundsProblem, nonPrintableProblem } from '@nnq/protocol';
+import { jsonBoundsProblem, nameProblem } from '@nnq/protocol';
 import { z } from 'zod';
 
 const int = z.number().int('must be an integer');
@@ -47,7 +47,7 @@ export const RunConfigSchema = z
       .max(100, 'must be at most 100 characters')
       // printed by `nnq status`, parsed by strict JSON clients, shown on the dashboard
       .superRefine((s, ctx) => {
-        const problem = nonPrintableProblem(s) ?? (/[<>]/.test(s) ? 'must not contain < or >' : null);
+        const problem = nameProblem(s);
         if (problem) ctx.addIssue({ code: 'custom', message: problem });
       }),
     seed: int.min(0, 'must be at least 0').max(0xffffffff, 'must fit in 32 bits').default(0),
