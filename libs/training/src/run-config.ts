@@ -77,7 +77,10 @@ export const RunConfigSchema = z
       .object({ every: int.min(0, 'must be at least 0').default(0) })
       .strict()
       .default({ every: 0 }),
-    /** What a NaN or infinite loss or gradient does: fail the run (default) or skip the step. */
+    /**
+     * What a NaN or infinite loss or gradient, or an update that makes a parameter non-finite,
+     * does: fail the run (default) or skip the step (non-finite.ts: 10 skipped in a row fail it).
+     */
     onNonFinite: z.enum(['fail', 'skip']).default('fail'),
     /**
      * Sliced reduction (docs/deploy.md): with more than `sliceAbove` shards and `slices` > 1, workers
