@@ -88,7 +88,7 @@ describe('memory budget of a run', () => {
     const problems = memoryBudgetProblems(config, { workerMb: 1 << 20, coordinatorMb: 2048 });
     expect(problems).toEqual([
       expect.stringMatching(
-        /^model\.layers\[0\]\.units: the network's 62914620 parameters need about 2,881 MB \(\d+ bytes: parameter copies 1,921 MB, adam state 961 MB\) on the coordinator, over its budget of 2,048 MB \(NNQ_COORDINATOR_MEMORY_MB\); the biggest layer is model\.layers\[0\] \(60 units\)$/,
+        /^model\.layers\[0\]\.units: the network's 62914620 parameters need about 2,881 MB \(\d+ bytes: parameter copies 1,921 MB, adam state 961 MB\) on the coordinator, over its budget of 2,048 MB \(NNQ_COORDINATOR_MEMORY_MB\); the biggest layer is model\.layers\[0\] \(62914620 parameters, 60 units\)$/,
       ),
     ]);
     const sgd = { ...config, optimizer: { type: 'sgd' as const, lr: 0.1, weightDecay: 0 } };

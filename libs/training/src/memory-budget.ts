@@ -129,8 +129,11 @@ export function memoryBudgetProblems(
   }
   const c = e.coordinator;
   if (c.total > budgets.coordinatorMb * MB) {
+    // here the biggest layer is the one with the most parameters
+    const sizes = paramLayout(config.model).layers.map((l) => l.kernelSize + l.biasSize);
+    const j = sizes.indexOf(Math.max(...sizes));
     problems.push(
-      `${path}: the network's ${e.paramCount} parameters need about ${formatMb(c.total)} (${c.total} bytes: parameter copies ${formatMb(c.params)}, ${config.optimizer.type} state ${formatMb(c.optimizer)}) on the coordinator, over its budget of ${formatMb(budgets.coordinatorMb * MB)} (NNQ_COORDINATOR_MEMORY_MB); the biggest layer is model.layers[${k}] (${layer.units} units)`,
+      `model.layers[${j}].units: the network's ${e.paramCount} parameters need about ${formatMb(c.total)} (${c.total} bytes: parameter copies ${formatMb(c.params)}, ${config.optimizer.type} state ${formatMb(c.optimizer)}) on the coordinator, over its budget of ${formatMb(budgets.coordinatorMb * MB)} (NNQ_COORDINATOR_MEMORY_MB); the biggest layer is model.layers[${j}] (${sizes[j]} parameters, ${config.model.layers[j].units} units)`,
     );
   }
   return problems;
