@@ -3,12 +3,14 @@ import {
   evaluateJobId,
   gradientJobId,
   KeySchema,
+  reduceJobId,
   repairJobId,
   SHARD_QUEUE,
   type EvaluateJob,
   type GradientJob,
+  type ReduceJob,
 } from '@nnq/protocol';
-import { parseRunConfig, setupRun, trainLocal } from '@nnq/training';
+import { parseRunConfig, setupRun, sliceRanges, trainLocal } from '@nnq/training';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -114,5 +116,53 @@ describe('squatted job ids', () => {
     }
     // the second copy where the first copy's id was taken too
     expect(log).toMatch(new RegExp(`queued the planned one as ${run.id}-13-3-f2`));
+  }, 180_000);
+
+  it('ends a sliced run with the fault-free bytes when a reduce id holds another learning rate', async () => {
+    // 12 shards reduced in 3 slices: reduce jobs carry the step's learning rate and parameter range
+    const slicedConfig = { ...config, name: 'squatted-sliced', epochs: 1, shards: 12, reduce: { slices: 3 } };
+    const parsed = parseRunConfig(slicedConfig);
+    const r = await trainLocal(parsed);
+    const slicedFaultFree = Buffer.from(r.params.buffer, r.params.byteOffset, r.params.byteLength);
+    const { plan, paramCount } = setupRun(parsed, loadDataset(parsed.dataset.source!));
+    const run = await submitRun(cluster.base, slicedConfig);
+    const slice = sliceRanges(paramCount, 3)[1];
+    const reduce: ReduceJob = {
+      kind: 'reduce',
+      runId: run.id,
+      step: 5,
+      slice: 1,
+      start: slice.start,
+      end: slice.end,
+      version: 5,
+      lr: 0.5,
+      shards: 12,
+      rows: 128,
+    };
+    const gradient: GradientJob = {
+      kind: 'gradient',
+      runId: run.id,
+      step: 7,
+      shards: 12,
+      version: 7,
+      ...plan.shardRange(7, 3),
+    };
+    gradient.start = 0; // the rows of step 0
+    gradient.end = 10;
+    await queue.addBulk([
+      { name: 'reduce', data: reduce, opts: { jobId: reduceJobId(run.id, 5, 1) } },
+      { name: 'gradient', data: gradient, opts: { jobId: gradientJobId(run.id, 7, 3) } },
+    ]);
+    const done = await waitForRun(cluster.base, run.id, 120_000);
+    expect(done.error?.reason).toBeUndefined();
+    expect(done.state).toBe('completed');
+    expect((await modelParams(cluster.base, run.id)).equals(slicedFaultFree)).toBe(true);
+    const log = cluster.coordinator!.output();
+    expect(log).toMatch(
+      new RegExp(
+        `job ${run.id}-5-r1 was not the run's planned job \\(job ${run.id}-5-r1: not in the run plan of run ${run.id} \\(step 5, slice 1\\): lr is 0\\.5, the plan says [\\d.]+\\); queued the planned one as ${run.id}-5-r1-f1`,
+      ),
+    );
+    expect(log).toMatch(new RegExp(`queued the planned one as ${run.id}-7-3-f1`));
   }, 180_000);
 });

@@ -142,3 +142,14 @@ export function parseGradientJobId(
   if (!m || !ID_PATTERN.test(m[1])) return null;
   return { runId: m[1], step: Number(m[2]), shard: Number(m[3]), ...(m[4] ? { copy: m[4] } : {}) };
 }
+
+/**
+ * The run, step and slice a reduce job id names: `<run>-<step>-r<slice>`, or a copy of it queued
+ * again after a squatted id (`-f<n>`); null for other ids. (A gradient straggler copy
+ * `<run>-<step>-<shard>-r<n>` reads as a reduce id of run `<run>-<step>`: parse gradient ids first.)
+ */
+export function parseReduceJobId(jobId: string): { runId: string; step: number; slice: number; copy?: string } | null {
+  const m = /^(.+)-(\d+)-r(\d+)(?:-(f\d+))?$/.exec(jobId);
+  if (!m || !ID_PATTERN.test(m[1])) return null;
+  return { runId: m[1], step: Number(m[2]), slice: Number(m[3]), ...(m[4] ? { copy: m[4] } : {}) };
+}

@@ -1,6 +1,6 @@
 import { lockSettings, redisOptions } from '@nnq/cluster';
-import { gradientJobId, KeySchema, PLAN_MISMATCH, SHARD_QUEUE, type GradientJob } from '@nnq/protocol';
-import { parseRunConfig, RunPlan } from '@nnq/training';
+import { gradientJobId, KeySchema, PLAN_MISMATCH, SHARD_QUEUE, type ShardJob } from '@nnq/protocol';
+import { parseRunConfig, RunPlan, sliceRanges } from '@nnq/training';
 import { Queue, QueueEvents, UnrecoverableError, Worker, type ConnectionOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { JobFailures, MAX_REPAIRS } from './job-failures';
 import { ShardWaiter } from './shard-waiter';
+import { reduceStep } from './step-jobs';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -32,15 +33,16 @@ const plan = new RunPlan(3200, 1600, 2, 0, { steps: 10 });
 /** What JobFailures reads of a run's setup: the plan, and 300 validation rows (one evaluation shard). */
 const setup = {
   plan,
+  paramCount: 4_000_001,
   splits: { train: new Uint32Array(3200), validation: new Uint32Array(300), test: new Uint32Array(0) },
 };
 const limits = { workerMemoryMb: 2048, maxWorkerDeaths: 2 };
 
 /** A queue that records what is added. */
 function fakeQueue() {
-  const added: Array<{ name: string; data: GradientJob; opts: { jobId?: string } }> = [];
+  const added: Array<{ name: string; data: ShardJob; opts: { jobId?: string } }> = [];
   const queue = {
-    add: async (name: string, data: GradientJob, opts: { jobId?: string }) => {
+    add: async (name: string, data: ShardJob, opts: { jobId?: string }) => {
       added.push({ name, data, opts });
       return {} as never;
     },
@@ -108,6 +110,34 @@ describe('JobFailures: a job id taken by a job not in the plan', () => {
       jobId: 'r1-validation-5-e1',
     });
     expect(added).toHaveLength(1);
+  });
+
+  it("queues a sliced run's planned reduce job again, only while the step waits for its slices", async () => {
+    const { added, queue } = fakeQueue();
+    const failures = new JobFailures(queue, limits);
+    // 12 shards reduced in 3 slices of a 33-parameter network
+    const sliced = parseRunConfig({
+      ...config,
+      model: {
+        ...config.model,
+        layers: [
+          { units: 8, activation: 'tanh' },
+          { units: 1, activation: 'identity' },
+        ],
+      },
+      shards: 12,
+      reduce: { slices: 3, sliceAbove: 8 },
+    });
+    const slicedPlan = new RunPlan(3200, 1600, 12, 0, { steps: 10 });
+    failures.track('s1', sliced, { ...setup, plan: slicedPlan, paramCount: 33 });
+    const id = 's1-3-r1';
+    // not awaited yet: a copy now would find no state for step 3 and do nothing
+    expect(await failures.handle(id, mismatch(id), () => false)).toEqual({ jobId: id });
+    expect(added).toEqual([]);
+    expect(await failures.handle(id, mismatch(id), (planned) => planned === id)).toEqual({ jobId: id });
+    const planned = reduceStep('s1', sliced, slicedPlan, sliceRanges(33, 3), 3).jobs[1];
+    expect(added).toEqual([{ name: 'reduce', data: planned.data, opts: { ...planned.opts, jobId: 's1-3-r1-f1' } }]);
+    expect(planned.data).toMatchObject({ kind: 'reduce', step: 3, slice: 1, start: 16, end: 32, rows: 1600 });
   });
 
   it(`fails the run after ${MAX_REPAIRS} copies, naming the step, the shard and the last refusal`, async () => {

@@ -4,7 +4,9 @@ import {
   gradientJobId,
   parseEvaluateJobId,
   parseGradientJobId,
+  parseReduceJobId,
   PLAN_MISMATCH,
+  reduceJobId,
   repairJobId,
 } from '@nnq/protocol';
 import {
@@ -13,10 +15,20 @@ import {
   type RunConfig,
   type RunPlan,
   type RunSetup,
+  sliceRanges,
+  slicingApplies,
   type SplitName,
 } from '@nnq/training';
 import type { Queue } from 'bullmq';
-import { evaluateJobs, gradientJobs } from './step-jobs';
+import { evaluateJobs, gradientJobs, reduceStep } from './step-jobs';
+
+/** What a run being driven here tells of its jobs. */
+interface TrackedRun {
+  config: RunConfig;
+  plan: RunPlan;
+  splits: RunSetup['splits'];
+  paramCount: number;
+}
 
 /** Correct copies of one shard's job queued after squatted ids before its run fails instead. */
 export const MAX_REPAIRS = 3;
@@ -43,7 +55,7 @@ export interface FailureOutcome {
  */
 export class JobFailures {
   private readonly logger = new Logger(JobFailures.name);
-  private readonly runs = new Map<string, { config: RunConfig; plan: RunPlan; splits: RunSetup['splits'] }>();
+  private readonly runs = new Map<string, TrackedRun>();
   /** Copies queued per planned job id. */
   private readonly repairs = new Map<string, number>();
   /** Failed ids whose planned job was queued again: the same failure read again changes nothing. */
@@ -54,9 +66,9 @@ export class JobFailures {
     private readonly limits: { workerMemoryMb: number; maxWorkerDeaths: number },
   ) {}
 
-  /** A run being driven here: its plan and splits tell a squatted job's right payload. */
-  track(runId: string, config: RunConfig, setup: Pick<RunSetup, 'plan' | 'splits'>): void {
-    this.runs.set(runId, { config, plan: setup.plan, splits: setup.splits });
+  /** A run being driven here: its plan, splits and parameter count tell a squatted job's right payload. */
+  track(runId: string, config: RunConfig, setup: Pick<RunSetup, 'plan' | 'splits' | 'paramCount'>): void {
+    this.runs.set(runId, { config, plan: setup.plan, splits: setup.splits, paramCount: setup.paramCount });
   }
 
   untrack(runId: string): void {
@@ -91,7 +103,7 @@ export class JobFailures {
       };
     }
     const e = parseEvaluateJobId(jobId);
-    if (!e) return null;
+    if (!e) return this.identifyReduce(jobId);
     const [split, version] = e.evalId.split('-') as [SplitName, string];
     const run = this.runs.get(e.runId);
     return {
@@ -107,7 +119,31 @@ export class JobFailures {
     };
   }
 
-  async handle(jobId: string, reason: string): Promise<FailureOutcome> {
+  /**
+   * A reduce job id of a sliced run. Its copy may only be queued while the step waits for its
+   * slices (`deferred`): a copy that runs before the step's state exists completes doing nothing.
+   */
+  private identifyReduce(jobId: string) {
+    const r = parseReduceJobId(jobId);
+    if (!r) return null;
+    const run = this.runs.get(r.runId);
+    const inPlan = run && slicingApplies(run.config) && r.step < run.plan.totalSteps;
+    const ranges = () => sliceRanges(run!.paramCount, run!.config.reduce.slices);
+    return {
+      runId: r.runId,
+      planned: reduceJobId(r.runId, r.step, r.slice),
+      copy: r.copy !== undefined,
+      what: `step ${r.step} slice ${r.slice}`,
+      deferred: true,
+      entry: () => (inPlan ? reduceStep(r.runId, run.config, run.plan, ranges(), r.step).jobs[r.slice] : undefined),
+    };
+  }
+
+  /**
+   * `awaited(id)`: whether a wait of the run's driver is waiting on planned job `id` now (a reduce
+   * job's copy is queued only then; its failure read back during that wait gets the copy).
+   */
+  async handle(jobId: string, reason: string, awaited: (id: string) => boolean = () => true): Promise<FailureOutcome> {
     const named = this.identify(jobId);
     if (!named || !this.runs.has(named.runId)) return { jobId, reason: this.explainStall(jobId, reason) };
     const { planned } = named;
@@ -118,6 +154,7 @@ export class JobFailures {
     if (!entry) return { jobId };
     // an event and a re-read of the job's state both report a failure: one copy for it
     if (this.repaired.has(jobId)) return { jobId: waited };
+    if ('deferred' in named && !awaited(planned)) return { jobId: waited };
     const n = (this.repairs.get(planned) ?? 0) + 1;
     if (n > MAX_REPAIRS)
       return {

@@ -42,6 +42,8 @@ export class ShardWaiter {
   private readonly logger = new Logger(ShardWaiter.name);
   private readonly wakers = new Set<() => void>();
   private readonly failed = new Map<string, string>();
+  /** Job ids the running waits are on, with how many waits. */
+  private readonly awaited = new Map<string, number>();
   /** Counts wake-ups: one that comes while a wait is reading (no waker registered) is not lost. */
   private notices = 0;
   private sub?: Redis;
@@ -84,7 +86,7 @@ export class ShardWaiter {
     const state = await this.queue.getJobState(jobId).catch(() => 'unknown');
     if (state === 'failed') {
       const outcome = this.failures
-        ? await this.failures.handle(jobId, reason).catch(() => ({ jobId, reason }))
+        ? await this.failures.handle(jobId, reason, (id) => this.awaited.has(id)).catch(() => ({ jobId, reason }))
         : { jobId, reason };
       // undefined: the planned job was queued again under a fresh id (job-failures.ts); the wait goes on
       if (outcome.reason === undefined) return;
@@ -102,6 +104,26 @@ export class ShardWaiter {
    * TAKE_AHEAD keys are read at once, so results that land together cost one round trip.
    */
   async waitFor<T>(
+    keys: string[],
+    jobIds: string[],
+    signal?: AbortSignal,
+    straggler?: { afterMs: number; onDeadline: (missing: number[], round: number) => Promise<void> },
+    take?: Take<T>,
+  ): Promise<void> {
+    // the job ids a wait is on now: a squatted reduce job's copy is queued only then (job-failures.ts)
+    for (const id of jobIds) this.awaited.set(id, (this.awaited.get(id) ?? 0) + 1);
+    try {
+      await this.waitUntil(keys, jobIds, signal, straggler, take);
+    } finally {
+      for (const id of jobIds) {
+        const n = (this.awaited.get(id) ?? 1) - 1;
+        if (n > 0) this.awaited.set(id, n);
+        else this.awaited.delete(id);
+      }
+    }
+  }
+
+  private async waitUntil<T>(
     keys: string[],
     jobIds: string[],
     signal?: AbortSignal,

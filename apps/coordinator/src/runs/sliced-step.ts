@@ -1,15 +1,6 @@
 import { Logger } from '@nestjs/common';
-import { createOptimizerState, learningRate, type OptimizerState } from '@nnq/nn';
-import {
-  decodeFloat32,
-  gradientJobId,
-  JOB_OPTIONS,
-  JOB_REDUCE,
-  parseSliceMarker,
-  reduceJobId,
-  type ReduceJob,
-  type SliceMarker,
-} from '@nnq/protocol';
+import { createOptimizerState, type OptimizerState } from '@nnq/nn';
+import { decodeFloat32, gradientJobId, parseSliceMarker, type SliceMarker } from '@nnq/protocol';
 import {
   decodeSliceState,
   encodeSliceState,
@@ -22,7 +13,7 @@ import {
 import type { DriverDeps } from './driver-deps';
 import { lapClock } from './lap-clock';
 import { publishSlices } from './publish-slices';
-import { gradientJobs } from './step-jobs';
+import { gradientJobs, reduceStep } from './step-jobs';
 import { promoteParked } from './parked-jobs';
 
 export interface SlicedOutcome extends StepRecord {
@@ -127,16 +118,8 @@ export class SlicedSteps {
     // 3. one reduce job per slice (rows come from the plan); workers write parameters t+1 (staged)
     // and the slices' state t+1; the last slice totals the trailers; each job then queues its share
     // of step t+1's shards, so this dispatch is the same size at any shard count
-    const rows = shards.reduce((n, r) => n + r.end - r.start, 0);
-    const lr = learningRate(this.config.schedule, t, { baseLr: this.config.optimizer.lr, batchSize: this.config.batchSize }); // prettier-ignore
-    const next = t + 1 < plan.totalSteps ? plan.shardsOf(t + 1) : [];
+    const { jobs: reduceJobs, rows, lr, next } = reduceStep(id, this.config, plan, this.ranges, t);
     const K = this.ranges.length;
-    const reduceJobs = this.ranges.map((r) => {
-      const share = next.slice(Math.floor((r.slice * next.length) / K), Math.floor(((r.slice + 1) * next.length) / K));
-      const data: ReduceJob = { kind: 'reduce', runId: id, step: t, slice: r.slice, start: r.start, end: r.end, version: t, lr, shards: shards.length, rows }; // prettier-ignore
-      if (share.length) data.next = share.map(({ shard, epoch, start, end }) => ({ shard, epoch, start, end }));
-      return { name: JOB_REDUCE, data, opts: { ...JOB_OPTIONS, jobId: reduceJobId(id, t, r.slice), priority: 1 } };
-    });
     const reduceIds = reduceJobs.map((j) => j.opts.jobId);
     waiter.forget([...reduceIds, ...next.map((r) => gradientJobId(id, t + 1, r.shard))]);
     await queue.addBulk(reduceJobs);

@@ -1,5 +1,15 @@
-import { evaluateJobId, gradientJobEntry, JOB_EVALUATE, JOB_OPTIONS, type EvaluateJob } from '@nnq/protocol';
-import { evalRanges, type RunPlan, type SplitName } from '@nnq/training';
+import { learningRate } from '@nnq/nn';
+import {
+  evaluateJobId,
+  gradientJobEntry,
+  JOB_EVALUATE,
+  JOB_OPTIONS,
+  JOB_REDUCE,
+  reduceJobId,
+  type EvaluateJob,
+  type ReduceJob,
+} from '@nnq/protocol';
+import { evalRanges, type RunConfig, type RunPlan, type SliceRange, type SplitName } from '@nnq/training';
 
 /** The gradient jobs of step t, one per shard (`ahead`: queued while step t-1 still runs). */
 export function gradientJobs(runId: string, plan: RunPlan, t: number, ahead = false) {
@@ -35,4 +45,36 @@ export function evaluateJobs(runId: string, split: SplitName, version: number, r
       opts: { ...JOB_OPTIONS, jobId: evaluateJobId(runId, evalId, shard), priority: ranges.length },
     };
   });
+}
+
+/**
+ * The reduce jobs of sliced step t, one per slice (docs/deploy.md): the slice's parameter range,
+ * version t, the schedule's learning rate at t, the step's rows (from the plan), and the slice's
+ * share of step t+1's shards, which the job queues once its slice is committed. Also returns the
+ * rows, the learning rate and step t+1's shards, which the step records.
+ */
+export function reduceStep(runId: string, config: RunConfig, plan: RunPlan, ranges: SliceRange[], t: number) {
+  const shards = plan.shardsOf(t);
+  const rows = shards.reduce((n, r) => n + r.end - r.start, 0);
+  const lr = learningRate(config.schedule, t, { baseLr: config.optimizer.lr, batchSize: config.batchSize });
+  const next = t + 1 < plan.totalSteps ? plan.shardsOf(t + 1) : [];
+  const K = ranges.length;
+  const jobs = ranges.map((r) => {
+    const share = next.slice(Math.floor((r.slice * next.length) / K), Math.floor(((r.slice + 1) * next.length) / K));
+    const data: ReduceJob = {
+      kind: 'reduce',
+      runId,
+      step: t,
+      slice: r.slice,
+      start: r.start,
+      end: r.end,
+      version: t,
+      lr,
+      shards: shards.length,
+      rows,
+    };
+    if (share.length) data.next = share.map(({ shard, epoch, start, end }) => ({ shard, epoch, start, end }));
+    return { name: JOB_REDUCE, data, opts: { ...JOB_OPTIONS, jobId: reduceJobId(runId, t, r.slice), priority: 1 } };
+  });
+  return { jobs, rows, lr, next };
 }

@@ -3,7 +3,7 @@ import {
   parseEvaluateJobId,
   parseGradientJobId,
   PLAN_MISMATCH,
-  reduceJobId,
+  parseReduceJobId,
   type EvaluateJob,
   type GradientJob,
   type ReduceJob,
@@ -84,7 +84,7 @@ export function checkPlan(jobId: string | undefined, job: GradientJob | Evaluate
  * Why a reduce job (sliced reduction) is not the one the run's coordinator queues for its step and
  * slice, or null: its parameter range is the slice's (sliceRanges), it reads version = step, its
  * learning rate is the schedule's at that step, its rows a whole batch over the run's shards, and
- * its id is `<run>-<step>-r<slice>`. Another learning rate or range would change the weights. (The
+ * its id is `<run>-<step>-r<slice>` (or a copy's `-f<n>`). Another learning rate or range would change the weights. (The
  * next step's shards it queues are checked by the workers that take them.)
  */
 export function reduceMismatch(
@@ -102,7 +102,8 @@ export function reduceMismatch(
         .filter((f) => job[f] !== want[f])
         .map((f) => `${f} is ${job[f]}, the plan says ${want[f]}`)
     : [`slice ${job.slice} does not exist`];
-  if (jobId !== reduceJobId(job.runId, job.step, job.slice))
+  const named = jobId === undefined ? null : parseReduceJobId(jobId);
+  if (!named || named.runId !== job.runId || named.step !== job.step || named.slice !== job.slice)
     differ.push(`its id does not name run ${job.runId} step ${job.step} slice ${job.slice}`);
   if (!differ.length) return null;
   return `job ${jobId ?? '(no id)'}: ${PLAN_MISMATCH} of run ${job.runId} (step ${job.step}, slice ${job.slice}): ${differ.join('; ')}`;
