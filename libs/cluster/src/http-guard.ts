@@ -96,12 +96,15 @@ function originProblem(req: IncomingMessage): string | null {
   return `a request from another origin (${quote(origin)}) may not change anything here; only pages of this origin, or clients that are not browsers, may`;
 }
 
+/** The 415 message: what was sent instead of a JSON body. */
+export const notJson = (got: string) => `the request body must be JSON (content-type: application/json), got ${got}`;
+
 /** Why a mutation's body is not JSON (415), or null. */
 export function contentTypeProblem(req: IncomingMessage): string | null {
   const type = req.headers['content-type'];
   const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
   if (type === undefined ? !hasBody : type.split(';')[0].trim().toLowerCase() === 'application/json') return null;
-  return `the request body must be JSON (content-type: application/json), got ${type === undefined ? 'no content-type' : quote(type).slice(1, -1)}`;
+  return notJson(type === undefined ? 'no content-type' : quote(type).slice(1, -1));
 }
 
 /** Host, Origin and content-type checks (see above); register before the body parser and every route. */

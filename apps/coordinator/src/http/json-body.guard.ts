@@ -1,6 +1,7 @@
 import { Injectable, UnsupportedMediaTypeException, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
+import { notJson } from '@nnq/cluster';
 
 /**
  * Every handler that takes a `@Body()` gets a JSON one. The content type of any body is checked
@@ -18,8 +19,6 @@ export class JsonBodyGuard implements CanActivate {
     const req = context.switchToHttp().getRequest<{ body?: unknown; headers: Record<string, string | undefined> }>();
     if (!takesBody || req.body !== undefined) return true;
     const type = req.headers['content-type'];
-    throw new UnsupportedMediaTypeException(
-      `the request body must be JSON (content-type: application/json), got ${type ? 'an empty body' : 'no content-type'}`,
-    );
+    throw new UnsupportedMediaTypeException(notJson(type ? 'an empty body' : 'no content-type'));
   }
 }
