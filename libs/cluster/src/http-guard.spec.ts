@@ -54,6 +54,11 @@ describe('browserGuard: Host', () => {
     },
   );
 
+  it('echoes a foreign Host escaped and shortened', () => {
+    const a = run(guard, 'GET', { host: `evil\u009b${'x'.repeat(200)}` });
+    expect(a.body?.message).toMatch(/^this server does not answer to the host "evil\\u009Bx{95}\.\.\.":/);
+  });
+
   it('serves NNQ_HOST when it is a name, and NNQ_ALLOWED_HOSTS', () => {
     expect([...allowedHosts({ NNQ_HOST: 'Box.Lan', NNQ_ALLOWED_HOSTS: ' nnq.example.com ,api.example.' })]).toEqual([
       'localhost',

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
-import { jsonBoundsProblem } from '@nnq/protocol';
+import { jsonBoundsProblem, quoted } from '@nnq/protocol';
 import type { NnqConfig } from './config';
 
 /**
@@ -46,8 +46,8 @@ export function splitHost(authority: string): { name: string; port: string } | n
 
 const isAddress = (name: string) => isIP(name.replace(/^\[|\]$/g, '')) !== 0;
 
-/** `"value"`, at most 100 characters and JSON-escaped: the caller's own header, never anything of ours. */
-const quote = (v: string) => JSON.stringify(v.length > 100 ? `${v.slice(0, 100)}...` : v);
+/** The caller's own header, shortened and escaped: never anything of ours. */
+const quote = (v: string) => quoted(v, 100);
 
 /** An answer in Nest's error shape, so clients parse one format. */
 export function refuse(
@@ -87,7 +87,7 @@ function authority(host: { name: string; port: string }): string {
 function originProblem(req: IncomingMessage): string | null {
   const site = req.headers['sec-fetch-site'];
   if (site !== undefined && site !== 'same-origin' && site !== 'none')
-    return `a ${site} request may not change anything here (Sec-Fetch-Site: ${quote(site)}); only pages of this origin, or clients that are not browsers, may`;
+    return `a ${/^(cross|same)-site$/.test(site) ? site : 'foreign'} request may not change anything here (Sec-Fetch-Site: ${quote(site)}); only pages of this origin, or clients that are not browsers, may`;
   const origin = req.headers.origin;
   if (origin === undefined) return null;
   const from = URL.canParse(origin) ? splitHost(new URL(origin).host) : null;

@@ -32,6 +32,8 @@ interface Node {
   segment?: string | number;
 }
 
+import { quoted } from './printable-text';
+
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
 /** `a.b[0]["odd key"]`, or `(root)`; keys are shortened to 40 characters and JSON-quoted when not identifiers. */
@@ -42,7 +44,7 @@ function pathOf(node: Node | undefined): string {
   for (const s of segments.reverse()) {
     if (typeof s === 'number') out += `[${s}]`;
     else if (IDENTIFIER.test(s)) out += out ? `.${s}` : s;
-    else out += `[${JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}...` : s)}]`;
+    else out += `[${quoted(s, 40)}]`;
   }
   return out || '(root)';
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { escapeNonPrintable, nameProblem, nonPrintableProblem } from './printable-text';
+import { escapeNonPrintable, nameProblem, nonPrintableProblem, quoted } from './printable-text';
 
 describe('printable text', () => {
   it('accepts letters of any script, emoji (surrogate pairs) and punctuation', () => {
@@ -26,6 +26,11 @@ describe('printable text', () => {
     expect(escapeNonPrintable('a\u001b[2Jb\u202ec\ud800 🚀')).toBe('a\\u001B[2Jb\\u202Ec\\uD800 🚀');
     // the escaped form is still valid JSON inside a string
     expect(JSON.parse(`"${escapeNonPrintable('x\u009by')}"`)).toBe('x\u009by');
+  });
+
+  it('quotes input for a message shortened, with nothing non-printable raw', () => {
+    expect(quoted('a\u009bb\u202e"c"')).toBe('"a\\u009Bb\\u202E\\"c\\""');
+    expect(quoted('x'.repeat(10), 4)).toBe('"xxxx..."');
   });
 
   it('names are printable text without < or >', () => {

@@ -37,3 +37,11 @@ export function escapeNonPrintable(s: string): string {
 export function nameProblem(s: string): string | null {
   return nonPrintableProblem(s) ?? (/[<>]/.test(s) ? 'must not contain < or >' : null);
 }
+
+/**
+ * `s` as a JSON string literal for a message that echoes input: at most `max` characters (then
+ * `...`), and nothing non-printable left raw (JSON.stringify escapes C0 controls only).
+ */
+export function quoted(s: string, max = 80): string {
+  return escapeNonPrintable(JSON.stringify(s.length > max ? `${s.slice(0, max)}...` : s));
+}

@@ -1,4 +1,4 @@
-import { FORBIDDEN_KEYS } from '@nnq/protocol';
+import { FORBIDDEN_KEYS, quoted } from '@nnq/protocol';
 
 /**
  * Paths into a run config: `optimizer.lr`, `model.layers[0].units`, `batchSize`.
@@ -15,7 +15,8 @@ export function parsePath(path: string): PathSegment[] {
   while (rest.length) {
     if (out.length && rest[0] === '.') rest = rest.slice(1);
     const m = SEGMENT.exec(rest);
-    if (!m) throw new RangeError(`is not a config path like optimizer.lr or model.layers[0].units (at "${rest}")`);
+    if (!m)
+      throw new RangeError(`is not a config path like optimizer.lr or model.layers[0].units (at ${quoted(rest)})`);
     // setPath would write these into a prototype, or nowhere: never a config key
     if (m[1] !== undefined && FORBIDDEN_KEYS.has(m[1]))
       throw new RangeError(`names ${m[1]}, which is not a config key`);

@@ -1,5 +1,5 @@
 import { formatIssues } from '@nnq/nn';
-import { jsonBoundsProblem } from '@nnq/protocol';
+import { jsonBoundsProblem, quoted } from '@nnq/protocol';
 import { z } from 'zod';
 import { memoryBudgetProblems, type MemoryBudgets } from '../memory-budget';
 import { parseRunConfig, RunConfigError, type RunConfig } from '../run-config';
@@ -127,7 +127,7 @@ export function parseSweepConfig(json: unknown, budgets?: MemoryBudgets): SweepC
   const problems: string[] = [];
   const paths = new Map<string, PathSegment[]>();
   for (const [path, p] of Object.entries(parsed.space)) {
-    const where = `space[${JSON.stringify(path)}]`;
+    const where = `space[${quoted(path)}]`;
     let segs: PathSegment[];
     try {
       segs = parsePath(path);
@@ -163,7 +163,7 @@ function* probes(sweep: SweepConfig): Generator<{ what: string; params: TrialPar
 function firstInvalidTrial(sweep: SweepConfig, budgets?: MemoryBudgets): string | null {
   for (const { what, params } of probes(sweep)) {
     const path = Object.keys(params).length === 1 ? Object.keys(params)[0] : undefined;
-    const where = path ? `space[${JSON.stringify(path)}]` : 'space';
+    const where = path ? `space[${quoted(path)}]` : 'space';
     let trial: RunConfig;
     try {
       trial = trialConfig(sweep, 0, params);
