@@ -33,8 +33,28 @@ describe('optimizers: hand-computed first steps (p = [1, -2], g = [0.5, 1], lr =
     close(run({ type: 'adam', lr: 0.1 }), [0.9, -2.1]));
   it('adam second step with the same gradient is again lr * sign(g)', () =>
     close(run({ type: 'adam', lr: 0.1 }, 2), [0.8, -2.2]));
-  it('adam with L2 folds wd p into g (sign unchanged here)', () =>
-    close(run({ type: 'adam', lr: 0.1, weightDecay: 0.1 }), [0.9, -2.1]));
+  it('adam with L2 steps by lr sign(g + wd p): wd 1 flips the second sign, g + p = [1.5, -1]', () =>
+    close(run({ type: 'adam', lr: 0.1, weightDecay: 1 }), [0.9, -1.9]));
+  it('adam with L2 follows Kingma & Ba on g + wd p for 3 steps (float64 textbook order)', () => {
+    // Algorithm 1 as printed, on the decayed gradient: mhat / (sqrt(vhat) + eps)
+    const [lr, wd, b1, b2, eps] = [0.1, 1, 0.9, 0.999, 1e-8];
+    const p = [1, -2];
+    const m = [0, 0];
+    const v = [0, 0];
+    for (let t = 1; t <= 3; t++) {
+      for (let i = 0; i < 2; i++) {
+        const g = [0.5, 1][i] + wd * p[i];
+        m[i] = b1 * m[i] + (1 - b1) * g;
+        v[i] = b2 * v[i] + (1 - b2) * g * g;
+        p[i] -= (lr * (m[i] / (1 - b1 ** t))) / (Math.sqrt(v[i] / (1 - b2 ** t)) + eps);
+      }
+    }
+    const got = run({ type: 'adam', lr, weightDecay: wd }, 3);
+    close(got, p);
+    // p = [0.7009, -1.7016]; without the decay the three steps are 3 lr sign(g): [0.7, -2.3]
+    close(run({ type: 'adam', lr }, 3), [0.7, -2.3]);
+    expect(got[1] - -2.3).toBeGreaterThan(0.5);
+  });
   it('adamw: decoupled decay p - lr (sign(g) + wd p)', () =>
     close(run({ type: 'adamw', lr: 0.1, weightDecay: 0.01 }), [1 - 0.1 * 1.01, -2 - 0.1 * (1 - 0.02)]));
   it('rmsprop: s = 0.1 g^2, p - lr g / sqrt(s) = p - lr / sqrt(0.1) sign(g)', () =>
