@@ -188,7 +188,7 @@ describe('browser-borne requests, unbounded bodies and slow readers', () => {
         if (liveText.length < 16 << 20) liveText += new TextDecoder().decode(value);
       }
     })();
-    await until(async () => /event: snapshot\n(retry: \d+\n)?data: .*\n\n/.test(liveText), 30_000, 'the snapshot');
+    await until(async () => /event: snapshot\n(retry: \d+\n)?data: .*\n\n/.test(liveText), 120_000, 'the snapshot');
     expect(liveText).toContain(`[250000,0.123456789,0.5]`);
 
     const rss = () =>
@@ -200,7 +200,7 @@ describe('browser-borne requests, unbounded bodies and slow readers', () => {
     const drops = () =>
       (cluster.coordinator!.output().match(/\/events: dropped a client that is not reading/g) ?? []).length;
     try {
-      await until(async () => drops() >= 50, 60_000, '50 dropped /events clients');
+      await until(async () => drops() >= 50, 120_000, '50 dropped /events clients');
     } finally {
       clearInterval(sampler);
     }
