@@ -93,8 +93,11 @@ describe('stalls heal', () => {
     ['sliced', { reduce: { slices: 2, sliceAbove: 0 } }],
   ];
 
+  // One retry: a trapped run is 40x slower for good, but this shared 2-core machine can slow a
+  // 200-step window by 1.6x for a few seconds on its own (seen once in three runs here).
   it.each(strategies)(
     '%s: after each of 10 pauses of a worker (0.1-5 s) the run is back within 1.5x of its step time',
+    { timeout: 200_000, retry: 1 },
     async (name, extra) => {
       cluster = new TestCluster(redisUrl, `stall-${name}`);
       await cluster.startCoordinator();
@@ -148,6 +151,5 @@ describe('stalls heal', () => {
         expect(r.steps[1], `steps after the ${r.pause} ms pause`).toBe(WINDOW);
       }
     },
-    200_000,
   );
 });
