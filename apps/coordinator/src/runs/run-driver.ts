@@ -1,3 +1,5 @@
+// Past 400 lines because the central step (step, publish) still lives in the driver: issue #22 moves it
+// beside sliced-step.ts behind one step interface, which leaves the loop here.
 import { Logger } from '@nestjs/common';
 import {
   writeModel,
