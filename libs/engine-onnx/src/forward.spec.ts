@@ -4,15 +4,15 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { buildForwardModel, compileForward, exportOnnx, FORWARD_INPUT, FORWARD_OUTPUT, predict } from './forward';
 import { sessionOptions } from './ort';
-import { XOR_PARAMS, XOR_SPEC, XOR_X, randomBatch, relErr, specArb } from './testing';
+import { XOR_PARAMS, XOR_SPEC, XOR_X, fillMasked, randomBatch, relErr, specArb } from './testing';
 
-/** Params with nonzero biases, so every input of the graph matters. */
+/** Params with nonzero biases, so every input of the graph matters, and weights under masks to ignore. */
 function paramsFor(spec: ReturnType<typeof parseSpec>, seed: number): Float32Array {
   const rng = createRng(seed);
   const p = initParams(spec, rng, 'glorot_uniform');
   for (const l of paramLayout(spec).layers)
     for (let i = 0; i < l.biasSize; i++) p[l.biasOffset + i] = 0.3 * rng.normal();
-  return p;
+  return fillMasked(spec, p, rng);
 }
 
 describe('predict / compileForward', () => {

@@ -12,7 +12,17 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildTrainingGraph } from './training-graph';
 import { compileTrainingStep, type OnnxTrainingStep } from './training-step';
-import { XOR_PARAMS, XOR_SPEC, XOR_X, XOR_Y, randomBatch, relErr, specArb } from './testing';
+import {
+  XOR_PARAMS,
+  XOR_SPEC,
+  XOR_X,
+  XOR_Y,
+  fillMasked,
+  randomBatch,
+  relErr,
+  specArb,
+  tensorMismatches,
+} from './testing';
 
 const steps: OnnxTrainingStep[] = [];
 afterAll(async () => {
@@ -63,7 +73,7 @@ describe('compileTrainingStep: the lecture XOR network', () => {
 });
 
 describe('compileTrainingStep: random specs against libs/nn', () => {
-  it('has the same loss, correct count and gradient (norm-wise 1e-5) on every activation, loss, mask and skip', async () => {
+  it('has the same loss, correct count and gradient (1e-5 per tensor) on every activation, loss, mask and skip', async () => {
     await fc.assert(
       fc.asyncProperty(specArb, fc.integer({ min: 1, max: 9 }), fc.integer(), async (spec, batch, seed) => {
         const rng = createRng(seed);
@@ -72,6 +82,8 @@ describe('compileTrainingStep: random specs against libs/nn', () => {
         for (const l of paramLayout(spec).layers) {
           for (let i = 0; i < l.biasSize; i++) params[l.biasOffset + i] = 0.3 * rng.normal();
         }
+        // and weights under the masks, which both engines must ignore
+        fillMasked(spec, params, rng);
         const { x, y } = randomBatch(spec, batch, rng);
         const step = compileTrainingStep(spec);
         try {
@@ -79,14 +91,15 @@ describe('compileTrainingStep: random specs against libs/nn', () => {
           const ref = lossAndGrad(spec, params, x, y, batch);
           expect(relErr([r.loss], [ref.loss], 1e-3)).toBeLessThan(1e-5);
           expect(r.correct).toBe(ref.correct);
-          expect(relErr(r.grad, ref.grad)).toBeLessThan(1e-5);
+          expect(tensorMismatches(spec, r.grad, ref.grad, 1e-5)).toEqual([]);
           const mask = flatMask(spec);
           if (mask) mask.forEach((m, i) => m === 0 && expect(r.grad[i]).toBe(0));
         } finally {
           await step.dispose();
         }
       }),
-      { numRuns: 150 },
+      // a fixed seed: the same 150 networks on every run, so a failure comes back
+      { numRuns: 150, seed: 20_226, endOnFailure: true },
     );
   });
 
@@ -117,6 +130,29 @@ describe('compileTrainingStep: random specs against libs/nn', () => {
     expect(Buffer.from(buildTrainingGraph(spec, 5).model).equals(Buffer.from(buildTrainingGraph(spec, 5).model))).toBe(
       true,
     );
+  });
+});
+
+describe('compileTrainingStep: masks', () => {
+  const masked = specArb.filter((s) => s.layers.some((l) => l.mask?.some((row) => row.includes(0))));
+
+  it('ignores the weights under a mask: the loss and gradient of zeroed ones, and exactly 0 there', async () => {
+    for (const spec of fc.sample(masked, { numRuns: 25, seed: 13 })) {
+      const rng = createRng(8);
+      const zeroed = initParams(spec, rng, 'glorot_uniform');
+      const filled = fillMasked(spec, Float32Array.from(zeroed), rng);
+      const mask = flatMask(spec)!;
+      expect(filled.some((v, i) => mask[i] === 0 && v !== 0)).toBe(true);
+      const { x, y } = randomBatch(spec, 6, rng);
+      const step = compile(spec);
+      const a = await step.run(filled, x, y, 6);
+      const b = await step.run(zeroed, x, y, 6, new Float32Array(zeroed.length));
+      expect(a.loss).toBe(b.loss);
+      expect(a.correct).toBe(b.correct);
+      // == and not toEqual: a masked product may be -0 on one side and +0 on the other
+      expect(a.grad.filter((v, i) => v != b.grad[i])).toEqual(new Float32Array(0));
+      mask.forEach((m, i) => m === 0 && expect(Object.is(a.grad[i], 0)).toBe(true));
+    }
   });
 });
 
@@ -187,7 +223,7 @@ describe('compileTrainingStep: saturated units', () => {
       expect(Number.isFinite(r.loss)).toBe(true);
       expect(r.grad.every(Number.isFinite)).toBe(true);
       expect(relErr([r.loss], [ref.loss], 1e-3)).toBeLessThan(1e-5);
-      expect(relErr(r.grad, ref.grad)).toBeLessThan(1e-5);
+      expect(tensorMismatches(spec, r.grad, ref.grad, 1e-5)).toEqual([]);
       expect(r.correct).toBe(ref.correct);
     },
   );
