@@ -1,7 +1,7 @@
 import { KeySchema, SHARD_QUEUE } from '@nnq/protocol';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,16 +10,15 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { getJson, startApp, stopApp, uniquePrefix, until, type AppProcess } from './support/processes';
 import { exampleConfig, waitForRun, type RunView } from './support/runs';
+import { CHROMIUM, hasTool } from './support/tools';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = resolve(__dirname, '..', 'test-artifacts');
-const hasChromium = existsSync(CHROMIUM);
+const hasChromium = hasTool('chromium', 'test/dashboard.e2e.ts');
 
 /** The page's window.nnqDashboard; functions run in the browser name it inline (the tests' lib has no DOM types). */
 interface Win {
   nnqDashboard: { connected: boolean; runs: Record<string, { name: string; state: string; points: number }> };
 }
-if (!hasChromium) console.log(`dashboard e2e skipped: ${CHROMIUM} is missing (apt-get install -y chromium)`);
 
 // The page a person watches training on: runs, live curves over server-sent events, workers, queue.
 describe.skipIf(!hasChromium)('the coordinator dashboard in a browser', () => {

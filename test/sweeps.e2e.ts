@@ -1,11 +1,12 @@
 import { readModel } from '@nnq/nn';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TestCluster } from './support/cluster';
 import { getJson, until } from './support/processes';
 import { exampleConfig } from './support/runs';
+import { CHROMIUM, hasTool } from './support/tools';
 
 interface Trial {
   index: number;
@@ -36,7 +37,7 @@ async function post<T>(url: string, body?: unknown): Promise<{ status: number; b
   return { status: res.status, body: (await res.json()) as T };
 }
 
-const CHROMIUM = '/usr/bin/chromium';
+const hasChromium = hasTool('chromium', "test/sweeps.e2e.ts's dashboard test");
 
 // examples/sweep-spirals.json: a grid over optimizer.lr x model.layers[0].units on two spirals,
 // 12 epochs, ASHA (rungs at epochs 2 and 6, eta 3), 6 trials, at most 2 at once on 2 workers.
@@ -186,30 +187,27 @@ describe('hyperparameter sweeps on the shared worker pool', () => {
     expect(done.best!.index).toBe(1);
   });
 
-  it.skipIf(!existsSync(CHROMIUM))(
-    'shows the sweep on the dashboard: leaderboard and parallel coordinates',
-    async () => {
-      expect(sweepId).not.toBe('');
-      const browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--headless', '--no-sandbox', '--disable-gpu'],
-      });
-      try {
-        const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
-        await page.goto(`${cluster.base}/`);
-        const card = page.locator(`.sweep[data-sweep-id="${sweepId}"]`);
-        await card.waitFor({ timeout: 15_000 });
-        expect(await card.locator('table.leaderboard tbody tr').count()).toBe(6);
-        expect(await card.locator('svg.parallel polyline.trial').count()).toBe(6);
-        expect(await card.locator('svg.parallel g.axis').count()).toBe(3);
-        expect(await page.locator('#no-sweeps').isHidden()).toBe(true);
-        const artifacts = resolve(__dirname, '..', 'test-artifacts');
-        mkdirSync(artifacts, { recursive: true });
-        await page.waitForTimeout(300);
-        await page.locator('#sweeps-section').screenshot({ path: resolve(artifacts, 'sweeps-dashboard.png') });
-      } finally {
-        await browser.close();
-      }
-    },
-  );
+  it.skipIf(!hasChromium)('shows the sweep on the dashboard: leaderboard and parallel coordinates', async () => {
+    expect(sweepId).not.toBe('');
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu'],
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
+      await page.goto(`${cluster.base}/`);
+      const card = page.locator(`.sweep[data-sweep-id="${sweepId}"]`);
+      await card.waitFor({ timeout: 15_000 });
+      expect(await card.locator('table.leaderboard tbody tr').count()).toBe(6);
+      expect(await card.locator('svg.parallel polyline.trial').count()).toBe(6);
+      expect(await card.locator('svg.parallel g.axis').count()).toBe(3);
+      expect(await page.locator('#no-sweeps').isHidden()).toBe(true);
+      const artifacts = resolve(__dirname, '..', 'test-artifacts');
+      mkdirSync(artifacts, { recursive: true });
+      await page.waitForTimeout(300);
+      await page.locator('#sweeps-section').screenshot({ path: resolve(artifacts, 'sweeps-dashboard.png') });
+    } finally {
+      await browser.close();
+    }
+  });
 });

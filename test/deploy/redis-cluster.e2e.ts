@@ -8,13 +8,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TestCluster } from '../support/cluster';
 import { getJson, startApp, stopApp, uniquePrefix, until, type AppProcess } from '../support/processes';
 import { exampleConfig, modelParams, submitRun, waitForRun, type RunView } from '../support/runs';
+import { hasTool } from '../support/tools';
 
-const has = (bin: string) => spawnSync(bin, ['--version'], { stdio: 'ignore' }).status === 0;
-const missing = ['redis-server', 'redis-cli'].filter((b) => !has(b));
-if (missing.length)
-  console.warn(
-    `skipping test/deploy/redis-cluster.e2e.ts: ${missing.join(' and ')} not on PATH (apt-get install -y redis-server)`,
-  );
+const SUITE = 'test/deploy/redis-cluster.e2e.ts';
+const skip = !hasTool('redis-server', SUITE) || !hasTool('redis-cli', SUITE);
 
 const PASSWORD = 'cluster-test-secret';
 const MASTERS = 3;
@@ -44,7 +41,7 @@ function redisCli(port: number, ...args: string[]): string {
   return r.stdout;
 }
 
-describe.skipIf(missing.length > 0)('a Redis Cluster of three masters', () => {
+describe.skipIf(skip)('a Redis Cluster of three masters', () => {
   const dir = mkdtempSync(join(tmpdir(), 'nnq-redis-cluster-'));
   const ports: number[] = [];
   const servers: ChildProcess[] = [];

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { missing, run, TestCluster } from './support';
+import { hasTool } from '../support/tools';
+import { run, TestCluster } from './support';
 
-const skip = missing('promtool');
+const skip = !hasTool('promtool', 'test/monitoring/metrics-lint.e2e.ts');
 
 /** `promtool check metrics` reads the exposition on stdin; any output is a complaint. */
 async function lint(text: string): Promise<string> {

@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { until } from '../support/processes';
-import { DEPLOY, freePort, missing, TestCluster } from './support';
+import { hasTool } from '../support/tools';
+import { DEPLOY, freePort, TestCluster } from './support';
 
-const skip = missing('prometheus');
+const skip = !hasTool('prometheus', 'test/monitoring/prometheus.e2e.ts');
 
 interface ApiResponse<T> {
   status: 'success' | 'error';

@@ -2,9 +2,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEPLOY, missing, run } from './support';
+import { hasTool } from '../support/tools';
+import { DEPLOY, run } from './support';
 
-const skip = missing('promtool');
+const skip = !hasTool('promtool', 'test/monitoring/promtool.e2e.ts');
 const dir = join(DEPLOY, 'prometheus');
 
 function ok(r: { code: number | null; stdout: string; stderr: string }): void {

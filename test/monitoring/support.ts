@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,20 +8,6 @@ import { getJson, startApp, stopApp, uniquePrefix, until, type AppProcess } from
 
 export const ROOT = resolve(__dirname, '..', '..');
 export const DEPLOY = join(ROOT, 'deploy');
-
-/** Path of a binary on PATH, or null. */
-export function which(bin: string): string | null {
-  const r = spawnSync('sh', ['-c', `command -v ${bin}`], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : null;
-}
-
-/** Why a suite that needs `bin` is skipped, printed once; null when `bin` is there. */
-export function missing(bin: string, pkg = 'prometheus'): string | null {
-  if (which(bin)) return null;
-  const reason = `${bin} not on PATH: skipped (apt-get install -y ${pkg}; .ci/run installs it)`;
-  console.warn(reason);
-  return reason;
-}
 
 export interface Run {
   code: number | null;

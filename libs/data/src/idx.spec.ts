@@ -1,11 +1,12 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
+import { hasTool } from '../../../test/support/tools';
 import { DataError } from './errors';
 import { dataFileAccess } from './file-access';
-import { FASHION_MNIST_FILES, readIdx as readIdxFrom } from './idx';
+import { readIdx as readIdxFrom } from './idx';
 import { loadDataset as loadFrom } from './load';
 import { FASHION_MNIST_DIR, fashionMnistSource, type DatasetSourceInput } from './source';
 
@@ -126,12 +127,7 @@ describe('IDX reader', () => {
   });
 });
 
-const haveFashion = existsSync(join(FASHION_MNIST_DIR, FASHION_MNIST_FILES.train.images));
-if (!haveFashion) {
-  console.warn(
-    `skipping Fashion-MNIST tests: ${FASHION_MNIST_DIR} is absent (install Debian's dataset-fashion-mnist package)`,
-  );
-}
+const haveFashion = hasTool('fashion-mnist', "libs/data/src/idx.spec.ts's Fashion-MNIST tests");
 
 describe('Fashion-MNIST (Debian dataset-fashion-mnist)', () => {
   it.skipIf(!haveFashion)('loads 60,000 + 10,000 28x28 uint8 images of 10 classes', () => {

@@ -1,15 +1,15 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { hasTool } from '../../../test/support/tools';
 import type { Dataset } from './dataset';
 import { DatasetCache } from './dataset-cache';
 import { DataError } from './errors';
 import { datasetHash } from './hash';
 import { dataFileAccess } from './file-access';
-import { FASHION_MNIST_FILES } from './idx';
 import { loadDataset } from './load';
 import { fitPreprocessing, gatherBatch } from './preprocessing';
 import {
@@ -21,7 +21,7 @@ import {
   registerSource,
   type RedisClient,
 } from './registry';
-import { FASHION_MNIST_DIR, fashionMnistSource, type DatasetSourceInput } from './source';
+import { fashionMnistSource, type DatasetSourceInput } from './source';
 
 let redis: Redis;
 let prefix: string;
@@ -225,7 +225,7 @@ describe('dataset registry', () => {
     );
   });
 
-  const haveFashion = existsSync(join(FASHION_MNIST_DIR, FASHION_MNIST_FILES.train.images));
+  const haveFashion = hasTool('fashion-mnist', "libs/data/src/registry.spec.ts's Fashion-MNIST test");
   it.skipIf(!haveFashion)(
     'registers Fashion-MNIST in ~1 MiB uint8 chunks (skipped without dataset-fashion-mnist)',
     async () => {
