@@ -9,3 +9,4 @@ export * from './shard-jobs';
 export * from './slice-marker';
 export * from './json-bounds';
 export * from './printable-text';
+export * from './api';

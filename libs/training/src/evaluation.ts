@@ -1,18 +1,9 @@
 import type { Preprocessing } from '@nnq/data';
+import type { Evaluation, SplitName } from '@nnq/protocol';
 import type { GatherRows, LossAndGradFn } from './shard-compute';
 
-export type SplitName = 'train' | 'validation' | 'test';
-
-/** Loss and accuracy of a split at one parameter version. */
-export interface Evaluation {
-  split: SplitName;
-  step: number;
-  /** Mean loss per row. */
-  loss: number;
-  /** correct / rows (classification; 0 for regression). */
-  accuracy: number;
-  rows: number;
-}
+/** Loss and accuracy of a split at one parameter version: part of the HTTP contract (@nnq/protocol api). */
+export type { Evaluation, SplitName };
 
 /** Evaluation shard ranges of a split: positions [start, end) of at most rowsPerShard rows. */
 export function evalRanges(rows: number, rowsPerShard: number): Array<[number, number]> {
