@@ -11,12 +11,15 @@ export interface EmittedActivation {
   readonly h: string;
   /** Emit delta = f'(a) * dh; returns its name. */
   backward(dh: string): string;
+  /** 1 - h without cancellation where h is near 1 (the activations bounded by 1: softmax, sigmoid). */
+  complement?(): string;
 }
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const GELU_C = 0.044715;
 
-export function emitActivation(g: GraphBuilder, act: Activation, a: string): EmittedActivation {
+/** f over a [batch, units] value a. */
+export function emitActivation(g: GraphBuilder, act: Activation, a: string, units: number): EmittedActivation {
   switch (act) {
     case 'identity':
       return { h: a, backward: (dh) => dh };
@@ -61,7 +64,7 @@ export function emitActivation(g: GraphBuilder, act: Activation, a: string): Emi
     case 'sigmoid': {
       const sg = emitSigmoid(g, a);
       // f' = h (1 - h) = sigmoid(a) sigmoid(-a), from exp(-|a|): no cancellation anywhere
-      return { h: sg.s, backward: (dh) => g.op('Mul', [dh, sg.slope()]) };
+      return { h: sg.s, backward: (dh) => g.op('Mul', [dh, sg.slope()]), complement: sg.complement };
     }
     case 'tanh': {
       const h = g.op('Tanh', [a]);
@@ -97,17 +100,44 @@ export function emitActivation(g: GraphBuilder, act: Activation, a: string): Emi
       };
     }
     case 'softmax': {
-      const h = g.op('Softmax', [a], { axis: -1 });
-      return {
-        h,
-        // full Jacobian: delta_k = p_k (dh_k - sum_j p_j dh_j)
-        backward: (dh) => {
-          const pg = g.op('ReduceSum', [g.op('Mul', [h, dh]), g.int64s([1])], { keepdims: 1 });
-          return g.op('Mul', [h, g.op('Sub', [dh, pg])]);
-        },
-      };
+      const sm = emitSoftmax(g, a, units);
+      return { h: sm.p, backward: sm.backward, complement: sm.complement };
     }
   }
+}
+
+/** softmax(a) over the last axis, 1 - p without cancellation, and the backward through it. */
+export interface EmittedSoftmax {
+  readonly p: string;
+  /** 1 - p_k = sum_{j != k} p_j, accurate where p_k is near 1. */
+  complement(): string;
+  /** delta = dJ/da given dh = dJ/dp. */
+  backward(dh: string): string;
+}
+
+/**
+ * Softmax and its full-Jacobian backward, written so that a class with p_k near 1 loses no digits.
+ *
+ * The textbook form delta_k = p_k (dh_k - sum_j p_j dh_j) subtracts two numbers near dh_k where
+ * p_k is near 1 and keeps only what float32 had of 1 - p_k (2.2e-3 relative error at p_k = 0.99992).
+ * Here 1 - p_k is summed from the other classes, with the [K, K] matrix ones - I:
+ *   c_k = sum_{j != k} p_j                                   c = p (1 - I)
+ *   delta_k = p_k (dh_k c_k - sum_{j != k} p_j dh_j)         = p_k sum_j p_j (dh_k - dh_j)
+ * Both terms of the difference are small where p_k is near 1, so it is exact to a few ulps of them.
+ * Cost: two [batch, K] x [K, K] MatMuls; one formula for every row (no data-dependent branch).
+ */
+export function emitSoftmax(g: GraphBuilder, a: string, K: number): EmittedSoftmax {
+  const p = g.op('Softmax', [a], { axis: -1 });
+  let othersMatrix: string | null = null;
+  // (v (1 - I))_k = sum_{j != k} v_j
+  const others = (v: string) => g.op('MatMul', [v, (othersMatrix ??= onesMinusEye(g, K))]);
+  let complement: string | null = null;
+  const comp = () => (complement ??= others(p));
+  return {
+    p,
+    complement: comp,
+    backward: (dh) => g.op('Mul', [p, g.op('Sub', [g.op('Mul', [dh, comp()]), others(g.op('Mul', [p, dh]))])]),
+  };
 }
 
 /** sigmoid(a) and, emitted on demand, sigmoid(-a) = 1 - sigmoid(a) and sigmoid(a) sigmoid(-a). */
@@ -134,4 +164,11 @@ export function emitSigmoid(g: GraphBuilder, a: string): EmittedSigmoid {
     complement: () => (complement ??= g.op('Where', [pos, tr, r])),
     slope: () => (slope ??= g.op('Mul', [tr, r])), // t / (1 + t)^2
   };
+}
+
+/** A [K, K] initializer of ones with a zero diagonal: v (1 - I) sums every other class. */
+function onesMinusEye(g: GraphBuilder, K: number): string {
+  const m = new Float32Array(K * K).fill(1);
+  for (let k = 0; k < K; k++) m[k * K + k] = 0;
+  return g.initializer(`ones_minus_eye_${K}`, m, [K, K]);
 }

@@ -46,7 +46,7 @@ export function emitForward(
     const b = params.bias(n);
     // a(n) = x(n) W(n) + b(n)
     const an = b ? g.op('Gemm', [xn, w, b]) : g.op('MatMul', [xn, w]);
-    const f = emitActivation(g, spec.layers[n - 1].activation, an);
+    const f = emitActivation(g, spec.layers[n - 1].activation, an, l.units);
     x.push(xn);
     a.push(an);
     h.push(f.h);

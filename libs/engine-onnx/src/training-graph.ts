@@ -1,6 +1,6 @@
 import { paramLayout, type NetworkSpec, type ParamLayout } from '@nnq/nn';
 import { GraphBuilder } from './graph';
-import { emitSigmoid } from './activations';
+import type { EmittedActivation } from './activations';
 import { emitForward, maskOf } from './network';
 
 /** One parameter tensor of the flat layout, as a graph input (params) or output (gradient). */
@@ -96,15 +96,16 @@ export function buildTrainingGraph(spec: NetworkSpec, batch: number, feed: Param
   let deltaL: string;
   let hasCorrect = false;
   const sumAll = (v: string, name?: string) => g.op('ReduceSum', [v], { keepdims: 0 }, name);
+  const outAct = fwd.act[L];
   switch (spec.loss) {
     case 'sum_of_squares': {
-      const e = g.op('Sub', [out, y]); // dJ/dout = out - y
+      const e = outMinusY(g, outAct, y); // dJ/dout = out - y
       g.op('Mul', [sumAll(g.op('Mul', [e, e])), g.scalar(0.5)], {}, OUTPUT_LOSS); // J = 1/2 sum (y - out)^2
       deltaL = fwd.act[L].backward(e);
       break;
     }
     case 'mse': {
-      const e = g.op('Sub', [out, y]);
+      const e = outMinusY(g, outAct, y);
       g.op('Mul', [sumAll(g.op('Mul', [e, e])), g.scalar(1 / K)], {}, OUTPUT_LOSS); // J = 1/K sum (y - out)^2
       deltaL = fwd.act[L].backward(g.op('Mul', [e, g.scalar(2 / K)])); // dJ/dout = 2/K (out - y)
       break;
@@ -112,17 +113,18 @@ export function buildTrainingGraph(spec: NetworkSpec, batch: number, feed: Param
     case 'softmax_cross_entropy': {
       // J = -sum_k y_k log p_k from the logits; delta(L) = p - y. Written so that confident
       // predictions (p_k near 1) lose no digits, with only same-shape or scalar broadcasts:
-      //   1 - p_k = sum_{j != k} p_j                      (one small MatMul with ones - I)
+      //   1 - p_k = sum_{j != k} p_j                      (one small MatMul with ones - I, emitSoftmax)
       //   log p_k = log1p(-(1 - p_k)) where p_k > 1/2, log_softmax(a)_k elsewhere
       //   p - y = p (1 - y) - y (1 - p)
-      const comp = g.op('MatMul', [out, g.initializer('ones_minus_eye', onesMinusEye(K), [K, K])]);
+      if (!outAct.complement) throw new Error('softmax_cross_entropy needs a softmax output layer');
+      const comp = outAct.complement();
       const logp = g.op('Where', [
         g.op('Greater', [out, g.scalar(0.5)]),
         log1pNeg(g, comp),
         g.op('LogSoftmax', [aL], { axis: -1 }),
       ]);
       g.op('Neg', [sumAll(g.op('Mul', [y, logp]))], {}, OUTPUT_LOSS);
-      deltaL = g.op('Sub', [g.op('Mul', [out, g.op('Sub', [g.scalar(1), y])]), g.op('Mul', [y, comp])]);
+      deltaL = outMinusY(g, outAct, y);
       // correct: argmax(out) == argmax(y), first maximum wins
       const hit = g.op('Equal', [
         g.op('ArgMax', [out], { axis: 1, keepdims: 0 }),
@@ -139,10 +141,8 @@ export function buildTrainingGraph(spec: NetworkSpec, batch: number, feed: Param
         g.op('Softplus', [g.op('Neg', [g.op('Abs', [aL])])]),
       ]);
       sumAll(terms, OUTPUT_LOSS);
-      // p - y = (1 - y) sigmoid(a) - y sigmoid(-a): exact cancellation-free for 0/1 labels
-      const oneMinusY = g.op('Sub', [g.scalar(1), y]);
-      const q = emitSigmoid(g, aL).complement(); // sigmoid(-a), accurate where p is near 1
-      deltaL = g.op('Sub', [g.op('Mul', [oneMinusY, out]), g.op('Mul', [y, q])]);
+      // p - y = sigmoid(a) (1 - y) - y sigmoid(-a): cancellation-free for 0/1 labels
+      deltaL = outMinusY(g, outAct, y);
       // correct: (out >= 0.5) == (y >= 0.5) on every unit of the sample
       const half = g.scalar(0.5);
       const match = g.op('Equal', [g.op('GreaterOrEqual', [out, half]), g.op('GreaterOrEqual', [y, half])]);
@@ -214,9 +214,13 @@ function log1pNeg(g: GraphBuilder, c: string): string {
   return g.op('Where', [g.op('Equal', [d, g.scalar(0)]), g.op('Neg', [c]), g.op('Neg', [ratio])]);
 }
 
-/** [K, K] ones with a zero diagonal: p (1 - I) sums every other class. */
-function onesMinusEye(K: number): Float32Array {
-  const m = new Float32Array(K * K).fill(1);
-  for (let k = 0; k < K; k++) m[k * K + k] = 0;
-  return m;
+/**
+ * out - y, the derivative of the squared losses and delta(L) of the cross entropies. Where the output
+ * activation is bounded by 1 (softmax, sigmoid) it is h (1 - y) - y (1 - h) with 1 - h from its
+ * complement: exact for 0/1 targets where h is near 1, where out - y would keep only float32's
+ * digits of 1 - h (at h = 0.99992 the ulp of h is 7.5e-4 of 1 - h).
+ */
+function outMinusY(g: GraphBuilder, act: EmittedActivation, y: string): string {
+  if (!act.complement) return g.op('Sub', [act.h, y]);
+  return g.op('Sub', [g.op('Mul', [act.h, g.op('Sub', [g.scalar(1), y])]), g.op('Mul', [y, act.complement()])]);
 }

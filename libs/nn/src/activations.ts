@@ -122,7 +122,9 @@ export function softmaxRow(a: Vec, p: Vec, o: number, units: number): void {
 /**
  * Backward through f: g <- dJ/da given g = dJ/dh, a = pre-activation, h = f(a).
  *   element-wise: delta_k = f'(a_k) * g_k
- *   softmax (full Jacobian): delta_k = p_k (g_k - sum_j p_j g_j)
+ *   softmax (full Jacobian): delta_k = p_k (g_k - sum_j p_j g_j) = p_k sum_{j != k} p_j (g_k - g_j)
+ * Softmax takes the second form: the first subtracts two numbers near g_k where p_k is near 1 and
+ * keeps only the digits of 1 - p_k that p_k carries; in the second every term is small there.
  */
 export function backwardActivation(act: Activation, a: Vec, h: Vec, g: Vec, rows: number, units: number): void {
   const n = rows * units;
@@ -132,15 +134,29 @@ export function backwardActivation(act: Activation, a: Vec, h: Vec, g: Vec, rows
     case 'relu':
       for (let i = 0; i < n; i++) if (!(a[i] > 0)) g[i] = 0;
       return;
-    case 'softmax':
-      for (let r = 0; r < rows; r++) {
-        const o = r * units;
-        let pg = 0;
-        for (let k = 0; k < units; k++) pg += h[o + k] * g[o + k];
-        for (let k = 0; k < units; k++) g[o + k] = h[o + k] * (g[o + k] - pg);
-      }
+    case 'softmax': {
+      const row = new Float64Array(units); // the new row depends on the whole old one
+      for (let r = 0; r < rows; r++) softmaxBackwardRow(h, g, r * units, units, row);
       return;
+    }
     default:
       for (let i = 0; i < n; i++) g[i] *= activateGrad(act, a[i], h[i]);
   }
+}
+
+/** One row of the softmax backward, in place: g_k <- p_k sum_{j != k} p_j (g_k - g_j). O(units^2). */
+function softmaxBackwardRow(p: Vec, g: Vec, o: number, units: number, d: Float64Array): void {
+  for (let k = 0; k < units; k++) {
+    let s = 0;
+    for (let j = 0; j < units; j++) if (j !== k) s += p[o + j] * (g[o + k] - g[o + j]);
+    d[k] = p[o + k] * s;
+  }
+  for (let k = 0; k < units; k++) g[o + k] = d[k];
+}
+
+/** 1 - p_k = sum_{j != k} p_j of one softmax row: no cancellation where p_k is near 1. */
+export function softmaxComplement(p: Vec, o: number, units: number, k: number): number {
+  let c = 0;
+  for (let j = 0; j < units; j++) if (j !== k) c += p[o + j];
+  return c;
 }

@@ -1,4 +1,4 @@
-import { backwardActivation, type Vec } from './activations';
+import { backwardActivation, sigmoid, softmaxComplement, type Vec } from './activations';
 import type { Activation, Loss } from './spec';
 
 /**
@@ -39,25 +39,23 @@ export function lossAndDelta(
   let J = 0;
   switch (loss) {
     case 'sum_of_squares':
-      for (let i = 0; i < n; i++) {
-        const e = out[i] - y[i];
-        J += 0.5 * e * e; // J = 1/2 sum_k (y_k - out_k)^2
-        delta[i] = e; // dJ/dout_k = out_k - y_k
-      }
+      residuals(outAct, a, out, y, delta, rows, units); // dJ/dout_k = out_k - y_k
+      for (let i = 0; i < n; i++) J += 0.5 * delta[i] * delta[i]; // J = 1/2 sum_k (y_k - out_k)^2
       backwardActivation(outAct, a, out, delta, rows, units); // delta_k = f'(a_k) dJ/dout_k
       return { loss: J, correct: 0 };
     case 'mse': {
       const invK = 1 / units;
+      residuals(outAct, a, out, y, delta, rows, units);
       for (let i = 0; i < n; i++) {
-        const e = out[i] - y[i];
-        J += invK * e * e; // J = 1/K sum_k (y_k - out_k)^2
-        delta[i] = 2 * invK * e; // dJ/dout_k = 2/K (out_k - y_k)
+        J += invK * delta[i] * delta[i]; // J = 1/K sum_k (y_k - out_k)^2
+        delta[i] *= 2 * invK; // dJ/dout_k = 2/K (out_k - y_k)
       }
       backwardActivation(outAct, a, out, delta, rows, units);
       return { loss: J, correct: 0 };
     }
     case 'softmax_cross_entropy': {
       let correct = 0;
+      residuals(outAct, a, out, y, delta, rows, units); // delta(L) = p - y
       for (let r = 0; r < rows; r++) {
         const o = r * units;
         let m = -Infinity;
@@ -65,16 +63,14 @@ export function lossAndDelta(
         let s = 0;
         for (let k = 0; k < units; k++) s += Math.exp(a[o + k] - m);
         const lse = m + Math.log(s); // log sum_j exp(a_j)
-        for (let k = 0; k < units; k++) {
-          if (y[o + k] !== 0) J -= y[o + k] * (a[o + k] - lse); // J = -sum_k y_k log p_k
-          delta[o + k] = out[o + k] - y[o + k]; // delta(L) = p - y
-        }
+        for (let k = 0; k < units; k++) if (y[o + k] !== 0) J -= y[o + k] * (a[o + k] - lse); // J = -sum_k y_k log p_k
         if (argmax(out, o, units) === argmax(y, o, units)) correct++;
       }
       return { loss: J, correct };
     }
     case 'sigmoid_binary_cross_entropy': {
       let correct = 0;
+      residuals(outAct, a, out, y, delta, rows, units); // delta(L) = p - y
       for (let r = 0; r < rows; r++) {
         const o = r * units;
         let allRight = true;
@@ -82,12 +78,28 @@ export function lossAndDelta(
           const z = a[o + k];
           const t = y[o + k];
           J += Math.max(z, 0) - z * t + Math.log1p(Math.exp(-Math.abs(z))); // -[t log p + (1-t) log(1-p)]
-          delta[o + k] = out[o + k] - t; // delta(L) = p - y
           if (out[o + k] >= 0.5 !== t >= 0.5) allRight = false;
         }
         if (allRight) correct++;
       }
       return { loss: J, correct };
+    }
+  }
+}
+
+/**
+ * e = out - y. Where the output activation is bounded by 1 it is h (1 - y) - y (1 - h), with 1 - h
+ * summed from the other classes (softmax) or sigmoid(-a) (sigmoid): exact for 0/1 targets where h
+ * is near 1, where out - y would keep only the digits of 1 - h that h carries.
+ */
+function residuals(outAct: Activation, a: Vec, out: Vec, y: Vec, e: Vec, rows: number, units: number): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * units;
+    for (let k = 0; k < units; k++) {
+      const i = o + k;
+      if (outAct === 'softmax') e[i] = out[i] * (1 - y[i]) - y[i] * softmaxComplement(out, o, units, k);
+      else if (outAct === 'sigmoid') e[i] = out[i] * (1 - y[i]) - y[i] * sigmoid(-a[i]);
+      else e[i] = out[i] - y[i];
     }
   }
 }
