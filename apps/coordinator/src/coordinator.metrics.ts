@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { METRICS_REGISTRY } from '@nnq/cluster';
 import type { Evaluation } from '@nnq/training';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { RunRecord } from './runs/run-record';
+import type { RunRecord } from '@nnq/protocol';
 
 export const STEP_PHASES = ['dispatch', 'wait', 'sum', 'optimizer', 'publish'] as const;
 export type StepPhase = (typeof STEP_PHASES)[number];

@@ -6,7 +6,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Observable, Subject, type Subscription } from 'rxjs';
 import { QUEUE_STATES } from '../metrics/queue.metrics';
-import type { HistoryEntry, RunRecord } from '../runs/run-record';
+import type { HistoryEntry, RunRecord } from '@nnq/protocol';
 import { RunStore } from '../runs/run-store.service';
 import { WorkersService } from '../workers/workers.service';
 

@@ -1,7 +1,14 @@
 import { Body, Controller, Get, Param, Post } from '@nestjs/common';
-import { ApiBody, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiBody, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { datasetUploadJsonSchema } from '@nnq/data';
-import { DatasetsService, type DatasetSummary } from './datasets.service';
+import {
+  answerJsonSchema,
+  DatasetListSchema,
+  DatasetSummarySchema,
+  ErrorBodySchema,
+  type DatasetSummary,
+} from '@nnq/protocol';
+import { DatasetsService } from './datasets.service';
 
 const UPLOAD_EXAMPLE = {
   format: 'csv',
@@ -23,17 +30,23 @@ export class DatasetsController {
    */
   @Post()
   @ApiBody({ schema: { ...datasetUploadJsonSchema(), example: UPLOAD_EXAMPLE }, description: 'A dataset upload' })
-  @ApiOkResponse({ description: 'The registered dataset: id, rows, features, task, classes' })
+  @ApiCreatedResponse({
+    description: 'The registered dataset: id, rows, features, task, classes',
+    schema: answerJsonSchema(DatasetSummarySchema),
+  })
+  @ApiBadRequestResponse({ description: 'Every problem of the upload', schema: answerJsonSchema(ErrorBodySchema) })
   upload(@Body() body: unknown): Promise<DatasetSummary> {
     return this.datasets.upload(body);
   }
 
   @Get()
+  @ApiOkResponse({ description: 'Every registered dataset', schema: answerJsonSchema(DatasetListSchema) })
   list(): Promise<DatasetSummary[]> {
     return this.datasets.list();
   }
 
   @Get(':id')
+  @ApiOkResponse({ description: 'The dataset', schema: answerJsonSchema(DatasetSummarySchema) })
   get(@Param('id') id: string): Promise<DatasetSummary> {
     return this.datasets.get(id);
   }

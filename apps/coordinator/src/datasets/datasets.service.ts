@@ -10,22 +10,8 @@ import {
   uploadDataset,
   type DatasetMeta,
 } from '@nnq/data';
-import type { KeySchema } from '@nnq/protocol';
+import type { DatasetSummary, KeySchema } from '@nnq/protocol';
 import type { Redis } from 'ioredis';
-
-/** What POST /datasets and GET /datasets/:id answer: the id and the shape, not the rows. */
-export interface DatasetSummary {
-  id: string;
-  /** false when the same rows were registered before (nothing was written). */
-  created?: boolean;
-  name?: string;
-  rows: number;
-  features: number;
-  task: DatasetMeta['task'];
-  classes: string[] | null;
-  source: DatasetMeta['source'];
-  registeredAt: string;
-}
 
 const ID = /^[0-9a-f]{64}$/;
 

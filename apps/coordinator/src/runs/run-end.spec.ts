@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { DriverDeps } from './driver-deps';
 import { failRun, finishRun, trailingSkips } from './run-end';
-import type { HistoryEntry, RunRecord } from './run-record';
+import type { HistoryEntry, RunRecord } from '@nnq/protocol';
 
 import { removeRunJobs } from './run-jobs';
 

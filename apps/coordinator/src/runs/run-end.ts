@@ -2,7 +2,7 @@ import type { Logger } from '@nestjs/common';
 import { decodeFloat32 } from '@nnq/protocol';
 import { allFinite } from '@nnq/training';
 import type { DriverDeps } from './driver-deps';
-import type { HistoryEntry, RunRecord } from './run-record';
+import type { HistoryEntry, RunRecord } from '@nnq/protocol';
 import { removeRunJobs } from './run-jobs';
 
 /** Attempts at saving a run's final record (Redis may be reconnecting), this far apart. */

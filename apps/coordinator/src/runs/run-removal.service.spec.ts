@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { modelPath, runDir } from './run-files';
-import type { RunRecord, RunState } from './run-record';
+import type { RunRecord, RunState } from '@nnq/protocol';
 import { RunRemoval } from './run-removal.service';
 import { RunStore } from './run-store.service';
 

@@ -15,7 +15,7 @@ import type { Redis } from 'ioredis';
 import { rmSync } from 'node:fs';
 import { runDir } from './run-files';
 import { removeRunJobs } from './run-jobs';
-import { isTerminal } from './run-record';
+import { isTerminal } from '@nnq/protocol';
 import { RunStore } from './run-store.service';
 
 /** How often finished runs past their retention are looked for (besides at boot). */

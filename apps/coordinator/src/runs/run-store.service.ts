@@ -3,7 +3,7 @@ import { KEYS, REDIS } from '@nnq/cluster';
 import type { KeySchema } from '@nnq/protocol';
 import { parseRunConfig, type RunConfig } from '@nnq/training';
 import type { Redis } from 'ioredis';
-import type { HistoryEntry, RunRecord } from './run-record';
+import type { HistoryEntry, RunRecord } from '@nnq/protocol';
 import { scanKeys } from './run-jobs';
 
 /** Runs, their configs and histories in Redis: the state a restarted coordinator resumes from. */

@@ -11,24 +11,37 @@ import {
   StreamableFile,
 } from '@nestjs/common';
 import {
+  ApiBadRequestResponse,
   ApiBody,
   ApiConflictResponse,
+  ApiCreatedResponse,
   ApiNoContentResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiTags,
 } from '@nestjs/swagger';
 import { readModel } from '@nnq/nn';
-import { formatJobIssues } from '@nnq/protocol';
+import {
+  answerJsonSchema,
+  ErrorBodySchema,
+  formatJobIssues,
+  HistorySchema,
+  RunListSchema,
+  RunRecordSchema,
+  type HistoryEntry,
+  type RunRecord,
+} from '@nnq/protocol';
 import { PredictRequestSchema, predictRows, runConfigJsonSchema, type Prediction } from '@nnq/training';
 import { existsSync, readFileSync } from 'node:fs';
 import { modelPath } from './run-files';
-import type { HistoryEntry, RunRecord } from './run-record';
 import { RunRemoval } from './run-removal.service';
 import { RunsService } from './runs.service';
 import { pathId } from '../http/request-checks';
 import { Inject } from '@nestjs/common';
 import { NNQ_CONFIG, type NnqConfig } from '@nnq/cluster';
+
+/** The error body of a refused request (400 lists the problems by path). */
+const ERROR = answerJsonSchema(ErrorBodySchema);
 
 @ApiTags('runs')
 @Controller('runs')
@@ -42,30 +55,36 @@ export class RunsController {
   /** Submit a run; 400 lists every problem of the config by path. */
   @Post()
   @ApiBody({ schema: runConfigJsonSchema() as object, description: 'A run config' })
-  @ApiOkResponse({ description: 'The new run, with its id' })
+  @ApiCreatedResponse({ description: 'The new run, with its id', schema: answerJsonSchema(RunRecordSchema) })
+  @ApiBadRequestResponse({ description: 'Every problem of the config by path', schema: ERROR })
   submit(@Body() body: unknown): Promise<RunRecord> {
     return this.runs.submit(body);
   }
 
   @Get()
+  @ApiOkResponse({ description: 'Every run, newest first', schema: answerJsonSchema(RunListSchema) })
   list(): Promise<RunRecord[]> {
     return this.runs.list();
   }
 
   /** State, step, epoch, loss, accuracy, samples/s and ETA. */
   @Get(':id')
+  @ApiOkResponse({ description: 'The run', schema: answerJsonSchema(RunRecordSchema) })
+  @ApiNotFoundResponse({ description: 'No run with this id', schema: ERROR })
   get(@Param('id') id: string): Promise<RunRecord> {
     return this.runs.get(pathId('run', id));
   }
 
   /** Loss and metrics per step and per evaluation. */
   @Get(':id/history')
+  @ApiOkResponse({ description: 'Step and evaluation lines, oldest first', schema: answerJsonSchema(HistorySchema) })
   history(@Param('id') id: string): Promise<HistoryEntry[]> {
     return this.runs.history(pathId('run', id));
   }
 
   @Post(':id/cancel')
   @HttpCode(200)
+  @ApiOkResponse({ description: 'The run, cancelled (or as it ended)', schema: answerJsonSchema(RunRecordSchema) })
   cancel(@Param('id') id: string): Promise<RunRecord> {
     return this.runs.cancel(pathId('run', id));
   }

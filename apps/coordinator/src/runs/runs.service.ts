@@ -38,7 +38,7 @@ import { CoordinatorMetrics } from '../coordinator.metrics';
 import { RunDriver } from './run-driver';
 import { finishRun } from './run-end';
 import { JobFailures } from './job-failures';
-import { isTerminal, type RunRecord } from './run-record';
+import { isTerminal, type RunRecord } from '@nnq/protocol';
 import { RunStore } from './run-store.service';
 import { ShardWaiter } from './shard-waiter';
 

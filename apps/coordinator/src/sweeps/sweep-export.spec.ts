@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { csvField, sweepCsv } from './sweep-export';
-import type { SweepView } from './sweeps.service';
+import type { SweepView } from '@nnq/protocol';
 
 describe('csvField', () => {
   it('keeps numbers numeric, negative ones too', () => {

@@ -1,4 +1,4 @@
-import type { SweepView } from './sweeps.service';
+import type { SweepView } from '@nnq/protocol';
 
 /** Text a spreadsheet would run as a formula (OWASP "CSV injection"): = + - @, tab, carriage return first. */
 const FORMULA_START = /^[=+\-@\t\r]/;

@@ -9,9 +9,9 @@ import {
   type Observation,
   type SweepConfig,
 } from '@nnq/training';
-import { isTerminal, type RunRecord } from '../runs/run-record';
+import { isTerminal, type RunRecord } from '@nnq/protocol';
 import type { RunsService } from '../runs/runs.service';
-import { isTrialActive, type SweepRecord, type SweepTrial } from './sweep-record';
+import { isTrialActive, type SweepRecord, type SweepTrial } from '@nnq/protocol';
 import type { SweepStore } from './sweep-store.service';
 
 const POLL_MS = 250;

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { KEYS, REDIS } from '@nnq/cluster';
 import type { KeySchema } from '@nnq/protocol';
 import type { Redis } from 'ioredis';
-import type { SweepRecord } from './sweep-record';
+import type { SweepRecord } from '@nnq/protocol';
 
 /** Sweeps in Redis under the deployment prefix: the state a restarted coordinator continues from. */
 @Injectable()

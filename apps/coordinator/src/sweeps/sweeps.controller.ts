@@ -10,14 +10,22 @@ import {
   Post,
   StreamableFile,
 } from '@nestjs/common';
-import { ApiBody, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiBody, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import {
+  answerJsonSchema,
+  ErrorBodySchema,
+  SweepListSchema,
+  SweepViewSchema,
+  type SweepSummary,
+  type SweepView,
+} from '@nnq/protocol';
 import { NNQ_CONFIG, type NnqConfig } from '@nnq/cluster';
 import { pathId } from '../http/request-checks';
 import { sweepConfigJsonSchema } from '@nnq/training';
 import { existsSync, readFileSync } from 'node:fs';
 import { modelPath } from '../runs/run-files';
 import { sweepCsv, sweepResults } from './sweep-export';
-import { SweepsService, type SweepSummary, type SweepView } from './sweeps.service';
+import { SweepsService } from './sweeps.service';
 
 @ApiTags('sweeps')
 @Controller('sweeps')
@@ -30,18 +38,24 @@ export class SweepsController {
   /** Submit a sweep; 400 lists every problem of the config by path. */
   @Post()
   @ApiBody({ schema: sweepConfigJsonSchema() as object, description: 'A sweep config' })
-  @ApiOkResponse({ description: 'The new sweep, with its id' })
+  @ApiCreatedResponse({ description: 'The new sweep, with its id', schema: answerJsonSchema(SweepViewSchema) })
+  @ApiBadRequestResponse({
+    description: 'Every problem of the config by path',
+    schema: answerJsonSchema(ErrorBodySchema),
+  })
   submit(@Body() body: unknown): Promise<SweepView> {
     return this.sweeps.submit(body);
   }
 
   @Get()
+  @ApiOkResponse({ description: 'Every sweep, without its trials', schema: answerJsonSchema(SweepListSchema) })
   list(): Promise<SweepSummary[]> {
     return this.sweeps.list();
   }
 
   /** The sweep and its leaderboard: trials sorted by the objective with parameters, state, best metric, step. */
   @Get(':id')
+  @ApiOkResponse({ description: 'The sweep and its leaderboard', schema: answerJsonSchema(SweepViewSchema) })
   get(@Param('id') id: string): Promise<SweepView> {
     return this.sweeps.get(pathId('sweep', id));
   }
@@ -75,6 +89,7 @@ export class SweepsController {
 
   @Post(':id/cancel')
   @HttpCode(200)
+  @ApiOkResponse({ description: 'The sweep, cancelled (or as it ended)', schema: answerJsonSchema(SweepViewSchema) })
   cancel(@Param('id') id: string): Promise<SweepView> {
     return this.sweeps.cancel(pathId('sweep', id));
   }

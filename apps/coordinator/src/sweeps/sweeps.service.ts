@@ -10,15 +10,9 @@ import { parseSweepConfig, plannedTrials, rankByObjective, SweepConfigError, typ
 import { randomBytes } from 'node:crypto';
 import { checkSourceAccess } from '../datasets/data-access';
 import { RunsService } from '../runs/runs.service';
-import { isSweepTerminal, type SweepRecord, type SweepTrial } from './sweep-record';
+import { isSweepTerminal, type SweepRecord, type SweepSummary, type SweepView } from '@nnq/protocol';
 import { SweepRunner } from './sweep-runner';
 import { SweepStore } from './sweep-store.service';
-
-/** A sweep with its trials ranked by the objective, best first. */
-export type SweepView = SweepRecord & { leaderboard: SweepTrial[] };
-
-/** A sweep in a list: no trials. */
-export type SweepSummary = Omit<SweepRecord, 'trials' | 'rungs' | 'config'> & { trialsStarted: number };
 
 /** Submits, schedules, cancels and continues sweeps; their trials are ordinary runs. */
 @Injectable()

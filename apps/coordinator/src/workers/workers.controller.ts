@@ -1,6 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import type { WorkerInfo } from '@nnq/protocol';
+import { answerJsonSchema, WorkerListSchema, type WorkerInfo } from '@nnq/protocol';
 import { WorkersService } from './workers.service';
 
 @ApiTags('workers')
@@ -10,7 +10,7 @@ export class WorkersController {
 
   /** Live workers: host, pid, concurrency, version, engine, last seen. */
   @Get()
-  @ApiOkResponse({ description: 'Workers whose heartbeat has not expired' })
+  @ApiOkResponse({ description: 'Workers whose heartbeat has not expired', schema: answerJsonSchema(WorkerListSchema) })
   list(): Promise<WorkerInfo[]> {
     return this.workers.list();
   }
