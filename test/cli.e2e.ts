@@ -1,22 +1,13 @@
 import { readModel } from '@nnq/nn';
-import { Redis } from 'ioredis';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { freePort } from '../libs/cluster/src/throwaway-redis';
 import { startApp, uniquePrefix } from './support/processes';
+import { deletePrefix } from './support/redis';
 
 const XOR = resolve(__dirname, '..', 'examples', 'xor.json');
-
-/** A port nothing listens on: bound, then released. */
-async function deadPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 describe('nnq train, predict and train --local', () => {
   const redisUrl = inject('redisUrl');
@@ -32,16 +23,13 @@ describe('nnq train, predict and train --local', () => {
       NNQ_PREFIX: prefix,
       NNQ_DATA_DIR: join(dir, 'data'),
       // no coordinator answers here: nnq train embeds a local cluster
-      NNQ_URL: `http://127.0.0.1:${await deadPort()}`,
+      NNQ_URL: `http://127.0.0.1:${await freePort()}`,
     };
   });
 
   afterAll(async () => {
     rmSync(dir, { recursive: true, force: true });
-    const redis = new Redis(redisUrl);
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length) await redis.del(...keys);
-    await redis.quit();
+    await deletePrefix(redisUrl, prefix);
   });
 
   async function nnq(args: string[]): Promise<{ code: number | null; out: string }> {

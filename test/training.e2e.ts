@@ -1,54 +1,33 @@
 import { parseRunConfig, trainLocal } from '@nnq/training';
 import { Redis } from 'ioredis';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { freePort, startRedisServer } from '../libs/cluster/src/throwaway-redis';
-import { execFileSync } from 'node:child_process';
-import { getJson, startApp, stopApp, uniquePrefix, until, type AppProcess } from './support/processes';
+import { TestCluster } from './support/cluster';
+import { getJson, stopApp, until } from './support/processes';
 import { exampleConfig, modelParams, submitRun, waitForRun } from './support/runs';
 
 // The system's signature: the final weights are a function of the config and seed alone.
 describe('synchronous training on a cluster of worker processes', () => {
   const redisUrl = inject('redisUrl');
-  const prefix = uniquePrefix('train');
-  const dataDir = mkdtempSync(join(tmpdir(), 'nnq-train-'));
-  const env = { REDIS_URL: redisUrl, NNQ_PREFIX: prefix, NNQ_DATA_DIR: dataDir, NNQ_HEARTBEAT_TTL_MS: '2000' };
-  const workers: AppProcess[] = [];
-  let coordinator: AppProcess;
+  const cluster = new TestCluster(redisUrl, 'train');
+  const { prefix, workers } = cluster;
   let base = '';
   // two spirals, 4 shards per step, 5 epochs: small enough to run four times
   const equivalence = { ...exampleConfig('spirals.json'), name: 'equivalence', epochs: 5 };
   const trained: Record<string, Buffer> = {};
 
   const addWorker = async () => {
-    const w = startApp('worker', env);
-    workers.push(w);
-    await w.waitFor(/serving \/health and \/metrics/);
-    await until(
-      async () => (await getJson<unknown[]>(`${base}/workers`)).length === workers.length,
-      10_000,
-      'the worker to announce itself',
-    );
+    await cluster.addWorker();
+    await cluster.waitForWorkers(workers.length);
   };
 
   beforeAll(async () => {
-    coordinator = startApp('coordinator', { ...env, NNQ_PORT: '0' });
-    const [, port] = await coordinator.waitFor(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
-    base = `http://127.0.0.1:${port}`;
+    await cluster.startCoordinator();
+    base = cluster.base;
     const local = await trainLocal(parseRunConfig(equivalence));
     trained.local = Buffer.from(local.params.buffer);
   });
 
-  afterAll(async () => {
-    await Promise.all([...workers, coordinator].filter(Boolean).map((p) => stopApp(p)));
-    const redis = new Redis(redisUrl);
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length) await redis.del(...keys);
-    await redis.quit();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  afterAll(() => cluster.stop());
 
   it.each([1, 2, 3])('gives the in-process weights bit for bit with %i worker(s)', async (n) => {
     while (workers.length < n) await addWorker();
@@ -156,179 +135,14 @@ describe('synchronous training on a cluster of worker processes', () => {
   });
 });
 
-/** A coordinator and one worker on `env` (pushed to `procs` for clean-up) train 20 XOR steps; the final state. */
-async function trainXor(env: Record<string, string>, procs: AppProcess[]): Promise<string> {
-  const c = startApp('coordinator', { ...env, NNQ_PORT: '0' });
-  procs.push(c);
-  const [, port] = await c.waitFor(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
-  const w = startApp('worker', env);
-  procs.push(w);
-  await w.waitFor(/serving \/health and \/metrics/);
-  const base = `http://127.0.0.1:${port}`;
-  const r = await submitRun(base, { ...exampleConfig('xor.json'), steps: 20 });
-  return (await waitForRun(base, r.id)).state;
-}
-
-describe('access', () => {
-  const redisUrl = inject('redisUrl');
-
-  it('requires the bearer token on mutating endpoints when NNQ_API_TOKEN is set', async () => {
-    const prefix = uniquePrefix('auth');
-    const token = 'a-long-enough-test-token';
-    const c = startApp('coordinator', { REDIS_URL: redisUrl, NNQ_PREFIX: prefix, NNQ_PORT: '0', NNQ_API_TOKEN: token });
-    try {
-      const [, port] = await c.waitFor(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
-      const base = `http://127.0.0.1:${port}`;
-      const post = (headers: Record<string, string>) =>
-        fetch(`${base}/runs`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', ...headers },
-          body: '{}',
-        });
-      expect((await post({})).status).toBe(401);
-      const wrong = await post({ authorization: 'Bearer not-the-token-at-all' });
-      expect(wrong.status).toBe(401);
-      expect(await wrong.text()).toMatch(/does not match NNQ_API_TOKEN/);
-      // with the token the request reaches validation (400 for the empty config)
-      expect((await post({ authorization: `Bearer ${token}` })).status).toBe(400);
-      expect((await fetch(`${base}/runs`)).status).toBe(200);
-    } finally {
-      await stopApp(c);
-    }
-  });
-
-  it('trains through a Redis ACL user limited to its prefix (the docs/faults.md ACL line)', async () => {
-    const redis = await startRedisServer();
-    const admin = new Redis(redis.url);
-    const prefix = uniquePrefix('acl');
-    const dataDir = mkdtempSync(join(tmpdir(), 'nnq-acl-'));
-    const procs: AppProcess[] = [];
-    try {
-      await admin.call(
-        'ACL',
-        'SETUSER',
-        'nnq',
-        'on',
-        '>s3cret-pass',
-        `~${prefix}:*`,
-        `&${prefix}:*`,
-        '+@all',
-        '-@admin',
-        '-@dangerous',
-        '+info',
-        '+scan',
-      );
-      // the default user is switched off: only the ACL user can get in
-      await admin.call('ACL', 'SETUSER', 'default', 'off');
-      const url = `redis://nnq:s3cret-pass@127.0.0.1:${redis.port}`;
-      const env = { REDIS_URL: url, NNQ_PREFIX: prefix, NNQ_DATA_DIR: dataDir };
-      expect(await trainXor(env, procs)).toBe('completed');
-    } finally {
-      await Promise.all(procs.map((p) => stopApp(p)));
-      admin.disconnect();
-      await redis.stop();
-      rmSync(dataDir, { recursive: true, force: true });
-    }
-  });
-
-  it('trains over TLS (rediss://) with the CA given to Node', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'nnq-tls-'));
-    const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-    ssl(
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=nnq-test-ca',
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.crt',
-    );
-    ssl(
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-subj',
-      '/CN=localhost',
-      '-keyout',
-      'server.key',
-      '-out',
-      'server.csr',
-    );
-    writeFileSync(join(dir, 'san.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
-    ssl(
-      'x509',
-      '-req',
-      '-in',
-      'server.csr',
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-days',
-      '1',
-      '-extfile',
-      'san.ext',
-      '-out',
-      'server.crt',
-    );
-    const tlsPort = await freePort();
-    const redis = await startRedisServer([
-      '--tls-port',
-      String(tlsPort),
-      '--tls-cert-file',
-      join(dir, 'server.crt'),
-      '--tls-key-file',
-      join(dir, 'server.key'),
-      '--tls-ca-cert-file',
-      join(dir, 'ca.crt'),
-      '--tls-auth-clients',
-      'no',
-    ]);
-    const prefix = uniquePrefix('tls');
-    const procs: AppProcess[] = [];
-    try {
-      const env = {
-        REDIS_URL: `rediss://127.0.0.1:${tlsPort}`,
-        NODE_EXTRA_CA_CERTS: join(dir, 'ca.crt'),
-        NNQ_PREFIX: prefix,
-        NNQ_DATA_DIR: join(dir, 'data'),
-      };
-      expect(await trainXor(env, procs)).toBe('completed');
-    } finally {
-      await Promise.all(procs.map((p) => stopApp(p)));
-      await redis.stop();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-
-  it('refuses to listen beyond loopback without a token', async () => {
-    const c = startApp('coordinator', { REDIS_URL: redisUrl, NNQ_HOST: '0.0.0.0', NNQ_PORT: '0' });
-    expect(await c.exited).toBe(78);
-    expect(c.output()).toMatch(/refusing to listen on 0\.0\.0\.0 without NNQ_API_TOKEN/);
-  });
-});
-
 describe('sharing the worker pool', () => {
   const redisUrl = inject('redisUrl');
 
   it('lets a run with few shards through while a run with many shards holds the queue', async () => {
-    const prefix = uniquePrefix('fair');
-    const dataDir = mkdtempSync(join(tmpdir(), 'nnq-fair-'));
-    const env = { REDIS_URL: redisUrl, NNQ_PREFIX: prefix, NNQ_DATA_DIR: dataDir };
-    const c = startApp('coordinator', { ...env, NNQ_PORT: '0' });
-    const w = startApp('worker', env);
+    const cluster = new TestCluster(redisUrl, 'fair');
     try {
-      const [, port] = await c.waitFor(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
-      await w.waitFor(/serving \/health and \/metrics/);
-      const base = `http://127.0.0.1:${port}`;
+      await Promise.all([cluster.startCoordinator(), cluster.addWorker()]);
+      const base = cluster.base;
       // one worker; the big run queues 16 shards a step, the small one 1
       const big = await submitRun(base, { ...exampleConfig('spirals.json'), name: 'big', shards: 16, epochs: 100 });
       await until(
@@ -346,12 +160,7 @@ describe('sharing the worker pool', () => {
       expect(bigAtEnd - bigAtStart).toBeLessThanOrEqual(8);
       await fetch(`${base}/runs/${big.id}/cancel`, { method: 'POST' });
     } finally {
-      await Promise.all([stopApp(w), stopApp(c)]);
-      const redis = new Redis(redisUrl);
-      const keys = await redis.keys(`${prefix}:*`);
-      if (keys.length) await redis.del(...keys);
-      await redis.quit();
-      rmSync(dataDir, { recursive: true, force: true });
+      await cluster.stop();
     }
   });
 });

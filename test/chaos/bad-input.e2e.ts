@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { getJson, startApp, stopApp, uniquePrefix, until, type AppProcess } from '../support/processes';
+import { deleteKeys } from '../support/redis';
 import { exampleConfig, submitRun, waitForRun } from '../support/runs';
 
 // Issue #7, bad input: every refused request names its problem by path, no process crashes,
@@ -103,8 +104,7 @@ describe('bad input is refused with a precise message and breaks nothing', () =>
     await Promise.all([worker, coordinator].filter(Boolean).map((p) => stopApp(p)));
     await queue?.close();
     if (redis) {
-      const left = await redis.keys(`${prefix}:*`);
-      if (left.length) await redis.del(...left);
+      await deleteKeys(redis, `${prefix}:*`);
       await redis.quit();
     }
     rmSync(dataDir, { recursive: true, force: true });

@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { freePort } from '../../libs/cluster/src/throwaway-redis';
 import { startApp, stopApp, uniquePrefix, until, type AppProcess } from '../support/processes';
+import { deletePrefix } from '../support/redis';
 import { exampleConfig, type RunView } from '../support/runs';
 
 // Issue #24, "data sources are confined": a run config may name only files under the data roots
@@ -57,10 +57,7 @@ describe('data sources are confined to the data roots', () => {
 
   afterAll(async () => {
     await Promise.all([worker, coordinator].filter(Boolean).map((p) => stopApp(p)));
-    const redis = new Redis(redisUrl);
-    const left = await redis.keys(`${prefix}:*`);
-    if (left.length) await redis.del(...left);
-    await redis.quit();
+    await deletePrefix(redisUrl, prefix);
     rmSync(base, { recursive: true, force: true });
   });
 
@@ -242,10 +239,7 @@ describe('nnq train on an embedded cluster reads the files its config names', ()
   const dir = mkdtempSync(join(tmpdir(), 'nnq-dataroots-cli-'));
   afterAll(async () => {
     rmSync(dir, { recursive: true, force: true });
-    const redis = new Redis(redisUrl);
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length) await redis.del(...keys);
-    await redis.quit();
+    await deletePrefix(redisUrl, prefix);
   });
 
   it('trains on a CSV outside the default roots: the CLI adds that one file to them', async () => {
@@ -255,10 +249,7 @@ describe('nnq train on an embedded cluster reads the files its config names', ()
     const source = { type: 'csv', path: csv, labelColumns: ['y'], task: 'regression' };
     const run = { ...exampleConfig('xor.json'), steps: 20, batchSize: 4, dataset: { source, validation: 0, test: 0 } };
     writeFileSync(config, JSON.stringify(run));
-    const server = createServer();
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const { port } = server.address() as { port: number };
-    await new Promise<void>((r) => server.close(() => r()));
+    const port = await freePort(); // nothing answers there: nnq train embeds a cluster
     const cli = startApp(
       'cli',
       { REDIS_URL: redisUrl, NNQ_PREFIX: prefix, NNQ_DATA_DIR: join(dir, 'data'), NNQ_URL: `http://127.0.0.1:${port}` },

@@ -1,16 +1,25 @@
-import { Redis } from 'ioredis';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getJson, startApp, stopApp, uniquePrefix, until, type AppProcess } from './processes';
+import { deletePrefix } from './redis';
 
-/** A coordinator and workers as real processes, for tests that kill and restart them. */
+/** A worker process and the base URL of its /health and /metrics server. */
+export interface TestWorker extends AppProcess {
+  url: string;
+}
+
+/**
+ * A coordinator and workers as real processes on their own key prefix and data dir, for tests
+ * that submit runs, scrape metrics, or kill and restart processes. `stop()` leaves nothing behind.
+ */
 export class TestCluster {
   readonly prefix: string;
   readonly dataDir: string;
   coordinator?: AppProcess;
+  /** The coordinator's base URL, once started. */
   base = '';
-  readonly workers: AppProcess[] = [];
+  readonly workers: TestWorker[] = [];
 
   constructor(
     readonly redisUrl: string,
@@ -38,10 +47,11 @@ export class TestCluster {
     this.base = `http://127.0.0.1:${port}`;
   }
 
-  async addWorker(extra: Record<string, string> = {}): Promise<AppProcess> {
-    const w = startApp('worker', this.appEnv(extra));
+  async addWorker(extra: Record<string, string> = {}): Promise<TestWorker> {
+    const w: TestWorker = Object.assign(startApp('worker', this.appEnv(extra)), { url: '' });
     this.workers.push(w);
-    await w.waitFor(/serving \/health and \/metrics/);
+    const [, port] = await w.waitFor(/serving \/health and \/metrics on http:\/\/\S+:(\d+)/);
+    w.url = `http://127.0.0.1:${port}`;
     return w;
   }
 
@@ -57,19 +67,13 @@ export class TestCluster {
   async kill(p: AppProcess): Promise<void> {
     p.child.kill('SIGKILL');
     await p.exited;
-    const i = this.workers.indexOf(p);
+    const i = this.workers.indexOf(p as TestWorker);
     if (i >= 0) this.workers.splice(i, 1);
   }
 
   async stop(): Promise<void> {
     await Promise.all([...this.workers, ...(this.coordinator ? [this.coordinator] : [])].map((p) => stopApp(p)));
-    const redis = new Redis(this.redisUrl);
-    try {
-      const keys = await redis.keys(`${this.prefix}:*`);
-      if (keys.length) await redis.del(...keys);
-    } finally {
-      redis.disconnect();
-    }
+    await deletePrefix(this.redisUrl, this.prefix);
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 }

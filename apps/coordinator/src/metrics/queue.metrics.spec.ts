@@ -5,19 +5,13 @@ import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { until } from '../../../../test/support/processes';
 import type { RunStore } from '../runs/run-store.service';
 import type { WorkersService } from '../workers/workers.service';
 import { isRetry, QueueMetrics } from './queue.metrics';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(fn: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 describe('isRetry', () => {
   it('is a retry while attempts are left and the job is not in the failed set', () => {
