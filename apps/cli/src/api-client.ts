@@ -1,3 +1,5 @@
+import { AnswerMismatchError, parseAnswer } from '@nnq/protocol';
+import type { z } from 'zod';
 import { CliError, EXIT } from './cli-error';
 
 /** An HTTP error answer of the coordinator: status, message and, for 400s, the problems by path. */
@@ -12,6 +14,22 @@ export class ApiError extends CliError {
       status === 401 || status === 403 ? EXIT.noPermission : EXIT.failed,
     );
     this.name = 'ApiError';
+  }
+}
+
+/**
+ * The coordinator answered 2xx with a body its contract (@nnq/protocol api) does not allow: names
+ * the request and each wrong field, e.g. `coordinator answered GET /runs/abc with an unexpected
+ * body: state: ...`. Most likely a coordinator of another nnq version.
+ */
+export class UnexpectedAnswerError extends CliError {
+  constructor(
+    readonly request: string,
+    readonly problems: string[],
+    message = new AnswerMismatchError(request, problems).message,
+  ) {
+    super(`${message} (is the coordinator the same nnq version as this CLI?)`, EXIT.failed);
+    this.name = 'UnexpectedAnswerError';
   }
 }
 
@@ -61,12 +79,14 @@ export class ApiClient {
     }
   }
 
-  get<T>(path: string): Promise<T> {
-    return this.json<T>('GET', path);
+  /** GET `path`, its answer checked against `schema` (the contract's, from @nnq/protocol). */
+  get<S extends z.ZodType>(path: string, schema: S): Promise<z.output<S>> {
+    return this.json('GET', path, schema);
   }
 
-  post<T>(path: string, body: unknown = {}): Promise<T> {
-    return this.json<T>('POST', path, body);
+  /** POST `body` to `path`, its answer checked against `schema`. */
+  post<S extends z.ZodType>(path: string, body: unknown, schema: S): Promise<z.output<S>> {
+    return this.json('POST', path, schema, body);
   }
 
   /** DELETE `path`; the answer has no body (204). */
@@ -79,9 +99,26 @@ export class ApiClient {
     return new Uint8Array(await res.arrayBuffer());
   }
 
-  private async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+  private async json<S extends z.ZodType>(
+    method: string,
+    path: string,
+    schema: S,
+    body?: unknown,
+  ): Promise<z.output<S>> {
     const res = await this.request(method, path, body);
-    return (await res.json()) as T;
+    const request = `${method} ${path}`;
+    let answer: unknown;
+    try {
+      answer = JSON.parse(await res.text());
+    } catch {
+      throw new UnexpectedAnswerError(request, ['(root): not JSON']);
+    }
+    try {
+      return parseAnswer(schema, answer, request);
+    } catch (err) {
+      if (err instanceof AnswerMismatchError) throw new UnexpectedAnswerError(request, err.problems, err.message);
+      throw err;
+    }
   }
 
   private headers(json = false): Record<string, string> {

@@ -1,6 +1,7 @@
 import { ApiClient, UnreachableError } from './api-client';
 import type { ProgressRenderer } from './progress-renderer';
-import { formatEvaluation, isTerminal, type RunView } from './run-view';
+import { isTerminal } from '@nnq/protocol';
+import { formatEvaluation, RunViewSchema, type RunView } from './run-view';
 
 export interface FollowOptions {
   /** Poll period of GET /runs/:id. */
@@ -34,7 +35,7 @@ export async function followRun(
   for (;;) {
     let run: RunView;
     try {
-      run = await client.get<RunView>(path);
+      run = await client.get(path, RunViewSchema);
       if (unreachableSince !== undefined) renderer.note(`coordinator at ${client.baseUrl} answers again`);
       unreachableSince = undefined;
     } catch (err) {

@@ -53,7 +53,12 @@ describe('run views', () => {
   });
 
   it('sums up the end of a run', () => {
-    const done = { ...run, state: 'completed' as const, step: 400, test: { ...run.validation!, split: 'test' } };
+    const done = {
+      ...run,
+      state: 'completed' as const,
+      step: 400,
+      test: { ...run.validation!, split: 'test' as const },
+    };
     expect(formatOutcome(done)).toMatch(
       /^run a1b2c3 \(spirals\) completed: 400\/400 steps\n {2}train {7}loss 0\.25 {2}accuracy 87\.5% {2}\(last batch\)\n {2}validation {2}loss 0\.3 {2}accuracy 85\.0%.*\n {2}test {8}loss/,
     );

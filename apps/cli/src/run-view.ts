@@ -1,51 +1,50 @@
+import { RunRecordSchema, WorkerInfoSchema, type Evaluation } from '@nnq/protocol';
+import { z } from 'zod';
 import { formatDuration, formatLoss, formatPercent, formatRate } from './progress';
 
 /** Evaluation of a split, as GET /runs/:id shows it. */
-export interface EvaluationView {
-  split: string;
-  step: number;
-  loss: number;
-  accuracy: number;
-  rows: number;
-}
+export type EvaluationView = Evaluation;
 
-/** The fields of the coordinator's RunRecord (apps/coordinator/src/runs/run-record.ts) the CLI reads. */
-export interface RunView {
-  id: string;
-  name: string;
-  state: 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
-  createdAt?: string;
-  startedAt?: string;
-  finishedAt?: string;
-  step: number;
-  totalSteps: number;
-  epoch: number;
-  epochs: number;
-  batchSize?: number;
-  shards?: number;
-  loss?: number;
-  accuracy?: number;
-  validation?: EvaluationView;
-  test?: EvaluationView;
-  samplesPerSecond?: number;
-  etaSeconds?: number;
-  error?: { reason: string; step: number };
-}
+/**
+ * The fields of the contract's RunRecord the CLI reads, checked on every answer (GET /runs,
+ * GET /runs/:id, POST /runs); `nnq train --local` builds one too, without a creation time or shards.
+ */
+export const RunViewSchema = RunRecordSchema.pick({
+  id: true,
+  name: true,
+  state: true,
+  createdAt: true,
+  startedAt: true,
+  finishedAt: true,
+  step: true,
+  totalSteps: true,
+  epoch: true,
+  epochs: true,
+  batchSize: true,
+  shards: true,
+  loss: true,
+  accuracy: true,
+  validation: true,
+  test: true,
+  samplesPerSecond: true,
+  etaSeconds: true,
+  error: true,
+}).partial({ createdAt: true, batchSize: true, shards: true });
+export type RunView = z.infer<typeof RunViewSchema>;
+export const RunViewListSchema = z.array(RunViewSchema);
 
-/** A live worker, as GET /workers shows it. */
-export interface WorkerView {
-  id: string;
-  host: string;
-  pid: number;
-  concurrency: number;
-  version: string;
-  engine?: string;
-  lastSeen: string;
-}
-
-export function isTerminal(state: string): boolean {
-  return state === 'completed' || state === 'failed' || state === 'cancelled';
-}
+/** A live worker as GET /workers shows it: the fields of the contract's WorkerInfo the CLI reads. */
+export const WorkerViewSchema = WorkerInfoSchema.pick({
+  id: true,
+  host: true,
+  pid: true,
+  concurrency: true,
+  version: true,
+  engine: true,
+  lastSeen: true,
+}).partial({ engine: true });
+export type WorkerView = z.infer<typeof WorkerViewSchema>;
+export const WorkerViewListSchema = z.array(WorkerViewSchema);
 
 /** Left-aligned columns, two spaces apart. */
 export function formatTable(header: string[], rows: string[][]): string {

@@ -9,8 +9,10 @@ import {
   uploadDataset,
   type DatasetUploadInput,
 } from '@nnq/data';
+import { DatasetSummarySchema } from '@nnq/protocol';
 import type { Command } from 'commander';
 import { extname } from 'node:path';
+import type { z } from 'zod';
 import { ApiClient, ApiError, coordinatorUrl } from '../api-client';
 import { CliError, EXIT } from '../cli-error';
 
@@ -24,15 +26,16 @@ interface AddOptions {
   json?: boolean;
 }
 
-/** What POST /datasets answers (apps/coordinator datasets.service.ts). */
-interface DatasetView {
-  id: string;
-  created?: boolean;
-  rows: number;
-  features: number;
-  task: string;
-  classes: string[] | null;
-}
+/** What POST /datasets answers: the fields of the contract's DatasetSummary the CLI reads. */
+const DatasetViewSchema = DatasetSummarySchema.pick({
+  id: true,
+  created: true,
+  rows: true,
+  features: true,
+  task: true,
+  classes: true,
+});
+type DatasetView = z.infer<typeof DatasetViewSchema>;
 
 /** The coordinator's JSON body limit (main.ts): the upload's JSON must fit in it. */
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -121,7 +124,7 @@ function option(problem: string): string {
 
 async function upload(client: ApiClient, body: DatasetUploadInput, file: string): Promise<DatasetView> {
   try {
-    return await client.post<DatasetView>('/datasets', body);
+    return await client.post('/datasets', body, DatasetViewSchema);
   } catch (err) {
     if (err instanceof ApiError && err.status === 400) {
       const problems = err.problems.length ? err.problems : [err.message];

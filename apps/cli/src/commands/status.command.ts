@@ -2,7 +2,15 @@ import { escapeNonPrintable } from '@nnq/protocol';
 import type { Command } from 'commander';
 import { ApiClient, ApiError, coordinatorUrl } from '../api-client';
 import { CliError, EXIT } from '../cli-error';
-import { formatRunDetail, formatRunTable, formatWorkers, type RunView, type WorkerView } from '../run-view';
+import {
+  formatRunDetail,
+  formatRunTable,
+  formatWorkers,
+  RunViewListSchema,
+  RunViewSchema,
+  WorkerViewListSchema,
+  type RunView,
+} from '../run-view';
 
 /** `nnq status [run-id]`: the runs (or one run) and the live workers of the coordinator at NNQ_URL. */
 export function registerStatus(program: Command): void {
@@ -14,8 +22,8 @@ export function registerStatus(program: Command): void {
     .action(async (id: string | undefined, opts: { json?: boolean }) => {
       const client = new ApiClient(coordinatorUrl());
       const [runs, workers] = await Promise.all([
-        id ? getRun(client, id) : client.get<RunView[]>('/runs'),
-        client.get<WorkerView[]>('/workers'),
+        id ? getRun(client, id) : client.get('/runs', RunViewListSchema),
+        client.get('/workers', WorkerViewListSchema),
       ]);
       // names come from whoever submitted a run: nothing they hold reaches the terminal raw
       if (opts.json) {
@@ -40,7 +48,7 @@ export function printable<T>(value: T): T {
 /** GET /runs/:id; a 404 is the user's typo, reported as such. */
 export async function getRun(client: ApiClient, id: string): Promise<RunView> {
   try {
-    return await client.get<RunView>(`/runs/${encodeURIComponent(id)}`);
+    return await client.get(`/runs/${encodeURIComponent(id)}`, RunViewSchema);
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) {
       throw new CliError(`no run ${JSON.stringify(id)} at ${client.baseUrl} (nnq status lists the runs)`, EXIT.usage);

@@ -1,3 +1,4 @@
+import { SweepResultsSchema, SweepTrialSchema, SweepViewSchema as ContractSweepViewSchema } from '@nnq/protocol';
 import type { Command } from 'commander';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -10,6 +11,7 @@ import { parseJsonText } from '../json-text';
 import type { LocalCluster } from '../local-cluster';
 import { writeModelFile } from '../model-output';
 import { parsePositiveInt } from './up.command';
+import { z } from 'zod';
 
 interface SweepOptions {
   out?: string;
@@ -19,29 +21,33 @@ interface SweepOptions {
   verbose?: boolean;
 }
 
-/** A trial as GET /sweeps/:id shows it. */
-export interface TrialView {
-  index: number;
-  state: string;
-  runId?: string;
-  params: Record<string, unknown>;
-  best?: number;
-  step: number;
-  totalSteps: number;
-  stopReason?: string;
-  error?: string;
-}
+/** A trial as GET /sweeps/:id shows it: the fields of the contract's SweepTrial the CLI reads. */
+export const TrialViewSchema = SweepTrialSchema.pick({
+  index: true,
+  state: true,
+  runId: true,
+  params: true,
+  best: true,
+  step: true,
+  totalSteps: true,
+  stopReason: true,
+  error: true,
+});
+export type TrialView = z.infer<typeof TrialViewSchema>;
 
-export interface SweepView {
-  id: string;
-  name: string;
-  state: string;
-  planned: number;
-  objective: { metric: string; split: string; mode: string };
-  leaderboard: TrialView[];
-  best?: { index: number; runId?: string; value: number };
-  error?: string;
-}
+/** A sweep as POST /sweeps and GET /sweeps/:id show it: the fields of the contract's SweepView the CLI reads. */
+export const SweepViewSchema = ContractSweepViewSchema.pick({
+  id: true,
+  name: true,
+  state: true,
+  planned: true,
+  objective: true,
+  error: true,
+}).extend({
+  leaderboard: z.array(TrialViewSchema),
+  best: z.object({ index: z.number(), runId: z.string().optional(), value: z.number() }).optional(),
+});
+export type SweepView = z.infer<typeof SweepViewSchema>;
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -178,7 +184,7 @@ async function runSweep(
 ): Promise<number> {
   let sweep: SweepView;
   try {
-    sweep = await client.post<SweepView>('/sweeps', json);
+    sweep = await client.post('/sweeps', json, SweepViewSchema);
   } catch (err) {
     if (err instanceof ApiError && err.status === 400) {
       const problems = err.problems.length ? err.problems : [err.message];
@@ -191,7 +197,7 @@ async function runSweep(
   const seen = new Map<number, string>();
   let drawn = 0;
   for (;;) {
-    sweep = await client.get<SweepView>(`/sweeps/${encodeURIComponent(sweep.id)}`);
+    sweep = await client.get(`/sweeps/${encodeURIComponent(sweep.id)}`, SweepViewSchema);
     if (tty) {
       const lines = formatLeaderboard(sweep);
       // redraw in place: up to the first line of the last drawing, clear to the end of the screen
@@ -217,7 +223,7 @@ async function runSweep(
       `leaderboard written to ${writeText(opts.csv, Buffer.from(await client.bytes(`/sweeps/${id}/results.csv`)).toString('utf8'))}`,
     );
   if (opts.json) {
-    const results = await client.get<unknown>(`/sweeps/${id}/results.json`);
+    const results = await client.get(`/sweeps/${id}/results.json`, SweepResultsSchema);
     say(`results written to ${writeText(opts.json, `${JSON.stringify(results, null, 2)}\n`)}`);
   }
   if (sweep.best) {

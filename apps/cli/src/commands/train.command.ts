@@ -6,7 +6,7 @@ import { followRun } from '../follow-run';
 import type { LocalCluster } from '../local-cluster';
 import { writeModelFile } from '../model-output';
 import { ProgressRenderer } from '../progress-renderer';
-import { exitCodeOf, formatOutcome, type RunView } from '../run-view';
+import { exitCodeOf, formatOutcome, RunViewSchema, type RunView } from '../run-view';
 import { embeddedDataRoots } from '../embedded-roots';
 import { trainInProcess } from '../train-local';
 import { parsePositiveInt } from './up.command';
@@ -148,7 +148,7 @@ async function trainOnCluster(
 /** POST /runs; the coordinator's 400 (a dataset that does not fit the model, ...) names the file. */
 async function submit(client: ApiClient, json: unknown, file: string): Promise<RunView> {
   try {
-    return await client.post<RunView>('/runs', json);
+    return await client.post('/runs', json, RunViewSchema);
   } catch (err) {
     if (err instanceof ApiError && err.status === 400) {
       const problems = err.problems.length ? err.problems : [err.message];

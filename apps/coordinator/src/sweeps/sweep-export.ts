@@ -1,4 +1,4 @@
-import type { SweepView } from '@nnq/protocol';
+import type { SweepResults, SweepView } from '@nnq/protocol';
 
 /** Text a spreadsheet would run as a formula (OWASP "CSV injection"): = + - @, tab, carriage return first. */
 const FORMULA_START = /^[=+\-@\t\r]/;
@@ -52,7 +52,7 @@ export function sweepCsv(sweep: SweepView): string {
 }
 
 /** The results as JSON: the sweep's summary and its leaderboard (no curves or rung tables). */
-export function sweepResults(sweep: SweepView): Record<string, unknown> {
+export function sweepResults(sweep: SweepView): SweepResults {
   return {
     id: sweep.id,
     name: sweep.name,

@@ -15,7 +15,9 @@ import {
   answerJsonSchema,
   ErrorBodySchema,
   SweepListSchema,
+  SweepResultsSchema,
   SweepViewSchema,
+  type SweepResults,
   type SweepSummary,
   type SweepView,
 } from '@nnq/protocol';
@@ -67,7 +69,8 @@ export class SweepsController {
   }
 
   @Get(':id/results.json')
-  async json(@Param('id') id: string): Promise<Record<string, unknown>> {
+  @ApiOkResponse({ description: 'The sweep and its ranked trials', schema: answerJsonSchema(SweepResultsSchema) })
+  async json(@Param('id') id: string): Promise<SweepResults> {
     return sweepResults(await this.sweeps.get(pathId('sweep', id)));
   }
 

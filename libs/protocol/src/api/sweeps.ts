@@ -94,6 +94,17 @@ export const SweepSummarySchema = z.object({ ...sweepFields, trialsStarted: z.nu
 export type SweepSummary = z.infer<typeof SweepSummarySchema>;
 export const SweepListSchema = z.array(SweepSummarySchema);
 
+/** GET /sweeps/:id/results.json: the sweep and its ranked trials, without what early stopping reads. */
+export const SweepResultsSchema = z.object({
+  ...z.object(sweepFields).pick({ id: true, name: true, state: true, createdAt: true, finishedAt: true }).shape,
+  objective: SweepObjectiveSchema,
+  best: sweepFields.best,
+  trials: z.array(
+    SweepTrialSchema.omit({ curve: true, reported: true, evaluatedStep: true }).extend({ rank: z.number() }),
+  ),
+});
+export type SweepResults = z.infer<typeof SweepResultsSchema>;
+
 export function isSweepTerminal(state: SweepState): boolean {
   return state !== 'running';
 }
