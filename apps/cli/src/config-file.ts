@@ -1,3 +1,4 @@
+import { listProblems } from '@nnq/nn';
 import {
   memoryBudgetProblems,
   parseRunConfig,
@@ -16,7 +17,7 @@ export class ConfigFileError extends CliError {
     readonly problems: string[],
     what = 'invalid run config',
   ) {
-    super(`${path}: ${what}:\n  ${problems.join('\n  ')}`, EXIT.usage);
+    super(listProblems(`${path}: ${what}`, problems), EXIT.usage);
     this.name = 'ConfigFileError';
   }
 }

@@ -1,3 +1,4 @@
+import { ProblemsError } from '@nnq/nn';
 import { z } from 'zod';
 
 const port = (name: string, dflt: number) =>
@@ -103,10 +104,10 @@ const CheckedEnvSchema = EnvSchema.superRefine((c, ctx) => {
     });
 });
 
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
-    this.name = 'ConfigError';
+/** A bad environment: every variable that is wrong, with its expected form. */
+export class ConfigError extends ProblemsError {
+  constructor(problems: string[]) {
+    super('invalid configuration', problems);
   }
 }
 

@@ -1,4 +1,4 @@
-import { formatIssues } from '@nnq/nn';
+import { formatIssues, ProblemsError } from '@nnq/nn';
 
 /** Where in a file a problem sits: 1-based line and column of text, or a 0-based byte offset. */
 export type DataLocation = { line: number; column?: number } | { byteOffset: number };
@@ -38,13 +38,9 @@ export class DataAccessError extends DataError {
 }
 
 /** An invalid `DatasetSource` (or preprocessing) JSON; `problems` lists `path: message` lines. */
-export class SourceError extends Error {
-  constructor(
-    readonly problems: string[],
-    what = 'dataset source',
-  ) {
-    super(`invalid ${what}:\n  ${problems.join('\n  ')}`);
-    this.name = 'SourceError';
+export class SourceError extends ProblemsError {
+  constructor(problems: string[], what = 'dataset source') {
+    super(`invalid ${what}`, problems);
   }
 }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseConfig } from './config-error';
+import { parseConfig } from './problems';
 
 /**
  * Optimizers: functions of (params, grad) over flat Float32 vectors, apart from the code that

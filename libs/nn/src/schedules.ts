@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseConfig } from './config-error';
+import { parseConfig } from './problems';
 
 /**
  * Learning-rate schedules: lr(t) as a pure function of the step t = 0, 1, 2, ... (the t-th update).

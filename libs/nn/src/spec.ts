@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { formatIssues, ProblemsError } from './problems';
 
 /**
  * Network spec: plain JSON describing a feed-forward network.
@@ -170,20 +171,10 @@ export type DenseLayer = z.output<typeof DenseLayerSchema>;
 export type Skip = z.output<typeof SkipSchema>;
 
 /** Render zod issues as `path: message` lines, e.g. `layers[1].units: must be at least 1`. */
-export function formatIssues(issues: readonly z.core.$ZodIssue[], root = ''): string[] {
-  return issues.map((issue) => {
-    let path = root;
-    for (const key of issue.path) {
-      path += typeof key === 'number' ? `[${key}]` : path ? `.${String(key)}` : String(key);
-    }
-    return `${path || '(root)'}: ${issue.message}`;
-  });
-}
-
-export class SpecError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid network spec:\n  ${problems.join('\n  ')}`);
-    this.name = 'SpecError';
+/** A network spec that does not validate; every problem by path. */
+export class SpecError extends ProblemsError {
+  constructor(problems: string[]) {
+    super('invalid network spec', problems);
   }
 }
 

@@ -1,5 +1,5 @@
 import { DatasetSourceSchema } from '@nnq/data';
-import { formatIssues, NetworkSpecSchema, OptimizerConfigSchema, ScheduleConfigSchema } from '@nnq/nn';
+import { formatIssues, NetworkSpecSchema, ProblemsError, OptimizerConfigSchema, ScheduleConfigSchema } from '@nnq/nn';
 import { jsonBoundsProblem, nameProblem } from '@nnq/protocol';
 import { z } from 'zod';
 
@@ -119,10 +119,10 @@ export const RunConfigSchema = z
 export type RunConfigInput = z.input<typeof RunConfigSchema>;
 export type RunConfig = z.output<typeof RunConfigSchema>;
 
-export class RunConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid run config:\n  ${problems.join('\n  ')}`);
-    this.name = 'RunConfigError';
+/** A run config that does not validate; every problem by path. */
+export class RunConfigError extends ProblemsError {
+  constructor(problems: string[]) {
+    super('invalid run config', problems);
   }
 }
 

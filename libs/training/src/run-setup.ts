@@ -1,5 +1,5 @@
 import { fitPreprocessing, splitIndices, targetWidth, type Dataset, type Preprocessing, type Splits } from '@nnq/data';
-import { createRng, flatMask, initParams, paramLayout, type NetworkSpec } from '@nnq/nn';
+import { createRng, flatMask, initParams, paramLayout, ProblemsError, type NetworkSpec } from '@nnq/nn';
 import type { RunConfig } from './run-config';
 import { RunPlan } from './run-plan';
 
@@ -13,10 +13,10 @@ export interface RunSetup {
   mask: Float32Array | null;
 }
 
-export class RunSetupError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`the run config does not fit its dataset:\n  ${problems.join('\n  ')}`);
-    this.name = 'RunSetupError';
+/** A run config that does not fit its dataset (input size, output units, task); every problem by path. */
+export class RunSetupError extends ProblemsError {
+  constructor(problems: string[]) {
+    super('the run config does not fit its dataset', problems);
   }
 }
 

@@ -1,4 +1,4 @@
-import { formatIssues } from '@nnq/nn';
+import { formatIssues, ProblemsError } from '@nnq/nn';
 import { jsonBoundsProblem, quoted } from '@nnq/protocol';
 import { z } from 'zod';
 import { memoryBudgetProblems, type MemoryBudgets } from '../memory-budget';
@@ -85,10 +85,10 @@ export type ParsedSweep = z.output<typeof SweepConfigSchema>;
 /** A validated sweep: the base as a parsed run config, the paths split into segments. */
 export type SweepConfig = Omit<ParsedSweep, 'base'> & { base: RunConfig };
 
-export class SweepConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid sweep config:\n  ${problems.join('\n  ')}`);
-    this.name = 'SweepConfigError';
+/** A sweep config that does not validate; every problem by path. */
+export class SweepConfigError extends ProblemsError {
+  constructor(problems: string[]) {
+    super('invalid sweep config', problems);
   }
 }
 
