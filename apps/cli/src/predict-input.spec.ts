@@ -27,6 +27,8 @@ describe('parsePredictInput', () => {
     ['"text"', /^in\.json: expected \{"inputs": \[\[\.\.\.\], \.\.\.\]\}, an array of rows or NDJSON rows$/],
     ['{"inputs": [[1, 2]', /^in\.json:1:19: invalid JSON/],
     ['[0, 1]\n[1, "x"]\n[1, 2', /line 2\[1\]: .*expected number[\s\S]*line 3: invalid JSON/],
+    // V8 quotes a long line back cut at its end ("[1, x, 1, "... is not valid JSON): not echoed
+    [`[0, 1]\n[1, x${', 1'.repeat(40)}]`, /line 2: invalid JSON: unexpected token "x"$/],
   ])('names what is wrong in %j', (text, message) => {
     expect(() => parsePredictInput(text, 'in.json')).toThrow(message);
   });

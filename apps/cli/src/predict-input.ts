@@ -1,3 +1,4 @@
+import { jsonReason } from '@nnq/data';
 import { formatIssues } from '@nnq/nn';
 import { PredictRequestSchema } from '@nnq/training';
 import { z } from 'zod';
@@ -49,9 +50,7 @@ function parseNdjson(text: string, source: string): number[][] {
     try {
       json = JSON.parse(line);
     } catch (err) {
-      problems.push(
-        `${where}: invalid JSON: ${(err as Error).message.replace(/, (\.\.\.)?".*" is not valid JSON$/s, '')}`,
-      );
+      problems.push(`${where}: invalid JSON: ${jsonReason(err as Error)}`);
       return;
     }
     const r = RowSchema.safeParse(json);

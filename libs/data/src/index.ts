@@ -20,6 +20,7 @@ export {
   type IdxType,
 } from './idx';
 export { loadJson, parseJsonDataset } from './json';
+export { jsonReason, jsonSyntaxError } from './json-locate';
 export { loadDataset } from './load';
 export * from './preprocessing';
 export * from './splits';

@@ -1,6 +1,9 @@
+import { quote } from './excerpt';
+
 /**
  * Positions in JSON text: JSON.parse says neither where a syntax error sits (on every Node
- * version) nor where a parsed value came from. This small recursive-descent scanner answers both.
+ * version) nor where a parsed value came from. This small recursive-descent scanner answers both,
+ * for dataset files here and for the CLI's config and input files (apps/cli/src/json-text.ts).
  */
 
 export type JsonPath = readonly (string | number)[];
@@ -119,4 +122,22 @@ export function lineColumn(text: string, offset: number): { line: number; column
     lineStart = k + 1;
   }
   return { line, column: offset - lineStart + 1 };
+}
+
+/** Where JSON.parse's `err` on `text` sits (1-based line and column) and why, in our words. */
+export function jsonSyntaxError(text: string, err: Error): { line: number; column: number; reason: string } {
+  const { line, column } = lineColumn(text, Math.max(0, jsonSyntaxErrorOffset(text)));
+  return { line, column, reason: jsonReason(err) };
+}
+
+/**
+ * V8's reason without its copy of the text (`"...abc" is not valid JSON`, `"abc"... is not valid
+ * JSON`) or position (we give line:column); a token it names is quoted as an escaped excerpt.
+ */
+export function jsonReason(err: Error): string {
+  return err.message
+    .replace(/, (\.\.\.)?".*"(\.\.\.)? is not valid JSON$/s, '')
+    .replace(/ in JSON at position \d+.*$/s, '')
+    .replace(/^Unexpected token '(.*)'$/s, (_, t: string) => `unexpected token ${quote(t, 8)}`)
+    .replace(/^Unexpected end of JSON input$/, 'unexpected end of input');
 }

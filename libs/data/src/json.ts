@@ -2,7 +2,7 @@ import type { Dataset } from './dataset';
 import { DataError, type DataLocation } from './errors';
 import { quote, quoteList } from './excerpt';
 import { defaultFileAccess, readSourceText, type FileAccess } from './file-access';
-import { jsonPathOffset, jsonSyntaxErrorOffset, lineColumn, type JsonPath } from './json-locate';
+import { jsonPathOffset, jsonSyntaxError, lineColumn, type JsonPath } from './json-locate';
 import type { JsonSource } from './source';
 import { TableBuilder } from './tabular';
 
@@ -149,24 +149,11 @@ function parseOrLocate(text: string, file: string, lineIndex: number): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
-    const off = jsonSyntaxErrorOffset(text);
-    const { line, column } = lineColumn(text, Math.max(0, off));
-    throw new DataError(file, `invalid JSON: ${jsonReason(e as Error)}`, { line: line + lineIndex, column });
+    const { line, column, reason } = jsonSyntaxError(text, e as Error);
+    throw new DataError(file, `invalid JSON: ${reason}`, { line: line + lineIndex, column });
   }
 }
 
 function isObject(v: unknown): v is Row {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/**
- * V8's reason without its copy of the text (`"...abc" is not valid JSON`) or position (we give
- * line:column); a token it names is quoted as an escaped excerpt.
- */
-function jsonReason(err: Error): string {
-  return err.message
-    .replace(/, (\.\.\.)?".*"(\.\.\.)? is not valid JSON$/s, '')
-    .replace(/ in JSON at position \d+.*$/s, '')
-    .replace(/^Unexpected token '(.*)'$/s, (_, t: string) => `unexpected token ${quote(t, 8)}`)
-    .replace(/^Unexpected end of JSON input$/, 'unexpected end of input');
 }
