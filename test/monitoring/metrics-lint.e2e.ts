@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { hasTool } from '../support/tools';
-import { run, TestCluster } from './support';
+import { TestCluster } from '../support/cluster';
+import { waitForRun } from '../support/runs';
+import { run, scrape, startCoordinatorAndWorker, submitXor } from './support';
 
 const skip = !hasTool('promtool', 'test/monitoring/metrics-lint.e2e.ts');
 
@@ -17,13 +19,10 @@ describe.skipIf(skip)('/metrics of both apps pass promtool check metrics after a
   let runId = '';
 
   beforeAll(async () => {
-    await cluster.start();
-    runId = await cluster.submit('xor', { steps: 20 });
-    expect((await cluster.waitForRun(runId)).state).toBe('completed');
-    [coordinatorText, workerText] = await Promise.all([
-      cluster.scrape(cluster.coordinatorUrl),
-      cluster.scrape(cluster.workerUrl),
-    ]);
+    const worker = await startCoordinatorAndWorker(cluster);
+    runId = await submitXor(cluster, { steps: 20 });
+    expect((await waitForRun(cluster.base, runId)).state).toBe('completed');
+    [coordinatorText, workerText] = await Promise.all([scrape(cluster.base), scrape(worker.url)]);
   });
 
   afterAll(() => cluster.stop());

@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { until } from '../support/processes';
 import { hasTool } from '../support/tools';
-import { DEPLOY, freePort, TestCluster } from './support';
+import { freePort } from '../../libs/cluster/src/throwaway-redis';
+import { TestCluster } from '../support/cluster';
+import { waitForRun } from '../support/runs';
+import { DEPLOY, startCoordinatorAndWorker, submitXor } from './support';
 
 const skip = !hasTool('prometheus', 'test/monitoring/prometheus.e2e.ts');
 
@@ -63,15 +66,15 @@ describe.skipIf(skip)('a real Prometheus scraping a training cluster', () => {
   }
 
   beforeAll(async () => {
-    await cluster.start();
+    const worker = await startCoordinatorAndWorker(cluster);
     const port = await freePort();
     api = `http://127.0.0.1:${port}`;
     const config = [
       'global: { scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s }',
       `rule_files: ['${join(DEPLOY, 'prometheus', 'alerts.yml')}']`,
       'scrape_configs:',
-      `  - { job_name: nnq-coordinator, static_configs: [{ targets: ['${new URL(cluster.coordinatorUrl).host}'] }] }`,
-      `  - { job_name: nnq-worker, static_configs: [{ targets: ['${new URL(cluster.workerUrl).host}'] }] }`,
+      `  - { job_name: nnq-coordinator, static_configs: [{ targets: ['${new URL(cluster.base).host}'] }] }`,
+      `  - { job_name: nnq-worker, static_configs: [{ targets: ['${new URL(worker.url).host}'] }] }`,
       '',
     ].join('\n');
     writeFileSync(join(tmp, 'prometheus.yml'), config);
@@ -98,8 +101,8 @@ describe.skipIf(skip)('a real Prometheus scraping a training cluster', () => {
     );
     // about 8 s of training at 1 s scrapes; a lower lr than the example so the loss falls throughout
     started = Date.now() / 1000;
-    runId = await cluster.submit('xor', { steps: 800, optimizer: { type: 'adam', lr: 0.005 } });
-    expect((await cluster.waitForRun(runId, 200_000)).state).toBe('completed');
+    runId = await submitXor(cluster, { steps: 800, optimizer: { type: 'adam', lr: 0.005 } });
+    expect((await waitForRun(cluster.base, runId, 200_000)).state).toBe('completed');
     // two more scrapes so the last value is in
     await new Promise((r) => setTimeout(r, 2500));
     finished = Date.now() / 1000;

@@ -12,7 +12,6 @@ import { isRetry, QueueMetrics } from './queue.metrics';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-
 describe('isRetry', () => {
   it('is a retry while attempts are left and the job is not in the failed set', () => {
     expect(isRetry({ attemptsMade: 1, opts: { attempts: 5 } }, 'delayed')).toBe(true);
