@@ -7,7 +7,7 @@ import type { RunConfig } from './run-config';
 import { PermutationCache, rowsOf } from './run-plan';
 import { initialParams, setupRun, type RunSetup } from './run-setup';
 import { computeShard, type GatherRows, type LossAndGradFn } from './shard-compute';
-import { applyFiniteStep, MAX_SKIPPED_IN_A_ROW, nonFiniteReason, StepUndo } from './non-finite';
+import { applyFiniteStep, MAX_SKIPPED_IN_A_ROW, NonFiniteError, StepUndo } from './non-finite';
 import { isPoisoned, sumShards } from './step-reduce';
 
 export interface StepRecord {
@@ -36,16 +36,6 @@ export interface LocalRunResult {
   steps: StepRecord[];
   evaluations: Evaluation[];
   engine: string;
-}
-
-export class NonFiniteError extends Error {
-  constructor(
-    readonly step: number,
-    cause: 'gradient' | 'parameters' | 'skips' = 'gradient',
-  ) {
-    super(nonFiniteReason(step, cause));
-    this.name = 'NonFiniteError';
-  }
 }
 
 /** When to evaluate after step t: every `every` steps, or at epoch ends when every is 0, and at the end. */

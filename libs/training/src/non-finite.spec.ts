@@ -2,8 +2,8 @@ import { createOptimizerState } from '@nnq/nn';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { NonFiniteError, trainLocal } from './local-trainer';
-import { allFinite, applyFiniteStep, MAX_SKIPPED_IN_A_ROW, StepUndo } from './non-finite';
+import { trainLocal } from './local-trainer';
+import { allFinite, applyFiniteStep, MAX_SKIPPED_IN_A_ROW, NonFiniteError, StepUndo } from './non-finite';
 import { parseRunConfig } from './run-config';
 import type { ReducedStep } from './step-reduce';
 

@@ -17,6 +17,23 @@ export function nonFiniteReason(step: number, cause: 'gradient' | 'parameters' |
   return `${MAX_SKIPPED_IN_A_ROW} steps in a row up to step ${step} were non-finite and skipped`;
 }
 
+/**
+ * A run stopped by a non-finite step (`onNonFinite: "fail"`, or MAX_SKIPPED_IN_A_ROW skips): the
+ * local trainer's and the coordinator's alike. `paramsKept`: the parameters of the step before it
+ * are still there (the coordinator writes them as the run's model), and the message says so.
+ */
+export class NonFiniteError extends Error {
+  constructor(
+    readonly step: number,
+    cause: 'gradient' | 'parameters' | 'skips' = 'gradient',
+    options: { paramsKept?: boolean } = {},
+  ) {
+    const reason = nonFiniteReason(step, cause);
+    super(options.paramsKept ? `${reason}; the parameters of step ${step} are kept` : reason);
+    this.name = 'NonFiniteError';
+  }
+}
+
 /** Every value finite: no NaN, no Infinity (x - x is 0 for finite x, NaN otherwise). */
 export function allFinite(v: Float32Array): boolean {
   for (let i = 0; i < v.length; i++) if (v[i] - v[i] !== 0) return false;

@@ -1,28 +1,24 @@
-import { Logger } from '@nestjs/common';
-import { createOptimizerState, type OptimizerState } from '@nnq/nn';
+import type { Logger } from '@nestjs/common';
+import { createOptimizerState } from '@nnq/nn';
 import { decodeFloat32, gradientJobId, parseSliceMarker, type SliceMarker } from '@nnq/protocol';
 import {
+  allFinite,
   decodeSliceState,
   encodeSliceState,
+  NonFiniteError,
   sliceRanges,
   type RunConfig,
   type RunSetup,
   type SliceRange,
-  type StepRecord,
 } from '@nnq/training';
-import type { DriverDeps } from './driver-deps';
-import { lapClock } from './lap-clock';
+import type { DriverDeps } from '../runs/driver-deps';
+import { promoteParked } from '../runs/parked-jobs';
+import { storedFiniteParams } from '../runs/run-end';
+import { gradientJobs, reduceStep } from '../runs/step-jobs';
+import { PhaseTimer } from './phase-timer';
 import { publishSlices } from './publish-slices';
-import { gradientJobs, reduceStep } from './step-jobs';
-import { promoteParked } from './parked-jobs';
-
-export interface SlicedOutcome extends StepRecord {
-  /**
-   * Non-finite loss or gradient, or an update that made a parameter non-finite (a reducer's marker
-   * then holds -Infinity), and onNonFinite 'fail': parameters t are still in Redis.
-   */
-  poisoned?: 'gradient' | 'parameters';
-}
+import type { StepOutcome, StepState, StepStrategy } from './step-strategy';
+import { stragglerDeadline } from './stragglers';
 
 /**
  * The coordinator's side of a sliced step (docs/deploy.md "Redis traffic per step"): it orders
@@ -32,8 +28,10 @@ export interface SlicedOutcome extends StepRecord {
  * jobs. State lives in Redis, versioned by step, so a retried reduce job is a no-op; checkpoints
  * pull it (2P floats at their cadence only).
  */
-export class SlicedSteps {
+export class SlicedStep implements StepStrategy {
   readonly ranges: SliceRange[];
+  /** Parameters of the start or of the last pull (a failed run's model when Redis has none finite). */
+  private pulled?: Float32Array;
   /** Step whose shard jobs the reduce jobs of the step before queue (-1: none). */
   private queued = -1;
   /** Deleting the previous step's keys: sent after the next dispatch, awaited at the step's end. */
@@ -50,16 +48,21 @@ export class SlicedSteps {
   }
 
   /** Write the optimizer state of every slice as the state before step `step` (start or resume). */
-  async init(state: OptimizerState, step: number): Promise<void> {
-    const multi = this.deps.redis.multi();
+  async init({ params, state }: StepState, step: number): Promise<void> {
+    this.pulled = params;
+    const { redis, keys } = this.deps;
+    const multi = redis.multi();
     for (const r of this.ranges) {
-      multi.set(this.deps.keys.optState(this.runId, r.slice, step), encodeSliceState(state, this.config.optimizer, r.start, r.end)); // prettier-ignore
+      multi.set(
+        keys.optState(this.runId, r.slice, step),
+        encodeSliceState(state, this.config.optimizer, r.start, r.end),
+      );
     }
     await multi.exec();
   }
 
   /** Parameters and optimizer state before step `step`, assembled from Redis (checkpoints, the model). */
-  async pull(step: number): Promise<{ params: Float32Array; state: OptimizerState }> {
+  async pull(step: number): Promise<StepState> {
     const { redis, keys } = this.deps;
     const blob = await redis.getBuffer(keys.params(this.runId, step));
     if (!blob) throw new Error(`parameters of version ${step} are missing`);
@@ -70,25 +73,24 @@ export class SlicedSteps {
       if (!bytes) throw new Error(`optimizer state of slice ${r.slice} before step ${step} is missing`);
       decodeSliceState(bytes, this.config.optimizer, r.end - r.start, { state, offset: r.start });
     }
+    this.pulled = params;
     return { params, state };
   }
 
-  /** Parameters of version `version` only (the last good model of a failed run). */
-  async params(version: number): Promise<Float32Array | undefined> {
-    const blob = await this.deps.redis.getBuffer(this.deps.keys.params(this.runId, version));
-    return blob ? decodeFloat32(blob, this.setup.paramCount) : undefined;
+  /** The version in Redis (never non-finite), else those of the start or the last checkpoint. */
+  async lastFiniteParams(step: number): Promise<Float32Array | undefined> {
+    const stored = await storedFiniteParams(this.deps, this.runId, step, this.setup.paramCount);
+    return stored ?? (this.pulled && allFinite(this.pulled) ? this.pulled : undefined);
   }
 
-  async step(t: number, signal: AbortSignal): Promise<SlicedOutcome> {
+  async step(t: number, signal: AbortSignal): Promise<StepOutcome> {
     const { keys, redis, queue, waiter, metrics } = this.deps;
     const id = this.runId;
     const plan = this.setup.plan;
     // phases as in the unsliced step: the coordinator's own work is dispatch (reduce jobs, and the
     // shard jobs when no reduce job queued them) and publish (markers, rename, version); wait is
     // both waits for workers; sum and optimizer run on workers
-    const spent = { dispatch: 0, wait: 0, publish: 0 };
-    const lap = lapClock();
-    const phase = (p: keyof typeof spent) => (spent[p] += lap());
+    const timer = new PhaseTimer(metrics);
     // 1. one gradient job per shard: queued ahead by the reduce jobs of step t-1, or here (the
     // run's first step, or a resumed one)
     const shards = plan.shardsOf(t);
@@ -103,18 +105,11 @@ export class SlicedSteps {
     const cleaned = this.cleanup?.();
     cleaned?.catch(() => undefined); // awaited below; this only keeps an early exit from leaving it unhandled
     this.cleanup = undefined;
-    phase('dispatch');
+    timer.lap('dispatch');
     // 2. wait for the shard keys (existence only: the blobs stay in Redis)
     const gradKeys = shards.map((r) => keys.gradient(id, t, r.shard));
-    await waiter.waitFor(gradKeys, jobIds, signal, {
-      afterMs: this.deps.stragglerMs,
-      onDeadline: async (missing, round) => {
-        this.logger.warn(`step ${t}: shards ${missing.join(', ')} late, queued again`);
-        metrics.stragglers(missing.length);
-        await queue.addBulk(missing.map((s) => ({ ...jobs[s], opts: { ...jobs[s].opts, jobId: `${jobs[s].opts.jobId}-r${round}`, priority: 1 } }))); // prettier-ignore
-      },
-    });
-    phase('wait');
+    await waiter.waitFor(gradKeys, jobIds, signal, stragglerDeadline(this.deps, this.logger, t, jobs));
+    timer.lap('wait');
     // 3. one reduce job per slice (rows come from the plan); workers write parameters t+1 (staged)
     // and the slices' state t+1; the last slice totals the trailers; each job then queues its share
     // of step t+1's shards, so this dispatch is the same size at any shard count
@@ -125,16 +120,17 @@ export class SlicedSteps {
     await queue.addBulk(reduceJobs);
     this.queued = next.length ? t + 1 : -1;
     const markers = this.ranges.map((r) => keys.reduced(id, t, r.slice));
-    phase('dispatch');
+    timer.lap('dispatch');
     await waiter.waitFor(markers, reduceIds, signal);
-    phase('wait');
+    timer.lap('wait');
     // 4. parameters t+1 appear whole, with the version workers tell waiting, early and past jobs
     // apart by and the notice that wakes the jobs queued ahead, in one script that reads the
     // markers: unless the step is poisoned
     const states = (v: number) => this.ranges.map((r) => keys.optState(id, r.slice, v));
+    const staged = { staging: keys.paramsStaging(id, t + 1), params: keys.params(id, t + 1) };
     const out = await publishSlices(
       redis,
-      { staging: keys.paramsStaging(id, t + 1), params: keys.params(id, t + 1), version: keys.paramsVersion(id), markers }, // prettier-ignore
+      { ...staged, version: keys.paramsVersion(id), markers },
       t + 1,
       keys.paramsChannel(),
       `${id}:${t + 1}`,
@@ -151,8 +147,9 @@ export class SlicedSteps {
     const skipped = !out.published;
     if (skipped) {
       metrics.nonFinite();
-      const poisoned = poisonCause(read, loss);
-      if (this.config.onNonFinite === 'fail') return { step: t, epoch, loss: NaN, accuracy: NaN, lr: 0, gradNorm, poisoned }; // prettier-ignore
+      // fail: parameters t are still in Redis
+      if (this.config.onNonFinite === 'fail')
+        throw new NonFiniteError(t, poisonCause(read, loss), { paramsKept: true });
       // skip: version t+1 and the state after step t are copies of those before it
       const copy = redis.multi().copy(keys.params(id, t), keys.params(id, t + 1), 'REPLACE');
       states(t).forEach((k, i) => copy.copy(k, states(t + 1)[i], 'REPLACE'));
@@ -175,8 +172,8 @@ export class SlicedSteps {
     const parked = keys.parked(id, t + 1);
     const [, taken] = await Promise.all([cleaned, redis.multi().smembers(parked).del(parked).exec()]);
     await promoteParked(queue, taken?.[0]?.[1]);
-    phase('publish');
-    for (const [p, seconds] of Object.entries(spent)) metrics.phase(p as keyof typeof spent, seconds);
+    timer.lap('publish');
+    timer.report();
     if (skipped) return { step: t, epoch, loss: NaN, accuracy: NaN, lr: 0, gradNorm, skipped };
     metrics.step(id, rows, loss / rows, correct / rows, lr, gradNorm, t + 1);
     return { step: t, epoch, loss: loss / rows, accuracy: correct / rows, lr, gradNorm };
