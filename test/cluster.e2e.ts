@@ -1,15 +1,10 @@
+import type { WorkerInfo } from '@nnq/protocol';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TestCluster, type TestWorker } from './support/cluster';
 import { getJson, stopApp, until } from './support/processes';
 
-interface WorkerView {
-  id: string;
-  host: string;
-  pid: number;
-  concurrency: number;
-  version: string;
-  lastSeen: string;
-}
+/** What GET /workers lists for one worker: the HTTP contract's WorkerInfo (@nnq/protocol). */
+type WorkerView = WorkerInfo;
 
 describe('a coordinator and two workers as real processes', () => {
   const cluster = new TestCluster(inject('redisUrl'), 'cluster', { NNQ_HEARTBEAT_TTL_MS: '1500' });

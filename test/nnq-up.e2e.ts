@@ -1,13 +1,11 @@
+import type { WorkerInfo } from '@nnq/protocol';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { getJson, startApp, stopApp, until } from './support/processes';
 
-/** What GET /workers lists for one worker (the fields these tests read). */
-interface WorkerView {
-  id: string;
-  pid: number;
-}
+/** What GET /workers lists for one worker: the HTTP contract's WorkerInfo (@nnq/protocol). */
+type WorkerView = WorkerInfo;
 
 // `nnq up`: a local cluster in the foreground that stops exactly what it started.
 describe('nnq up', () => {

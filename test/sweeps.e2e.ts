@@ -1,4 +1,5 @@
 import { readModel } from '@nnq/nn';
+import type { SweepTrial, SweepView } from '@nnq/protocol';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -8,25 +9,9 @@ import { getJson, until } from './support/processes';
 import { exampleConfig } from './support/runs';
 import { CHROMIUM, hasTool } from './support/tools';
 
-interface Trial {
-  index: number;
-  name: string;
-  state: string;
-  runId?: string;
-  params: Record<string, unknown>;
-  best?: number;
-  step: number;
-  totalSteps: number;
-  stopReason?: string;
-}
-interface Sweep {
-  id: string;
-  state: string;
-  planned: number;
-  trials: Trial[];
-  leaderboard: Trial[];
-  best?: { index: number; value: number; runId: string };
-}
+/** A sweep and a trial as the coordinator answers them: the HTTP contract's (@nnq/protocol). */
+type Sweep = SweepView;
+type Trial = SweepTrial;
 
 async function post<T>(url: string, body?: unknown): Promise<{ status: number; body: T }> {
   const res = await fetch(url, {

@@ -1,3 +1,4 @@
+import type { HistoryEntry } from '@nnq/protocol';
 import { createRng, type Rng } from '@nnq/nn';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { TestCluster } from '../support/cluster';
@@ -17,15 +18,11 @@ const WINDOW = 200;
 const WARMUP = 60;
 const MAX_RATIO = 1.5;
 
-/** One step's line of GET /runs/:id/history (the coordinator's HistoryEntry, step kind). */
-interface StepEntry {
-  type: 'step';
-  step: number;
-  /** Time inside the step, dispatch to publish. */
-  seconds: number;
-  /** When the step ended (ms since the epoch, the coordinator's clock: this machine's). */
-  at: number;
-}
+/**
+ * One step's line of GET /runs/:id/history (the HTTP contract's HistoryEntry, step kind): `at`, when
+ * the step ended (ms since the epoch, the coordinator's clock: this machine's), is always written now.
+ */
+type StepEntry = Extract<HistoryEntry, { type: 'step' }> & { at: number };
 
 interface Pause {
   worker: number;
@@ -116,7 +113,7 @@ describe('stalls heal', () => {
       await fetch(`${cluster.base}/runs/${run.id}/cancel`, { method: 'POST' });
       expect((await waitForRun(cluster.base, run.id, 60_000)).state).toBe('cancelled');
 
-      const steps = (await getJson<{ type: string }[]>(`${cluster.base}/runs/${run.id}/history`)).filter(
+      const steps = (await getJson<HistoryEntry[]>(`${cluster.base}/runs/${run.id}/history`)).filter(
         (e): e is StepEntry => e.type === 'step',
       );
       const report = pauses.map((p) => {

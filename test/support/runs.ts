@@ -1,18 +1,11 @@
 import { readModel } from '@nnq/nn';
+import { isTerminal, parseAnswer, RunRecordSchema, type RunRecord } from '@nnq/protocol';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getJson, until } from './processes';
 
-export interface RunView {
-  id: string;
-  state: string;
-  step: number;
-  totalSteps: number;
-  loss?: number;
-  validation?: { accuracy: number; loss: number };
-  test?: { accuracy: number; loss: number };
-  error?: { reason: string; step: number };
-}
+/** A run as the coordinator answers it: the HTTP contract's RunRecord (@nnq/protocol). */
+export type RunView = RunRecord;
 
 export const exampleConfig = (name: string): Record<string, unknown> =>
   JSON.parse(readFileSync(join(__dirname, '..', '..', 'examples', name), 'utf8')) as Record<string, unknown>;
@@ -24,14 +17,15 @@ export async function submitRun(base: string, config: unknown): Promise<RunView>
     body: JSON.stringify(config),
   });
   if (res.status !== 201) throw new Error(`POST /runs: ${res.status} ${await res.text()}`);
-  return (await res.json()) as RunView;
+  return parseAnswer(RunRecordSchema, await res.json(), 'POST /runs');
 }
 
 export async function waitForRun(base: string, id: string, timeoutMs = 120_000): Promise<RunView> {
   return until(
     async () => {
-      const r = await getJson<RunView>(`${base}/runs/${id}`);
-      return ['completed', 'failed', 'cancelled'].includes(r.state) && r;
+      // every answer is checked against the contract: a field the coordinator gets wrong fails the test
+      const r = parseAnswer(RunRecordSchema, await getJson(`${base}/runs/${id}`), `GET /runs/${id}`);
+      return isTerminal(r.state) && r;
     },
     timeoutMs,
     `run ${id} to end`,

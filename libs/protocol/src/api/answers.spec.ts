@@ -47,5 +47,6 @@ describe('answerJsonSchema', () => {
     };
     expect(schema.required).toEqual(expect.arrayContaining(['id', 'state', 'step', 'totalSteps']));
     expect(schema.properties.state.enum).toEqual(['queued', 'running', 'completed', 'failed', 'cancelled']);
+    expect(schema).not.toHaveProperty('additionalProperties');
   });
 });

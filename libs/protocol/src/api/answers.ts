@@ -24,9 +24,13 @@ export class AnswerMismatchError extends Error {
   }
 }
 
-/** The JSON Schema of an answer, for OpenAPI (the shape the coordinator sends: zod's output side). */
+/**
+ * The JSON Schema of an answer, for OpenAPI. zod's input side: the answer schemas have no defaults
+ * or transforms, so it is the shape the coordinator sends, without the output side's
+ * `additionalProperties: false` (a later version may add fields; clients must not refuse them).
+ */
 export function answerJsonSchema(schema: z.ZodType): Record<string, unknown> {
-  const json = z.toJSONSchema(schema, { io: 'output', unrepresentable: 'any' }) as Record<string, unknown>;
+  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
   delete json.$schema;
   return json;
 }
