@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { getJson, startApp, stopApp, uniquePrefix, until, type AppProcess } from './support/processes';
+import { deletePrefix } from './support/redis';
 import { exampleConfig, waitForRun, type RunView } from './support/runs';
 import { CHROMIUM, hasTool } from './support/tools';
 
@@ -57,10 +58,7 @@ describe.skipIf(!hasChromium)('the coordinator dashboard in a browser', () => {
   afterAll(async () => {
     await browser?.close();
     await Promise.all(processes.map((p) => stopApp(p)));
-    const redis = new Redis(redisUrl);
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length) await redis.del(...keys);
-    await redis.quit();
+    await deletePrefix(redisUrl, prefix);
     rmSync(dataDir, { recursive: true, force: true });
   });
 

@@ -1,21 +1,15 @@
 import { parseRunConfig, trainLocal } from '@nnq/training';
 import { Redis } from 'ioredis';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { getJson, startApp, stopApp, uniquePrefix, until, type AppProcess } from './support/processes';
+import { TestCluster } from './support/cluster';
 import { exampleConfig, modelParams, submitRun, waitForRun } from './support/runs';
 
 // Sliced reduction (issue #11): workers sum and update parameter slices; the weights stay the
 // bytes of the unsliced reduction and of the in-process trainer.
 describe('sliced reduction on two worker processes', () => {
   const redisUrl = inject('redisUrl');
-  const prefix = uniquePrefix('scale');
-  const dataDir = mkdtempSync(join(tmpdir(), 'nnq-scale-'));
-  const env = { REDIS_URL: redisUrl, NNQ_PREFIX: prefix, NNQ_DATA_DIR: dataDir, NNQ_HEARTBEAT_TTL_MS: '2000' };
-  let coordinator: AppProcess;
-  const workers: AppProcess[] = [];
+  const cluster = new TestCluster(redisUrl, 'sliced');
+  const { prefix } = cluster;
   let base = '';
   // 12 shards, 4 slices past 8 shards; checkpoints pull the sliced optimizer state from Redis
   const sliced = {
@@ -29,22 +23,13 @@ describe('sliced reduction on two worker processes', () => {
   const unsliced = { ...sliced, name: 'unsliced', reduce: { slices: 1, sliceAbove: 8 } };
 
   beforeAll(async () => {
-    coordinator = startApp('coordinator', { ...env, NNQ_PORT: '0' });
-    const [, port] = await coordinator.waitFor(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
-    base = `http://127.0.0.1:${port}`;
-    workers.push(startApp('worker', env), startApp('worker', env));
-    await Promise.all(workers.map((w) => w.waitFor(/serving \/health and \/metrics/)));
-    await until(async () => (await getJson<unknown[]>(`${base}/workers`)).length === 2, 10_000, 'two workers');
+    await cluster.startCoordinator();
+    base = cluster.base;
+    await Promise.all([cluster.addWorker(), cluster.addWorker()]);
+    await cluster.waitForWorkers(2);
   });
 
-  afterAll(async () => {
-    await Promise.all([...workers, coordinator].filter(Boolean).map((p) => stopApp(p)));
-    const redis = new Redis(redisUrl);
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length) await redis.del(...keys);
-    await redis.quit();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  afterAll(() => cluster.stop());
 
   it('ends with the bytes of trainLocal and of the unsliced run, and leaves no slice keys behind', async () => {
     const [a, b] = await Promise.all([submitRun(base, sliced), submitRun(base, unsliced)]);
