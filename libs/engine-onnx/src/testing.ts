@@ -1,7 +1,8 @@
 /**
  * Test helpers shared by the specs of this package (not exported from index.ts): the lecture's
- * XOR network, a fast-check generator of valid network specs, batches fitting a loss, the
- * norm-wise relative error, gradients compared tensor by tensor, and weights under masks.
+ * XOR network in float32 (defined once, in test/support/xor.ts), a fast-check generator of valid
+ * network specs, batches fitting a loss, the norm-wise relative error, gradients compared tensor
+ * by tensor, and weights under masks.
  */
 import {
   ACTIVATIONS,
@@ -16,20 +17,13 @@ import {
   type Rng,
 } from '@nnq/nn';
 import fc from 'fast-check';
+import * as xor from '../../../test/support/xor';
 
-/** The lecture's XOR network: relu hidden layer, identity output, sum of squares. */
-export const XOR_SPEC: NetworkSpecInput = {
-  inputSize: 2,
-  layers: [
-    { units: 2, activation: 'relu' },
-    { units: 1, activation: 'identity' },
-  ],
-  loss: 'sum_of_squares',
-};
-// W = [[1,1],[1,1]], c = [0,-1], w = [1,-2], b = 0
-export const XOR_PARAMS = Float32Array.of(1, 1, 1, 1, 0, -1, 1, -2, 0);
-export const XOR_X = Float32Array.of(0, 0, 0, 1, 1, 0, 1, 1);
-export const XOR_Y = Float32Array.of(0, 1, 1, 0);
+/** The lecture's XOR network (test/support/xor.ts), its solution, inputs and targets in float32. */
+export const XOR_SPEC: NetworkSpecInput = xor.XOR_SPEC;
+export const XOR_PARAMS = Float32Array.from(xor.XOR_PARAMS);
+export const XOR_X = Float32Array.from(xor.XOR_X);
+export const XOR_Y = Float32Array.from(xor.XOR_Y);
 
 /** ||a - b|| / max(||b||, floor): the norm-wise relative error. */
 export function relErr(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-6): number {

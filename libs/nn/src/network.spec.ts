@@ -4,20 +4,14 @@ import { paramLayout } from './layout';
 import { forward, forward64, forwardTrace, lossAndGrad, lossAndGrad64 } from './network';
 import { createRng } from './rng';
 import { parseSpec, type NetworkSpec } from './spec';
+import { XOR_PARAMS, XOR_SPEC, XOR_X, XOR_Y } from '../../../test/support/xor';
 
 // The lecture's XOR network: h = relu(X W + c), out = h w + b
-const xorSpec = parseSpec({
-  inputSize: 2,
-  layers: [
-    { units: 2, activation: 'relu' },
-    { units: 1, activation: 'identity' },
-  ],
-  loss: 'sum_of_squares',
-});
-const X = new Float64Array([0, 0, 0, 1, 1, 0, 1, 1]);
-const Y = new Float64Array([0, 1, 1, 0]);
+const xorSpec = parseSpec(XOR_SPEC);
+const X = Float64Array.from(XOR_X);
+const Y = Float64Array.from(XOR_Y);
 // flat layout: W(1) [2x2] row-major, c, w [2x1], b
-const lectureParams = new Float64Array([1, 1, 1, 1, 0, -1, 1, -2, 0]);
+const lectureParams = Float64Array.from(XOR_PARAMS);
 
 /** Full-batch gradient descent: params <- params - lr * dJ/dparams. */
 function gradientDescent(

@@ -1,17 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { paramLayout } from './layout';
 import { parseSpec, SpecError } from './spec';
+import { XOR_SPEC } from '../../../test/support/xor';
 
 describe('spec', () => {
   it('lays out the XOR network', () => {
-    const spec = parseSpec({
-      inputSize: 2,
-      layers: [
-        { units: 2, activation: 'relu' },
-        { units: 1, activation: 'identity' },
-      ],
-      loss: 'sum_of_squares',
-    });
+    const spec = parseSpec(XOR_SPEC);
     expect(paramLayout(spec).size).toBe(9);
   });
   it('names the field of a bad spec', () => {
