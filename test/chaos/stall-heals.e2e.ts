@@ -53,7 +53,7 @@ async function stepOf(cluster: TestCluster, runId: string): Promise<number> {
 }
 
 /** Wait until the run is `gap` steps further, or `limitMs` passed (a stalled run: its window comes up short). */
-async function stepsLater(cluster: TestCluster, runId: string, gap: number, limitMs = 12_000): Promise<void> {
+async function stepsLater(cluster: TestCluster, runId: string, gap: number, limitMs = 60_000): Promise<void> {
   const start = await stepOf(cluster, runId);
   const deadline = Date.now() + limitMs;
   while ((await stepOf(cluster, runId)) < start + gap && Date.now() < deadline) await sleep(100);
@@ -94,7 +94,7 @@ describe('stalls heal', () => {
   // 200-step window by 1.6x for a few seconds on its own (seen once in three runs here).
   it.each(strategies)(
     '%s: after each of 10 pauses of a worker (0.1-5 s) the run is back within 1.5x of its step time',
-    { timeout: 200_000, retry: 1 },
+    { timeout: 400_000, retry: 1 },
     async (name, extra) => {
       cluster = new TestCluster(redisUrl, `stall-${name}`);
       await cluster.startCoordinator();
@@ -143,7 +143,7 @@ describe('stalls heal', () => {
           r.ratio,
           `median step ${r.before.toFixed(1)} -> ${r.after.toFixed(1)} ms after a ${r.pause} ms pause`,
         ).toBeLessThanOrEqual(MAX_RATIO);
-        // a window cut short: the run had not gone 200 steps further within 12 s of the pause
+        // a window cut short: the run had not gone 200 steps further within 60 s of the pause
         expect(r.steps[0], `steps before the ${r.pause} ms pause`).toBeGreaterThanOrEqual(WINDOW);
         expect(r.steps[1], `steps after the ${r.pause} ms pause`).toBe(WINDOW);
       }
