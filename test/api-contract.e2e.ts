@@ -5,6 +5,7 @@ import {
   ErrorBodySchema,
   HistorySchema,
   parseAnswer,
+  PredictionSchema,
   RunListSchema,
   RunRecordSchema,
   SweepListSchema,
@@ -52,6 +53,9 @@ describe('the HTTP contract (@nnq/protocol api) against a live coordinator', () 
     expect(history.some((e) => e.type === 'evaluation' && e.split === 'validation')).toBe(true);
     expect((await get('/runs', RunListSchema)).map((r) => r.id)).toContain(run.id);
     expect(await get('/workers', WorkerListSchema)).toHaveLength(1);
+    const predicted = await post(`/runs/${run.id}/predict`, { inputs: [[0, 1]] });
+    expect(predicted.status).toBe(200);
+    expect(parseAnswer(PredictionSchema, predicted.body, 'POST /runs/:id/predict').outputs).toHaveLength(1);
   });
 
   it('answers datasets and sweeps as the contract says', async () => {
@@ -118,6 +122,8 @@ describe('the HTTP contract (@nnq/protocol api) against a live coordinator', () 
       ['/runs/{id}', 'get', '404', ErrorBodySchema],
       ['/runs/{id}/history', 'get', '200', HistorySchema],
       ['/runs/{id}/cancel', 'post', '200', RunRecordSchema],
+      ['/runs/{id}/predict', 'post', '200', PredictionSchema],
+      ['/runs/{id}/predict', 'post', '400', ErrorBodySchema],
       ['/workers', 'get', '200', WorkerListSchema],
       ['/sweeps', 'post', '201', SweepViewSchema],
       ['/sweeps', 'get', '200', SweepListSchema],

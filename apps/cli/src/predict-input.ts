@@ -1,6 +1,6 @@
 import { jsonReason } from '@nnq/data';
 import { formatIssues } from '@nnq/nn';
-import { PredictRequestSchema } from '@nnq/training';
+import { PredictRequestSchema } from '@nnq/protocol';
 import { z } from 'zod';
 import { CliError, EXIT } from './cli-error';
 import { parseJsonText } from './json-text';

@@ -1,24 +1,10 @@
 import { parsePreprocessing, toAffine, type Preprocessing } from '@nnq/data';
 import { forward, type NetworkSpec } from '@nnq/nn';
-import { z } from 'zod';
+import { type Prediction } from '@nnq/protocol';
 import { predictBudgetProblem } from './memory-budget';
 
-/** Body of a prediction request: rows of raw features, as the dataset holds them. */
-export const PredictRequestSchema = z
-  .object({
-    inputs: z
-      .array(z.array(z.number().refine(Number.isFinite, 'must be a finite number')).min(1, 'must not be empty'))
-      .min(1, 'must hold at least one row')
-      .max(10_000, 'must hold at most 10000 rows'),
-  })
-  .strict();
-
-export interface Prediction {
-  /** Network outputs per row (probabilities for softmax / sigmoid outputs). */
-  outputs: number[][];
-  /** Class names of the argmax output, for classification models. */
-  labels?: string[];
-}
+/** The request and answer of POST /runs/:id/predict are the HTTP contract's (@nnq/protocol api). */
+export { PredictRequestSchema, type Prediction } from '@nnq/protocol';
 
 export interface PredictModel {
   spec: NetworkSpec;

@@ -25,13 +25,17 @@ import {
   answerJsonSchema,
   ErrorBodySchema,
   formatJobIssues,
+  requestJsonSchema,
   HistorySchema,
+  PredictionSchema,
+  PredictRequestSchema,
   RunListSchema,
   RunRecordSchema,
   type HistoryEntry,
+  type Prediction,
   type RunRecord,
 } from '@nnq/protocol';
-import { PredictRequestSchema, predictRows, runConfigJsonSchema, type Prediction } from '@nnq/training';
+import { predictRows, runConfigJsonSchema } from '@nnq/training';
 import { existsSync, readFileSync } from 'node:fs';
 import { modelPath } from './run-files';
 import { RunRemoval } from './run-removal.service';
@@ -114,6 +118,9 @@ export class RunsController {
   /** Predict rows with the run's model (the final one, or the last good one of a failed run). */
   @Post(':id/predict')
   @HttpCode(200)
+  @ApiBody({ schema: requestJsonSchema(PredictRequestSchema), description: 'Rows of raw features' })
+  @ApiOkResponse({ description: 'Outputs per row, and class names', schema: answerJsonSchema(PredictionSchema) })
+  @ApiBadRequestResponse({ description: 'Every problem of the rows by path', schema: ERROR })
   async predict(@Param('id') id: string, @Body() body: unknown): Promise<Prediction> {
     await this.runs.get(pathId('run', id));
     const req = PredictRequestSchema.safeParse(body);

@@ -24,6 +24,13 @@ export class AnswerMismatchError extends Error {
   }
 }
 
+/** The JSON Schema of a request body, for OpenAPI (what a client sends: zod's input side). */
+export function requestJsonSchema(schema: z.ZodType): Record<string, unknown> {
+  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  delete json.$schema;
+  return json;
+}
+
 /**
  * The JSON Schema of an answer, for OpenAPI. zod's input side: the answer schemas have no defaults
  * or transforms, so it is the shape the coordinator sends, without the output side's

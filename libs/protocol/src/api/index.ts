@@ -5,3 +5,4 @@ export * from './datasets';
 export * from './workers';
 export * from './errors';
 export * from './answers';
+export * from './predict';
