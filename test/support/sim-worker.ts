@@ -18,12 +18,11 @@ import {
 } from '@nnq/protocol';
 import { loadDataset } from '@nnq/data';
 import {
-  applyFiniteStep,
   initialParams,
-  isPoisoned,
   setupRun,
   ShardSum,
   StepUndo,
+  updateStep,
   type RunConfig,
   type RunSetup,
   type StepRecord,
@@ -83,13 +82,8 @@ export function referenceSteps(
     const shards = setup.plan.shardsOf(t);
     const sum = new ShardSum(shards.length, new Float32Array(setup.paramCount));
     for (const r of shards) sum.add(decodeShardResult(simShard(p, r.start, r.end, poisoned.has(t)), setup.paramCount));
-    const reduced = sum.result();
-    const applied = isPoisoned(reduced) ? undefined : applyFiniteStep(config, p, reduced, state, t, setup.mask, undo);
-    const epoch = setup.plan.epochOf(t);
     records.push(
-      applied?.finite
-        ? { step: t, epoch, loss: reduced.loss / reduced.rows, accuracy: 0, lr: applied.lr, gradNorm: reduced.gradNorm }
-        : { step: t, epoch, loss: NaN, accuracy: NaN, lr: 0, gradNorm: reduced.gradNorm, skipped: true },
+      updateStep(config, p, sum.result(), state, { t, epoch: setup.plan.epochOf(t) }, setup.mask, undo).record,
     );
     after.push(p.slice());
   }

@@ -7,8 +7,8 @@ import type { RunConfig } from './run-config';
 import { PermutationCache, rowsOf } from './run-plan';
 import { initialParams, setupRun, type RunSetup } from './run-setup';
 import { computeShard, type GatherRows, type LossAndGradFn } from './shard-compute';
-import { applyFiniteStep, MAX_SKIPPED_IN_A_ROW, NonFiniteError, StepUndo } from './non-finite';
-import { isPoisoned, sumShards } from './step-reduce';
+import { MAX_SKIPPED_IN_A_ROW, NonFiniteError, StepUndo, updateStep } from './non-finite';
+import { sumShards } from './step-reduce';
 
 export interface StepRecord {
   step: number;
@@ -90,28 +90,16 @@ export async function trainLocal(config: RunConfig, options: LocalRunOptions = {
         roundToPrecision(shard.grad, config.gradientTransfer);
         results.push(shard);
       }
-      const reduced = sumShards(results);
-      const epoch = setup.plan.epochOf(t);
-      const poisoned = isPoisoned(reduced);
-      const applied = poisoned ? undefined : applyFiniteStep(config, params, reduced, state, t, setup.mask, undo);
-      if (!applied?.finite) {
-        if (config.onNonFinite === 'fail') throw new NonFiniteError(t, poisoned ? 'gradient' : 'parameters');
+      const at = { t, epoch: setup.plan.epochOf(t) };
+      const { record: rec, nonFinite } = updateStep(config, params, sumShards(results), state, at, setup.mask, undo);
+      if (nonFinite) {
+        if (config.onNonFinite === 'fail') throw new NonFiniteError(t, nonFinite);
         if (++skippedInARow >= MAX_SKIPPED_IN_A_ROW) throw new NonFiniteError(t, 'skips');
-        const rec = { step: t, epoch, loss: NaN, accuracy: NaN, lr: 0, gradNorm: reduced.gradNorm, skipped: true };
         steps.push(rec);
         options.onStep?.(rec);
         continue;
       }
       skippedInARow = 0;
-      const { lr } = applied;
-      const rec = {
-        step: t,
-        epoch,
-        loss: reduced.loss / reduced.rows,
-        accuracy: reduced.correct / reduced.rows,
-        lr,
-        gradNorm: reduced.gradNorm,
-      };
       steps.push(rec);
       options.onStep?.(rec);
       if (evaluatesAfter(config, setup, t)) {

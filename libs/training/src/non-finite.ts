@@ -1,6 +1,7 @@
 import type { OptimizerState } from '@nnq/nn';
 import type { RunConfig } from './run-config';
-import { applyStep, type AppliedStep, type ReducedStep } from './step-reduce';
+import type { StepRecord } from './local-trainer';
+import { applyStep, isPoisoned, type AppliedStep, type ReducedStep } from './step-reduce';
 
 /**
  * A run whose last MAX_SKIPPED_IN_A_ROW steps were all skipped as non-finite (`onNonFinite:
@@ -89,4 +90,33 @@ export function applyFiniteStep(
   if (allFinite(params)) return { ...applied, finite: true };
   undo?.restore(params, state);
   return { ...applied, finite: false };
+}
+
+/**
+ * The end of a step whose gradients are summed (the central step, trainLocal): the optimizer
+ * update, unless the sum is poisoned or the update made a parameter non-finite (then undone by
+ * `undo`). Returns the step's record (`skipped` with NaN loss when non-finite) and what was
+ * non-finite; the caller fails the run on it under `onNonFinite: "fail"`.
+ */
+export function updateStep(
+  config: RunConfig,
+  params: Float32Array,
+  reduced: ReducedStep,
+  state: OptimizerState,
+  at: { t: number; epoch: number },
+  mask: Float32Array | null,
+  undo: StepUndo | null,
+): { record: StepRecord; nonFinite?: 'gradient' | 'parameters' } {
+  const { t: step, epoch } = at;
+  const { gradNorm } = reduced;
+  const poisoned = isPoisoned(reduced);
+  const applied = poisoned ? undefined : applyFiniteStep(config, params, reduced, state, step, mask, undo);
+  if (!applied?.finite) {
+    const record = { step, epoch, loss: NaN, accuracy: NaN, lr: 0, gradNorm, skipped: true };
+    return { record, nonFinite: poisoned ? 'gradient' : 'parameters' };
+  }
+  const { lr } = applied;
+  return {
+    record: { step, epoch, loss: reduced.loss / reduced.rows, accuracy: reduced.correct / reduced.rows, lr, gradNorm },
+  };
 }

@@ -96,6 +96,14 @@ export interface AppliedStep {
   lr: number;
 }
 
+/**
+ * The learning rate of step t: the schedule's, from the optimizer's base rate. The central step,
+ * the local trainer, the sliced step's reduce jobs and the workers' check of them all take it here.
+ */
+export function stepLearningRate(config: Pick<RunConfig, 'schedule' | 'optimizer' | 'batchSize'>, t: number): number {
+  return learningRate(config.schedule, t, { baseLr: config.optimizer.lr, batchSize: config.batchSize });
+}
+
 /** The optimizer update of step t: params <- params - lr(t) * update(mean gradient). */
 export function applyStep(
   config: RunConfig,
@@ -105,7 +113,7 @@ export function applyStep(
   t: number,
   mask: Float32Array | null,
 ): AppliedStep {
-  const lr = learningRate(config.schedule, t, { baseLr: config.optimizer.lr, batchSize: config.batchSize });
+  const lr = stepLearningRate(config, t);
   optimizerStep(params, reduced.grad, state, config.optimizer, lr, { mask, gradScale: 1 / reduced.rows });
   return { lr };
 }

@@ -1,4 +1,3 @@
-import { learningRate } from '@nnq/nn';
 import {
   evaluateJobId,
   gradientJobEntry,
@@ -9,7 +8,14 @@ import {
   type EvaluateJob,
   type ReduceJob,
 } from '@nnq/protocol';
-import { evalRanges, type RunConfig, type RunPlan, type SliceRange, type SplitName } from '@nnq/training';
+import {
+  evalRanges,
+  stepLearningRate,
+  type RunConfig,
+  type RunPlan,
+  type SliceRange,
+  type SplitName,
+} from '@nnq/training';
 
 /** The gradient jobs of step t, one per shard (`ahead`: queued while step t-1 still runs). */
 export function gradientJobs(runId: string, plan: RunPlan, t: number, ahead = false) {
@@ -56,7 +62,7 @@ export function evaluateJobs(runId: string, split: SplitName, version: number, r
 export function reduceStep(runId: string, config: RunConfig, plan: RunPlan, ranges: SliceRange[], t: number) {
   const shards = plan.shardsOf(t);
   const rows = shards.reduce((n, r) => n + r.end - r.start, 0);
-  const lr = learningRate(config.schedule, t, { baseLr: config.optimizer.lr, batchSize: config.batchSize });
+  const lr = stepLearningRate(config, t);
   const next = t + 1 < plan.totalSteps ? plan.shardsOf(t + 1) : [];
   const K = ranges.length;
   const jobs = ranges.map((r) => {

@@ -3,11 +3,10 @@ import { type OptimizerState } from '@nnq/nn';
 import { decodeShardResult, encodeFloat32 } from '@nnq/protocol';
 import {
   allFinite,
-  applyFiniteStep,
-  isPoisoned,
   NonFiniteError,
   ShardSum,
   StepUndo,
+  updateStep,
   type RunConfig,
   type RunSetup,
 } from '@nnq/training';
@@ -117,32 +116,32 @@ export class CentralStep implements StepStrategy {
     timer.add('sum', summing);
     const reduced = sum.result();
     metrics.bytes('gradient', bytes);
-    const epoch = this.setup.plan.epochOf(t);
-    // 4. optimizer; an update that makes a parameter non-finite is undone (applyFiniteStep)
-    const poisoned = isPoisoned(reduced);
-    const applied = poisoned
-      ? undefined
-      : applyFiniteStep(this.config, this.params, reduced, this.state, t, this.setup.mask, this.undo);
-    if (!applied?.finite) {
+    // 4. optimizer; an update that makes a parameter non-finite is undone (updateStep)
+    const at = { t, epoch: this.setup.plan.epochOf(t) };
+    const { record, nonFinite } = updateStep(
+      this.config,
+      this.params,
+      reduced,
+      this.state,
+      at,
+      this.setup.mask,
+      this.undo,
+    );
+    if (nonFinite) {
       timer.report();
       metrics.nonFinite();
-      if (this.config.onNonFinite === 'fail') {
-        throw new NonFiniteError(t, poisoned ? 'gradient' : 'parameters', { paramsKept: true });
-      }
+      if (this.config.onNonFinite === 'fail') throw new NonFiniteError(t, nonFinite, { paramsKept: true });
       // skip: publish the same parameters as the next version
       await this.publish(t, gradKeys);
-      return { step: t, epoch, loss: NaN, accuracy: NaN, lr: 0, gradNorm: reduced.gradNorm, skipped: true };
+      return record;
     }
-    const { lr } = applied;
     timer.lap('optimizer');
     // 5. publish version t+1, delete what step t no longer needs
     metrics.bytes('parameters', await this.publish(t, gradKeys));
     timer.lap('publish');
     timer.report();
-    const loss = reduced.loss / reduced.rows;
-    const accuracy = reduced.correct / reduced.rows;
-    metrics.step(id, reduced.rows, loss, accuracy, lr, reduced.gradNorm, t + 1);
-    return { step: t, epoch, loss, accuracy, lr, gradNorm: reduced.gradNorm };
+    metrics.step(id, reduced.rows, record.loss, record.accuracy, record.lr, reduced.gradNorm, t + 1);
+    return record;
   }
 
   /**

@@ -1,4 +1,3 @@
-import { learningRate } from '@nnq/nn';
 import {
   parseEvaluateJobId,
   parseGradientJobId,
@@ -8,7 +7,7 @@ import {
   type GradientJob,
   type ReduceJob,
 } from '@nnq/protocol';
-import { evalRanges, RunPlan, sliceRanges, type RunConfig, type RunManifest } from '@nnq/training';
+import { evalRanges, RunPlan, sliceRanges, stepLearningRate, type RunConfig, type RunManifest } from '@nnq/training';
 import { UnrecoverableError } from 'bullmq';
 
 /** The plan of each manifest a worker holds (the manifest object is cached per run). */
@@ -94,7 +93,7 @@ export function reduceMismatch(
   paramCount: number,
 ): string | null {
   const range = sliceRanges(paramCount, config.reduce.slices)[job.slice];
-  const lr = learningRate(config.schedule, job.step, { baseLr: config.optimizer.lr, batchSize: config.batchSize });
+  const lr = stepLearningRate(config, job.step);
   const { shards, batchSize: rows } = config;
   const want = { start: range?.start, end: range?.end, version: job.step, lr, shards, rows };
   const differ = range
