@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { getJson, startApp, stopApp, until } from './support/processes';
+import { freePort } from '../libs/cluster/src/throwaway-redis';
 
 /** What GET /workers lists for one worker: the HTTP contract's WorkerInfo (@nnq/protocol). */
 type WorkerView = WorkerInfo;
@@ -20,7 +21,7 @@ describe('nnq up', () => {
   });
 
   it('starts a throwaway Redis, a coordinator and N workers, and stops exactly them on SIGTERM', async () => {
-    const port = String(20000 + Math.floor(Math.random() * 20000));
+    const port = String(await freePort());
     const p = startApp('cli', { REDIS_URL: 'redis://127.0.0.1:1', NNQ_PORT: port }, ['up', '--workers', '2']);
     await p.waitFor(/local cluster is up \(2 workers\)/, 60_000);
     const [, redisPid] = p.output().match(/throwaway redis-server at \S+ \(pid (\d+)\)/)!;
@@ -32,7 +33,7 @@ describe('nnq up', () => {
   });
 
   it('leaves nothing running when it is SIGKILLed: the coordinator takes the throwaway Redis with it', async () => {
-    const port = String(20000 + Math.floor(Math.random() * 20000));
+    const port = String(await freePort());
     const p = startApp('cli', { REDIS_URL: 'redis://127.0.0.1:1', NNQ_PORT: port }, ['up', '--workers', '1']);
     await p.waitFor(/local cluster is up \(1 workers?\)/, 60_000);
     const [, redisUrl] = p.output().match(/throwaway redis-server at (\S+) \(pid \d+\)/)!;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisServer, type ThrowawayRedis } from '../../libs/cluster/src/throwaway-redis';
+import { freePort, startRedisServer, type ThrowawayRedis } from '../../libs/cluster/src/throwaway-redis';
 import { startApp, stopApp } from '../support/processes';
 
 // Issue #24: `nnq up` redacted the Redis password in its first line but printed it in its banner.
@@ -14,7 +14,7 @@ describe('nnq up prints no Redis password', () => {
 
   it('shows the Redis URL with *** in every line, its children included', async () => {
     const url = `redis://:${secret}@127.0.0.1:${redis.port}`;
-    const port = String(20000 + Math.floor(Math.random() * 20000));
+    const port = String(await freePort());
     const p = startApp('cli', { REDIS_URL: url, NNQ_PORT: port }, ['up', '--workers', '1']);
     try {
       await p.waitFor(/local cluster is up \(1 workers?\)/, 60_000);

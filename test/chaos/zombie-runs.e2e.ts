@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TestCluster } from '../support/cluster';
+import { freePort } from '../../libs/cluster/src/throwaway-redis';
 import { getJson, startApp, stopApp, until } from '../support/processes';
 import { exampleConfig, modelParams, submitRun, waitForRun, type RunView } from '../support/runs';
 
@@ -170,7 +171,7 @@ describe('runs that cannot go on end, and leave nothing behind', () => {
 
 describe('nnq up', () => {
   it('stops its workers and the Redis it started when its coordinator is SIGKILLed, and says so', async () => {
-    const port = String(20000 + Math.floor(Math.random() * 20000));
+    const port = String(await freePort());
     const p = startApp('cli', { REDIS_URL: 'redis://127.0.0.1:1', NNQ_PORT: port }, ['up', '--workers', '2']);
     await p.waitFor(/local cluster is up \(2 workers\)/, 60_000);
     const [, redisUrl] = p.output().match(/throwaway redis-server at (\S+) \(pid \d+\)/)!;
