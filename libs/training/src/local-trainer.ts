@@ -1,6 +1,6 @@
 import { gatherBatch, loadDataset, type Dataset } from '@nnq/data';
 import { createTrainingEngine } from '@nnq/engine-onnx';
-import { roundToPrecision } from '@nnq/protocol';
+import { roundToPrecision, type StepEntry } from '@nnq/protocol';
 import { createOptimizerState } from '@nnq/nn';
 import { combineParts, evalRanges, evaluatePart, type Evaluation, type SplitName } from './evaluation';
 import type { RunConfig } from './run-config';
@@ -10,16 +10,11 @@ import { computeShard, type GatherRows, type LossAndGradFn } from './shard-compu
 import { MAX_SKIPPED_IN_A_ROW, NonFiniteError, StepUndo, updateStep } from './non-finite';
 import { sumShards } from './step-reduce';
 
-export interface StepRecord {
-  step: number;
-  epoch: number;
-  /** Mean training loss of the step's batch. */
-  loss: number;
-  accuracy: number;
-  lr: number;
-  gradNorm: number;
-  skipped?: boolean;
-}
+/**
+ * One step's outcome: the step line of a run's history (the HTTP contract's StepEntry) without
+ * what the coordinator adds when it writes the line (its type, the step's seconds and end time).
+ */
+export type StepRecord = Omit<StepEntry, 'type' | 'seconds' | 'at'>;
 
 export interface LocalRunOptions {
   /** The dataset already loaded (else loaded from config.dataset.source). */

@@ -75,6 +75,7 @@ export const StepEntrySchema = z.object({
   at: z.number().optional(),
   skipped: z.boolean().optional(),
 });
+export type StepEntry = z.infer<typeof StepEntrySchema>;
 
 /** An evaluation line of a run's history. */
 export const EvaluationEntrySchema = EvaluationSchema.extend({ type: z.literal('evaluation') });
