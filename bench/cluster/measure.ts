@@ -71,7 +71,11 @@ function start(app: string, env: NodeJS.ProcessEnv): { child: ChildProcess; out:
   return { child, out: () => out };
 }
 
-async function until<T>(fn: () => Promise<T | undefined>, ms: number, what: string, everyMs = 50): Promise<T> {
+/**
+ * Polls `fn` every `everyMs` until it gives a value (a throw counts as none); fails after `ms`.
+ * bench/scale uses it too (bench:scale compiles bench/cluster with it).
+ */
+export async function until<T>(fn: () => Promise<T | undefined>, ms: number, what: string, everyMs = 50): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await fn().catch(() => undefined);

@@ -19,7 +19,8 @@ import type { RunConfigInput } from '@nnq/training';
 import { startRedisServer } from '../../libs/cluster/src/throwaway-redis';
 import { realWorkers, type RealRow } from './real';
 import { expectedTraffic, redisTraffic } from './redis-traffic';
-import { ROOT, start, stopAll, until, type Started } from './processes';
+import { until } from '../cluster/measure';
+import { ROOT, start, stopAll, type Started } from './processes';
 
 const list = (v: string | undefined, d: number[]) => (v ? v.split(',').map(Number) : d);
 const PS = list(process.env.SCALE_P, [100_000, 1_000_000, 10_000_000]);

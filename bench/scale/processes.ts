@@ -29,13 +29,3 @@ export async function stopAll(procs: Started[]): Promise<void> {
     procs.map((p) => new Promise((r) => (p.child.exitCode !== null ? r(null) : p.child.once('exit', r)))),
   );
 }
-
-export async function until<T>(fn: () => Promise<T | undefined>, ms: number, what: string, every = 50): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, every));
-  }
-}
