@@ -9,4 +9,5 @@ export * from './shard-jobs';
 export * from './slice-marker';
 export * from './json-bounds';
 export * from './printable-text';
+export * from './notice-board';
 export * from './api';

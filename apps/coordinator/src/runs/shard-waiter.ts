@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { NoticeBoard } from '@nnq/protocol';
 import type { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { JobFailures } from './job-failures';
@@ -40,13 +41,11 @@ const RECHECK_POLLS = 10;
 
 export class ShardWaiter {
   private readonly logger = new Logger(ShardWaiter.name);
-  private readonly wakers = new Set<() => void>();
   private readonly failed = new Map<string, string>();
   /** Job ids the running waits are on, with how many waits. */
   private readonly awaited = new Map<string, number>();
-  /** Counts wake-ups: one that comes while a wait is reading (no waker registered) is not lost. */
-  private notices = 0;
-  private sub?: Redis;
+  /** Wake-ups: notices on the results channel, and failures; one that comes while a wait reads is not lost. */
+  private readonly notices: NoticeBoard;
 
   constructor(
     private readonly redis: Redis,
@@ -56,6 +55,11 @@ export class ShardWaiter {
     /** Puts back a planned job whose id a job not in the plan took; explains stalled jobs. */
     private readonly failures?: JobFailures,
   ) {
+    // polls cover a gap in the channel
+    this.notices = new NoticeBoard(
+      () => redis.duplicate(),
+      (err) => this.logger.warn(`results channel: ${err.message}`),
+    );
     events.on('failed', ({ jobId, failedReason }) => {
       void this.checkFailed(jobId, failedReason);
     });
@@ -63,22 +67,11 @@ export class ShardWaiter {
 
   /** Subscribe to the results channel (a connection of its own). */
   async listen(channel: string): Promise<void> {
-    const sub = this.redis.duplicate();
-    this.sub = sub;
-    sub.on('error', (err: Error) => this.logger.warn(`results channel: ${err.message}`)); // polls cover the gap
-    sub.on('message', () => this.wake());
-    await sub.subscribe(channel);
+    await this.notices.listen(channel);
   }
 
   async close(): Promise<void> {
-    const sub = this.sub;
-    this.sub = undefined;
-    if (sub) await sub.quit().catch(() => sub.disconnect());
-  }
-
-  private wake(): void {
-    this.notices++;
-    for (const w of [...this.wakers]) w();
+    await this.notices.close();
   }
 
   private async checkFailed(jobId: string, reason: string): Promise<void> {
@@ -91,7 +84,7 @@ export class ShardWaiter {
       // undefined: the planned job was queued again under a fresh id (job-failures.ts); the wait goes on
       if (outcome.reason === undefined) return;
       this.failed.set(outcome.jobId, outcome.reason);
-      this.wake();
+      this.notices.post(`failed ${outcome.jobId}`);
     }
   }
 
@@ -139,7 +132,7 @@ export class ShardWaiter {
     for (;;) {
       if (signal?.aborted) throw new CancelledError();
       // a notice from here on may concern a key the reads below find missing: it skips the sleep
-      const seen = this.notices;
+      const seen = this.notices.mark();
       if (take) {
         // hand over results in index order as soon as the next one exists (overlaps the sum with compute)
         for (;;) {
@@ -175,18 +168,7 @@ export class ShardWaiter {
           throw new ShardJobFailedError(id, reason);
         }
       }
-      if (this.notices !== seen) continue;
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          this.wakers.delete(done);
-          signal?.removeEventListener('abort', done);
-          resolve();
-        };
-        const timer = setTimeout(done, this.pollMs);
-        this.wakers.add(done);
-        signal?.addEventListener('abort', done);
-      });
+      await this.notices.wait({ since: seen, ms: this.pollMs, signal });
     }
   }
 
