@@ -1,14 +1,17 @@
 import { Logger } from '@nestjs/common';
 import { gradientJobId } from '@nnq/protocol';
-import { NonFiniteError, parseRunConfig } from '@nnq/training';
+import { NonFiniteError, parseRunConfig, type RunConfig, type RunSetup } from '@nnq/training';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { driveSteps, referenceSteps, SimCluster, type SimBehaviour } from '../../../../test/support/sim-worker';
+import type { DriverDeps } from '../runs/driver-deps';
 import { CentralStep } from './central-step';
+import { SlicedStep } from './sliced-step';
+import type { StepStrategy } from './step-strategy';
 
-/** 2 shards of 20 rows a step, Adam, a 2-4-1 network (17 parameters). */
+/** 2 shards of 20 rows a step, Adam, a 2-4-1 network (17 parameters); `patch` picks the strategy's options. */
 const config = (patch: object = {}) =>
   parseRunConfig({
-    name: 'central',
+    name: 'steps',
     dataset: { source: { type: 'synthetic', name: 'xor', n: 400, seed: 1, task: 'regression' } },
     model: {
       inputSize: 2,
@@ -27,50 +30,88 @@ const config = (patch: object = {}) =>
 
 const bytes = (v: Float32Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 
-describe('CentralStep against simulated workers on a real Redis', () => {
+type Make = (deps: DriverDeps, runId: string, c: RunConfig, setup: RunSetup, logger: Logger) => StepStrategy;
+
+interface Strategy {
+  name: string;
+  /** Run ids start with it: `c1`, `s1`, ... */
+  prefix: string;
+  /** Run config options that select the strategy. */
+  options: object;
+  make: Make;
+  /** The coordinator's phases of a step (a sliced step sums and updates in the workers' reduce jobs). */
+  phases: string[];
+  /** Reduce jobs a step queues (`<run>-<t>-r<slice>`): one a slice. */
+  reduceJobs: number;
+}
+
+const strategies: Strategy[] = [
+  {
+    name: 'CentralStep',
+    prefix: 'c',
+    options: {},
+    make: (...a) => new CentralStep(...a),
+    phases: ['dispatch', 'wait', 'sum', 'optimizer', 'publish'],
+    reduceJobs: 0,
+  },
+  {
+    name: 'SlicedStep',
+    prefix: 's',
+    options: { reduce: { slices: 2, sliceAbove: 0 } },
+    make: (...a) => new SlicedStep(...a),
+    phases: ['dispatch', 'wait', 'publish'],
+    reduceJobs: 2,
+  },
+];
+
+describe.each(strategies)('$name against simulated workers on a real Redis', (s) => {
   let cluster: SimCluster | undefined;
   afterEach(async () => cluster?.close());
-  const drive = (runId: string, patch: object, behaviour: SimBehaviour = {}, stragglerMs = 0) => {
+  const conf = (patch: object = {}) => config({ ...s.options, ...patch });
+  const drive = (n: number, patch: object, behaviour: SimBehaviour = {}, stragglerMs = 0) => {
+    const runId = `${s.prefix}${n}`;
     cluster = new SimCluster(inject('redisUrl'), behaviour, stragglerMs);
-    const c = config(patch);
-    return driveSteps(cluster, runId, c, 6, (deps, setup) => new CentralStep(deps, runId, c, setup, new Logger(runId)));
+    const c = conf(patch);
+    return driveSteps(cluster, runId, c, 6, (deps, setup) => s.make(deps, runId, c, setup, new Logger(runId)));
   };
 
   it('gives the parameters of the in-process sum and optimizer, bitwise, step after step', async () => {
-    const run = await drive('c1', {});
+    const run = await drive(1, {});
     expect(run.error).toBeUndefined();
-    const ref = referenceSteps(config(), run.setup, run.initial, 6);
+    const ref = referenceSteps(conf(), run.setup, run.initial, 6);
     run.params.forEach((p, t) => expect(bytes(p).equals(bytes(ref.params[t])), `step ${t}`).toBe(true));
     expect(run.outcomes).toEqual(ref.records);
     expect(cluster!.metrics.steps).toBe(6);
     // every phase of every step, once
-    expect(cluster!.metrics.phases.filter((p) => p === 'sum')).toHaveLength(6);
-    expect(new Set(cluster!.metrics.phases)).toEqual(new Set(['dispatch', 'wait', 'sum', 'optimizer', 'publish']));
+    expect(cluster!.metrics.phases.filter((p) => p === 'publish')).toHaveLength(6);
+    expect(new Set(cluster!.metrics.phases)).toEqual(new Set(s.phases));
+    const reduceIds = new RegExp(`^${s.prefix}1-\\d+-r\\d+$`);
+    expect(cluster!.taken.filter((id) => reduceIds.test(id))).toHaveLength(6 * s.reduceJobs);
   });
 
   it('queues a late shard again under <id>-r1 and counts the first result written', async () => {
-    const late = gradientJobId('c2', 2, 1);
-    const run = await drive('c2', {}, { delayMs: (id) => (id === late ? 800 : 0) }, 50);
+    const late = gradientJobId(`${s.prefix}2`, 2, 1);
+    const run = await drive(2, {}, { delayMs: (id) => (id === late ? 800 : 0) }, 50);
     expect(run.error).toBeUndefined();
     expect(cluster!.metrics.stragglers).toBeGreaterThanOrEqual(1);
     expect(cluster!.taken).toContain(`${late}-r1`);
-    const ref = referenceSteps(config(), run.setup, run.initial, 6);
+    const ref = referenceSteps(conf(), run.setup, run.initial, 6);
     expect(bytes(run.params[5]).equals(bytes(ref.params[5]))).toBe(true);
   });
 
   it('skips a non-finite step (onNonFinite "skip"): the same parameters are the next version', async () => {
     const poisoned = new Set([2]);
-    const run = await drive('c3', { onNonFinite: 'skip' }, { poisoned });
+    const run = await drive(3, { onNonFinite: 'skip' }, { poisoned });
     expect(run.error).toBeUndefined();
     expect(run.outcomes[2]).toMatchObject({ step: 2, skipped: true, lr: 0 });
     expect(bytes(run.params[2]).equals(bytes(run.params[1]))).toBe(true);
-    const ref = referenceSteps(config({ onNonFinite: 'skip' }), run.setup, run.initial, 6, poisoned);
+    const ref = referenceSteps(conf({ onNonFinite: 'skip' }), run.setup, run.initial, 6, poisoned);
     run.params.forEach((p, t) => expect(bytes(p).equals(bytes(ref.params[t])), `step ${t}`).toBe(true));
     expect(cluster!.metrics.nonFinite).toBe(1);
   });
 
   it('fails a non-finite step (onNonFinite "fail"): NonFiniteError, the parameters before it kept', async () => {
-    const run = await drive('c4', {}, { poisoned: new Set([2]) });
+    const run = await drive(4, {}, { poisoned: new Set([2]) });
     expect(run.error).toBeInstanceOf(NonFiniteError);
     expect((run.error as Error).message).toMatch(
       /^non-finite loss or gradient at step 2; the parameters of step 2 are kept$/,
