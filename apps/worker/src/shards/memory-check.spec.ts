@@ -32,7 +32,8 @@ const job = (rows: number): GradientJob => ({
 describe('memoryProblem', () => {
   it("refuses a shard over this worker's budget with the estimate, before anything is allocated", () => {
     expect(memoryProblem(job(100), manifest, 2048)).toBe(
-      "run run1: a 100-row gradient shard needs about 2,472 MB (activations 2,289 MB, parameters 184 MB), over this worker's NNQ_WORKER_MEMORY_MB of 2048 MB",
+      'run run1: a 100-row gradient shard needs about 2,472 MB (activations 2,289 MB, parameters 184 MB), ' +
+        "over this worker's NNQ_WORKER_MEMORY_MB of 2048 MB",
     );
     expect(() => checkMemory(job(100), manifest, 2048)).toThrow(UnrecoverableError);
   });

@@ -13,7 +13,9 @@ export function memoryProblem(job: GradientJob | EvaluateJob, m: RunManifest, bu
   const kind = job.kind === 'gradient' ? 'gradient' : 'evaluation';
   const e = estimateShardMemory(m.spec, kind, job.end - job.start);
   if (e.total <= budgetMb * MB) return null;
-  return `run ${job.runId}: a ${e.rows}-row ${kind} shard needs about ${formatMb(e.total)} (activations ${formatMb(e.activations)}, parameters ${formatMb(e.params)}), over this worker's NNQ_WORKER_MEMORY_MB of ${budgetMb} MB`;
+  const parts = `activations ${formatMb(e.activations)}, parameters ${formatMb(e.params)}`;
+  const need = `a ${e.rows}-row ${kind} shard needs about ${formatMb(e.total)} (${parts})`;
+  return `run ${job.runId}: ${need}, over this worker's NNQ_WORKER_MEMORY_MB of ${budgetMb} MB`;
 }
 
 /** Fail a shard this worker's budget cannot hold for good (UnrecoverableError). */

@@ -43,7 +43,7 @@ export function planMismatch(jobId: string | undefined, job: GradientJob, m: Run
   if (!named || named.runId !== job.runId || named.step !== job.step || named.shard !== job.shard)
     differ.push(`its id does not name run ${job.runId} step ${job.step} shard ${job.shard}`);
   if (!differ.length) return null;
-  return `job ${jobId ?? '(no id)'}: ${PLAN_MISMATCH} of run ${job.runId} (step ${job.step}, shard ${job.shard}): ${differ.join('; ')}`;
+  return mismatch(jobId, job.runId, `step ${job.step}, shard ${job.shard}`, differ);
 }
 
 /**
@@ -70,7 +70,7 @@ export function evaluateMismatch(jobId: string | undefined, job: EvaluateJob, m:
   if (!named || named.runId !== job.runId || named.evalId !== job.evalId || named.shard !== job.shard)
     differ.push(`its id does not name run ${job.runId} evaluation ${job.evalId} shard ${job.shard}`);
   if (!differ.length) return null;
-  return `job ${jobId ?? '(no id)'}: ${PLAN_MISMATCH} of run ${job.runId} (evaluation ${job.evalId}, shard ${job.shard}): ${differ.join('; ')}`;
+  return mismatch(jobId, job.runId, `evaluation ${job.evalId}, shard ${job.shard}`, differ);
 }
 
 /** Fail a gradient or evaluation job that is not in its run's plan for good (no retry can make it right). */
@@ -83,8 +83,8 @@ export function checkPlan(jobId: string | undefined, job: GradientJob | Evaluate
  * Why a reduce job (sliced reduction) is not the one the run's coordinator queues for its step and
  * slice, or null: its parameter range is the slice's (sliceRanges), it reads version = step, its
  * learning rate is the schedule's at that step, its rows a whole batch over the run's shards, and
- * its id is `<run>-<step>-r<slice>` (or a copy's `-f<n>`). Another learning rate or range would change the weights. (The
- * next step's shards it queues are checked by the workers that take them.)
+ * its id is `<run>-<step>-r<slice>` (or a copy's `-f<n>`). Another learning rate or range would
+ * change the weights. (The next step's shards it queues are checked by the workers that take them.)
  */
 export function reduceMismatch(
   jobId: string | undefined,
@@ -105,5 +105,10 @@ export function reduceMismatch(
   if (!named || named.runId !== job.runId || named.step !== job.step || named.slice !== job.slice)
     differ.push(`its id does not name run ${job.runId} step ${job.step} slice ${job.slice}`);
   if (!differ.length) return null;
-  return `job ${jobId ?? '(no id)'}: ${PLAN_MISMATCH} of run ${job.runId} (step ${job.step}, slice ${job.slice}): ${differ.join('; ')}`;
+  return mismatch(jobId, job.runId, `step ${job.step}, slice ${job.slice}`, differ);
+}
+
+/** The refusal of a job not in its run's plan: which job, where the plan puts it, and each field that differs. */
+function mismatch(jobId: string | undefined, runId: string, where: string, differ: string[]): string {
+  return `job ${jobId ?? '(no id)'}: ${PLAN_MISMATCH} of run ${runId} (${where}): ${differ.join('; ')}`;
 }

@@ -99,7 +99,10 @@ export class SliceReducer {
     const gradBytesLen = n * bpv + (last ? TRAILER_BYTES : 0);
     const pipe = redis.pipeline();
     pipe.getrangeBuffer(keys.params(id, job.version), from, to);
-    for (let s = 0; s < job.shards; s++) pipe.getrangeBuffer(keys.gradient(id, job.step, s), job.start * bpv, job.start * bpv + gradBytesLen - 1); // prettier-ignore
+    // this slice's byte range of every shard's gradient
+    const gradFrom = job.start * bpv;
+    const gradTo = gradFrom + gradBytesLen - 1;
+    for (let s = 0; s < job.shards; s++) pipe.getrangeBuffer(keys.gradient(id, job.step, s), gradFrom, gradTo);
     pipe.getBuffer(keys.optState(id, job.slice, job.step));
     const replies = (await pipe.exec()) ?? [];
     const values = replies.map(([err, v]) => {
@@ -165,9 +168,19 @@ export class SliceReducer {
     if (!job.next?.length) return;
     const step = job.step + 1;
     await this.enqueue(
-      job.next.map(
-        (r) =>
-        gradientJobEntry({ kind: 'gradient', runId: job.runId, step, shard: r.shard, shards: job.shards, version: step, epoch: r.epoch, start: r.start, end: r.end, ahead: true }), // prettier-ignore
+      job.next.map((r) =>
+        gradientJobEntry({
+          kind: 'gradient',
+          runId: job.runId,
+          step,
+          shard: r.shard,
+          shards: job.shards,
+          version: step,
+          epoch: r.epoch,
+          start: r.start,
+          end: r.end,
+          ahead: true,
+        }),
       ),
     );
   }

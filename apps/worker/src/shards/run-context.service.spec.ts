@@ -96,7 +96,7 @@ describe('RunContextService.params: why parameters are missing', () => {
 });
 
 describe('RunContextService.params: buffers reused across versions', () => {
-  it('keeps the two newest versions, reusing the buffer of one that left the cache, and refuses it to the old version', async () => {
+  it('keeps two versions, reuses the buffer of one that left the cache, refuses it to its version', async () => {
     const { service, store } = setup(1);
     const c = ctx();
     const first = await service.params(c, 1);

@@ -137,7 +137,8 @@ export class RunContextService implements OnApplicationShutdown {
       const b = await this.redis.getBuffer(key);
       if (b) {
         const n = ctx.manifest.paramCount;
-        if (b.byteLength !== n * 4) throw new Error(`parameters ${version} of run ${runId} have ${b.byteLength} bytes, expected ${n * 4}`); // prettier-ignore
+        if (b.byteLength !== n * 4)
+          throw new Error(`parameters ${version} of run ${runId} have ${b.byteLength} bytes, expected ${n * 4}`);
         // versions past the next one are left from before a coordinator resumed from an earlier
         // checkpoint: they would keep the current ones out of the cache (it keeps the newest)
         for (const k of [...ctx.params.keys()]) if (k > version + 1) ctx.params.delete(k);
@@ -160,9 +161,21 @@ export class RunContextService implements OnApplicationShutdown {
       const V = Number(published);
       if (V > version) throw new StepPastError(`step ${version} of run ${runId} is over (parameters ${V} are out)`);
       if (V === version) continue; // published between the two reads
-      if (V < version - 1) throw new ParamsNotReadyError(`run ${runId} is at parameters ${V}, not ${version - 1}`, RESUME_DELAY_MS, runId, version); // prettier-ignore
+      if (V < version - 1)
+        throw new ParamsNotReadyError(
+          `run ${runId} is at parameters ${V}, not ${version - 1}`,
+          RESUME_DELAY_MS,
+          runId,
+          version,
+        );
       const left = deadline - Date.now();
-      if (left <= 0) throw new ParamsNotReadyError(`parameters ${version} of run ${runId} not out within ${waitMs} ms`, AHEAD_DELAY_MS, runId, version); // prettier-ignore
+      if (left <= 0)
+        throw new ParamsNotReadyError(
+          `parameters ${version} of run ${runId} not out within ${waitMs} ms`,
+          AHEAD_DELAY_MS,
+          runId,
+          version,
+        );
       await this.notices.next(runId, version, Math.min(left, PARAMS_POLL_MS), since);
     }
   }
@@ -175,6 +188,11 @@ export class RunContextService implements OnApplicationShutdown {
  */
 export function paramsValues(slot: ParamsSlot, version: number, runId: string): Float32Array {
   if (slot.version !== version)
-    throw new ParamsNotReadyError(`parameters ${version} of run ${runId} were replaced while the job waited`, AHEAD_DELAY_MS, runId, version); // prettier-ignore
+    throw new ParamsNotReadyError(
+      `parameters ${version} of run ${runId} were replaced while the job waited`,
+      AHEAD_DELAY_MS,
+      runId,
+      version,
+    );
   return slot.values;
 }

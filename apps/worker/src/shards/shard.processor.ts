@@ -185,7 +185,8 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     // a job queued a step ahead gathers its rows while the previous step finishes
     const r = await this.compute(ctx, job.version, rows, job.ahead ? AHEAD_WAIT_MS : 0);
     // a spare of another size (another run's) is dropped and a new buffer encoded into
-    const blob = encodeShardResult({ grad: r.grad, loss: r.loss, correct: r.correct, rows: rows.length }, m.gradientTransfer, this.spareBlobs.pop()); // prettier-ignore
+    const result = { grad: r.grad, loss: r.loss, correct: r.correct, rows: rows.length };
+    const blob = encodeShardResult(result, m.gradientTransfer, this.spareBlobs.pop());
     this.pool.recycle(r.buffers);
     const set = await this.writeResult(job.runId, key, blob);
     // written and answered: the client holds no reference any more (a failed write drops the buffer)
