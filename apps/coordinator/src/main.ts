@@ -21,7 +21,8 @@ async function bootstrap(): Promise<void> {
   const config = configOrExit('coordinator');
   if (!isLoopback(config.NNQ_HOST) && !config.NNQ_API_TOKEN && config.NNQ_ALLOW_PUBLIC_WITHOUT_TOKEN !== '1') {
     process.stderr.write(
-      `nnq coordinator: refusing to listen on ${config.NNQ_HOST} without NNQ_API_TOKEN: anyone on the network could submit and cancel runs. ` +
+      `nnq coordinator: refusing to listen on ${config.NNQ_HOST} without NNQ_API_TOKEN: ` +
+        'anyone on the network could submit and cancel runs. ' +
         'Set NNQ_API_TOKEN, bind to 127.0.0.1, or set NNQ_ALLOW_PUBLIC_WITHOUT_TOKEN=1 to accept the risk.\n',
     );
     process.exit(78);

@@ -66,7 +66,8 @@ export function queuesAuth(token: string | undefined) {
     res.setHeader('WWW-Authenticate', 'Bearer');
     res.end(
       given === null
-        ? `${QUEUES_PATH} needs NNQ_API_TOKEN: send Authorization: Bearer <token>, or open ${QUEUES_PATH}?token=<token> once in the browser (it sets a cookie)\n`
+        ? `${QUEUES_PATH} needs NNQ_API_TOKEN: send Authorization: Bearer <token>, ` +
+            `or open ${QUEUES_PATH}?token=<token> once in the browser (it sets a cookie)\n`
         : 'the token does not match NNQ_API_TOKEN\n',
     );
   };

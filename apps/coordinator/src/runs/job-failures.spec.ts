@@ -37,6 +37,8 @@ const setup = {
   splits: { train: new Uint32Array(3200), validation: new Uint32Array(300), test: new Uint32Array(0) },
 };
 const limits = { workerMemoryMb: 2048, maxWorkerDeaths: 2 };
+/** The run's reason once MAX_REPAIRS (3) copies of a shard's job were squatted, up to the last refusal. */
+const COPIES = "3 copies of its job were queued after jobs not in the run's plan took its ids";
 
 /** A queue that records what is added. */
 function fakeQueue() {
@@ -150,9 +152,7 @@ describe('JobFailures: a job id taken by a job not in the plan', () => {
     const out = await failures.handle('r1-3-1-f3', mismatch('r1-3-1-f3'));
     expect(added).toHaveLength(MAX_REPAIRS);
     expect(out.jobId).toBe('r1-3-1');
-    expect(out.reason).toMatch(
-      /^step 3 shard 1: 3 copies of its job were queued after jobs not in the run's plan took its ids; the last: job r1-3-1-f3: not in the run plan/,
-    );
+    expect(out.reason).toMatch(new RegExp(`^step 3 shard 1: ${COPIES}; the last: job r1-3-1-f3: not in the run plan`));
   });
 
   it("leaves other runs' jobs, steps past the run's end and other failures alone", async () => {
@@ -240,7 +240,12 @@ describe('a shard job that kills its workers (against Redis)', () => {
     const next = new Worker(SHARD_QUEUE, async () => void ran++, { connection, prefix: keys.bullPrefix() });
     workers.push(next);
     await expect(wait).rejects.toThrow(
-      /^shard job r1-3-1 failed for good: gradient shard 1 of step 3 was lost with its worker 2 times \(job stalled more than allowable limit; NNQ_MAX_WORKER_DEATHS\): by the run's estimate a 800-row shard needs about 18,494 MB \(activations 18,311 MB, parameters 184 MB; NNQ_WORKER_MEMORY_MB is 2048 MB\): give the workers more memory, or use smaller shards$/,
+      new RegExp(
+        String.raw`^shard job r1-3-1 failed for good: gradient shard 1 of step 3 was lost with its worker 2 times ` +
+          String.raw`\(job stalled more than allowable limit; NNQ_MAX_WORKER_DEATHS\): by the run's estimate ` +
+          String.raw`a 800-row shard needs about 18,494 MB \(activations 18,311 MB, parameters 184 MB; ` +
+          String.raw`NNQ_WORKER_MEMORY_MB is 2048 MB\): give the workers more memory, or use smaller shards$`,
+      ),
     );
     expect(ran).toBe(0);
     expect(await queue.getJobState(id)).toBe('failed');
@@ -248,7 +253,7 @@ describe('a shard job that kills its workers (against Redis)', () => {
     await Promise.all([dying, checker, next].map((w) => w.close(true)));
   }, 30_000);
 
-  it('reads back failures whose events never came: a squatted id is repaired once, a copy failing fails the wait', async () => {
+  it('reads back failures whose events never came: a squatted id repaired once, a failing copy fails', async () => {
     const failures = new JobFailures(queue, limits);
     failures.track('r2', config, setup);
     // no events at all: only the waiter's re-reads (every 10 polls of 20 ms) see the failures
@@ -272,7 +277,9 @@ describe('a shard job that kills its workers (against Redis)', () => {
     // its planned job went back under -f1 (and was refused again, by this worker); each failure
     // read back several times is repaired once: -f2, -f3, then the run fails
     await expect(wait).rejects.toThrow(
-      /^shard job r2-5-0 failed for good: step 5 shard 0: 3 copies of its job were queued after jobs not in the run's plan took its ids; the last: job r2-5-0-f3: not in the run plan/,
+      new RegExp(
+        `^shard job r2-5-0 failed for good: step 5 shard 0: ${COPIES}; the last: job r2-5-0-f3: not in the run plan`,
+      ),
     );
     expect(failures.latestCopy(id)).toBe('r2-5-0-f3');
     expect(await queue.getJobState('r2-5-0-f4')).toBe('unknown');

@@ -33,6 +33,9 @@ interface TrackedRun {
 /** Correct copies of one shard's job queued after squatted ids before its run fails instead. */
 export const MAX_REPAIRS = 3;
 
+/** What a run fails with when its MAX_REPAIRS copies of a shard's job were all squatted. */
+const COPIES_QUEUED = "copies of its job were queued after jobs not in the run's plan took its ids";
+
 /** BullMQ's reason for a job that stalled (its worker died) more than maxStalledCount times. */
 const STALLED = /stalled more than allowable limit/;
 
@@ -159,7 +162,7 @@ export class JobFailures {
     if (n > MAX_REPAIRS)
       return {
         jobId: waited,
-        reason: `${named.what}: ${MAX_REPAIRS} copies of its job were queued after jobs not in the run's plan took its ids; the last: ${reason}`,
+        reason: `${named.what}: ${MAX_REPAIRS} ${COPIES_QUEUED}; the last: ${reason}`,
       };
     this.repairs.set(planned, n);
     this.repaired.add(jobId);
@@ -188,6 +191,9 @@ export class JobFailures {
       rows = run.config.evaluation.rowsPerShard;
     }
     const m = estimateShardMemory(run.config.model, g ? 'gradient' : 'evaluation', rows);
-    return `${what} ${deaths}: by the run's estimate a ${rows}-row shard needs about ${formatMb(m.total)} (activations ${formatMb(m.activations)}, parameters ${formatMb(m.params)}; NNQ_WORKER_MEMORY_MB is ${this.limits.workerMemoryMb} MB): give the workers more memory, or use smaller shards`;
+    const parts = `activations ${formatMb(m.activations)}, parameters ${formatMb(m.params)}`;
+    const budget = `NNQ_WORKER_MEMORY_MB is ${this.limits.workerMemoryMb} MB`;
+    const need = `a ${rows}-row shard needs about ${formatMb(m.total)} (${parts}; ${budget})`;
+    return `${what} ${deaths}: by the run's estimate ${need}: give the workers more memory, or use smaller shards`;
   }
 }

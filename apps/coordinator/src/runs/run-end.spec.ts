@@ -21,7 +21,7 @@ const step = (n: number, skipped?: boolean): HistoryEntry => ({
 });
 
 describe('finishRun', () => {
-  it('saves the record (again after a failed attempt), then deletes the transient keys and removes the jobs even when one part fails', async () => {
+  it('saves the record (retried), deletes the transient keys, removes the jobs, even when one part fails', async () => {
     const saved: [RunRecord, number][] = [];
     const store = {
       saveProgress: vi.fn(async (r: RunRecord, entries: HistoryEntry[]) => {

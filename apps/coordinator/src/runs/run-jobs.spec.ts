@@ -13,7 +13,7 @@ describe('removeRunJobs on a real Redis', () => {
     await redis.quit();
   });
 
-  it("finds every job of the run by its id prefix, waiting, prioritized or delayed, and removes it; other runs' stay", async () => {
+  it("removes every job of the run by its id prefix (waiting, prioritized or delayed); other runs' stay", async () => {
     const run = 'a1b2c3d4e5f6';
     const other = 'a1b2c3d4e5f7';
     const job = (jobId: string, opts: object = {}) => ({ name: 'g', data: {}, opts: { jobId, ...opts } });

@@ -55,7 +55,7 @@ describe('RunRemoval on a real Redis', () => {
   });
   const nothing = { keys: 0, indexed: false, job: false, files: false };
 
-  it('removes a finished run and everything it stored; refuses a running one with 409 and an unknown one with 404', async () => {
+  it('removes a finished run and all it stored; refuses a running one with 409, an unknown one with 404', async () => {
     await seed('aaaaaaaaaaa1', 'failed', 1, 1);
     await seed('aaaaaaaaaaa2', 'running', 1);
     await removal(30).remove('aaaaaaaaaaa1');
