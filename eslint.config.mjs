@@ -3,8 +3,79 @@ import prettier from 'eslint-config-prettier';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
-// libs/nn is the math: it must stay free of the framework, the queue and the metrics stack.
-const FORBIDDEN_IN_NN = ['@nestjs/*', 'bullmq', 'ioredis', 'prom-client', '@nnq/*'];
+// The fences (issue #22): which lib may import which, after /work/shared/design/ARCHITECTURE.md's arrows
+// (apps -> libs, never app -> app; nn imports nothing of the project or of a framework; engine-onnx -> nn;
+// training imports no framework and no engine) and what the code imports today. README.md's Layout table
+// and each libs/*/README.md say the same in words: change them together.
+const LIBS = ['nn', 'engine-onnx', 'data', 'protocol', 'training', 'cluster'];
+const APPS = ['coordinator', 'worker', 'cli'];
+const FRAMEWORKS = ['@nestjs/*', 'bullmq', 'ioredis', 'prom-client', 'onnxruntime-node'];
+
+// Each lib: the @nnq libs and the frameworks it may import; every other @nnq lib and framework is refused.
+const MAY_IMPORT = {
+  nn: { libs: [], frameworks: [] },
+  'engine-onnx': { libs: ['nn'], frameworks: ['onnxruntime-node'] },
+  data: { libs: ['nn', 'protocol'], frameworks: ['ioredis'] },
+  protocol: { libs: [], frameworks: ['bullmq'] },
+  training: { libs: ['nn', 'data', 'protocol'], frameworks: [] },
+  cluster: { libs: ['nn', 'protocol'], frameworks: ['@nestjs/*', 'ioredis', 'prom-client', 'bullmq'] },
+};
+
+// A lib reaches another lib through its @nnq name only, never by a relative path into libs/ or apps/.
+const NO_RELATIVE_REACH = {
+  group: ['**/libs/**', '**/apps/**', '**/src', '**/src/**'],
+  message: 'import another lib by its @nnq/<lib> name (an app: never), not by a relative path.',
+};
+
+function libFence(lib, extra = {}) {
+  const allowed = MAY_IMPORT[lib];
+  const libs = LIBS.filter((l) => l !== lib && !allowed.libs.includes(l) && !(extra.libs ?? []).includes(l));
+  const frameworks = FRAMEWORKS.filter((f) => !allowed.frameworks.includes(f));
+  const may = allowed.libs.length ? allowed.libs.map((l) => `@nnq/${l}`).join(', ') : 'no other @nnq lib';
+  const patterns = [
+    {
+      group: [...libs, ...APPS].map((l) => `@nnq/${l}`),
+      message: `libs/${lib} may import ${may} (README.md, Layout).`,
+    },
+    NO_RELATIVE_REACH,
+  ];
+  if (frameworks.length) {
+    patterns.push({
+      group: frameworks,
+      message: `libs/${lib} does not import ${frameworks.join(', ')} (README.md, Layout).`,
+    });
+  }
+  return { 'no-restricted-imports': ['error', { patterns }] };
+}
+
+const libBlocks = LIBS.map((lib) => ({ files: [`libs/${lib}/**/*.ts`], rules: libFence(lib) }));
+
+// Apps import libs, never another app (by relative path or by name).
+const appBlocks = APPS.map((app) => {
+  const others = APPS.filter((a) => a !== app);
+  const group = others
+    .flatMap((a) => [`@nnq/${a}`, `**/apps/${a}/**`, `**/${a}/src`, `**/${a}/src/**`])
+    .concat('**/libs/**');
+  return {
+    files: [`apps/${app}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group, message: `apps/${app} imports no other app (${others.join(', ')}), and libs by @nnq/<lib> only.` },
+          ],
+        },
+      ],
+    },
+  };
+});
+
+// bench/ measures the libs as a user of them would: through their @nnq names, no app internals.
+const BENCH_FENCE = {
+  group: ['**/libs/**', '**/apps/**'],
+  message: 'bench/ imports libs by their @nnq/<lib> names only, and no app internals.',
+};
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'bench/results/**', 'test-artifacts/**'] },
@@ -22,16 +93,34 @@ export default tseslint.config(
     languageOptions: { sourceType: 'commonjs' },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
+  ...libBlocks,
+  // training takes its compute engine passed in (ARCHITECTURE.md), but trainLocal still builds one itself:
+  // the one file allowed @nnq/engine-onnx until issue #22 moves that choice to its callers.
+  { files: ['libs/training/src/local-trainer.ts'], rules: libFence('training', { libs: ['engine-onnx'] }) },
+  ...appBlocks,
+  { files: ['bench/**/*.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [BENCH_FENCE] }] } },
+  // The scale bench's simulated worker reuses the worker's reducer and result writer so that it measures the
+  // code a worker runs: the one exception to BENCH_FENCE until issue #22 moves them into a lib.
   {
-    files: ['libs/nn/**/*.ts'],
+    files: ['bench/scale/sim-worker.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           patterns: [
             {
-              group: FORBIDDEN_IN_NN,
-              message: 'libs/nn is framework-free: no Nest, BullMQ, Redis, prom-client or other @nnq libs.',
+              ...BENCH_FENCE,
+              group: [
+                '**/libs/**',
+                '**/apps/coordinator/**',
+                '**/apps/cli/**',
+                '**/apps/worker/src/compute/**',
+                '**/apps/worker/src/main',
+                '**/apps/worker/src/*.module',
+                '**/apps/worker/src/*.service',
+                '**/apps/worker/src/*.metrics',
+                '**/apps/worker/src/worker-identity',
+              ],
             },
           ],
         },

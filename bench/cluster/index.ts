@@ -11,7 +11,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { startRedisServer } from '../../libs/cluster/src/throwaway-redis';
+import { startRedisServer } from '@nnq/cluster';
 import { cluster, inProcess, median, PHASES, ROOT, type Measure } from './measure';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);

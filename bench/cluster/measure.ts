@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseRunConfig, trainLocal, type RunConfigInput } from '@nnq/training';
-import { APP_NODE_ARGS } from '../../libs/cluster/src/node-args';
+import { APP_NODE_ARGS } from '@nnq/cluster';
 
 export const ROOT = join(__dirname, '..', '..', '..');
 export const PHASES = ['dispatch', 'wait', 'sum', 'optimizer', 'publish'] as const;

@@ -16,7 +16,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { RunConfigInput } from '@nnq/training';
-import { startRedisServer } from '../../libs/cluster/src/throwaway-redis';
+import { startRedisServer } from '@nnq/cluster';
 import { realWorkers, type RealRow } from './real';
 import { expectedTraffic, redisTraffic } from './redis-traffic';
 import { until } from '../cluster/measure';
