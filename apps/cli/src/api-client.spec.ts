@@ -73,7 +73,10 @@ describe('ApiClient', () => {
     expect(state).toBeInstanceOf(UnexpectedAnswerError);
     expect(state).toMatchObject({ code: 1, request: 'GET /runs/abc' });
     expect((state as Error).message).toMatch(
-      /^coordinator answered GET \/runs\/abc with an unexpected body: state: .*expected one of "queued"\|"running".*same nnq version/,
+      new RegExp(
+        String.raw`^coordinator answered GET /runs/abc with an unexpected body: ` +
+          String.raw`state: .*expected one of "queued"\|"running".*same nnq version`,
+      ),
     );
     await expect(client.get('/runs/def', RunViewSchema)).rejects.toThrow(
       /GET \/runs\/def with an unexpected body: validation\.rows: .*expected number, received string/,

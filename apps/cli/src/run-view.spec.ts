@@ -47,7 +47,8 @@ describe('run views', () => {
       lastSeen: '2026-01-01T00:00:07Z',
     };
     expect(formatWorkers([w], now)).toBe(
-      'WORKER  HOST  PID  CONCURRENCY  ENGINE  VERSION  LAST SEEN\nw1      h     7    2            onnx    0.1.0    3s ago',
+      'WORKER  HOST  PID  CONCURRENCY  ENGINE  VERSION  LAST SEEN\n' +
+        'w1      h     7    2            onnx    0.1.0    3s ago',
     );
     expect(formatWorkers([])).toBe('no live workers');
   });
@@ -60,7 +61,11 @@ describe('run views', () => {
       test: { ...run.validation!, split: 'test' as const },
     };
     expect(formatOutcome(done)).toMatch(
-      /^run a1b2c3 \(spirals\) completed: 400\/400 steps\n {2}train {7}loss 0\.25 {2}accuracy 87\.5% {2}\(last batch\)\n {2}validation {2}loss 0\.3 {2}accuracy 85\.0%.*\n {2}test {8}loss/,
+      new RegExp(
+        String.raw`^run a1b2c3 \(spirals\) completed: 400/400 steps\n` +
+          String.raw` {2}train {7}loss 0\.25 {2}accuracy 87\.5% {2}\(last batch\)\n` +
+          String.raw` {2}validation {2}loss 0\.3 {2}accuracy 85\.0%.*\n {2}test {8}loss`,
+      ),
     );
     expect(formatOutcome({ ...run, state: 'failed', error: { reason: 'boom', step: 9 } }, false)).toMatch(
       /^run a1b2c3 \(spirals\) failed at step 9: boom\n {2}train {7}loss 0\.25 {2}\(last batch\)/,

@@ -123,9 +123,8 @@ export function formatOutcome(r: RunView, accuracy = true): string {
       `run ${r.id} (${r.name}) failed at step ${r.error?.step ?? r.step}: ${r.error?.reason ?? 'no reason given'}`,
     );
   else lines.push(`run ${r.id} (${r.name}) ${r.state} at step ${r.step}/${r.totalSteps}`);
-  lines.push(
-    `  ${'train'.padEnd(10)}  loss ${formatLoss(r.loss)}${accuracy ? `  accuracy ${formatPercent(r.accuracy)}` : ''}  (last batch)`,
-  );
+  const trainAccuracy = accuracy ? `  accuracy ${formatPercent(r.accuracy)}` : '';
+  lines.push(`  ${'train'.padEnd(10)}  loss ${formatLoss(r.loss)}${trainAccuracy}  (last batch)`);
   for (const e of [r.validation, r.test]) if (e) lines.push(`  ${formatEvaluation(e, accuracy)}`);
   if (!r.validation && !r.test && r.state === 'completed') lines.push('  (no validation or test rows held out)');
   return lines.join('\n');

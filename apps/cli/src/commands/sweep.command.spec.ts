@@ -44,7 +44,8 @@ describe('nnq sweep output', () => {
   it('prints a line per trial state change, once', () => {
     const seen = new Map<number, string>();
     expect(trialEvents(seen, sweep)).toEqual([
-      'trial t0 stopped at step 20/100 best 0.6000: optimizer.lr=0.1 units=16 (ASHA rung at epoch 2: not in the top 1 of 2)',
+      'trial t0 stopped at step 20/100 best 0.6000: optimizer.lr=0.1 units=16 ' +
+        '(ASHA rung at epoch 2: not in the top 1 of 2)',
       'trial t1 running at step 40/100 best 0.9500: optimizer.lr=0.0123 units=64',
       'trial t2 pending at step 0/?: optimizer.lr=0.001 units=8',
     ]);

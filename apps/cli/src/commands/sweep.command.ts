@@ -218,10 +218,10 @@ async function runSweep(
   }
   if (!tty) for (const line of formatLeaderboard(sweep)) say(line);
   const id = encodeURIComponent(sweep.id);
-  if (opts.csv)
-    say(
-      `leaderboard written to ${writeText(opts.csv, Buffer.from(await client.bytes(`/sweeps/${id}/results.csv`)).toString('utf8'))}`,
-    );
+  if (opts.csv) {
+    const csv = Buffer.from(await client.bytes(`/sweeps/${id}/results.csv`)).toString('utf8');
+    say(`leaderboard written to ${writeText(opts.csv, csv)}`);
+  }
   if (opts.json) {
     const results = await client.get(`/sweeps/${id}/results.json`, SweepResultsSchema);
     say(`results written to ${writeText(opts.json, `${JSON.stringify(results, null, 2)}\n`)}`);

@@ -121,9 +121,8 @@ async function trainOnCluster(
   }
   try {
     const run = await submit(client, json, file);
-    say(
-      `run ${run.id} submitted: ${run.totalSteps} steps of ${run.batchSize ?? config.batchSize} rows in ${config.shards} shards`,
-    );
+    const rows = run.batchSize ?? config.batchSize;
+    say(`run ${run.id} submitted: ${run.totalSteps} steps of ${rows} rows in ${config.shards} shards`);
     const renderer = new ProgressRenderer(process.stdout, { accuracy: env.accuracy });
     const { run: last, detached } = await followRun(client, run.id, renderer, {
       signal,
