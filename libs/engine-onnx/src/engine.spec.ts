@@ -2,7 +2,8 @@ import { createRng, initParams, lossAndGrad, parseSpec } from '@nnq/nn';
 import { describe, expect, it } from 'vitest';
 import { createTrainingEngine } from './engine';
 import type { Ort } from './ort';
-import { XOR_PARAMS, XOR_SPEC, XOR_X, XOR_Y, randomBatch } from './testing';
+import { randomBatch } from '../../../test/support/random-network';
+import { XOR_PARAMS, XOR_SPEC, XOR_X, XOR_Y } from '../../../test/support/xor-float32';
 
 const spec = parseSpec({
   inputSize: 5,

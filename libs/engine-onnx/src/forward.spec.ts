@@ -4,7 +4,9 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { buildForwardModel, compileForward, exportOnnx, FORWARD_INPUT, FORWARD_OUTPUT, predict } from './forward';
 import { sessionOptions } from './ort';
-import { XOR_PARAMS, XOR_SPEC, XOR_X, fillMasked, randomBatch, relErr, specArb } from './testing';
+import { fillMasked, relErr } from '../../../test/support/param-tensors';
+import { randomBatch, specArb } from '../../../test/support/random-network';
+import { XOR_PARAMS, XOR_SPEC, XOR_X } from '../../../test/support/xor-float32';
 
 /** Params with nonzero biases, so every input of the graph matters, and weights under masks to ignore. */
 function paramsFor(spec: ReturnType<typeof parseSpec>, seed: number): Float32Array {

@@ -9,7 +9,7 @@ import {
   type NetworkSpecInput,
 } from '@nnq/nn';
 import { afterAll, describe, expect, it } from 'vitest';
-import { paramTensors } from './testing';
+import { paramTensors } from '../../../test/support/param-tensors';
 import { compileTrainingStep, type OnnxTrainingStep } from './training-step';
 
 /**

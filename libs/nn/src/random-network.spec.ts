@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { randomCase } from './random-network';
+import { randomCase, specArb } from '../../../test/support/random-network';
+import { ACTIVATIONS } from './spec';
 
-describe('randomCase: the random networks of the gradient checks', () => {
+describe('specArb: the random networks of the property tests (test/support/random-network.ts)', () => {
   it('gives every softmax layer at least 2 units (one unit is a constant with a zero gradient)', () => {
     const softmaxUnits = fc
       .sample(randomCase, { numRuns: 500, seed: 3 })
@@ -10,5 +11,27 @@ describe('randomCase: the random networks of the gradient checks', () => {
     expect(softmaxUnits.length).toBeGreaterThan(50);
     expect(Math.min(...softmaxUnits)).toBeGreaterThanOrEqual(2);
     expect(softmaxUnits).toContain(3);
+  });
+
+  it('covers every activation and loss, both skips and masks (the generator is not lopsided)', () => {
+    const seen = new Set<string>();
+    fc.sample(specArb, { numRuns: 300, seed: 1 }).forEach((s) => {
+      s.layers.forEach((l) => seen.add(l.activation));
+      seen.add(s.loss);
+      s.skips.forEach((k) => seen.add(k.mode));
+      if (s.layers.some((l) => l.mask)) seen.add('mask');
+    });
+    for (const k of [
+      ...ACTIVATIONS,
+      'sum_of_squares',
+      'mse',
+      'softmax_cross_entropy',
+      'sigmoid_binary_cross_entropy',
+    ]) {
+      expect(seen).toContain(k);
+    }
+    expect(seen).toContain('concat');
+    expect(seen).toContain('add');
+    expect(seen).toContain('mask');
   });
 });

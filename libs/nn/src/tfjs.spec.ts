@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { flatMask, layerViews, paramLayout } from './layout';
 import { lossAndGrad, lossAndGrad64 } from './network';
-import { randomCase, randomData, randomParams } from './random-network';
+import { randomCase, randomData, randomParams } from '../../../test/support/random-network';
 import { createRng } from './rng';
 import type { Activation, NetworkSpec } from './spec';
 

@@ -1,6 +1,6 @@
 import { createRng, flatMask, paramLayout, parseSpec } from '@nnq/nn';
 import { describe, expect, it } from 'vitest';
-import { fillMasked, paramTensors, relErr, tensorMismatches } from './testing';
+import { fillMasked, paramTensors, relErr, tensorMismatches } from '../../../test/support/param-tensors';
 
 // 3 -> 4 (relu) -> 2 (identity) with a concat skip from the input and a mask on layer 2
 const spec = parseSpec({

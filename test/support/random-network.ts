@@ -1,0 +1,123 @@
+/**
+ * The one generator of random networks for the property tests of libs/nn and libs/engine-onnx:
+ * a fast-check arbitrary of valid specs covering every activation, loss, mask and skip, and the
+ * random parameters and data they run on. A test fixture: it lives outside src/, so the build
+ * does not ship it.
+ */
+import {
+  ACTIVATIONS,
+  createRng,
+  parseSpec,
+  type Activation,
+  type Loss,
+  type NetworkSpec,
+  type NetworkSpecInput,
+  type Rng,
+} from '@nnq/nn';
+import fc from 'fast-check';
+
+export const HIDDEN: Activation[] = ACTIVATIONS.filter((a) => a !== 'softmax');
+
+/**
+ * A random valid spec: 1-4 dense layers, any activation/loss pairing, masks and skips. A softmax
+ * output has at least 2 units (one unit is the constant 1 with a zero gradient: it would test nothing).
+ */
+export const specArb: fc.Arbitrary<NetworkSpec> = fc
+  .record({
+    inputSize: fc.integer({ min: 1, max: 6 }),
+    units: fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1, maxLength: 4 }),
+    acts: fc.array(fc.constantFrom(...HIDDEN), { minLength: 4, maxLength: 4 }),
+    biases: fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
+    loss: fc.constantFrom<Loss>('sum_of_squares', 'mse', 'softmax_cross_entropy', 'sigmoid_binary_cross_entropy'),
+    regressionOut: fc.constantFrom<Activation>(...ACTIVATIONS),
+    skips: fc.array(fc.constantFrom<'none' | 'concat' | 'add'>('none', 'concat', 'add'), {
+      minLength: 4,
+      maxLength: 4,
+    }),
+    masked: fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
+    seed: fc.integer(),
+  })
+  .map((r) => {
+    const L = r.units.length;
+    const widths = [r.inputSize, ...r.units];
+    const outAct: Activation =
+      r.loss === 'softmax_cross_entropy'
+        ? 'softmax'
+        : r.loss === 'sigmoid_binary_cross_entropy'
+          ? 'sigmoid'
+          : r.regressionOut;
+    if (outAct === 'softmax' && widths[L] === 1) widths[L] = 2;
+    const skips: NonNullable<NetworkSpecInput['skips']> = [];
+    for (let to = 2; to <= L; to++) {
+      const mode = r.skips[to - 1];
+      if (mode === 'none') continue;
+      if (mode === 'add' && widths[to - 2] !== widths[to - 1]) continue;
+      skips.push({ from: to - 2, to, mode });
+    }
+    const rng = createRng(r.seed);
+    const layers = widths.slice(1).map((units, k) => {
+      const n = k + 1;
+      const skip = skips.find((s) => s.to === n);
+      const fanIn = widths[n - 1] + (skip?.mode === 'concat' ? widths[skip.from] : 0);
+      const mask = r.masked[k]
+        ? Array.from({ length: fanIn }, () => Array.from({ length: units }, () => (rng.next() < 0.7 ? 1 : 0) as 0 | 1))
+        : undefined;
+      return { units, activation: n === L ? outAct : r.acts[k], useBias: r.biases[k], mask };
+    });
+    return parseSpec({ inputSize: r.inputSize, layers, skips, loss: r.loss });
+  });
+
+export interface RandomCase {
+  spec: NetworkSpec;
+  batch: number;
+  /** Seed for parameters and data. */
+  seed: number;
+}
+
+/** A random spec with a batch size of 1-5 and a seed for its parameters and data. */
+export const randomCase: fc.Arbitrary<RandomCase> = fc.record({
+  spec: specArb,
+  batch: fc.integer({ min: 1, max: 5 }),
+  seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+});
+
+/** Inputs and targets fitting the loss, in float32: one-hot rows, 0/1 labels or real targets. */
+export function randomBatch(spec: NetworkSpec, batch: number, rng: Rng): { x: Float32Array; y: Float32Array } {
+  const K = spec.layers[spec.layers.length - 1].units;
+  const x = Float32Array.from({ length: batch * spec.inputSize }, () => rng.normal());
+  const y = new Float32Array(batch * K);
+  for (let r = 0; r < batch; r++) {
+    if (spec.loss === 'softmax_cross_entropy') y[r * K + rng.int(K)] = 1;
+    else
+      for (let k = 0; k < K; k++)
+        y[r * K + k] = spec.loss === 'sigmoid_binary_cross_entropy' ? rng.int(2) : rng.normal();
+  }
+  return { x, y };
+}
+
+/**
+ * Inputs and targets fitting the loss, in float64, with soft targets: probability rows for
+ * softmax, [0,1] for sigmoid, so a gradient check also sees targets that are not one-hot.
+ */
+export function randomData(spec: NetworkSpec, batch: number, rng: Rng): { x: Float64Array; y: Float64Array } {
+  const K = spec.layers[spec.layers.length - 1].units;
+  const x = Float64Array.from({ length: batch * spec.inputSize }, () => rng.normal());
+  const y = new Float64Array(batch * K);
+  for (let r = 0; r < batch; r++) {
+    if (spec.loss === 'softmax_cross_entropy') {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += y[r * K + k] = rng.next() + 0.1;
+      for (let k = 0; k < K; k++) y[r * K + k] /= s;
+    } else if (spec.loss === 'sigmoid_binary_cross_entropy') {
+      for (let k = 0; k < K; k++) y[r * K + k] = rng.next();
+    } else {
+      for (let k = 0; k < K; k++) y[r * K + k] = rng.normal();
+    }
+  }
+  return { x, y };
+}
+
+/** Random parameters N(0, 0.8^2), biases included (so no pre-activation sits exactly at a kink). */
+export function randomParams(size: number, rng: Rng): Float64Array {
+  return Float64Array.from({ length: size }, () => 0.8 * rng.normal());
+}
