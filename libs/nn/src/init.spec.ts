@@ -10,7 +10,11 @@ const spec = parseSpec({
   inputSize: 400,
   layers: [
     { units: 300, activation: 'relu' },
-    { units: 100, activation: 'tanh', mask: Array.from({ length: 300 }, (_, i) => Array.from({ length: 100 }, (_, k) => ((i + k) % 3 ? 1 : 0))) }, // prettier-ignore
+    {
+      units: 100,
+      activation: 'tanh',
+      mask: Array.from({ length: 300 }, (_, i) => Array.from({ length: 100 }, (_, k) => ((i + k) % 3 ? 1 : 0))),
+    },
   ],
   loss: 'mse',
 });
@@ -24,7 +28,9 @@ function std(v: Float32Array): number {
 
 describe('initParams', () => {
   it('defaults to he_normal for relu-family, glorot_uniform otherwise; biases 0', () => {
-    expect(['relu', 'leaky_relu', 'elu', 'gelu'].map((a) => defaultScheme(a as 'relu'))).toEqual(Array(4).fill('he_normal')); // prettier-ignore
+    expect(['relu', 'leaky_relu', 'elu', 'gelu'].map((a) => defaultScheme(a as 'relu'))).toEqual(
+      Array(4).fill('he_normal'),
+    );
     expect(defaultScheme('tanh')).toBe('glorot_uniform');
     const [l1, l2] = layerViews(layout, initParams(spec, createRng(1)));
     expect(std(l1.kernel)).toBeCloseTo(Math.sqrt(2 / 400), 3); // N(0, 2 / fanIn)

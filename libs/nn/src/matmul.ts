@@ -13,10 +13,19 @@
 export function matmulAdd(x: Float64Array, W: Float64Array, out: Float64Array, rows: number, n: number, m: number) {
   let r = 0;
   for (; r + 4 <= rows; r += 4) {
-    const x0 = r * n, x1 = x0 + n, x2 = x1 + n, x3 = x2 + n; // prettier-ignore
-    const o0 = r * m, o1 = o0 + m, o2 = o1 + m, o3 = o2 + m; // prettier-ignore
+    const x0 = r * n,
+      x1 = x0 + n,
+      x2 = x1 + n,
+      x3 = x2 + n;
+    const o0 = r * m,
+      o1 = o0 + m,
+      o2 = o1 + m,
+      o3 = o2 + m;
     for (let i = 0; i < n; i++) {
-      const a0 = x[x0 + i], a1 = x[x1 + i], a2 = x[x2 + i], a3 = x[x3 + i]; // prettier-ignore
+      const a0 = x[x0 + i],
+        a1 = x[x1 + i],
+        a2 = x[x2 + i],
+        a3 = x[x3 + i];
       if (a0 === 0 && a1 === 0 && a2 === 0 && a3 === 0) continue;
       const wi = i * m;
       for (let k = 0; k < m; k++) {
@@ -54,11 +63,20 @@ export function matmulAddTransB(
 ) {
   let r = 0;
   for (; r + 4 <= rows; r += 4) {
-    const d0 = r * m, d1 = d0 + m, d2 = d1 + m, d3 = d2 + m; // prettier-ignore
-    const o0 = r * n, o1 = o0 + n, o2 = o1 + n, o3 = o2 + n; // prettier-ignore
+    const d0 = r * m,
+      d1 = d0 + m,
+      d2 = d1 + m,
+      d3 = d2 + m;
+    const o0 = r * n,
+      o1 = o0 + n,
+      o2 = o1 + n,
+      o3 = o2 + n;
     for (let i = 0; i < n; i++) {
       const wi = i * m;
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0; // prettier-ignore
+      let s0 = 0,
+        s1 = 0,
+        s2 = 0,
+        s3 = 0;
       for (let k = 0; k < m; k++) {
         const w = W[wi + k];
         s0 += d[d0 + k] * w;
@@ -98,10 +116,19 @@ export function matmulAddTransA(
 ) {
   let r = 0;
   for (; r + 4 <= rows; r += 4) {
-    const x0 = r * n, x1 = x0 + n, x2 = x1 + n, x3 = x2 + n; // prettier-ignore
-    const d0 = r * m, d1 = d0 + m, d2 = d1 + m, d3 = d2 + m; // prettier-ignore
+    const x0 = r * n,
+      x1 = x0 + n,
+      x2 = x1 + n,
+      x3 = x2 + n;
+    const d0 = r * m,
+      d1 = d0 + m,
+      d2 = d1 + m,
+      d3 = d2 + m;
     for (let i = 0; i < n; i++) {
-      const a0 = x[x0 + i], a1 = x[x1 + i], a2 = x[x2 + i], a3 = x[x3 + i]; // prettier-ignore
+      const a0 = x[x0 + i],
+        a1 = x[x1 + i],
+        a2 = x[x2 + i],
+        a3 = x[x3 + i];
       if (a0 === 0 && a1 === 0 && a2 === 0 && a3 === 0) continue;
       const oi = i * m;
       for (let k = 0; k < m; k++) {

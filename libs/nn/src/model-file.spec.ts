@@ -9,7 +9,15 @@ import { parseSpec } from './spec';
 const spec = parseSpec({
   inputSize: 3,
   layers: [
-    { units: 4, activation: 'relu', mask: [[1, 0, 1, 1], [1, 1, 0, 1], [0, 1, 1, 1]] }, // prettier-ignore
+    {
+      units: 4,
+      activation: 'relu',
+      mask: [
+        [1, 0, 1, 1],
+        [1, 1, 0, 1],
+        [0, 1, 1, 1],
+      ],
+    },
     { units: 4, activation: 'tanh', useBias: false },
     { units: 2, activation: 'softmax' },
   ],
@@ -67,22 +75,84 @@ describe('model file (safetensors)', () => {
   it.each<[string, () => Uint8Array, RegExp]>([
     ['an empty file', () => new Uint8Array(0), /file too short: 0 bytes/],
     ['a header length past the end', () => bytes.subarray(0, 20), /header length \d+ exceeds the 12 bytes after it/],
-    ['a truncated data section', () => bytes.subarray(0, bytes.length - 4), /tensor layers\.3\.bias: data ends at byte \d+ but the file holds \d+ \(truncated\)/], // prettier-ignore
+    [
+      'a truncated data section',
+      () => bytes.subarray(0, bytes.length - 4),
+      /tensor layers\.3\.bias: data ends at byte \d+ but the file holds \d+ \(truncated\)/,
+    ],
     [
       'trailing bytes',
       () => new Uint8Array([...bytes, 0, 0, 0, 0]),
       /data section has \d+ bytes, the tensors cover \d+/,
     ],
-    ['a header that is not JSON', () => { const b = bytes.slice(); b[8] = 0x7b + 1; return b; }, /header is not valid UTF-8 JSON/], // prettier-ignore
-    ['another format', () => withHeader(bytes, (h) => ((h.__metadata__ as Record<string, string>).format = 'x')), /__metadata__\.format is "x", expected "nnq-model"/], // prettier-ignore
-    ['no spec', () => withHeader(bytes, (h) => delete (h.__metadata__ as Record<string, string>).spec), /__metadata__\.spec is missing/], // prettier-ignore
-    ['an invalid spec', () => withHeader(bytes, (h) => ((h.__metadata__ as Record<string, string>).spec = '{"inputSize":0}')), /__metadata__\.spec: inputSize: must be at least 1/], // prettier-ignore
-    ['a kernel of the wrong shape', () => withHeader(bytes, (h) => ((h['layers.1.kernel'] as { shape: number[] }).shape = [4, 3])), /tensor layers\.1\.kernel has shape \[4, 3\], the spec needs \[3, 4\]/], // prettier-ignore
-    ['a shape that does not match its bytes', () => withHeader(bytes, (h) => ((h['layers.1.kernel'] as { shape: number[] }).shape = [3, 5])), /tensor layers\.1\.kernel: data_offsets \[0, 48\] hold 48 bytes, shape \[3, 5\] needs 60/], // prettier-ignore
-    ['a missing tensor', () => withHeader(bytes, (h) => { h['layers.9.kernel'] = h['layers.1.bias']; delete h['layers.1.bias']; }), /tensor layers\.1\.bias is missing/], // prettier-ignore
-    ['an F16 tensor', () => withHeader(bytes, (h) => ((h['layers.1.bias'] as { dtype: string }).dtype = 'F16')), /tensor layers\.1\.bias: dtype "F16", only F32 is supported/], // prettier-ignore
-    ['a weight on a removed connection', () => { const p = params.slice(); p[1] = 0.5; const { metadata, tensors } = decodeSafetensors(bytes); tensors[0] = { ...tensors[0], data: p.subarray(0, 12) }; return encodeSafetensors(metadata, tensors); }, /layers\.1\.kernel\[0\]\[1\] is 0\.5 but the mask removes that connection/], // prettier-ignore
-    ['a NaN', () => { const { metadata, tensors } = decodeSafetensors(bytes); tensors[1].data[0] = NaN; return encodeSafetensors(metadata, tensors); }, /readModel: layers\.1\.bias\[0\] is NaN/], // prettier-ignore
+    [
+      'a header that is not JSON',
+      () => {
+        const b = bytes.slice();
+        b[8] = 0x7b + 1;
+        return b;
+      },
+      /header is not valid UTF-8 JSON/,
+    ],
+    [
+      'another format',
+      () => withHeader(bytes, (h) => ((h.__metadata__ as Record<string, string>).format = 'x')),
+      /__metadata__\.format is "x", expected "nnq-model"/,
+    ],
+    [
+      'no spec',
+      () => withHeader(bytes, (h) => delete (h.__metadata__ as Record<string, string>).spec),
+      /__metadata__\.spec is missing/,
+    ],
+    [
+      'an invalid spec',
+      () => withHeader(bytes, (h) => ((h.__metadata__ as Record<string, string>).spec = '{"inputSize":0}')),
+      /__metadata__\.spec: inputSize: must be at least 1/,
+    ],
+    [
+      'a kernel of the wrong shape',
+      () => withHeader(bytes, (h) => ((h['layers.1.kernel'] as { shape: number[] }).shape = [4, 3])),
+      /tensor layers\.1\.kernel has shape \[4, 3\], the spec needs \[3, 4\]/,
+    ],
+    [
+      'a shape that does not match its bytes',
+      () => withHeader(bytes, (h) => ((h['layers.1.kernel'] as { shape: number[] }).shape = [3, 5])),
+      /tensor layers\.1\.kernel: data_offsets \[0, 48\] hold 48 bytes, shape \[3, 5\] needs 60/,
+    ],
+    [
+      'a missing tensor',
+      () =>
+        withHeader(bytes, (h) => {
+          h['layers.9.kernel'] = h['layers.1.bias'];
+          delete h['layers.1.bias'];
+        }),
+      /tensor layers\.1\.bias is missing/,
+    ],
+    [
+      'an F16 tensor',
+      () => withHeader(bytes, (h) => ((h['layers.1.bias'] as { dtype: string }).dtype = 'F16')),
+      /tensor layers\.1\.bias: dtype "F16", only F32 is supported/,
+    ],
+    [
+      'a weight on a removed connection',
+      () => {
+        const p = params.slice();
+        p[1] = 0.5;
+        const { metadata, tensors } = decodeSafetensors(bytes);
+        tensors[0] = { ...tensors[0], data: p.subarray(0, 12) };
+        return encodeSafetensors(metadata, tensors);
+      },
+      /layers\.1\.kernel\[0\]\[1\] is 0\.5 but the mask removes that connection/,
+    ],
+    [
+      'a NaN',
+      () => {
+        const { metadata, tensors } = decodeSafetensors(bytes);
+        tensors[1].data[0] = NaN;
+        return encodeSafetensors(metadata, tensors);
+      },
+      /readModel: layers\.1\.bias\[0\] is NaN/,
+    ],
   ])('refuses %s', (_name, make, message) => {
     expect(() => readModel(make())).toThrow(message);
   });

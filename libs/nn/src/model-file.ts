@@ -73,9 +73,17 @@ export function writeModel({ spec: specIn, params, preprocessing, extra = {} }: 
   const tensors: NamedTensor[] = [];
   for (const l of layout.layers) {
     const names = tensorNames(layout, l.index);
-    tensors.push({ name: names.kernel, shape: [l.fanIn, l.units], data: params.subarray(l.kernelOffset, l.kernelOffset + l.kernelSize) }); // prettier-ignore
+    tensors.push({
+      name: names.kernel,
+      shape: [l.fanIn, l.units],
+      data: params.subarray(l.kernelOffset, l.kernelOffset + l.kernelSize),
+    });
     if (l.biasOffset >= 0) {
-      tensors.push({ name: names.bias, shape: [l.units], data: params.subarray(l.biasOffset, l.biasOffset + l.biasSize) }); // prettier-ignore
+      tensors.push({
+        name: names.bias,
+        shape: [l.units],
+        data: params.subarray(l.biasOffset, l.biasOffset + l.biasSize),
+      });
     }
   }
   return encodeSafetensors(metadata, tensors);

@@ -42,7 +42,9 @@ describe('network: the lecture XOR network', () => {
     // h w + b
     expect(Array.from(t.a[2])).toEqual([0, 1, 1, 0]);
     expect(Array.from(forward64(xorSpec, lectureParams, X, 4))).toEqual([0, 1, 1, 0]);
-    expect(Array.from(forward(xorSpec, Float32Array.from(lectureParams), Float32Array.from(X), 4))).toEqual([0, 1, 1, 0]); // prettier-ignore
+    expect(Array.from(forward(xorSpec, Float32Array.from(lectureParams), Float32Array.from(X), 4))).toEqual([
+      0, 1, 1, 0,
+    ]);
   });
 
   it('XW before the bias is [[0,0],[1,1],[1,1],[2,2]]', () => {
@@ -102,7 +104,9 @@ describe('network: XOR from random init', () => {
 describe('network: shapes and errors', () => {
   it('refuses vectors of the wrong size', () => {
     const p = new Float32Array(paramLayout(xorSpec).size);
-    expect(() => forward(xorSpec, new Float32Array(3), new Float32Array(8), 4)).toThrow(/parameter vector has 3 values, the layout needs 9/); // prettier-ignore
+    expect(() => forward(xorSpec, new Float32Array(3), new Float32Array(8), 4)).toThrow(
+      /parameter vector has 3 values, the layout needs 9/,
+    );
     expect(() => forward(xorSpec, p, new Float32Array(7), 4)).toThrow(
       /inputs have 7 values, batch 4 x 2 inputs needs 8/,
     );

@@ -121,7 +121,16 @@ export class Network {
 
     // delta(L) = dJ/da(L), from the loss
     const out = this.spec.layers[L - 1];
-    const { loss, correct } = lossAndDelta(this.spec.loss, out.activation, this.a[L], this.h[L], this.y, this.gh[L], batch, K); // prettier-ignore
+    const { loss, correct } = lossAndDelta(
+      this.spec.loss,
+      out.activation,
+      this.a[L],
+      this.h[L],
+      this.y,
+      this.gh[L],
+      batch,
+      K,
+    );
 
     const g = this.g;
     g.fill(0);
@@ -132,7 +141,14 @@ export class Network {
       // delta_k(n) = f'(a_k(n)) * dJ/dh_k(n)   (the output layer's delta came from the loss)
       if (n < L) backwardActivation(this.spec.layers[n - 1].activation, this.a[n], this.h[n], delta, batch, l.units);
       // dJ/dw_ik(n) = sum over samples of x_i(n) delta_k(n)
-      matmulAddTransA(this.x[n], delta, g.subarray(l.kernelOffset, l.kernelOffset + l.kernelSize), batch, l.fanIn, l.units); // prettier-ignore
+      matmulAddTransA(
+        this.x[n],
+        delta,
+        g.subarray(l.kernelOffset, l.kernelOffset + l.kernelSize),
+        batch,
+        l.fanIn,
+        l.units,
+      );
       // dJ/db_k(n) = sum over samples of delta_k(n)
       if (l.biasOffset >= 0) {
         for (let r = 0; r < batch; r++) {
@@ -183,7 +199,9 @@ export class Network {
     }
     if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`batch must be a positive integer, got ${batch}`);
     if (x.length !== batch * widths[0]) {
-      throw new RangeError(`inputs have ${x.length} values, batch ${batch} x ${widths[0]} inputs needs ${batch * widths[0]}`); // prettier-ignore
+      throw new RangeError(
+        `inputs have ${x.length} values, batch ${batch} x ${widths[0]} inputs needs ${batch * widths[0]}`,
+      );
     }
     this.reserve(batch);
     // effective kernel W * mask: removed connections are exactly 0 in the forward pass

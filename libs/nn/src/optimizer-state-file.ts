@@ -30,7 +30,9 @@ export function deserializeOptimizerState(
   const slots: Record<string, Float32Array> = {};
   const names = OPTIMIZER_SLOTS[type];
   if (tensors.length !== names.length || !tensors.every((t) => names.includes(t.name))) {
-    throw new FormatError(`${type} state needs slots [${names.join(', ')}], got [${tensors.map((t) => t.name).join(', ')}]`); // prettier-ignore
+    throw new FormatError(
+      `${type} state needs slots [${names.join(', ')}], got [${tensors.map((t) => t.name).join(', ')}]`,
+    );
   }
   for (const t of tensors) {
     if (expect?.size !== undefined && t.data.length !== expect.size) {

@@ -294,7 +294,10 @@ function unmaskedRuns(params: Float32Array, mask: Float32Array, update: (from: n
   }
 }
 
-/** RMSProp (Hinton, Neural Networks for Machine Learning, lecture 6e): s <- rho s + (1 - rho) g^2;  p <- p - lr g / (sqrt(s) + eps) */
+/**
+ * RMSProp (Hinton, Neural Networks for Machine Learning, lecture 6e):
+ * s <- rho s + (1 - rho) g^2;  p <- p - lr g / (sqrt(s) + eps)
+ */
 function rmspropUpdate(
   params: Float32Array,
   grad: Float32Array,

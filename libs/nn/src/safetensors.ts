@@ -63,7 +63,9 @@ export function decodeSafetensors(bytes: Uint8Array): SafetensorsContents {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = view.getBigUint64(0, true);
   if (n > BigInt(Math.min(MAX_HEADER, bytes.length - 8))) {
-    throw new FormatError(`header length ${n} exceeds the ${bytes.length - 8} bytes after it (truncated or not safetensors)`); // prettier-ignore
+    throw new FormatError(
+      `header length ${n} exceeds the ${bytes.length - 8} bytes after it (truncated or not safetensors)`,
+    );
   }
   const headerLength = Number(n);
   let header: unknown;
@@ -92,7 +94,8 @@ export function decodeSafetensors(bytes: Uint8Array): SafetensorsContents {
     }
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof e !== 'object' || e === null) throw new FormatError(`tensor ${name}: entry must be an object`);
-    if (e.dtype !== 'F32') throw new FormatError(`tensor ${name}: dtype ${JSON.stringify(e.dtype)}, only F32 is supported`); // prettier-ignore
+    if (e.dtype !== 'F32')
+      throw new FormatError(`tensor ${name}: dtype ${JSON.stringify(e.dtype)}, only F32 is supported`);
     if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       throw new FormatError(`tensor ${name}: shape must be an array of non-negative integers`);
     }
@@ -101,9 +104,13 @@ export function decodeSafetensors(bytes: Uint8Array): SafetensorsContents {
       throw new FormatError(`tensor ${name}: data_offsets must be [begin, end]`);
     }
     const [begin, end] = offsets as [number, number];
-    const count = (e.shape as number[]).reduce((a, b) => a * b, 1);
+    const shape = e.shape as number[];
+    const count = shape.reduce((a, b) => a * b, 1);
     if (end - begin !== 4 * count) {
-      throw new FormatError(`tensor ${name}: data_offsets [${begin}, ${end}] hold ${end - begin} bytes, shape [${(e.shape as number[]).join(', ')}] needs ${4 * count}`); // prettier-ignore
+      throw new FormatError(
+        `tensor ${name}: data_offsets [${begin}, ${end}] hold ${end - begin} bytes, ` +
+          `shape [${shape.join(', ')}] needs ${4 * count}`,
+      );
     }
     if (end > dataLength) {
       throw new FormatError(`tensor ${name}: data ends at byte ${end} but the file holds ${dataLength} (truncated)`);

@@ -106,11 +106,13 @@ export const NetworkSpecSchema = NetworkSpecBase.superRefine((spec, ctx) => {
       return;
     }
     skipInto.set(s.to, i);
-    if (s.mode === 'add' && sizes[s.from] !== sizes[s.to - 1]) {
+    // an add skip sums h(from) into the input of layer `to`, which is h(to - 1)
+    const into = s.to - 1;
+    if (s.mode === 'add' && sizes[s.from] !== sizes[into]) {
       ctx.addIssue({
         code: 'custom',
         path: ['skips', i, 'mode'],
-        message: `add needs equal sizes: h(${s.from}) has ${sizes[s.from]} units, h(${s.to - 1}) has ${sizes[s.to - 1]}`,
+        message: `add needs equal sizes: h(${s.from}) has ${sizes[s.from]} units, h(${into}) has ${sizes[into]}`,
       });
     }
   });
