@@ -27,7 +27,8 @@ class RedisCloser implements OnApplicationShutdown {
 
 /**
  * Config, the Redis connection, the key schema, the metrics registry and /metrics: what every
- * nnq process needs (each app declares the HealthController itself, so it can add indicators). Configuration is validated here, so a bad variable stops boot.
+ * nnq process needs (each app declares the HealthController itself, so it can add indicators).
+ * Configuration is validated here, so a bad variable stops boot.
  */
 @Global()
 @Module({})

@@ -31,7 +31,8 @@ export const EnvSchema = z.object({
     .string()
     .refine((s) => s.split(',').every((n) => /^[^\s,:]+:\d{1,5}$/.test(n.trim()) && Number(n.split(':')[1]) <= 65535), {
       message:
-        'REDIS_CLUSTER_NODES must be comma-separated host:port seed nodes of a Redis Cluster, e.g. redis-1:6379,redis-2:6379',
+        'REDIS_CLUSTER_NODES must be comma-separated host:port seed nodes of a Redis Cluster, ' +
+        'e.g. redis-1:6379,redis-2:6379',
     })
     .optional(),
   NNQ_PREFIX: z

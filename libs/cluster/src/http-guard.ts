@@ -74,7 +74,8 @@ function hostProblem(req: IncomingMessage, hosts: Set<string>): [number, string,
   return [
     421,
     'Misdirected Request',
-    `this server does not answer to the host ${quote(header)}: to serve it under that name, add the name to NNQ_ALLOWED_HOSTS`,
+    `this server does not answer to the host ${quote(header)}: ` +
+      'to serve it under that name, add the name to NNQ_ALLOWED_HOSTS',
   ];
 }
 
@@ -83,17 +84,22 @@ function authority(host: { name: string; port: string }): string {
   return host.port && host.port !== '80' && host.port !== '443' ? `${host.name}:${host.port}` : host.name;
 }
 
+/** Who may send a mutation, the end of every 403's reason. */
+const ONLY_SAME_ORIGIN = 'only pages of this origin, or clients that are not browsers, may';
+
 /** Why a mutation is not from this origin (403), or null. */
 function originProblem(req: IncomingMessage): string | null {
   const site = req.headers['sec-fetch-site'];
-  if (site !== undefined && site !== 'same-origin' && site !== 'none')
-    return `a ${/^(cross|same)-site$/.test(site) ? site : 'foreign'} request may not change anything here (Sec-Fetch-Site: ${quote(site)}); only pages of this origin, or clients that are not browsers, may`;
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') {
+    const kind = /^(cross|same)-site$/.test(site) ? site : 'foreign';
+    return `a ${kind} request may not change anything here (Sec-Fetch-Site: ${quote(site)}); ${ONLY_SAME_ORIGIN}`;
+  }
   const origin = req.headers.origin;
   if (origin === undefined) return null;
   const from = URL.canParse(origin) ? splitHost(new URL(origin).host) : null;
   const to = splitHost(req.headers.host ?? '');
   if (from && to && authority(from) === authority(to)) return null;
-  return `a request from another origin (${quote(origin)}) may not change anything here; only pages of this origin, or clients that are not browsers, may`;
+  return `a request from another origin (${quote(origin)}) may not change anything here; ${ONLY_SAME_ORIGIN}`;
 }
 
 /** The 415 message: what was sent instead of a JSON body. */

@@ -72,7 +72,8 @@ export function encodeHalf(values: Float32Array, p: Exclude<GradientPrecision, '
 
 /** Decode 2-byte values to float32 (exact: every half value is a float32). */
 export function decodeHalf(bytes: Uint8Array, p: Exclude<GradientPrecision, 'float32'>): Float32Array {
-  if (bytes.byteLength % 2 !== 0) throw new RangeError(`a half-precision blob must have an even byte count, got ${bytes.byteLength}`); // prettier-ignore
+  if (bytes.byteLength % 2 !== 0)
+    throw new RangeError(`a half-precision blob must have an even byte count, got ${bytes.byteLength}`);
   const n = bytes.byteLength / 2;
   const out = new Float32Array(n);
   const from = p === 'bfloat16' ? fromBfloat16 : fromFloat16;

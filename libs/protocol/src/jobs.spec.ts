@@ -19,7 +19,11 @@ describe('ShardJobSchema', () => {
   };
 
   it.each<[string, unknown, RegExp]>([
-    ['an unknown kind', { ...gradient, kind: 'backward' }, /^kind: Invalid discriminator value\. Expected 'gradient' \| 'evaluate' \| 'reduce'$/], // prettier-ignore
+    [
+      'an unknown kind',
+      { ...gradient, kind: 'backward' },
+      /^kind: Invalid discriminator value\. Expected 'gradient' \| 'evaluate' \| 'reduce'$/,
+    ],
     [
       'a missing field',
       { ...gradient, start: undefined },
@@ -36,7 +40,18 @@ describe('ShardJobSchema', () => {
   });
 
   it('accepts a reduce job of ids, a range and numbers, and refuses an empty range or a negative lr', () => {
-    const reduce = { kind: 'reduce', runId: 'r1', step: 3, slice: 1, start: 16, end: 32, version: 3, lr: 0.01, shards: 12, rows: 128 }; // prettier-ignore
+    const reduce = {
+      kind: 'reduce',
+      runId: 'r1',
+      step: 3,
+      slice: 1,
+      start: 16,
+      end: 32,
+      version: 3,
+      lr: 0.01,
+      shards: 12,
+      rows: 128,
+    };
     expect(problems(reduce)).toEqual([]);
     expect(problems({ ...reduce, end: 16 })).toEqual(['end: end must be greater than start']);
     expect(problems({ ...reduce, lr: -1 })).toEqual(['lr: must be at least 0']);
@@ -44,10 +59,25 @@ describe('ShardJobSchema', () => {
   });
 
   it('accepts the next step’s shards on a reduce job as ranges only, and refuses one beyond the shard count', () => {
-    const reduce = { kind: 'reduce', runId: 'r1', step: 3, slice: 1, start: 16, end: 32, version: 3, lr: 0.01, shards: 12, rows: 128 }; // prettier-ignore
+    const reduce = {
+      kind: 'reduce',
+      runId: 'r1',
+      step: 3,
+      slice: 1,
+      start: 16,
+      end: 32,
+      version: 3,
+      lr: 0.01,
+      shards: 12,
+      rows: 128,
+    };
     const next = [{ shard: 11, epoch: 0, start: 0, end: 8 }];
     expect(problems({ ...reduce, next })).toEqual([]);
-    expect(problems({ ...reduce, next: [{ ...next[0], shard: 12 }] })).toEqual(['next: each next shard needs end > start and shard below shards']); // prettier-ignore
-    expect(problems({ ...reduce, next: [{ ...next[0], grad: [1] }] })).toEqual([expect.stringMatching(/^next\.0: Unrecognized key/)]); // prettier-ignore
+    expect(problems({ ...reduce, next: [{ ...next[0], shard: 12 }] })).toEqual([
+      'next: each next shard needs end > start and shard below shards',
+    ]);
+    expect(problems({ ...reduce, next: [{ ...next[0], grad: [1] }] })).toEqual([
+      expect.stringMatching(/^next\.0: Unrecognized key/),
+    ]);
   });
 });

@@ -85,7 +85,7 @@ describe('NoticeBoard', () => {
     expect(await wait.at(0)).toBe(true);
   });
 
-  it('ends a wait at once when more notices came after its mark than it remembers (its own may be among them)', async () => {
+  it('ends a wait at once when more notices came after its mark than it remembers (its own maybe too)', async () => {
     const { board, publish } = channel();
     await board.listen('ch');
     const since = board.mark();

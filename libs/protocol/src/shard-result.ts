@@ -65,7 +65,8 @@ export function decodeShardResult(
 ): ShardResult {
   if (precision !== 'float32') {
     const at = paramCount * 2;
-    if (bytes.byteLength !== at + TRAILER_BYTES) throw new RangeError(`shard result has ${bytes.byteLength} bytes, expected ${at + TRAILER_BYTES} (${precision})`); // prettier-ignore
+    if (bytes.byteLength !== at + TRAILER_BYTES)
+      throw new RangeError(`shard result has ${bytes.byteLength} bytes, expected ${at + TRAILER_BYTES} (${precision})`);
     return { grad: decodeHalf(bytes.subarray(0, at), precision), ...readTrailer(bytes, at) };
   }
   if (bytes.byteLength !== paramCount * 4 + TRAILER_BYTES) {
