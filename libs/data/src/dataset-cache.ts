@@ -186,7 +186,8 @@ export class DatasetCache {
     if (buf.length !== info.bytes || sha256(buf) !== info.sha256) {
       throw new DataError(
         `redis key ${key}`,
-        `chunk ${c} of dataset ${meta.id} fails verification (${buf.length} bytes, expected ${info.bytes} with sha256 ${info.sha256})`,
+        `chunk ${c} of dataset ${meta.id} fails verification ` +
+          `(${buf.length} bytes, expected ${info.bytes} with sha256 ${info.sha256})`,
       );
     }
     // copy into a fresh, aligned ArrayBuffer so float32 views are possible
@@ -225,7 +226,8 @@ export class DatasetCache {
         if (hash !== meta.id) {
           throw new DataError(
             sourceFile(meta),
-            `differs from the registered dataset ${meta.id} (this worker's copy hashes to ${hash}); every worker must read the same file`,
+            `differs from the registered dataset ${meta.id} (this worker's copy hashes to ${hash}); ` +
+              'every worker must read the same file',
           );
         }
         return d;

@@ -80,7 +80,8 @@ export function parseIdx(bytes: Uint8Array, file: string): IdxTensor {
   if (bytes.length < expected) {
     throw new DataError(
       file,
-      `truncated IDX data: dimensions [${dims.join(', ')}] of ${t.type} need ${expected} bytes, file ends at byte ${bytes.length}`,
+      `truncated IDX data: dimensions [${dims.join(', ')}] of ${t.type} need ${expected} bytes, ` +
+        `file ends at byte ${bytes.length}`,
       { byteOffset: bytes.length },
     );
   }

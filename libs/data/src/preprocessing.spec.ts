@@ -53,9 +53,10 @@ describe('preprocessing', () => {
     }
   });
 
-  it('gives every byte value the bits of the float32 Mul then Add, whether the map is one for all features or not', () => {
+  it('gives every byte value the bits of the float32 Mul then Add, with one map for all features or not', () => {
     // all 256 byte values in both features; scale only (one map: looked up) and standardized (per feature)
-    const all: Dataset = { ...images, rows: 256, x: Uint8Array.from({ length: 512 }, (_, i) => i >> 1), targets: { kind: 'labels', data: new Uint8Array(256), width: 3 } }; // prettier-ignore
+    const x = Uint8Array.from({ length: 512 }, (_, i) => i >> 1);
+    const all: Dataset = { ...images, rows: 256, x, targets: { kind: 'labels', data: new Uint8Array(256), width: 3 } };
     const rows = Array.from({ length: 256 }, (_, r) => r);
     for (const p of [fitPreprocessing(all, rows), fitPreprocessing(images, [0, 1, 2], { standardize: true })]) {
       const { mul, add } = toAffine(p, 2);

@@ -49,7 +49,12 @@ describe('memory budget of a run', () => {
     const problems = memoryBudgetProblems(wide(1_000_000), budgets);
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(
-      /^model\.layers\[0\]\.units: a 2048-row evaluation shard needs about [\d,]+ MB \(\d+ bytes: activations [\d,]+ MB, parameters [\d,]+ MB\) on a worker, over its budget of 2,048 MB \(NNQ_WORKER_MEMORY_MB\); the biggest layer is model\.layers\[0\] \(1000000 units\): lower evaluation\.rowsPerShard, or make it smaller$/,
+      new RegExp(
+        String.raw`^model\.layers\[0\]\.units: a 2048-row evaluation shard needs about [\d,]+ MB \(\d+ bytes: ` +
+          String.raw`activations [\d,]+ MB, parameters [\d,]+ MB\) on a worker, over its budget of 2,048 MB ` +
+          String.raw`\(NNQ_WORKER_MEMORY_MB\); the biggest layer is model\.layers\[0\] \(1000000 units\): lower ` +
+          String.raw`evaluation\.rowsPerShard, or make it smaller$`,
+      ),
     );
   });
 
@@ -61,7 +66,11 @@ describe('memory budget of a run', () => {
     expect(e.worker.activations).toBe(1600 * 1_000_004 * 24);
     expect(e.worker.params).toBe(12 * 4 * e.paramCount);
     expect(memoryBudgetProblems(config, budgets)[0]).toMatch(
-      /^model\.layers\[0\]\.units: a 1600-row gradient shard needs about 36,851 MB \(38640153696 bytes: activations 36,622 MB, parameters 229 MB\) .*: raise shards or lower batchSize, or make it smaller$/,
+      new RegExp(
+        String.raw`^model\.layers\[0\]\.units: a 1600-row gradient shard needs about 36,851 MB \(38640153696 ` +
+          String.raw`bytes: activations 36,622 MB, parameters 229 MB\) .*: raise shards or lower batchSize, or ` +
+          String.raw`make it smaller$`,
+      ),
     );
     expect(estimateRunMemory({ ...config, shards: 7 }).worker.rows).toBe(229);
   });
@@ -88,7 +97,12 @@ describe('memory budget of a run', () => {
     const problems = memoryBudgetProblems(config, { workerMb: 1 << 20, coordinatorMb: 2048 });
     expect(problems).toEqual([
       expect.stringMatching(
-        /^model\.layers\[0\]\.units: the network's 62914620 parameters need about 2,881 MB \(\d+ bytes: parameter copies 1,921 MB, adam state 961 MB\) on the coordinator, over its budget of 2,048 MB \(NNQ_COORDINATOR_MEMORY_MB\); the biggest layer is model\.layers\[0\] \(62914620 parameters, 60 units\)$/,
+        new RegExp(
+          String.raw`^model\.layers\[0\]\.units: the network's 62914620 parameters need about 2,881 MB \(\d+ ` +
+            String.raw`bytes: parameter copies 1,921 MB, adam state 961 MB\) on the coordinator, over its budget ` +
+            String.raw`of 2,048 MB \(NNQ_COORDINATOR_MEMORY_MB\); the biggest layer is model\.layers\[0\] ` +
+            String.raw`\(62914620 parameters, 60 units\)$`,
+        ),
       ),
     ]);
     const sgd = { ...config, optimizer: { type: 'sgd' as const, lr: 0.1, weightDecay: 0 } };
@@ -119,7 +133,10 @@ describe('memory budget of a prediction', () => {
   it('refuses 100 rows through a 1,000,000-unit layer, with the estimate', () => {
     expect(predictMemoryBytes(spec, 100)).toBeGreaterThan(2_000 * MB);
     expect(predictBudgetProblem(spec, 100)).toMatch(
-      /^inputs: 100 rows through layers up to 1000000 units wide need about 2,\d{3} MB \(\d+ bytes\), over the 512 MB a prediction may use: send fewer rows per request$/,
+      new RegExp(
+        String.raw`^inputs: 100 rows through layers up to 1000000 units wide need about 2,\d{3} MB \(\d+ ` +
+          String.raw`bytes\), over the 512 MB a prediction may use: send fewer rows per request$`,
+      ),
     );
     expect(predictBudgetProblem(spec, 5)).toBeNull();
   });
@@ -134,7 +151,10 @@ describe('memory budget of a sweep', () => {
     const sweep = json('sweep-spirals.json');
     const space = { 'model.layers[0].units': { type: 'grid', values: [64, 1_000_000] } };
     expect(() => parseSweepConfig({ ...sweep, space }, budgets)).toThrow(
-      /space\["model\.layers\[0\]\.units"\]: model\.layers\[0\]\.units=1000000 gives a run over the memory budget: model\.layers\[0\]\.units: a 2048-row evaluation shard needs about/,
+      new RegExp(
+        String.raw`space\["model\.layers\[0\]\.units"\]: model\.layers\[0\]\.units=1000000 gives a run over ` +
+          String.raw`the memory budget: model\.layers\[0\]\.units: a 2048-row evaluation shard needs about`,
+      ),
     );
     // without budgets (a sweep continued at boot) the structure alone is checked
     expect(() => parseSweepConfig({ ...sweep, space })).not.toThrow();

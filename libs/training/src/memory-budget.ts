@@ -123,18 +123,24 @@ export function memoryBudgetProblems(
   const w = e.worker;
   if (w.total > budgets.workerMb * MB) {
     const fix = w.kind === 'gradient' ? 'raise shards or lower batchSize' : 'lower evaluation.rowsPerShard';
-    problems.push(
-      `${path}: a ${w.rows}-row ${w.kind} shard needs about ${formatMb(w.total)} (${w.total} bytes: activations ${formatMb(w.activations)}, parameters ${formatMb(w.params)}) on a worker, over its budget of ${formatMb(budgets.workerMb * MB)} (NNQ_WORKER_MEMORY_MB); the biggest layer is model.layers[${k}] (${layer.units} units): ${fix}, or make it smaller`,
-    );
+    const parts = `activations ${formatMb(w.activations)}, parameters ${formatMb(w.params)}`;
+    const need = `a ${w.rows}-row ${w.kind} shard needs about ${formatMb(w.total)} (${w.total} bytes: ${parts})`;
+    const budget = `over its budget of ${formatMb(budgets.workerMb * MB)} (NNQ_WORKER_MEMORY_MB)`;
+    const biggest = `the biggest layer is model.layers[${k}] (${layer.units} units)`;
+    problems.push(`${path}: ${need} on a worker, ${budget}; ${biggest}: ${fix}, or make it smaller`);
   }
   const c = e.coordinator;
   if (c.total > budgets.coordinatorMb * MB) {
     // here the biggest layer is the one with the most parameters
     const sizes = paramLayout(config.model).layers.map((l) => l.kernelSize + l.biasSize);
     const j = sizes.indexOf(Math.max(...sizes));
-    problems.push(
-      `model.layers[${j}].units: the network's ${e.paramCount} parameters need about ${formatMb(c.total)} (${c.total} bytes: parameter copies ${formatMb(c.params)}, ${config.optimizer.type} state ${formatMb(c.optimizer)}) on the coordinator, over its budget of ${formatMb(budgets.coordinatorMb * MB)} (NNQ_COORDINATOR_MEMORY_MB); the biggest layer is model.layers[${j}] (${sizes[j]} parameters, ${config.model.layers[j].units} units)`,
-    );
+    const parts = `parameter copies ${formatMb(c.params)}, ${config.optimizer.type} state ${formatMb(c.optimizer)}`;
+    const total = `${formatMb(c.total)} (${c.total} bytes: ${parts})`;
+    const need = `the network's ${e.paramCount} parameters need about ${total}`;
+    const budget = `over its budget of ${formatMb(budgets.coordinatorMb * MB)} (NNQ_COORDINATOR_MEMORY_MB)`;
+    const units = config.model.layers[j].units;
+    const biggest = `the biggest layer is model.layers[${j}] (${sizes[j]} parameters, ${units} units)`;
+    problems.push(`model.layers[${j}].units: ${need} on the coordinator, ${budget}; ${biggest}`);
   }
   return problems;
 }
@@ -152,5 +158,8 @@ export function predictBudgetProblem(spec: NetworkSpec, rows: number): string | 
   const bytes = predictMemoryBytes(spec, rows);
   if (bytes <= PREDICT_MEMORY_BYTES) return null;
   const widest = Math.max(...spec.layers.map((l) => l.units));
-  return `inputs: ${rows} rows through layers up to ${widest} units wide need about ${formatMb(bytes)} (${bytes} bytes), over the ${formatMb(PREDICT_MEMORY_BYTES)} a prediction may use: send fewer rows per request`;
+  const total = `${formatMb(bytes)} (${bytes} bytes)`;
+  const need = `${rows} rows through layers up to ${widest} units wide need about ${total}`;
+  const budget = `over the ${formatMb(PREDICT_MEMORY_BYTES)} a prediction may use`;
+  return `inputs: ${need}, ${budget}: send fewer rows per request`;
 }

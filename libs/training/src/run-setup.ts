@@ -31,7 +31,8 @@ export function setupRun(config: RunConfig, dataset: Dataset): RunSetup {
   const width = targetWidth(dataset);
   if (outUnits !== width) {
     problems.push(
-      `model.layers[${spec.layers.length - 1}].units: the output layer has ${outUnits} units, the dataset's targets are ${width} wide` +
+      `model.layers[${spec.layers.length - 1}].units: ` +
+        `the output layer has ${outUnits} units, the dataset's targets are ${width} wide` +
         (dataset.classes ? ` (${dataset.classes.length} classes)` : ''),
     );
   }

@@ -37,7 +37,8 @@ describe('sweep space keys are applied or refused', () => {
 
   it('echoes a bad path escaped: no bidi or C1 character reaches a terminal', () => {
     expect(problemsWith('lr\u202e\u009b', '{"type": "choice", "values": [1]}')).toEqual([
-      'space["lr\\u202E\\u009B"]: is not a config path like optimizer.lr or model.layers[0].units (at "\\u202E\\u009B")',
+      'space["lr\\u202E\\u009B"]: is not a config path like optimizer.lr or model.layers[0].units ' +
+        '(at "\\u202E\\u009B")',
     ]);
   });
 
