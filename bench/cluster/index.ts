@@ -64,16 +64,14 @@ async function main(): Promise<void> {
     worker1VsInProcess: number;
     worker2VsWorker1: number;
   }[]) {
-    console.log(
-      `${r.batch} | ${f(r.inProcess)} | ${f(r.worker1)} | ${f(r.worker2)} | ${r.worker1VsInProcess.toFixed(2)} | ${r.worker2VsWorker1.toFixed(2)}`,
-    );
+    const ratios = [r.worker1VsInProcess, r.worker2VsWorker1].map((x) => x.toFixed(2));
+    console.log([r.batch, f(r.inProcess), f(r.worker1), f(r.worker2), ...ratios].join(' | '));
   }
   console.log('\nratios of each interleaved round (median)\n');
   const list = (xs: number[]) => `${xs.map((x) => x.toFixed(2)).join(' ')} (${median(xs).toFixed(2)})`;
   for (const r of rows as { batch: number; perRound: Record<string, number[]> }[]) {
-    console.log(
-      `${r.batch} | 1w / in-proc: ${list(r.perRound.worker1VsInProcess)} | 2w / 1w: ${list(r.perRound.worker2VsWorker1)}`,
-    );
+    const { worker1VsInProcess, worker2VsWorker1 } = r.perRound;
+    console.log(`${r.batch} | 1w / in-proc: ${list(worker1VsInProcess)} | 2w / 1w: ${list(worker2VsWorker1)}`);
   }
   console.log('\nstep phases on the coordinator (ms per step, median)\n');
   console.log(`batch | workers | ${PHASES.join(' | ')}`);

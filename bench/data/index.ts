@@ -121,8 +121,9 @@ async function main(): Promise<void> {
   for (const r of table) console.log(`${r.step.padEnd(40)} ${r.ms.toFixed(1).padStart(10)}  ${r.note}`);
   const epochMs = median(ms.epoch);
   const scaledMs = median(ms.epochScaled);
+  const rowsPerSecond = (ms: number) => ((epochRows / ms) * 1000).toFixed(0);
   console.log(
-    `gather throughput: standardized ${((epochRows / epochMs) * 1000).toFixed(0)} rows/s, scaled ${((epochRows / scaledMs) * 1000).toFixed(0)} rows/s`,
+    `gather throughput: standardized ${rowsPerSecond(epochMs)} rows/s, scaled ${rowsPerSecond(scaledMs)} rows/s`,
   );
   const out = join(process.cwd(), 'bench', 'results');
   mkdirSync(out, { recursive: true });

@@ -82,8 +82,20 @@ function main(): void {
 
   const rows: Row[] = [];
   const perSample = (xs: number[]) => xs.map((v) => v * BATCH);
-  rows.push(row('forward+backward, dense inputs', 'samples/s', perSample(rate(() => lossAndGrad(spec, params, dense, y, BATCH, grad))))); // prettier-ignore
-  rows.push(row('forward+backward, 81% zero inputs', 'samples/s', perSample(rate(() => lossAndGrad(spec, params, sparse, y, BATCH, grad))))); // prettier-ignore
+  rows.push(
+    row(
+      'forward+backward, dense inputs',
+      'samples/s',
+      perSample(rate(() => lossAndGrad(spec, params, dense, y, BATCH, grad))),
+    ),
+  );
+  rows.push(
+    row(
+      'forward+backward, 81% zero inputs',
+      'samples/s',
+      perSample(rate(() => lossAndGrad(spec, params, sparse, y, BATCH, grad))),
+    ),
+  );
   rows.push(row('forward only, dense inputs', 'samples/s', perSample(rate(() => forward(spec, params, dense, BATCH)))));
   const adam = parseOptimizerConfig({ type: 'adam', lr: 1e-3 });
   const state = createOptimizerState(adam, params.length);
@@ -99,10 +111,14 @@ function main(): void {
 
   const fmt = (v: number, unit: string) => (unit === 'ms' ? v.toFixed(3) : Math.round(v).toString());
   const w = Math.max(...rows.map((r) => r.name.length));
-  console.log(`libs/nn reference path, MLP 784-256-128-10 relu softmax_cross_entropy, batch ${BATCH}, ${params.length} params`); // prettier-ignore
-  console.log(`${'case'.padEnd(w)}  ${'unit'.padEnd(9)}  ${'median'.padStart(9)}  ${'min'.padStart(9)}  ${'max'.padStart(9)}`); // prettier-ignore
+  console.log(
+    `libs/nn reference path, MLP 784-256-128-10 relu softmax_cross_entropy, batch ${BATCH}, ${params.length} params`,
+  );
+  const heads = ['median', 'min', 'max'].map((h) => h.padStart(9));
+  console.log(['case'.padEnd(w), 'unit'.padEnd(9), ...heads].join('  '));
   for (const r of rows) {
-    console.log(`${r.name.padEnd(w)}  ${r.unit.padEnd(9)}  ${fmt(r.median, r.unit).padStart(9)}  ${fmt(r.min, r.unit).padStart(9)}  ${fmt(r.max, r.unit).padStart(9)}`); // prettier-ignore
+    const values = [r.median, r.min, r.max].map((v) => fmt(v, r.unit).padStart(9));
+    console.log([r.name.padEnd(w), r.unit.padEnd(9), ...values].join('  '));
   }
 
   const dir = join(process.cwd(), 'bench', 'results');

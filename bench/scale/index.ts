@@ -7,7 +7,10 @@
  * everything but waiting for workers), the coordinator's CPU seconds, and bytes through Redis
  * (INFO stats) against the formula of docs/deploy.md. Then real workers (real.ts).
  *
- *   npm run bench:scale            # SCALE_P=100000,1000000 SCALE_W=1,4 to narrow; SCALE_STEPS=n steps per point; SCALE_MODES=sliced; SCALE_REAL=0 skips real.ts, SCALE_SIM=0 runs only it, SCALE_SKIP=PxW,... (default 10000000x64)
+ *   npm run bench:scale
+ *
+ * Narrow it with SCALE_P=100000,1000000 SCALE_W=1,4; SCALE_STEPS=n steps per point; SCALE_MODES=sliced;
+ * SCALE_REAL=0 skips real.ts, SCALE_SIM=0 runs only it; SCALE_SKIP=PxW,... (default 10000000x64).
  *
  * Prints a table and writes bench/results/scale.json.
  */
@@ -31,7 +34,9 @@ const measured = (P: number): number => Number(process.env.SCALE_STEPS) || (MEAS
 /** Points left out, as PxW (default 10000000x64: about 8 GB through Redis per step, minutes per point). */
 const SKIP = (process.env.SCALE_SKIP ?? '10000000x64').split(',');
 /** SCALE_MODES=sliced or unsliced narrows to one mode. */
-const MODES = [false, true].filter((m) => (process.env.SCALE_MODES ?? 'unsliced,sliced').split(',').includes(m ? 'sliced' : 'unsliced')); // prettier-ignore
+const MODES = [false, true].filter((m) =>
+  (process.env.SCALE_MODES ?? 'unsliced,sliced').split(',').includes(m ? 'sliced' : 'unsliced'),
+);
 const WARMUP = 1;
 const SLICES = 8;
 const PHASES = ['dispatch', 'wait', 'sum', 'optimizer', 'publish'] as const;
@@ -76,7 +81,8 @@ async function snapshot(base: string, redis: Redis): Promise<Snapshot> {
   const text = await (await fetch(`${base}/metrics`)).text();
   const num = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
   const phases: Record<string, number> = {};
-  for (const p of PHASES) phases[p] = num(new RegExp(`^nnq_step_phase_duration_seconds_sum\\{[^}]*phase="${p}"[^}]*\\} (\\S+)`, 'm')); // prettier-ignore
+  for (const p of PHASES)
+    phases[p] = num(new RegExp(`^nnq_step_phase_duration_seconds_sum\\{[^}]*phase="${p}"[^}]*\\} (\\S+)`, 'm'));
   const t = await redisTraffic(redis);
   return {
     at: performance.now(),
@@ -102,24 +108,37 @@ export interface ScaleRow {
 
 async function point(base: string, redis: Redis, P: number, W: number, sliced: boolean): Promise<ScaleRow> {
   const { paramCount, ...body } = config(P, W, sliced);
-  const res = await fetch(`${base}/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }); // prettier-ignore
+  const res = await fetch(`${base}/runs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   if (res.status !== 201) throw new Error(`POST /runs: ${res.status} ${await res.text()}`);
   const { id } = (await res.json()) as { id: string };
   // poll the run (cheap), then scrape once: the coordinator's CPU figure then holds few scrapes
   const at = async (n: number) => {
-    await until(async () => {
-      const r = (await (await fetch(`${base}/runs/${id}`)).json()) as { step: number };
-      return r.step >= n || undefined;
-    }, 600_000, `step ${n}`, P >= 1_000_000 ? 100 : 10); // prettier-ignore
+    await until(
+      async () => {
+        const r = (await (await fetch(`${base}/runs/${id}`)).json()) as { step: number };
+        return r.step >= n || undefined;
+      },
+      600_000,
+      `step ${n}`,
+      P >= 1_000_000 ? 100 : 10,
+    );
     return snapshot(base, redis);
   };
   const a = await at(WARMUP);
   const b = await at(WARMUP + measured(P));
-  await until(async () => {
-    const r = (await (await fetch(`${base}/runs/${id}`)).json()) as { state: string; error?: { reason: string } };
-    if (r.state === 'failed') throw new Error(`run failed: ${r.error?.reason}`);
-    return r.state === 'completed' || undefined;
-  }, 600_000, 'the run'); // prettier-ignore
+  await until(
+    async () => {
+      const r = (await (await fetch(`${base}/runs/${id}`)).json()) as { state: string; error?: { reason: string } };
+      if (r.state === 'failed') throw new Error(`run failed: ${r.error?.reason}`);
+      return r.state === 'completed' || undefined;
+    },
+    600_000,
+    'the run',
+  );
   const n = b.steps - a.steps;
   const per = (x: number, y: number) => ((y - x) / n) * 1000;
   const phasesMs = Object.fromEntries(PHASES.map((p) => [p, per(a.phases[p], b.phases[p])]));
@@ -149,25 +168,32 @@ async function main(): Promise<void> {
   try {
     const coord = start(join('apps', 'coordinator', 'src', 'main.js'), { ...env, NNQ_PORT: '0', NNQ_LOG_LEVEL: 'log' });
     procs.push(coord);
-    const port = await until(async () => /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(coord.out())?.[1], 30_000, 'coordinator'); // prettier-ignore
+    const port = await until(
+      async () => /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(coord.out())?.[1],
+      30_000,
+      'coordinator',
+    );
     const base = `http://127.0.0.1:${port}`;
     for (const W of process.env.SCALE_SIM === '0' ? [] : WS) {
       // a few processes, each running many simulated workers
       const nProc = Math.min(W, 4);
-      const sims = Array.from(
-        { length: nProc },
-        (_, i) =>
-        start(join('bench', 'scale', 'sim-worker.js'), { ...env, SIM_WORKERS: String(Math.floor(W / nProc) + (i < W % nProc ? 1 : 0)) }), // prettier-ignore
+      const sims = Array.from({ length: nProc }, (_, i) =>
+        start(join('bench', 'scale', 'sim-worker.js'), {
+          ...env,
+          SIM_WORKERS: String(Math.floor(W / nProc) + (i < W % nProc ? 1 : 0)),
+        }),
       );
       procs.push(...sims);
-      await Promise.all(sims.map((s) => until(async () => s.out().includes('sim workers ready') || undefined, 30_000, 'sim workers'))); // prettier-ignore
+      await Promise.all(
+        sims.map((s) => until(async () => s.out().includes('sim workers ready') || undefined, 30_000, 'sim workers')),
+      );
       for (const P of PS) {
         if (SKIP.includes(`${P}x${W}`)) continue;
         for (const sliced of MODES) {
           const row = await point(base, redis, P, W, sliced);
           rows.push(row);
           report(rows, [], true);
-          console.log(`P=${row.P} W=${W} ${row.mode}: step ${row.stepMs.toFixed(1)} ms, coordinator ${row.coordinatorMs.toFixed(1)} ms (cpu ${row.coordinatorCpuMs.toFixed(1)} ms), ${(row.bytesPerStep / 1e6).toFixed(1)} MB/step (formula ${(row.expectedBytesPerStep / 1e6).toFixed(1)})`); // prettier-ignore
+          console.log(pointLine(row));
         }
       }
       await stopAll(sims);
@@ -183,14 +209,47 @@ async function main(): Promise<void> {
   report(rows, real);
 }
 
+/** One point's summary line, printed as soon as it is measured. */
+function pointLine(row: ScaleRow): string {
+  const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
+  const coordinator = `coordinator ${row.coordinatorMs.toFixed(1)} ms (cpu ${row.coordinatorCpuMs.toFixed(1)} ms)`;
+  const bytes = `${mb(row.bytesPerStep)} MB/step (formula ${mb(row.expectedBytesPerStep)})`;
+  return `P=${row.P} W=${row.W} ${row.mode}: step ${row.stepMs.toFixed(1)} ms, ${coordinator}, ${bytes}`;
+}
+
 function report(rows: ScaleRow[], real: RealRow[], quiet = false): void {
   if (quiet) return write(rows, {}, real);
   const f = (n: number, d = 1) => n.toFixed(d);
   console.log('\nbench/scale: simulated workers, S = W shards, Adam, 8 slices when sliced (ms and MB per step)\n');
-  console.log('P | W | mode | step | coordinator | coord. CPU | dispatch | wait | sum | optimizer | publish | MB | formula MB | MB / formula'); // prettier-ignore
-  console.log('- | - | ---- | ---- | ----------- | ---------- | -------- | ---- | --- | --------- | ------- | -- | ---------- | ------------'); // prettier-ignore
+  const columns = [
+    'P',
+    'W',
+    'mode',
+    'step',
+    'coordinator',
+    'coord. CPU',
+    ...PHASES,
+    'MB',
+    'formula MB',
+    'MB / formula',
+  ];
+  console.log(columns.join(' | '));
+  console.log(columns.map((c) => '-'.repeat(c.length)).join(' | '));
   for (const r of rows) {
-    console.log([r.P, r.W, r.mode, f(r.stepMs), f(r.coordinatorMs), f(r.coordinatorCpuMs), ...PHASES.map((p) => f(r.phasesMs[p])), f(r.bytesPerStep / 1e6), f(r.expectedBytesPerStep / 1e6), f(r.bytesPerStep / r.expectedBytesPerStep, 3)].join(' | ')); // prettier-ignore
+    console.log(
+      [
+        r.P,
+        r.W,
+        r.mode,
+        f(r.stepMs),
+        f(r.coordinatorMs),
+        f(r.coordinatorCpuMs),
+        ...PHASES.map((p) => f(r.phasesMs[p])),
+        f(r.bytesPerStep / 1e6),
+        f(r.expectedBytesPerStep / 1e6),
+        f(r.bytesPerStep / r.expectedBytesPerStep, 3),
+      ].join(' | '),
+    );
   }
   const ratios: Record<string, number> = {};
   for (const mode of ['unsliced', 'sliced']) {

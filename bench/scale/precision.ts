@@ -14,7 +14,10 @@ import { parseRunConfig, trainLocal } from '@nnq/training';
 import { ROOT } from './processes';
 
 async function main(): Promise<void> {
-  const example = JSON.parse(readFileSync(join(ROOT, 'examples', 'fashion-mnist.json'), 'utf8')) as Record<string, unknown>; // prettier-ignore
+  const example = JSON.parse(readFileSync(join(ROOT, 'examples', 'fashion-mnist.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
   const epochs = Number(process.env.PRECISION_EPOCHS ?? example.epochs);
   const rows = [];
   for (const gradientTransfer of ['float32', 'bfloat16', 'float16']) {
@@ -34,7 +37,10 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(row));
   }
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-  writeFileSync(join(ROOT, 'bench', 'results', 'precision.json'), JSON.stringify({ date: new Date().toISOString(), rows }, null, 2)); // prettier-ignore
+  writeFileSync(
+    join(ROOT, 'bench', 'results', 'precision.json'),
+    JSON.stringify({ date: new Date().toISOString(), rows }, null, 2),
+  );
 }
 
 void main().catch((err) => {

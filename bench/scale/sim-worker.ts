@@ -60,7 +60,14 @@ function simulated(): (job: Job) => Promise<unknown> {
     if (data.kind === 'reduce') return reducer.reduce(data, job.id);
     if (data.kind === 'evaluate') {
       const part = JSON.stringify({ loss: 0.5 * (data.end - data.start), correct: 0, rows: data.end - data.start });
-      return setResult(redis, keys.evaluation(data.runId, data.evalId, data.shard), keys.runManifest(data.runId), part, 3_600_000, keys.resultsChannel()); // prettier-ignore
+      return setResult(
+        redis,
+        keys.evaluation(data.runId, data.evalId, data.shard),
+        keys.runManifest(data.runId),
+        part,
+        3_600_000,
+        keys.resultsChannel(),
+      );
     }
     const key = keys.gradient(data.runId, data.step, data.shard);
     if (await redis.exists(key)) return 0;
