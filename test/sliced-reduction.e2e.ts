@@ -47,7 +47,7 @@ describe('sliced reduction on two worker processes', () => {
     expect(left.filter((k) => /:(opt|reduced|grad|params|staging):/.test(k))).toEqual([]);
   });
 
-  it('moves bfloat16 gradients: deterministic for the setting (cluster = trainLocal, sliced or not), not float32', async () => {
+  it('moves bfloat16 gradients: deterministic (cluster = trainLocal, sliced or not), not float32', async () => {
     const half = { ...sliced, name: 'bf16-sliced', epochs: 1, gradientTransfer: 'bfloat16' };
     const halfUnsliced = { ...half, name: 'bf16-unsliced', reduce: { slices: 1, sliceAbove: 8 } };
     const [a, b] = await Promise.all([submitRun(base, half), submitRun(base, halfUnsliced)]);

@@ -39,7 +39,7 @@ describe('hyperparameter sweeps on the shared worker pool', () => {
 
   afterAll(() => cluster.stop());
 
-  it('finds a configuration that reaches 0.9 validation accuracy, stops trials early, and survives a coordinator SIGKILL', async () => {
+  it('finds a config with 0.9 validation accuracy, stops trials early, survives a coordinator SIGKILL', async () => {
     const config = exampleConfig('sweep-spirals.json');
     const { status, body: sweep } = await post<Sweep>(`${cluster.base}/sweeps`, config);
     expect(status).toBe(201);
@@ -100,7 +100,8 @@ describe('hyperparameter sweeps on the shared worker pool', () => {
     const csv = await (await fetch(`${cluster.base}/sweeps/${sweep.id}/results.csv`)).text();
     const lines = csv.trim().split('\r\n');
     expect(lines[0]).toBe(
-      'rank,trial,name,run,state,optimizer.lr,model.layers[0].units,best_validation_accuracy,step,total_steps,epoch,stop_reason,error',
+      'rank,trial,name,run,state,optimizer.lr,model.layers[0].units,' +
+        'best_validation_accuracy,step,total_steps,epoch,stop_reason,error',
     );
     expect(lines).toHaveLength(7);
     expect(lines[1]).toMatch(new RegExp(`^1,${done.best!.index},spirals-sweep-t${done.best!.index},`));

@@ -111,7 +111,9 @@ describe('chaos', () => {
       else {
         const leaving = cluster.workers.shift()!;
         leaving.child.kill('SIGTERM'); // graceful leave: it finishes its shards, then exits
-        expect(await Promise.race([leaving.exited.then(() => 'exited'), sleep(30_000).then(() => 'still running')])).toBe('exited'); // prettier-ignore
+        expect(
+          await Promise.race([leaving.exited.then(() => 'exited'), sleep(30_000).then(() => 'still running')]),
+        ).toBe('exited');
       }
     }
     const done = await waitForRun(cluster.base, r.id, 170_000);
@@ -132,7 +134,14 @@ describe('chaos', () => {
       steps: 8,
       batchSize: 1600,
       shards: 2,
-      model: { ...(base.model as object), layers: [{ units: 768, activation: 'tanh' }, { units: 768, activation: 'tanh' }, { units: 2, activation: 'softmax' }] }, // prettier-ignore
+      model: {
+        ...(base.model as object),
+        layers: [
+          { units: 768, activation: 'tanh' },
+          { units: 768, activation: 'tanh' },
+          { units: 2, activation: 'softmax' },
+        ],
+      },
     };
     const r = await submitRun(cluster.base, wide);
     await until(async () => (await run(cluster!, r.id)).step >= 2, 60_000, 'two steps');

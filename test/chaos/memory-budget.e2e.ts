@@ -31,8 +31,12 @@ const post = async (url: string, body: unknown) => {
   return { status: res.status, body: (await res.json()) as { message?: string; problems?: string[] } };
 };
 
-const WORKER_REFUSAL =
-  /^model\.layers\[0\]\.units: a 1600-row gradient shard needs about [\d,]+ MB \(\d+ bytes: activations [\d,]+ MB, parameters [\d,]+ MB\) on a worker, over its budget of 2,048 MB \(NNQ_WORKER_MEMORY_MB\); the biggest layer is model\.layers\[0\] \(1000000 units\): raise shards or lower batchSize, or make it smaller$/;
+const WORKER_REFUSAL = new RegExp(
+  String.raw`^model\.layers\[0\]\.units: a 1600-row gradient shard needs about [\d,]+ MB \(\d+ bytes: ` +
+    String.raw`activations [\d,]+ MB, parameters [\d,]+ MB\) on a worker, over its budget of 2,048 MB ` +
+    String.raw`\(NNQ_WORKER_MEMORY_MB\); the biggest layer is model\.layers\[0\] \(1000000 units\): ` +
+    String.raw`raise shards or lower batchSize, or make it smaller$`,
+);
 
 describe('memory budgets', () => {
   const redisUrl = inject('redisUrl');
@@ -51,7 +55,7 @@ describe('memory budgets', () => {
     rmSync(files, { recursive: true, force: true });
   });
 
-  it('refuses a 1,000,000-unit layer at batch 1600 with 400, the estimate and the budget; nothing is left', async () => {
+  it('refuses a 1,000,000-unit layer at batch 1600 (400, the estimate and the budget); nothing is left', async () => {
     const { status, body } = await post(`${cluster.base}/runs`, huge);
     expect(status).toBe(400);
     expect(body.message).toBe('run exceeds the memory budget');
@@ -72,7 +76,11 @@ describe('memory budgets', () => {
     expect(status).toBe(400);
     expect(body.problems).toEqual([
       expect.stringMatching(
-        /^space\["model\.layers\[0\]\.units"\]: model\.layers\[0\]\.units=1000000 gives a run over the memory budget: model\.layers\[0\]\.units: a 2048-row evaluation shard needs about [\d,]+ MB/,
+        new RegExp(
+          String.raw`^space\["model\.layers\[0\]\.units"\]: model\.layers\[0\]\.units=1000000 gives a run over ` +
+            String.raw`the memory budget: model\.layers\[0\]\.units: a 2048-row evaluation shard needs about ` +
+            String.raw`[\d,]+ MB`,
+        ),
       ),
     ]);
   });
@@ -86,7 +94,7 @@ describe('memory budgets', () => {
     expect(cli.output()).toMatch(/model\.layers\[0\]\.units: a 1600-row gradient shard needs about [\d,]+ MB/);
   });
 
-  it('trains the same layer one row at a time, and refuses to predict 100 rows with it (400, the estimate)', async () => {
+  it('trains the same layer a row at a time, refuses to predict 100 rows with it (400, the estimate)', async () => {
     const small = wide(1_000_000, { batchSize: 1, shards: 1, steps: 1, evaluation: { rowsPerShard: 1 } });
     const run = await submitRun(cluster.base, small);
     expect((await waitForRun(cluster.base, run.id, 120_000)).state).toBe('completed');
@@ -95,7 +103,10 @@ describe('memory budgets', () => {
     expect(status).toBe(400);
     expect(body.problems).toEqual([
       expect.stringMatching(
-        /^inputs: 100 rows through layers up to 1000000 units wide need about 2,\d{3} MB \(\d+ bytes\), over the 512 MB a prediction may use: send fewer rows per request$/,
+        new RegExp(
+          String.raw`^inputs: 100 rows through layers up to 1000000 units wide need about 2,\d{3} MB \(\d+ ` +
+            String.raw`bytes\), over the 512 MB a prediction may use: send fewer rows per request$`,
+        ),
       ),
     ]);
     const ok = await post(`${cluster.base}/runs/${run.id}/predict`, rows(2));
@@ -124,7 +135,9 @@ describe('memory budgets', () => {
     expect(done.state).toBe('failed');
     expect(done.error?.reason).toMatch(
       new RegExp(
-        `^shard job ${run.id}-0-0 failed for good: run ${run.id}: a 1-row gradient shard needs about [\\d,]+ MB \\(activations \\d+ MB, parameters \\d+ MB\\), over this worker's NNQ_WORKER_MEMORY_MB of 64 MB$`,
+        `^shard job ${run.id}-0-0 failed for good: run ${run.id}: a 1-row gradient shard needs ` +
+          `about [\\d,]+ MB \\(activations \\d+ MB, parameters \\d+ MB\\), over this worker's ` +
+          `NNQ_WORKER_MEMORY_MB of 64 MB$`,
       ),
     );
     expect(small.child.exitCode).toBeNull(); // the worker is alive

@@ -54,7 +54,10 @@ describe('a job that kills its workers', () => {
     expect(done.state).toBe('failed');
     expect(done.error?.reason).toMatch(
       new RegExp(
-        `^shard job ${id} failed for good: gradient shard 0 of step 0 was lost with its worker 2 times \\(job stalled more than allowable limit; NNQ_MAX_WORKER_DEATHS\\): by the run's estimate a 16-row shard needs about 1 MB \\(activations 1 MB, parameters 1 MB; NNQ_WORKER_MEMORY_MB is 2048 MB\\): give the workers more memory, or use smaller shards$`,
+        `^shard job ${id} failed for good: gradient shard 0 of step 0 was lost with its worker 2 ` +
+          `times \\(job stalled more than allowable limit; NNQ_MAX_WORKER_DEATHS\\): by the run's ` +
+          `estimate a 16-row shard needs about 1 MB \\(activations 1 MB, parameters 1 MB; ` +
+          `NNQ_WORKER_MEMORY_MB is 2048 MB\\): give the workers more memory, or use smaller shards$`,
       ),
     );
     expect(healthy.child.exitCode).toBeNull();

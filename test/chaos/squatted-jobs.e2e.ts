@@ -109,7 +109,8 @@ describe('squatted job ids', () => {
       expect.objectContaining({ step: 24, rows: 200 }),
     ]);
     for (const { id } of [...squatters, evaluation]) {
-      const refused = `job ${id}: not in the run plan of run ${run.id} \\((step \\d+|evaluation validation-12), shard \\d\\): `;
+      const plan = `not in the run plan of run ${run.id}`;
+      const refused = `job ${id}: ${plan} \\((step \\d+|evaluation validation-12), shard \\d\\): `;
       const fields = `(\\w+ is \\d+, the plan says \\d+|its id does not name run \\S+ step \\d+ shard \\d)(; |\\))`;
       const line = `job ${id} was not the run's planned job \\(${refused}(?:${fields})+; queued the planned one as `;
       expect(log, id).toMatch(new RegExp(line));
@@ -160,7 +161,9 @@ describe('squatted job ids', () => {
     const log = cluster.coordinator!.output();
     expect(log).toMatch(
       new RegExp(
-        `job ${run.id}-5-r1 was not the run's planned job \\(job ${run.id}-5-r1: not in the run plan of run ${run.id} \\(step 5, slice 1\\): lr is 0\\.5, the plan says [\\d.]+\\); queued the planned one as ${run.id}-5-r1-f1`,
+        `job ${run.id}-5-r1 was not the run's planned job \\(job ${run.id}-5-r1: not in the run ` +
+          `plan of run ${run.id} \\(step 5, slice 1\\): lr is 0\\.5, the plan says [\\d.]+\\); ` +
+          `queued the planned one as ${run.id}-5-r1-f1`,
       ),
     );
     expect(log).toMatch(new RegExp(`queued the planned one as ${run.id}-7-3-f1`));

@@ -51,7 +51,7 @@ describe('runs that cannot go on end, and leave nothing behind', () => {
     await cluster.stop();
   });
 
-  it('an update that overflows fails the run (fail, skip, sliced) with finite weights; a spirals run beside them keeps its bytes', async () => {
+  it('an overflow fails its run (fail, skip, sliced), weights finite; a spirals run beside keeps bytes', async () => {
     const beside = await submitRun(cluster.base, spirals);
     const submitted = Date.now();
     const fail = await submitRun(cluster.base, zombie());
@@ -64,7 +64,8 @@ describe('runs that cannot go on end, and leave nothing behind', () => {
     expect(failed.state).toBe('failed');
     expect(failed.error).toEqual({
       reason:
-        'the update of step 0 made a parameter non-finite (learning rate too large?); the parameters of step 0 are kept',
+        'the update of step 0 made a parameter non-finite (learning rate too large?); ' +
+        'the parameters of step 0 are kept',
       step: 0,
     });
     expect((await modelParams(cluster.base, fail.id)).equals(initial)).toBe(true);
@@ -102,7 +103,7 @@ describe('runs that cannot go on end, and leave nothing behind', () => {
     await noJobsLeft(beside.id);
   }, 300_000);
 
-  it('cancel removes the manifest and every job; DELETE and nnq rm refuse a running run (409), then remove all it stored', async () => {
+  it('cancel removes the manifest and jobs; DELETE, nnq rm refuse a running run (409), then remove all', async () => {
     const r = await submitRun(cluster.base, { ...spirals, name: 'to-cancel', epochs: 40 });
     await until(async () => (await getJson<RunView>(`${cluster.base}/runs/${r.id}`)).step >= 2, 60_000, 'step 2');
     const refused = await del(r.id);

@@ -60,23 +60,22 @@ describe.skipIf(skip)('a Redis Cluster of three masters', () => {
       ports.push(p);
     }
     for (const p of ports) {
-      const server = spawn(
-        'redis-server',
-        [
-          '--port', String(p),
-          '--bind', '127.0.0.1',
-          '--cluster-enabled', 'yes',
-          '--cluster-config-file', `nodes-${p}.conf`,
-          '--cluster-node-timeout', '5000',
-          '--dir', dir,
-          '--save', '',
-          '--appendonly', 'no',
-          '--requirepass', PASSWORD,
-          '--masterauth', PASSWORD,
-          '--maxmemory-policy', 'noeviction',
-        ], // prettier-ignore
-        { stdio: 'ignore' },
-      );
+      // redis-server's options, each `--name value`
+      const options: Record<string, string> = {
+        port: String(p),
+        bind: '127.0.0.1',
+        'cluster-enabled': 'yes',
+        'cluster-config-file': `nodes-${p}.conf`,
+        'cluster-node-timeout': '5000',
+        dir,
+        save: '',
+        appendonly: 'no',
+        requirepass: PASSWORD,
+        masterauth: PASSWORD,
+        'maxmemory-policy': 'noeviction',
+      };
+      const args = Object.entries(options).flatMap(([name, value]) => [`--${name}`, value]);
+      const server = spawn('redis-server', args, { stdio: 'ignore' });
       servers.push(server);
     }
     for (const p of ports) await until(async () => redisCli(p, 'PING').trim() === 'PONG', 10_000, `redis ${p}`);
@@ -140,7 +139,11 @@ describe.skipIf(skip)('a Redis Cluster of three masters', () => {
       submitRun(base, { ...config, name: 'xor-cluster-sliced', reduce: { slices: 2, sliceAbove: 0 } }),
     ]);
     const done = await Promise.all([a, b, c].map((r) => waitForRun(base, r.id, 150_000)));
-    expect(done.map((d) => [d.state, d.step])).toEqual([['completed', 40], ['completed', 40], ['completed', 40]]); // prettier-ignore
+    expect(done.map((d) => [d.state, d.step])).toEqual([
+      ['completed', 40],
+      ['completed', 40],
+      ['completed', 40],
+    ]);
     runIds.push(a.id, b.id, c.id);
     // run states of several hash slots in one listing
     const listed = await getJson<RunView[]>(`${base}/runs`);

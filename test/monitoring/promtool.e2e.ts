@@ -23,7 +23,7 @@ describe.skipIf(skip)('deploy/prometheus passes promtool', () => {
     expect(r.stdout).toMatch(/SUCCESS: 1 rule files found/);
   });
 
-  it('check config prometheus-kubernetes.yml (relabelling checked even where the build lacks Kubernetes discovery)', async () => {
+  it('check config prometheus-kubernetes.yml (relabelling checked without Kubernetes discovery too)', async () => {
     const file = join(dir, 'prometheus-kubernetes.yml');
     const r = await run('promtool', ['check', 'config', file]);
     if (r.code !== 0 && /field kubernetes_sd_configs not found/.test(r.stderr + r.stdout)) {
