@@ -60,7 +60,7 @@ describe('predict / compileForward', () => {
 });
 
 describe('exportOnnx', () => {
-  it('writes a standalone model (weights as initializers, masks folded, x * mul + add first) onnxruntime loads', async () => {
+  it('writes a standalone model onnxruntime loads (weights as initializers, masks folded, x * mul + add)', async () => {
     for (const spec of fc.sample(specArb, { numRuns: 30, seed: 12 })) {
       const params = paramsFor(spec, 3);
       const rng = createRng(4);

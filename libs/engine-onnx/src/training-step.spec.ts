@@ -56,7 +56,7 @@ describe('compileTrainingStep: the lecture XOR network', () => {
 });
 
 describe('compileTrainingStep: random specs against libs/nn', () => {
-  it('has the same loss, correct count and gradient (1e-5 per tensor) on every activation, loss, mask and skip', async () => {
+  it('has the same loss, correct count, gradient (1e-5 per tensor) on every activation, loss, mask, skip', async () => {
     await fc.assert(
       fc.asyncProperty(specArb, fc.integer({ min: 1, max: 9 }), fc.integer(), async (spec, batch, seed) => {
         const rng = createRng(seed);

@@ -25,7 +25,8 @@ describe('gradient check: backprop vs central finite differences (float64)', () 
         const { x, y } = randomData(spec, batch, rng);
         // keep the pre-activations of KINKED layers away from 0 (measure zero)
         const t = forwardTrace(spec, p, x, batch);
-        const kinky = spec.layers.some((l, k) => KINKED.has(l.activation) && t.a[k + 1].some((v) => Math.abs(v) < 0.05)); // prettier-ignore
+        const nearKink = (a: Float64Array) => a.some((v) => Math.abs(v) < 0.05);
+        const kinky = spec.layers.some((l, k) => KINKED.has(l.activation) && nearKink(t.a[k + 1]));
         fc.pre(!kinky);
 
         const { grad } = lossAndGrad64(spec, p, x, y, batch);
@@ -45,7 +46,8 @@ describe('gradient check: backprop vs central finite differences (float64)', () 
           worst = Math.max(worst, rel);
           checked++;
           if (!(rel < 1e-6)) {
-            throw new Error(`param ${i}: backprop ${grad[i]} vs finite difference ${fd} (rel ${rel}) in ${JSON.stringify(spec)}`); // prettier-ignore
+            const where = `param ${i}: backprop ${grad[i]} vs finite difference ${fd} (rel ${rel})`;
+            throw new Error(`${where} in ${JSON.stringify(spec)}`);
           }
         }
       }),

@@ -125,7 +125,8 @@ describe('backprop vs TensorFlow.js tf.grads (float32)', () => {
           if (!(rel < 1e-5)) {
             const truth = lossAndGrad64(spec, Float64Array.from(p), Float64Array.from(x), Float64Array.from(y), batch)
               .grad[i];
-            throw new Error(`param ${i}: f64 ${truth} ours ${ours.grad[i]} vs tf ${theirs.grad[i]} (rel ${rel}) in ${JSON.stringify(spec)}`); // prettier-ignore
+            const where = `param ${i}: f64 ${truth} ours ${ours.grad[i]} vs tf ${theirs.grad[i]} (rel ${rel})`;
+            throw new Error(`${where} in ${JSON.stringify(spec)}`);
           }
         }
       }),
