@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../libs/cluster/src/throwaway-redis';
 import { startApp, stopApp, uniquePrefix, until, type AppProcess } from '../support/processes';
 import { deletePrefix } from '../support/redis';
-import { exampleConfig, type RunView } from '../support/runs';
+import { parseRunConfig, trainLocal } from '@nnq/training';
+import { exampleConfig, modelParams, waitForRun, type RunView } from '../support/runs';
 
 // Issue #24, "data sources are confined": a run config may name only files under the data roots
 // (NNQ_DATA_ROOTS; here the default, NNQ_DATA_DIR and the Fashion-MNIST dir). Every refusal is a
@@ -30,6 +31,9 @@ describe('data sources are confined to the data roots', () => {
   let coordinator: AppProcess;
   let worker: AppProcess;
   let url = '';
+  /** A spirals run submitted first: it trains beside every refusal and must end with its fault-free bytes. */
+  const spirals = { ...exampleConfig('spirals.json'), name: 'beside', epochs: 20 };
+  let besideId = '';
 
   beforeAll(async () => {
     mkdirSync(dataDir);
@@ -53,6 +57,9 @@ describe('data sources are confined to the data roots', () => {
     const [, port] = await coordinator.waitFor(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
     await worker.waitFor(/serving \/health and \/metrics/);
     url = `http://127.0.0.1:${port}`;
+    const beside = await post('/runs', spirals);
+    expect(beside.status, await beside.clone().text()).toBe(201);
+    besideId = ((await beside.json()) as RunView).id;
   });
 
   afterAll(async () => {
@@ -230,6 +237,13 @@ describe('data sources are confined to the data roots', () => {
       message: 'invalid dataset upload',
       problems: ['labelColumns: csv needs the label column(s) by header name'],
     });
+  });
+
+  it('trains the run beside them to its fault-free bytes', async () => {
+    expect((await waitForRun(url, besideId, 200_000)).state).toBe('completed');
+    const local = await trainLocal(parseRunConfig(spirals));
+    const bytes = Buffer.from(local.params.buffer, local.params.byteOffset, local.params.byteLength);
+    expect((await modelParams(url, besideId)).equals(bytes)).toBe(true);
   });
 });
 
