@@ -1,4 +1,4 @@
-import { nameProblem } from '@nnq/protocol';
+import { NameSchema } from '@nnq/protocol';
 import { z } from 'zod';
 import { parseCsv } from './csv';
 import { assertDataset, type Dataset } from './dataset';
@@ -32,16 +32,7 @@ export const DatasetUploadSchema = z
     /** csv only. */
     delimiter: z.string().length(1, 'must be one character').optional(),
     /** Free-form name kept with the dataset (not part of its id). */
-    name: z
-      .string()
-      .min(1, 'must not be empty')
-      .max(100, 'must be at most 100 characters')
-      // printable text, as run names (libs/protocol printable-text.ts)
-      .superRefine((s, ctx) => {
-        const problem = nameProblem(s);
-        if (problem) ctx.addIssue({ code: 'custom', message: problem });
-      })
-      .optional(),
+    name: NameSchema.optional(),
   })
   .strict()
   .superRefine((u, ctx) => {

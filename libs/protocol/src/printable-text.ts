@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /**
  * Printable text: what a name or label may hold so that it prints as itself in a terminal, in a
  * strict JSON parser and on a page. Not printable: C0 controls and DEL (U+0000-001F, U+007F), C1
@@ -37,6 +39,16 @@ export function escapeNonPrintable(s: string): string {
 export function nameProblem(s: string): string | null {
   return nonPrintableProblem(s) ?? (/[<>]/.test(s) ? 'must not contain < or >' : null);
 }
+
+/** A name (run, dataset): 1-100 characters of printable text without `<` `>` (nameProblem). */
+export const NameSchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(100, 'must be at most 100 characters')
+  .superRefine((s, ctx) => {
+    const problem = nameProblem(s);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 /**
  * `s` as a JSON string literal for a message that echoes input: at most `max` characters (then

@@ -1,6 +1,6 @@
 import { DatasetSourceSchema } from '@nnq/data';
 import { formatIssues, NetworkSpecSchema, ProblemsError, OptimizerConfigSchema, ScheduleConfigSchema } from '@nnq/nn';
-import { jsonBoundsProblem, nameProblem } from '@nnq/protocol';
+import { jsonBoundsProblem, NameSchema } from '@nnq/protocol';
 import { z } from 'zod';
 
 const int = z.number().int('must be an integer');
@@ -41,15 +41,8 @@ export const DatasetConfigSchema = z
  */
 export const RunConfigSchema = z
   .object({
-    name: z
-      .string()
-      .min(1, 'must not be empty')
-      .max(100, 'must be at most 100 characters')
-      // printed by `nnq status`, parsed by strict JSON clients, shown on the dashboard
-      .superRefine((s, ctx) => {
-        const problem = nameProblem(s);
-        if (problem) ctx.addIssue({ code: 'custom', message: problem });
-      }),
+    // printed by `nnq status`, parsed by strict JSON clients, shown on the dashboard
+    name: NameSchema,
     seed: int.min(0, 'must be at least 0').max(0xffffffff, 'must fit in 32 bits').default(0),
     dataset: DatasetConfigSchema,
     model: NetworkSpecSchema,
