@@ -39,19 +39,21 @@ describe('ShardJobSchema', () => {
     expect(problems(gradient)).toEqual([]);
   });
 
+  /** A well-formed reduce job: slice 1 of step 3. */
+  const reduce = {
+    kind: 'reduce',
+    runId: 'r1',
+    step: 3,
+    slice: 1,
+    start: 16,
+    end: 32,
+    version: 3,
+    lr: 0.01,
+    shards: 12,
+    rows: 128,
+  };
+
   it('accepts a reduce job of ids, a range and numbers, and refuses an empty range or a negative lr', () => {
-    const reduce = {
-      kind: 'reduce',
-      runId: 'r1',
-      step: 3,
-      slice: 1,
-      start: 16,
-      end: 32,
-      version: 3,
-      lr: 0.01,
-      shards: 12,
-      rows: 128,
-    };
     expect(problems(reduce)).toEqual([]);
     expect(problems({ ...reduce, end: 16 })).toEqual(['end: end must be greater than start']);
     expect(problems({ ...reduce, lr: -1 })).toEqual(['lr: must be at least 0']);
@@ -59,18 +61,6 @@ describe('ShardJobSchema', () => {
   });
 
   it('accepts the next step’s shards on a reduce job as ranges only, and refuses one beyond the shard count', () => {
-    const reduce = {
-      kind: 'reduce',
-      runId: 'r1',
-      step: 3,
-      slice: 1,
-      start: 16,
-      end: 32,
-      version: 3,
-      lr: 0.01,
-      shards: 12,
-      rows: 128,
-    };
     const next = [{ shard: 11, epoch: 0, start: 0, end: 8 }];
     expect(problems({ ...reduce, next })).toEqual([]);
     expect(problems({ ...reduce, next: [{ ...next[0], shard: 12 }] })).toEqual([
