@@ -2,14 +2,16 @@ import { Inject, Injectable } from '@nestjs/common';
 import { METRICS_REGISTRY } from '@nnq/cluster';
 import type { Evaluation } from '@nnq/training';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { RunRecord } from '@nnq/protocol';
+import { SPLIT_NAMES, type RunRecord } from '@nnq/protocol';
 
 export const STEP_PHASES = ['dispatch', 'wait', 'sum', 'optimizer', 'publish'] as const;
 export type StepPhase = (typeof STEP_PHASES)[number];
 
 /**
  * The coordinator's series. The run label appears only on the training gauges (loss, accuracy,
- * step, gradient norm, learning rate); everything else is aggregated.
+ * step, gradient norm, learning rate), and only while the run trains: its end removes them (the
+ * last values stay in the run's history), so finished runs and sweep trials leave no dead series.
+ * Everything else is aggregated.
  */
 @Injectable()
 export class CoordinatorMetrics {
@@ -125,7 +127,18 @@ export class CoordinatorMetrics {
     this.accuracy.set({ run, split: e.split }, e.accuracy);
   }
 
+  /** Count the run's end and remove its series. */
   runFinished(r: RunRecord): void {
     this.runsFinished.inc({ state: r.state });
+    this.forgetRun(r.id);
+  }
+
+  /** Remove every series labelled with `run` (removing one that was never set is a no-op). */
+  forgetRun(run: string): void {
+    for (const split of SPLIT_NAMES) {
+      this.loss.remove({ run, split });
+      this.accuracy.remove({ run, split });
+    }
+    for (const g of [this.stepGauge, this.gradNorm, this.lr]) g.remove({ run });
   }
 }
