@@ -7,7 +7,7 @@ import tseslint from 'typescript-eslint';
 // (apps -> libs, never app -> app; nn imports nothing of the project or of a framework; engine-onnx -> nn;
 // training imports no framework and no engine) and what the code imports today. README.md's Layout table
 // and each libs/*/README.md say the same in words: change them together.
-const LIBS = ['nn', 'engine-onnx', 'data', 'protocol', 'training', 'cluster'];
+const LIBS = ['nn', 'engine-onnx', 'data', 'protocol', 'training', 'cluster', 'exchange'];
 const APPS = ['coordinator', 'worker', 'cli'];
 const FRAMEWORKS = ['@nestjs/*', 'bullmq', 'ioredis', 'prom-client', 'onnxruntime-node'];
 
@@ -19,6 +19,7 @@ const MAY_IMPORT = {
   protocol: { libs: [], frameworks: ['bullmq'] },
   training: { libs: ['nn', 'data', 'protocol'], frameworks: [] },
   cluster: { libs: ['nn', 'protocol'], frameworks: ['@nestjs/*', 'ioredis', 'prom-client', 'bullmq'] },
+  exchange: { libs: ['nn', 'protocol', 'training'], frameworks: ['ioredis', 'bullmq'] },
 };
 
 // A lib reaches another lib through its @nnq name only, never by a relative path into libs/ or apps/.
@@ -99,32 +100,4 @@ export default tseslint.config(
   { files: ['libs/training/src/local-trainer.ts'], rules: libFence('training', { libs: ['engine-onnx'] }) },
   ...appBlocks,
   { files: ['bench/**/*.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [BENCH_FENCE] }] } },
-  // The scale bench's simulated worker reuses the worker's reducer and result writer so that it measures the
-  // code a worker runs: the one exception to BENCH_FENCE until issue #22 moves them into a lib.
-  {
-    files: ['bench/scale/sim-worker.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              ...BENCH_FENCE,
-              group: [
-                '**/libs/**',
-                '**/apps/coordinator/**',
-                '**/apps/cli/**',
-                '**/apps/worker/src/compute/**',
-                '**/apps/worker/src/main',
-                '**/apps/worker/src/*.module',
-                '**/apps/worker/src/*.service',
-                '**/apps/worker/src/*.metrics',
-                '**/apps/worker/src/worker-identity',
-              ],
-            },
-          ],
-        },
-      ],
-    },
-  },
 );

@@ -32,9 +32,16 @@ const cases: Array<[file: string, source: string, refused: RegExp | null]> = [
   ['bench/nn/x.ts', "import '@nnq/nn';", null],
   ['bench/nn/x.ts', "import '../../libs/nn/src';", /bench\/ imports libs by their @nnq\/<lib> names only/],
   ['bench/nn/x.ts', "import '../../apps/worker/src/shards/reduce';", /no app internals/],
-  ['bench/scale/sim-worker.ts', "import '../../apps/worker/src/shards/reduce';", null],
-  ['bench/scale/sim-worker.ts', "import '../../apps/worker/src/main';", /no app internals/],
-  ['bench/scale/sim-worker.ts', "import '../../apps/coordinator/src/x';", /no app internals/],
+  ['bench/scale/sim-worker.ts', "import '../../apps/worker/src/shards/shard.processor';", /no app internals/],
+  ['bench/scale/sim-worker.ts', "import '@nnq/exchange';", null],
+  ['libs/exchange/src/x.ts', "import '@nnq/training';", null],
+  ['libs/exchange/src/x.ts', "import 'ioredis';", null],
+  [
+    'libs/exchange/src/x.ts',
+    "import '@nnq/cluster';",
+    /libs\/exchange may import @nnq\/nn, @nnq\/protocol, @nnq\/training/,
+  ],
+  ['libs/exchange/src/x.ts', "import '@nestjs/common';", /libs\/exchange does not import @nestjs\/\*/],
 ];
 
 describe('eslint import fences', () => {

@@ -2,18 +2,16 @@
  * A process of simulated workers for bench/scale: SIM_WORKERS BullMQ workers (concurrency 1 each,
  * one per simulated worker) on the shard queue. A gradient job reads the parameters once per
  * version per simulated worker, as a real worker does, and answers with a precomputed random
- * gradient (written like the real worker: setResult); reduce jobs run the real SliceReducer;
+ * gradient (written like the real worker: @nnq/exchange's setResult); reduce jobs run its SliceReducer;
  * evaluation jobs answer with a constant part. The arithmetic is gone, the coordination is not.
  *
  *   env: REDIS_URL, NNQ_PREFIX, SIM_WORKERS
  */
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { encodeShardResult, KeySchema, SHARD_QUEUE, ShardJobSchema } from '@nnq/protocol';
+import { setResult, SliceReducer } from '@nnq/exchange';
+import { encodeShardResult, KeySchema, NoticeBoard, SHARD_QUEUE, ShardJobSchema } from '@nnq/protocol';
 import { RunManifestSchema } from '@nnq/training';
-import { ParamsNotices } from '../../apps/worker/src/shards/params-notices';
-import { SliceReducer } from '../../apps/worker/src/shards/reduce';
-import { setResult } from '../../apps/worker/src/shards/set-result';
 
 const url = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 const keys = new KeySchema(process.env.NNQ_PREFIX ?? 'nnq');
@@ -22,7 +20,8 @@ const connection = { host: url.hostname, port: Number(url.port), maxRetriesPerRe
 const redis = new Redis(connection);
 const queue = new Queue(SHARD_QUEUE, { connection, prefix: keys.bullPrefix() });
 const reducer = new SliceReducer(redis, keys, (jobs) => queue.addBulk(jobs));
-const notices = new ParamsNotices(redis, keys.paramsChannel());
+// wake-ups of jobs queued ahead: the coordinator publishes `<runId>:<version>` on the params channel
+const notices = new NoticeBoard(() => redis.duplicate());
 const paramCounts = new Map<string, Promise<number>>();
 const blobs = new Map<string, Buffer>();
 
@@ -75,9 +74,13 @@ function simulated(): (job: Job) => Promise<unknown> {
     // a real worker reads each parameter version once (then its threads cache it)
     if (version !== `${data.runId}:${data.version}`) {
       // a job queued ahead waits for its parameters, woken by their notice as real workers are
+      const topic = `${data.runId}:${data.version}`;
+      await notices.listen(keys.paramsChannel());
+      let since = notices.mark();
       let params = await redis.getBuffer(keys.params(data.runId, data.version));
       for (let i = 0; data.ahead && !params && i < 100; i++) {
-        await notices.next(data.runId, data.version, 50);
+        await notices.wait({ topic, since, ms: 50 });
+        since = notices.mark();
         params = await redis.getBuffer(keys.params(data.runId, data.version));
       }
       if (params?.byteLength !== P * 4) throw new Error(`parameters ${data.version} missing`);

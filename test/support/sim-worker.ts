@@ -2,7 +2,7 @@
  * A simulated cluster for unit tests of the coordinator's step strategies (apps/coordinator/src/steps):
  * BullMQ workers on a real Redis that answer gradient jobs with a deterministic gradient of the
  * parameters they read (simShard), written as a worker writes it (SET NX, then a notice on the
- * results channel), run reduce jobs with the worker's own SliceReducer, and answer evaluation jobs
+ * results channel), run reduce jobs with the worker's own SliceReducer (@nnq/exchange), and answer evaluation jobs
  * with a constant part. The model's arithmetic is gone, the coordination and the optimizer are not.
  */
 import { createOptimizerState, type OptimizerState } from '@nnq/nn';
@@ -32,7 +32,7 @@ import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { QueueEvents } from 'bullmq';
-import { SliceReducer } from '../../apps/worker/src/shards/reduce';
+import { SliceReducer } from '@nnq/exchange';
 import type { CoordinatorMetrics } from '../../apps/coordinator/src/coordinator.metrics';
 import type { DriverDeps } from '../../apps/coordinator/src/runs/driver-deps';
 import { ShardWaiter } from '../../apps/coordinator/src/runs/shard-waiter';

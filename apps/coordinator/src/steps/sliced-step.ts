@@ -182,7 +182,7 @@ export class SlicedStep implements StepStrategy {
 
 /**
  * What poisoned a sliced step: the update alone (a reducer marks a slice whose new parameters are
- * not all finite with a sum of squares of -Infinity, reduce.ts) when every other number of the
+ * not all finite with a sum of squares of -Infinity, libs/exchange slice-reducer.ts) when every other number of the
  * step is finite, else the loss or gradient.
  */
 function poisonCause(markers: SliceMarker[], loss: number): 'gradient' | 'parameters' {

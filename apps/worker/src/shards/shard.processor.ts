@@ -1,6 +1,7 @@
 import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { KEYS, lockSettings, NNQ_CONFIG, REDIS, type NnqConfig } from '@nnq/cluster';
+import { checkPlan, setResult, SliceReducer } from '@nnq/exchange';
 import {
   encodeShardResult,
   formatJobIssues,
@@ -25,11 +26,8 @@ import {
   type RunContext,
 } from './run-context.service';
 import { WorkerMetrics } from '../worker.metrics';
-import { setResult } from './set-result';
-import { SliceReducer } from './reduce';
 import { PrefetchPolicy } from './prefetch';
 import { checkMemory } from './memory-check';
-import { checkPlan } from './plan-check';
 import { park } from './park';
 
 /** Results of shards outlive their step only this long (a late duplicate cannot leak forever). */
@@ -124,17 +122,17 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     const [live, done] = await this.liveAndDone(data.runId, this.resultKey(data));
     if (!live) return this.runGone(data.runId);
     if (done) return { written: false };
-    // sliced reduction (reduce.ts): reads the run's config, not its shard context
+    // sliced reduction (@nnq/exchange SliceReducer): reads the run's config, not its shard context
     if (data.kind === 'reduce') return this.reducer.reduce(data, job.id);
     const ctx = await this.runs.context(data.runId);
-    // a gradient or evaluation job must be the one its run's plan has for its id (plan-check.ts)
+    // a gradient or evaluation job must be the one its run's plan has for its id (@nnq/exchange plan-check.ts)
     checkPlan(job.id, data, ctx.manifest);
     // ...and fit this worker's memory budget (memory-check.ts), checked before anything is allocated
     checkMemory(data, ctx.manifest, this.config.NNQ_WORKER_MEMORY_MB);
     return data.kind === 'gradient' ? this.gradient(ctx, data) : this.evaluate(ctx, data);
   }
 
-  /** Where a gradient or evaluation job's result goes (reduce jobs check their marker in reduce.ts). */
+  /** Where a gradient or evaluation job's result goes (reduce jobs check their marker in the SliceReducer). */
   private resultKey(data: ShardJob): string | undefined {
     if (data.kind === 'gradient') return this.keys.gradient(data.runId, data.step, data.shard);
     if (data.kind === 'evaluate') return this.keys.evaluation(data.runId, data.evalId, data.shard);
@@ -211,7 +209,7 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     return { written: set === 1 };
   }
 
-  /** Write a shard's result once, while its run is live, and announce it (set-result.ts). */
+  /** Write a shard's result once, while its run is live, and announce it (@nnq/exchange set-result.ts). */
   private writeResult(runId: string, key: string, value: Buffer | string): Promise<number> {
     return setResult(this.redis, key, this.keys.runManifest(runId), value, RESULT_TTL_MS, this.keys.resultsChannel());
   }

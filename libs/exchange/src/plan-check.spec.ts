@@ -93,7 +93,7 @@ describe('planMismatch', () => {
 
 describe('reduceMismatch', () => {
   // two spirals in 12 shards, reduced in 3 slices, with a warm-up: the learning rate varies by step
-  const spirals = JSON.parse(readFileSync(join(__dirname, '../../../../examples/spirals.json'), 'utf8')) as object;
+  const spirals = JSON.parse(readFileSync(join(__dirname, '../../../examples/spirals.json'), 'utf8')) as object;
   const config = parseRunConfig({
     ...spirals,
     shards: 12,
