@@ -11,3 +11,4 @@ export * from './optimizer-state-file';
 export * from './schedules';
 export * from './safetensors';
 export * from './model-file';
+export * from './second-order';

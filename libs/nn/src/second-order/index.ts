@@ -1,0 +1,3 @@
+export * from './activation-r';
+export * from './curvature-network';
+export * from './hessian-vector';
