@@ -95,9 +95,6 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   ...libBlocks,
-  // training takes its compute engine passed in (ARCHITECTURE.md), but trainLocal still builds one itself:
-  // the one file allowed @nnq/engine-onnx until issue #22 moves that choice to its callers.
-  { files: ['libs/training/src/local-trainer.ts'], rules: libFence('training', { libs: ['engine-onnx'] }) },
   ...appBlocks,
   { files: ['bench/**/*.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [BENCH_FENCE] }] } },
 );

@@ -1,3 +1,4 @@
+import { createTrainingEngine } from '@nnq/engine-onnx';
 import { parseRunConfig, trainLocal } from '@nnq/training';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -37,7 +38,7 @@ describe('sliced reduction on two worker processes', () => {
     expect(doneA.state).toBe('completed');
     expect(doneB.state).toBe('completed');
     expect(doneA.loss).toBe(doneB.loss);
-    const local = await trainLocal(parseRunConfig(sliced));
+    const local = await trainLocal(parseRunConfig(sliced), { engine: createTrainingEngine });
     const bytes = Buffer.from(local.params.buffer, local.params.byteOffset, local.params.byteLength);
     expect((await modelParams(base, a.id)).equals(bytes)).toBe(true);
     expect((await modelParams(base, b.id)).equals(bytes)).toBe(true);
@@ -53,11 +54,13 @@ describe('sliced reduction on two worker processes', () => {
     const [a, b] = await Promise.all([submitRun(base, half), submitRun(base, halfUnsliced)]);
     const [doneA, doneB] = await Promise.all([waitForRun(base, a.id, 170_000), waitForRun(base, b.id, 170_000)]);
     expect([doneA.state, doneB.state]).toEqual(['completed', 'completed']);
-    const local = await trainLocal(parseRunConfig(half));
+    const local = await trainLocal(parseRunConfig(half), { engine: createTrainingEngine });
     const bytes = Buffer.from(local.params.buffer, local.params.byteOffset, local.params.byteLength);
     expect((await modelParams(base, a.id)).equals(bytes)).toBe(true);
     expect((await modelParams(base, b.id)).equals(bytes)).toBe(true);
-    const full = await trainLocal(parseRunConfig({ ...half, gradientTransfer: 'float32' }));
+    const full = await trainLocal(parseRunConfig({ ...half, gradientTransfer: 'float32' }), {
+      engine: createTrainingEngine,
+    });
     expect(Buffer.from(full.params.buffer).equals(bytes)).toBe(false);
   });
 

@@ -1,3 +1,4 @@
+import { createTrainingEngine } from '@nnq/engine-onnx';
 import { flatMask, parseSpec } from '@nnq/nn';
 import { parseRunConfig, trainLocal, type RunConfigInput } from '@nnq/training';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -51,7 +52,7 @@ describe('a run with relu, masks, skips, momentum, weight decay, clipping and a 
   let local: Awaited<ReturnType<typeof trainLocal>>;
 
   beforeAll(async () => {
-    local = await trainLocal(parseRunConfig(config));
+    local = await trainLocal(parseRunConfig(config), { engine: createTrainingEngine });
     await cluster.startCoordinator();
     await Promise.all([cluster.addWorker(), cluster.addWorker()]);
     await cluster.waitForWorkers(2);
@@ -81,7 +82,7 @@ describe('a run with relu, masks, skips, momentum, weight decay, clipping and a 
       schedule: { ...config, schedule: { type: 'constant' } },
     };
     for (const [option, c] of Object.entries(without)) {
-      const other = bytesOf((await trainLocal(parseRunConfig(c))).params);
+      const other = bytesOf((await trainLocal(parseRunConfig(c), { engine: createTrainingEngine })).params);
       expect(other.equals(bytesOf(params)), `without ${option}`).toBe(false);
     }
   });

@@ -1,3 +1,4 @@
+import { createTrainingEngine } from '@nnq/engine-onnx';
 import { parseRunConfig, trainLocal } from '@nnq/training';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -23,7 +24,7 @@ describe('synchronous training on a cluster of worker processes', () => {
   beforeAll(async () => {
     await cluster.startCoordinator();
     base = cluster.base;
-    const local = await trainLocal(parseRunConfig(equivalence));
+    const local = await trainLocal(parseRunConfig(equivalence), { engine: createTrainingEngine });
     trained.local = Buffer.from(local.params.buffer);
   });
 

@@ -3,6 +3,7 @@
  * the in-process trainer, or a real coordinator and N worker processes on a given Redis. Shared by
  * bench/cluster and bench/scale.
  */
+import { createTrainingEngine } from '@nnq/engine-onnx';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -55,7 +56,10 @@ export interface Measure {
 
 export async function inProcess(batch: number, steps?: number): Promise<Measure> {
   const stamps: number[] = [];
-  await trainLocal(parseRunConfig(config(batch, steps)), { onStep: () => stamps.push(performance.now()) });
+  await trainLocal(parseRunConfig(config(batch, steps)), {
+    engine: createTrainingEngine,
+    onStep: () => stamps.push(performance.now()),
+  });
   const timed = stamps.length - 1 - WARMUP;
   return { samplesPerSecond: (timed * batch) / ((stamps.at(-1)! - stamps[WARMUP]) / 1000) };
 }

@@ -8,6 +8,7 @@
  *
  * Prints test accuracy and loss per precision and writes bench/results/precision.json.
  */
+import { createTrainingEngine } from '@nnq/engine-onnx';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseRunConfig, trainLocal } from '@nnq/training';
@@ -22,7 +23,9 @@ async function main(): Promise<void> {
   const rows = [];
   for (const gradientTransfer of ['float32', 'bfloat16', 'float16']) {
     const started = performance.now();
-    const r = await trainLocal(parseRunConfig({ ...example, epochs, checkpoint: { every: 0 }, gradientTransfer }));
+    const r = await trainLocal(parseRunConfig({ ...example, epochs, checkpoint: { every: 0 }, gradientTransfer }), {
+      engine: createTrainingEngine,
+    });
     const test = r.evaluations.filter((e) => e.split === 'test').at(-1)!;
     const validation = r.evaluations.filter((e) => e.split === 'validation').at(-1)!;
     const row = {

@@ -1,3 +1,4 @@
+import { createTrainingEngine } from '@nnq/engine-onnx';
 import { KeySchema } from '@nnq/protocol';
 import { parseRunConfig, trainLocal } from '@nnq/training';
 import { Redis } from 'ioredis';
@@ -218,7 +219,7 @@ describe('browser-borne requests, unbounded bodies and slow readers', () => {
   it('trains the run beside them to its fault-free bytes', async () => {
     const done = await waitForRun(cluster.base, beside.id, 200_000);
     expect(done.state).toBe('completed');
-    const local = await trainLocal(parseRunConfig(spirals));
+    const local = await trainLocal(parseRunConfig(spirals), { engine: createTrainingEngine });
     expect((await modelParams(cluster.base, beside.id)).equals(bytesOf(local.params))).toBe(true);
     expect(cluster.coordinator!.output()).not.toMatch(/ERROR \[ExceptionsHandler\]|Unhandled|RangeError/);
   });

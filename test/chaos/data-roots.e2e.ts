@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createTrainingEngine } from '@nnq/engine-onnx';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../libs/cluster/src/throwaway-redis';
@@ -241,7 +242,7 @@ describe('data sources are confined to the data roots', () => {
 
   it('trains the run beside them to its fault-free bytes', async () => {
     expect((await waitForRun(url, besideId, 200_000)).state).toBe('completed');
-    const local = await trainLocal(parseRunConfig(spirals));
+    const local = await trainLocal(parseRunConfig(spirals), { engine: createTrainingEngine });
     const bytes = Buffer.from(local.params.buffer, local.params.byteOffset, local.params.byteLength);
     expect((await modelParams(url, besideId)).equals(bytes)).toBe(true);
   });

@@ -1,3 +1,4 @@
+import { createTrainingEngine } from '@nnq/engine-onnx';
 import { parseRunConfig, trainLocal } from '@nnq/training';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startRedisServer } from '../../libs/cluster/src/throwaway-redis';
@@ -19,7 +20,7 @@ const reference = new Map<number, Buffer>();
 async function faultFree(epochs: number): Promise<Buffer> {
   let p = reference.get(epochs);
   if (!p) {
-    const r = await trainLocal(parseRunConfig(config(epochs)));
+    const r = await trainLocal(parseRunConfig(config(epochs)), { engine: createTrainingEngine });
     p = Buffer.from(r.params.buffer);
     reference.set(epochs, p);
   }
@@ -158,7 +159,7 @@ describe('chaos', () => {
     const metrics = await (await fetch(`${cluster.base}/metrics`)).text();
     const count = (name: string) => Number(new RegExp(`^${name}\\S* (\\d+)`, 'm').exec(metrics)?.[1]);
     expect([count('nnq_jobs_retried_total'), count('nnq_jobs_stalled_total')]).toEqual([0, 0]);
-    const local = await trainLocal(parseRunConfig(wide));
+    const local = await trainLocal(parseRunConfig(wide), { engine: createTrainingEngine });
     expect((await modelParams(cluster.base, r.id)).equals(Buffer.from(local.params.buffer))).toBe(true);
   });
 

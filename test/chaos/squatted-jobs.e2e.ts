@@ -10,6 +10,7 @@ import {
   type GradientJob,
   type ReduceJob,
 } from '@nnq/protocol';
+import { createTrainingEngine } from '@nnq/engine-onnx';
 import { parseRunConfig, setupRun, sliceRanges, trainLocal } from '@nnq/training';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -36,7 +37,7 @@ describe('squatted job ids', () => {
   let faultFree: Buffer;
 
   beforeAll(async () => {
-    const r = await trainLocal(parseRunConfig(config));
+    const r = await trainLocal(parseRunConfig(config), { engine: createTrainingEngine });
     faultFree = Buffer.from(r.params.buffer, r.params.byteOffset, r.params.byteLength);
     queue = new Queue(SHARD_QUEUE, {
       connection: new Redis(redisUrl, { maxRetriesPerRequest: null }),
@@ -123,7 +124,7 @@ describe('squatted job ids', () => {
     // 12 shards reduced in 3 slices: reduce jobs carry the step's learning rate and parameter range
     const slicedConfig = { ...config, name: 'squatted-sliced', epochs: 1, shards: 12, reduce: { slices: 3 } };
     const parsed = parseRunConfig(slicedConfig);
-    const r = await trainLocal(parsed);
+    const r = await trainLocal(parsed, { engine: createTrainingEngine });
     const slicedFaultFree = Buffer.from(r.params.buffer, r.params.byteOffset, r.params.byteLength);
     const { plan, paramCount } = setupRun(parsed, loadDataset(parsed.dataset.source!));
     const run = await submitRun(cluster.base, slicedConfig);

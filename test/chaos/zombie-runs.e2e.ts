@@ -1,3 +1,4 @@
+import { createTrainingEngine } from '@nnq/engine-onnx';
 import { gradientJobEntry, KeySchema, SHARD_QUEUE } from '@nnq/protocol';
 import { initialParams, parseRunConfig, trainLocal } from '@nnq/training';
 import { Queue } from 'bullmq';
@@ -98,7 +99,7 @@ describe('runs that cannot go on end, and leave nothing behind', () => {
 
     const done = await waitForRun(cluster.base, beside.id, 200_000);
     expect(done.state).toBe('completed');
-    const reference = bytesOf((await trainLocal(parseRunConfig(spirals))).params);
+    const reference = bytesOf((await trainLocal(parseRunConfig(spirals), { engine: createTrainingEngine })).params);
     expect((await modelParams(cluster.base, beside.id)).equals(reference)).toBe(true);
     await noJobsLeft(beside.id);
   }, 300_000);

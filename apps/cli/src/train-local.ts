@@ -1,3 +1,4 @@
+import { createTrainingEngine } from '@nnq/engine-onnx';
 import { defaultFileAccess, loadDataset, unconfinedAccess, type Dataset } from '@nnq/data';
 import { writeModel } from '@nnq/nn';
 import {
@@ -46,7 +47,7 @@ export async function trainInProcess(config: RunConfig, file: string, options: L
   try {
     const result = await trainLocal(config, {
       dataset,
-      engine: options.engine,
+      engine: (spec) => createTrainingEngine(spec, { prefer: options.engine }),
       signal: options.signal,
       onStep: (r) => {
         const done = r.step + 1;

@@ -1,7 +1,6 @@
 import { gatherBatch, loadDataset, type Dataset } from '@nnq/data';
-import { createTrainingEngine } from '@nnq/engine-onnx';
 import { roundToPrecision, type StepEntry } from '@nnq/protocol';
-import { createOptimizerState } from '@nnq/nn';
+import { createOptimizerState, type NetworkSpec } from '@nnq/nn';
 import { combineParts, evalRanges, evaluatePart, type Evaluation, type SplitName } from './evaluation';
 import type { RunConfig } from './run-config';
 import { PermutationCache, rowsOf } from './run-plan';
@@ -16,10 +15,28 @@ import { sumShards } from './step-reduce';
  */
 export type StepRecord = Omit<StepEntry, 'type' | 'seconds' | 'at'>;
 
+/** What trainLocal computes each batch's loss and summed gradient with (such as @nnq/engine-onnx's engine). */
+export interface LocalEngine {
+  /** Its name, reported in the result (e.g. 'onnx', 'reference'). */
+  readonly kind: string;
+  lossAndGrad(
+    params: Float32Array,
+    x: Float32Array,
+    y: Float32Array,
+    batch: number,
+    grad?: Float32Array,
+  ): Promise<{ loss: number; correct: number; grad: Float32Array }>;
+  dispose(): Promise<void>;
+}
+
+/** Builds the engine of a network (e.g. @nnq/engine-onnx's createTrainingEngine); trainLocal disposes it. */
+export type LocalEngineFactory = (spec: NetworkSpec) => Promise<LocalEngine>;
+
 export interface LocalRunOptions {
+  /** The compute engine: training imports none, its caller chooses (ARCHITECTURE.md). */
+  engine: LocalEngineFactory;
   /** The dataset already loaded (else loaded from config.dataset.source). */
   dataset?: Dataset;
-  engine?: 'onnx' | 'reference';
   onStep?: (r: StepRecord) => void;
   onEvaluation?: (e: Evaluation) => void;
   signal?: AbortSignal;
@@ -44,13 +61,13 @@ export function evaluatesAfter(config: RunConfig, setup: RunSetup, t: number): b
  * The in-process trainer: the same steps as the cluster (same shards, same shard-order sum, same
  * optimizer) without queues. It is the reference of the equivalence tests and `nnq train --local`.
  */
-export async function trainLocal(config: RunConfig, options: LocalRunOptions = {}): Promise<LocalRunResult> {
+export async function trainLocal(config: RunConfig, options: LocalRunOptions): Promise<LocalRunResult> {
   if (!options.dataset && !config.dataset.source) {
     throw new Error('a run that names a registered dataset id needs the cluster (or pass the dataset)');
   }
   const dataset = options.dataset ?? loadDataset(config.dataset.source!);
   const setup = setupRun(config, dataset);
-  const engine = await createTrainingEngine(config.model, { prefer: options.engine });
+  const engine = await options.engine(config.model);
   try {
     const gather: GatherRows = (rows, pre) => gatherBatch(dataset, rows, pre);
     const buffers = Array.from({ length: config.shards }, () => new Float32Array(setup.paramCount));

@@ -2,6 +2,7 @@ import { createOptimizerState } from '@nnq/nn';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { localEngine } from '../../../test/support/local-engine';
 import { trainLocal } from './local-trainer';
 import { allFinite, applyFiniteStep, MAX_SKIPPED_IN_A_ROW, NonFiniteError, StepUndo } from './non-finite';
 import { parseRunConfig } from './run-config';
@@ -62,13 +63,15 @@ describe('applyFiniteStep', () => {
 
 describe('trainLocal with an update that overflows (Adam, lr 1e308)', () => {
   it('fails at step 0 with the reason, keeping the initial parameters', async () => {
-    await expect(trainLocal(config({ type: 'adam', lr: 1e308 }))).rejects.toThrow(
+    await expect(trainLocal(config({ type: 'adam', lr: 1e308 }), { engine: localEngine })).rejects.toThrow(
       /^the update of step 0 made a parameter non-finite \(learning rate too large\?\)$/,
     );
   });
 
   it(`skips, then fails after ${MAX_SKIPPED_IN_A_ROW} skipped steps in a row`, async () => {
-    const err = await trainLocal(config({ type: 'adam', lr: 1e308 }, 'skip')).catch((e: unknown) => e);
+    const err = await trainLocal(config({ type: 'adam', lr: 1e308 }, 'skip'), { engine: localEngine }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(NonFiniteError);
     expect((err as NonFiniteError).step).toBe(MAX_SKIPPED_IN_A_ROW - 1);
     expect((err as Error).message).toMatch(/^10 steps in a row up to step 9 were non-finite and skipped$/);
