@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { parseConfig } from './problems';
+import { updateKernels } from './update-kernel';
+import { RULES } from './update-rules';
 
 /**
  * Optimizers: functions of (params, grad) over flat Float32 vectors, apart from the code that
@@ -100,6 +102,8 @@ export interface StepOptions {
   mask?: Float32Array | null;
   /** Multiply the gradient by this first (e.g. 1 / batch to turn a summed gradient into a mean). */
   gradScale?: number;
+  /** Where the update runs (defaultUpdatePath()); both give the same bytes. */
+  path?: UpdatePath;
 }
 
 export interface StepResult {
@@ -135,201 +139,27 @@ export function clipByGlobalNorm(grad: Float32Array, maxNorm: number): number {
 // The update
 // ---------------------------------------------------------------------------------------------
 
-type Update = (
-  params: Float32Array,
-  grad: Float32Array,
-  state: OptimizerState,
-  config: OptimizerConfig,
-  lr: number,
-  c: number,
-  mask: Float32Array | null,
-) => void;
-
-/** p <- p - lr g */
-function sgdUpdate(
-  params: Float32Array,
-  grad: Float32Array,
-  _s: OptimizerState,
-  config: OptimizerConfig,
-  lr: number,
-  c: number,
-  mask: Float32Array | null,
-): void {
-  const wd = config.weightDecay;
-  for (let i = 0; i < params.length; i++) {
-    if (mask !== null && mask[i] === 0) {
-      params[i] = 0;
-      continue;
-    }
-    const g = c * grad[i] + wd * params[i];
-    params[i] -= lr * g;
-  }
-}
-
-/** Heavy ball (Polyak 1964), PyTorch form: v <- mu v + g;  p <- p - lr v */
-function momentumUpdate(
-  params: Float32Array,
-  grad: Float32Array,
-  state: OptimizerState,
-  config: OptimizerConfig,
-  lr: number,
-  c: number,
-  mask: Float32Array | null,
-): void {
-  const v = state.slots.velocity;
-  const mu = (config as { momentum: number }).momentum;
-  const wd = config.weightDecay;
-  for (let i = 0; i < params.length; i++) {
-    if (mask !== null && mask[i] === 0) {
-      params[i] = 0;
-      continue;
-    }
-    const g = c * grad[i] + wd * params[i];
-    const vi = mu * v[i] + g;
-    v[i] = vi;
-    params[i] -= lr * vi;
-  }
-}
-
-/** Nesterov momentum (Nesterov 1983; Sutskever et al. 2013), PyTorch form: v <- mu v + g;  p <- p - lr (g + mu v) */
-function nesterovUpdate(
-  params: Float32Array,
-  grad: Float32Array,
-  state: OptimizerState,
-  config: OptimizerConfig,
-  lr: number,
-  c: number,
-  mask: Float32Array | null,
-): void {
-  const v = state.slots.velocity;
-  const mu = (config as { momentum: number }).momentum;
-  const wd = config.weightDecay;
-  for (let i = 0; i < params.length; i++) {
-    if (mask !== null && mask[i] === 0) {
-      params[i] = 0;
-      continue;
-    }
-    const g = c * grad[i] + wd * params[i];
-    const vi = mu * v[i] + g;
-    v[i] = vi;
-    params[i] -= lr * (g + mu * vi);
-  }
-}
-
-/**
- * Adam (Kingma & Ba 2015, Algorithm 1), t = step + 1:
- *   m <- b1 m + (1 - b1) g;   v <- b2 v + (1 - b2) g^2
- *   p <- p - lr * mhat / (sqrt(vhat) + eps),  mhat = m / (1 - b1^t),  vhat = v / (1 - b2^t)
- * AdamW (Loshchilov & Hutter 2019) decays decoupled from g: p <- p - lr (update + wd p)
- */
-function adamUpdate(
-  params: Float32Array,
-  grad: Float32Array,
-  state: OptimizerState,
-  config: OptimizerConfig,
-  lr: number,
-  c: number,
-  mask: Float32Array | null,
-): void {
-  const { m, v } = state.slots;
-  const { beta1: b1, beta2: b2, epsilon: eps } = config as { beta1: number; beta2: number; epsilon: number };
-  const wd = config.weightDecay;
-  const t = state.step + 1;
-  // the same update in Kingma & Ba's cheaper order (section 2): one sqrt and one division,
-  // p <- p - alpha m / (sqrt(v) + epsHat), alpha = lr sqrt(1 - b2^t) / (1 - b1^t), epsHat = eps sqrt(1 - b2^t)
-  const sqrtBc2 = Math.sqrt(1 - Math.pow(b2, t));
-  const alpha = (lr * sqrtBc2) / (1 - Math.pow(b1, t));
-  const epsHat = eps * sqrtBc2;
-  const l2 = config.type === 'adam' ? wd : 0;
-  const decay = lr * (config.type === 'adamw' ? wd : 0);
-  const k: AdamTerms = { c, l2, b1, a1: 1 - b1, b2, a2: 1 - b2, alpha, epsHat, decay };
-  // one branch-free loop over each unmasked run (no mask: the whole vector, the coordinator's hot
-  // path; a per-element mask test cost ~30% on 235k parameters). Same arithmetic either way.
-  if (mask === null) adamRange(params, grad, m, v, k, 0, params.length);
-  else unmaskedRuns(params, mask, (from, to) => adamRange(params, grad, m, v, k, from, to));
-}
-
-interface AdamTerms {
-  c: number;
-  l2: number;
-  b1: number;
-  a1: number;
-  b2: number;
-  a2: number;
-  alpha: number;
-  epsHat: number;
-  decay: number;
-}
-
-function adamRange(
-  params: Float32Array,
-  grad: Float32Array,
-  m: Float32Array,
-  v: Float32Array,
-  k: AdamTerms,
-  from: number,
-  to: number,
-): void {
-  const { c, l2, b1, a1, b2, a2, alpha, epsHat, decay } = k;
-  for (let i = from; i < to; i++) {
-    const p = params[i];
-    const g = c * grad[i] + l2 * p;
-    const mi = b1 * m[i] + a1 * g;
-    const vi = b2 * v[i] + a2 * g * g;
-    m[i] = mi;
-    v[i] = vi;
-    params[i] = p - ((alpha * mi) / (Math.sqrt(vi) + epsHat) + decay * p);
-  }
-}
-
-/** Call `update(from, to)` on each run of unmasked indices and zero the masked parameters. */
-function unmaskedRuns(params: Float32Array, mask: Float32Array, update: (from: number, to: number) => void): void {
-  const n = params.length;
+/** Runs [from, to) of unmasked indices (mask[i] !== 0), in order. */
+function unmaskedRuns(mask: Float32Array): [number, number][] {
+  const runs: [number, number][] = [];
+  const n = mask.length;
   let i = 0;
   while (i < n) {
     const from = i;
     while (i < n && mask[i] !== 0) i++;
-    if (i > from) update(from, i);
-    while (i < n && mask[i] === 0) params[i++] = 0;
+    if (i > from) runs.push([from, i]);
+    while (i < n && mask[i] === 0) i++;
   }
+  return runs;
 }
 
-/**
- * RMSProp (Hinton, Neural Networks for Machine Learning, lecture 6e):
- * s <- rho s + (1 - rho) g^2;  p <- p - lr g / (sqrt(s) + eps)
- */
-function rmspropUpdate(
-  params: Float32Array,
-  grad: Float32Array,
-  state: OptimizerState,
-  config: OptimizerConfig,
-  lr: number,
-  c: number,
-  mask: Float32Array | null,
-): void {
-  const s = state.slots.meanSquare;
-  const { rho, epsilon: eps } = config as { rho: number; epsilon: number };
-  const wd = config.weightDecay;
-  for (let i = 0; i < params.length; i++) {
-    if (mask !== null && mask[i] === 0) {
-      params[i] = 0;
-      continue;
-    }
-    const g = c * grad[i] + wd * params[i];
-    const si = rho * s[i] + (1 - rho) * g * g;
-    s[i] = si;
-    params[i] -= (lr * g) / (Math.sqrt(si) + eps);
-  }
-}
+/** Where the update runs: the WebAssembly SIMD kernel (the default where it exists) or the reference loop. */
+export type UpdatePath = 'wasm' | 'reference';
 
-const UPDATES: Record<OptimizerType, Update> = {
-  sgd: sgdUpdate,
-  momentum: momentumUpdate,
-  nesterov: nesterovUpdate,
-  adam: adamUpdate,
-  adamw: adamUpdate,
-  rmsprop: rmspropUpdate,
-};
+/** The path `step` takes by default: the kernel when this runtime has WebAssembly SIMD. */
+export function defaultUpdatePath(): UpdatePath {
+  return updateKernels() ? 'wasm' : 'reference';
+}
 
 /** One optimizer update of params in place with learning rate lr (from schedules.ts). */
 export function step(
@@ -357,9 +187,20 @@ export function step(
     gradNorm = globalNorm(grad, c);
     if (gradNorm > config.clipNorm) c *= config.clipNorm / gradNorm;
   }
-  // each rule is its own small function: one hot loop per function keeps V8's code stable
-  // (a single function holding every loop deoptimised mid-run and ran 10x slower)
-  UPDATES[config.type](params, grad, state, config, lr, c, mask);
+  const rule = RULES[config.type];
+  const terms = rule.terms(config, state.step + 1, lr, c);
+  const slots = OPTIMIZER_SLOTS[config.type].map((name) => state.slots[name]);
+  // a mask splits the update into its unmasked runs (no mask: the whole vector, the coordinator's
+  // hot path; a per-element mask test cost ~30% on 235k parameters); masked parameters become 0
+  const runs = mask === null ? null : unmaskedRuns(mask);
+  const kernels = (options.path ?? defaultUpdatePath()) === 'wasm' ? updateKernels() : null;
+  if (options.path === 'wasm' && kernels === null) throw new RangeError('this runtime has no WebAssembly SIMD');
+  if (kernels) kernels.run(config.type, params, grad, slots, terms, runs);
+  else {
+    const [a, b] = [slots[0] ?? params, slots[1] ?? params];
+    for (const [from, to] of runs ?? [[0, n]]) rule.loop(params, grad, a, b, terms, from, to);
+  }
+  if (mask !== null) for (let i = 0; i < n; i++) if (mask[i] === 0) params[i] = 0;
   state.step++;
   return { gradNorm };
 }
