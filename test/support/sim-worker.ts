@@ -146,7 +146,17 @@ export class SimCluster {
 
   deps(): DriverDeps {
     const { redis, keys, queue, waiter, stragglerMs } = this;
-    return { redis, keys, queue, waiter, stragglerMs, metrics: this.metrics.asMetrics(), store: null!, dataDir: '' };
+    return {
+      redis,
+      keys,
+      queue,
+      waiter,
+      stragglerMs,
+      metrics: this.metrics.asMetrics(),
+      store: null!,
+      dataDir: '',
+      blobs: null!,
+    };
   }
 
   async close(): Promise<void> {

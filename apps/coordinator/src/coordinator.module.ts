@@ -1,8 +1,9 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Module, type DynamicModule } from '@nestjs/common';
-import { ClusterCoreModule, HealthController, bullConnection, type NnqConfig } from '@nnq/cluster';
+import { ClusterCoreModule, HealthController, KEYS, REDIS, bullConnection, type NnqConfig } from '@nnq/cluster';
 import { KeySchema, SHARD_QUEUE } from '@nnq/protocol';
 import type { ConnectionOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { APP_GUARD } from '@nestjs/core';
 import { ApiTokenGuard } from './auth/api-token.guard';
 import { JsonBodyGuard } from './http/json-body.guard';
@@ -12,6 +13,7 @@ import { DashboardController } from './dashboard/dashboard.controller';
 import { DatasetsController } from './datasets/datasets.controller';
 import { DatasetsService } from './datasets/datasets.service';
 import { QueueMetrics } from './metrics/queue.metrics';
+import { createRunBlobs, RUN_BLOBS } from './runs/run-blobs';
 import { RunRemoval } from './runs/run-removal.service';
 import { RunStore } from './runs/run-store.service';
 import { RunsController } from './runs/runs.controller';
@@ -50,6 +52,12 @@ export class CoordinatorModule {
         { provide: APP_GUARD, useClass: JsonBodyGuard },
         WorkersService,
         RunStore,
+        // checkpoints and models: Redis, or files under NNQ_DATA_DIR (NNQ_RUN_STORE)
+        {
+          provide: RUN_BLOBS,
+          useFactory: (redis: Redis, k: KeySchema) => createRunBlobs(config, redis, k),
+          inject: [REDIS, KEYS],
+        },
         RunsService,
         RunRemoval,
         CoordinatorMetrics,

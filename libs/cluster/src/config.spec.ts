@@ -27,6 +27,13 @@ describe('loadConfig', () => {
   ])('refuses %s=%s with a message naming it', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(message);
   });
+  it('keeps checkpoints and models in Redis unless NNQ_DATA_DIR or NNQ_RUN_STORE says files', () => {
+    expect(loadConfig({}).NNQ_RUN_STORE).toBe('redis');
+    expect(loadConfig({ NNQ_DATA_DIR: '/var/nnq' }).NNQ_RUN_STORE).toBe('files');
+    expect(loadConfig({ NNQ_DATA_DIR: '/var/nnq', NNQ_RUN_STORE: 'redis' }).NNQ_RUN_STORE).toBe('redis');
+    expect(loadConfig({ NNQ_RUN_STORE: 'files' }).NNQ_RUN_STORE).toBe('files');
+    expect(() => loadConfig({ NNQ_RUN_STORE: 'disk' })).toThrow(/^invalid configuration/);
+  });
   it('reads Redis Cluster seed nodes, and refuses a database number with them', () => {
     expect(loadConfig({ REDIS_CLUSTER_NODES: 'redis-1:6379, redis-2:6380' }).REDIS_CLUSTER_NODES).toBe(
       'redis-1:6379, redis-2:6380',

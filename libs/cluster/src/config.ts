@@ -71,6 +71,11 @@ export const EnvSchema = z.object({
       message: 'NNQ_ALLOWED_HOSTS must be comma-separated host names without port or scheme, e.g. nnq.example.com',
     }),
   NNQ_DATA_DIR: z.string().min(1).default('.nnq'),
+  /**
+   * Where the coordinator keeps checkpoints and models: `redis` (any coordinator on the same Redis
+   * resumes the runs) or `files` under NNQ_DATA_DIR. Unset: `files` when NNQ_DATA_DIR is set, else `redis`.
+   */
+  NNQ_RUN_STORE: z.enum(['redis', 'files']).optional(),
   /** Finished runs older than this many days are removed with their files (0 keeps them for ever). */
   NNQ_RUN_RETENTION_DAYS: positiveInt('NNQ_RUN_RETENTION_DAYS', 30, 0),
   /**
@@ -120,7 +125,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NnqConfig {
       .map((k) => [k, env[k]]),
   );
   const result = CheckedEnvSchema.safeParse(known);
-  if (result.success) return result.data;
+  if (result.success)
+    return { ...result.data, NNQ_RUN_STORE: result.data.NNQ_RUN_STORE ?? (known.NNQ_DATA_DIR ? 'files' : 'redis') };
   throw new ConfigError(
     result.error.issues.map((i) => {
       const name = String(i.path[0] ?? '');

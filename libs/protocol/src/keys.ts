@@ -132,6 +132,24 @@ export class KeySchema {
 
   // ---- sweeps: a sweep's keys carry the hash tag `{sweep:<id>}` ----
 
+  /**
+   * A checkpoint of the run in Redis (NNQ_RUN_STORE=redis): the bytes of apps/coordinator's
+   * checkpoint.ts after `step` steps. Kept while the run is unfinished, the newest few only.
+   */
+  runCheckpoint(runId: string, step: number): string {
+    return `${this.run(runId)}:checkpoint:${step}`;
+  }
+
+  /** Sorted set of the steps of the run's stored checkpoints (score = member = step). */
+  runCheckpoints(runId: string): string {
+    return `${this.run(runId)}:checkpoints`;
+  }
+
+  /** The run's model file (safetensors) in Redis (NNQ_RUN_STORE=redis); kept with the run. */
+  runModel(runId: string): string {
+    return `${this.run(runId)}:model`;
+  }
+
   /** Sweep record (JSON): config, trials, rung tables; what a restarted coordinator continues from. */
   sweepState(sweepId: string): string {
     return `${this.prefix}:{sweep:${sweepId}}:state`;

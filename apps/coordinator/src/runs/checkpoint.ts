@@ -1,11 +1,9 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { writeFileAtomic } from './run-files';
 
 /**
- * A checkpoint file: [u32 LE header length][header JSON][params][optimizer state]. The header
- * holds the step, the byte lengths and a sha256 of the body, so a torn or corrupted file is
- * refused; files are written to a temp name and renamed, so a reader never sees half of one.
+ * A checkpoint's bytes: [u32 LE header length][header JSON][params][optimizer state]. The header
+ * holds the step, the byte lengths and a sha256 of the body, so a torn or corrupted copy is
+ * refused wherever it was stored (Redis or a file: run-blobs.ts).
  */
 export interface Checkpoint {
   runId: string;
@@ -16,7 +14,7 @@ export interface Checkpoint {
   skippedSteps: number;
 }
 
-export function writeCheckpoint(path: string, c: Checkpoint): void {
+export function encodeCheckpoint(c: Checkpoint): Buffer {
   const params = Buffer.from(c.params.buffer, c.params.byteOffset, c.params.byteLength);
   const opt = Buffer.from(c.optimizer.buffer, c.optimizer.byteOffset, c.optimizer.byteLength);
   const sha256 = createHash('sha256').update(params).update(opt).digest('hex');
@@ -33,17 +31,15 @@ export function writeCheckpoint(path: string, c: Checkpoint): void {
   );
   const len = Buffer.alloc(4);
   len.writeUInt32LE(header.length);
-  writeFileAtomic(path, Buffer.concat([len, header, params, opt]));
+  return Buffer.concat([len, header, params, opt]);
 }
 
-/** The checkpoint at `path`, or null when there is none; throws on a damaged file. */
-export function readCheckpoint(path: string): Checkpoint | null {
-  if (!existsSync(path)) return null;
-  const b = readFileSync(path);
-  if (b.length < 4) throw new Error(`${path}: checkpoint is truncated`);
+/** The checkpoint in `b`; throws naming `where` for a damaged one (truncated, wrong format, checksum). */
+export function decodeCheckpoint(b: Buffer, where: string): Checkpoint {
+  if (b.length < 4) throw new Error(`${where}: checkpoint is truncated`);
   const hl = b.readUInt32LE(0);
-  if (4 + hl > b.length) throw new Error(`${path}: checkpoint header is truncated`);
-  const h = JSON.parse(b.subarray(4, 4 + hl).toString('utf8')) as {
+  if (4 + hl > b.length) throw new Error(`${where}: checkpoint header is truncated`);
+  let h: {
     format: string;
     runId: string;
     step: number;
@@ -52,11 +48,16 @@ export function readCheckpoint(path: string): Checkpoint | null {
     optimizerBytes: number;
     sha256: string;
   };
-  if (h.format !== 'nnq-checkpoint-1') throw new Error(`${path}: not an nnq checkpoint (format ${h.format})`);
+  try {
+    h = JSON.parse(b.subarray(4, 4 + hl).toString('utf8')) as typeof h;
+  } catch {
+    throw new Error(`${where}: checkpoint header is not JSON`);
+  }
+  if (h.format !== 'nnq-checkpoint-1') throw new Error(`${where}: not an nnq checkpoint (format ${h.format})`);
   const body = b.subarray(4 + hl);
-  if (body.length !== h.paramBytes + h.optimizerBytes) throw new Error(`${path}: checkpoint body is truncated`);
+  if (body.length !== h.paramBytes + h.optimizerBytes) throw new Error(`${where}: checkpoint body is truncated`);
   if (createHash('sha256').update(body).digest('hex') !== h.sha256)
-    throw new Error(`${path}: checkpoint checksum mismatch`);
+    throw new Error(`${where}: checkpoint checksum mismatch`);
   const params = new Float32Array(h.paramBytes / 4);
   new Uint8Array(params.buffer).set(body.subarray(0, h.paramBytes));
   return {

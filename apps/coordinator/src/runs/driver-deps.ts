@@ -2,6 +2,7 @@ import type { KeySchema } from '@nnq/protocol';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { CoordinatorMetrics } from '../coordinator.metrics';
+import type { RunBlobs } from './run-blobs';
 import type { RunStore } from './run-store.service';
 import type { ShardWaiter } from './shard-waiter';
 
@@ -14,6 +15,8 @@ export interface DriverDeps {
   store: RunStore;
   metrics: CoordinatorMetrics;
   dataDir: string;
+  /** Where checkpoints and the model go (Redis or NNQ_DATA_DIR). */
+  blobs: RunBlobs;
   /** Re-queue a shard not done this long after dispatch (0 = never). */
   stragglerMs: number;
 }

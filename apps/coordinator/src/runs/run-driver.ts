@@ -17,8 +17,7 @@ import {
 import { CentralStep } from '../steps/central-step';
 import { SlicedStep } from '../steps/sliced-step';
 import type { StepState, StepStrategy } from '../steps/step-strategy';
-import { readCheckpoint, writeCheckpoint } from './checkpoint';
-import { checkpointPath, modelPath, writeFileAtomic } from './run-files';
+import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from './checkpoint';
 import { failRun, finishRun, trailingSkips } from './run-end';
 import { CancelledError } from './shard-waiter';
 import { evaluateJobs } from './step-jobs';
@@ -89,7 +88,7 @@ export class RunDriver {
       } else {
         this.record = await failRun(this.record, err, this.logger, async () => {
           const params = await this.steps.lastFiniteParams(this.record.step);
-          if (params) this.writeModel(params);
+          if (params) await this.writeModel(params);
           return !!params;
         });
       }
@@ -146,12 +145,12 @@ export class RunDriver {
       }
       this.unsaved.push(...history);
       const checkpoints = this.config.checkpoint.every > 0 && (t + 1) % this.config.checkpoint.every === 0;
-      if (checkpoints) this.checkpoint(t + 1, await this.steps.pull(t + 1));
+      if (checkpoints) await this.checkpoint(t + 1, await this.steps.pull(t + 1));
       // a checkpoint's or an evaluation's progress is saved at once (a resumed run keeps
       // history up to its checkpoint); other steps' at most every PROGRESS_EVERY_MS
       await this.saveProgress(checkpoints || history.length > 1);
     }
-    this.writeModel((await this.steps.pull(plan.totalSteps)).params);
+    await this.writeModel((await this.steps.pull(plan.totalSteps)).params);
     this.record = { ...this.record, state: 'completed', finishedAt: new Date().toISOString(), etaSeconds: 0 };
   }
 
@@ -168,9 +167,9 @@ export class RunDriver {
 
   /** Start from the checkpoint when there is one, else from the seed's initial parameters. */
   private async restore(): Promise<void> {
-    const ck = readCheckpoint(checkpointPath(this.deps.dataDir, this.record.id));
+    const ck = await this.newestCheckpoint();
     let start: StepState;
-    if (ck && ck.step <= this.record.step && ck.step > 0) {
+    if (ck) {
       start = {
         params: ck.params,
         state: deserializeOptimizerState(ck.optimizer, { config: this.config.optimizer, size: this.setup.paramCount }),
@@ -212,8 +211,25 @@ export class RunDriver {
     return combineParts(split, version, parts);
   }
 
-  private checkpoint(step: number, { params, state }: StepState): void {
-    writeCheckpoint(checkpointPath(this.deps.dataDir, this.record.id), {
+  /**
+   * The newest stored checkpoint (Redis or NNQ_DATA_DIR: run-blobs.ts) that the saved record has
+   * reached (one written just before a coordinator died, its record unsaved, is passed over), and
+   * that reads back whole; a damaged one is logged and the one before it is tried.
+   */
+  private async newestCheckpoint(): Promise<Checkpoint | null> {
+    for (const stored of await this.deps.blobs.checkpoints(this.record.id)) {
+      if (stored.step > this.record.step || stored.step <= 0) continue;
+      try {
+        return decodeCheckpoint(stored.bytes, stored.where);
+      } catch (err) {
+        this.logger.warn(`${(err as Error).message}; trying an older checkpoint`);
+      }
+    }
+    return null;
+  }
+
+  private async checkpoint(step: number, { params, state }: StepState): Promise<void> {
+    const bytes = encodeCheckpoint({
       runId: this.record.id,
       step,
       params,
@@ -221,15 +237,16 @@ export class RunDriver {
       skippedSteps: this.record.skippedSteps,
     });
     this.record = { ...this.record, checkpointStep: step };
+    await this.deps.blobs.saveCheckpoint(this.record.id, step, bytes);
   }
 
-  private writeModel(params: Float32Array): void {
+  private async writeModel(params: Float32Array): Promise<void> {
     const bytes = writeModel({
       spec: this.config.model,
       params,
       preprocessing: this.setup.preprocessing,
       extra: { run: this.record.id, name: this.record.name, step: String(this.record.step) },
     });
-    writeFileAtomic(modelPath(this.deps.dataDir, this.record.id), bytes);
+    await this.deps.blobs.saveModel(this.record.id, bytes);
   }
 }

@@ -1,10 +1,8 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-/** Where a run's files live on the coordinator: NNQ_DATA_DIR/runs/<id>/. */
+/** Where a run's files live on the coordinator (NNQ_RUN_STORE=files): NNQ_DATA_DIR/runs/<id>/. */
 export const runDir = (dataDir: string, id: string) => join(dataDir, 'runs', id);
-export const modelPath = (dataDir: string, id: string) => join(runDir(dataDir, id), 'model.safetensors');
-export const checkpointPath = (dataDir: string, id: string) => join(runDir(dataDir, id), 'checkpoint.bin');
 
 /** Write to a temp name and rename, so a reader never sees half a file. */
 export function writeFileAtomic(path: string, bytes: Uint8Array): void {

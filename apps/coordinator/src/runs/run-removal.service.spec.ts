@@ -4,11 +4,12 @@ import { KeySchema } from '@nnq/protocol';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { modelPath, runDir } from './run-files';
+import { FileRunBlobs, RedisRunBlobs } from './run-blobs';
+import { runDir } from './run-files';
 import type { RunRecord, RunState } from '@nnq/protocol';
 import { RunRemoval } from './run-removal.service';
 import { RunStore } from './run-store.service';
@@ -29,7 +30,10 @@ describe('RunRemoval on a real Redis', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  /** A run created `ageDays` ago, finished `finishedDays` ago, with keys, a job and a model file. */
+  /**
+   * A run created `ageDays` ago, finished `finishedDays` ago, with keys, a job, and a model and a
+   * checkpoint in both stores (Redis and NNQ_DATA_DIR: a store switched between coordinators leaves nothing).
+   */
   async function seed(id: string, state: RunState, ageDays: number, finishedDays?: number): Promise<void> {
     const now = Date.now();
     const record = {
@@ -44,8 +48,10 @@ describe('RunRemoval on a real Redis', () => {
     await store.saveProgress(record, [entry]);
     await redis.set(keys.params(id, 3), 'p');
     await queue.add('g', {}, { jobId: `${id}-9-0`, delay: 60_000 });
-    mkdirSync(runDir(dataDir, id), { recursive: true });
-    writeFileSync(modelPath(dataDir, id), 'model');
+    for (const blobs of [new RedisRunBlobs(redis, keys), new FileRunBlobs(dataDir)]) {
+      await blobs.saveModel(id, Buffer.from('model'));
+      await blobs.saveCheckpoint(id, 5, Buffer.from('checkpoint'));
+    }
   }
   const left = async (id: string) => ({
     keys: (await redis.keys(`${keys.prefix}:{run:${id}}:*`)).length,
@@ -67,7 +73,8 @@ describe('RunRemoval on a real Redis', () => {
     expect(running.message).toMatch(
       /^run aaaaaaaaaaa2 is running: cancel it first \(POST \/runs\/aaaaaaaaaaa2\/cancel\), then remove it$/,
     );
-    expect(await left('aaaaaaaaaaa2')).toEqual({ keys: 4, indexed: true, job: true, files: true });
+    // state, config, history, params; model, checkpoint and its index
+    expect(await left('aaaaaaaaaaa2')).toEqual({ keys: 7, indexed: true, job: true, files: true });
     const unknown = (await removal(30)
       .remove('aaaaaaaaaaa9')
       .catch((e: unknown) => e)) as HttpException;

@@ -6,6 +6,9 @@ import type { Redis } from 'ioredis';
 import type { HistoryEntry, RunRecord } from '@nnq/protocol';
 import { scanKeys } from './run-jobs';
 
+/** What a finished run keeps in Redis until it is removed. */
+const KEPT_KEYS = [':state', ':history', ':config', ':model'];
+
 /** Runs, their configs and histories in Redis: the state a restarted coordinator resumes from. */
 @Injectable()
 export class RunStore {
@@ -68,14 +71,17 @@ export class RunStore {
     await m.exec();
   }
 
-  /** Delete the run's transient keys (parameters, manifest, splits, results); state, history and config stay. */
+  /**
+   * Delete the run's transient keys (parameters, manifest, splits, results, checkpoints: the run
+   * will not resume); state, history, config and the model (NNQ_RUN_STORE=redis) stay.
+   */
   async deleteTransient(id: string): Promise<void> {
     // the manifest first: a worker's result write checks it in the same MULTI (set-result.ts), so
     // one written after this deletes itself, and one written before is there for the SCAN below
     await this.redis.del(this.keys.runManifest(id));
     // the run's keys share its hash slot; SCAN asks every master of a Redis Cluster
     const transient = (await scanKeys(this.redis, `${this.keys.prefix}:{run:${id}}:*`)).filter(
-      (k) => !k.endsWith(':state') && !k.endsWith(':history') && !k.endsWith(':config'),
+      (k) => !KEPT_KEYS.some((suffix) => k.endsWith(suffix)),
     );
     if (transient.length) await this.redis.del(...transient);
   }

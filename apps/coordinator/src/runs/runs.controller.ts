@@ -36,13 +36,11 @@ import {
   type RunRecord,
 } from '@nnq/protocol';
 import { predictRows, runConfigJsonSchema } from '@nnq/training';
-import { existsSync, readFileSync } from 'node:fs';
-import { modelPath } from './run-files';
+import { RUN_BLOBS, type RunBlobs } from './run-blobs';
 import { RunRemoval } from './run-removal.service';
 import { RunsService } from './runs.service';
 import { pathId } from '../http/request-checks';
 import { Inject } from '@nestjs/common';
-import { NNQ_CONFIG, type NnqConfig } from '@nnq/cluster';
 
 /** The error body of a refused request (400 lists the problems by path). */
 const ERROR = answerJsonSchema(ErrorBodySchema);
@@ -53,7 +51,7 @@ export class RunsController {
   constructor(
     private readonly runs: RunsService,
     private readonly removal: RunRemoval,
-    @Inject(NNQ_CONFIG) private readonly config: NnqConfig,
+    @Inject(RUN_BLOBS) private readonly blobs: RunBlobs,
   ) {}
 
   /** Submit a run; 400 lists every problem of the config by path. */
@@ -107,9 +105,9 @@ export class RunsController {
   @Get(':id/model')
   async model(@Param('id') id: string): Promise<StreamableFile> {
     const run = await this.runs.get(pathId('run', id));
-    const path = modelPath(this.config.NNQ_DATA_DIR, id);
-    if (!existsSync(path)) throw new NotFoundException(`run ${id} has no model yet (state ${run.state})`);
-    return new StreamableFile(readFileSync(path), {
+    const bytes = await this.blobs.model(run.id);
+    if (!bytes) throw new NotFoundException(`run ${id} has no model yet (state ${run.state})`);
+    return new StreamableFile(bytes, {
       type: 'application/octet-stream',
       disposition: `attachment; filename="${id}.safetensors"`,
     });
@@ -122,17 +120,17 @@ export class RunsController {
   @ApiOkResponse({ description: 'Outputs per row, and class names', schema: answerJsonSchema(PredictionSchema) })
   @ApiBadRequestResponse({ description: 'Every problem of the rows by path', schema: ERROR })
   async predict(@Param('id') id: string, @Body() body: unknown): Promise<Prediction> {
-    await this.runs.get(pathId('run', id));
+    const run = await this.runs.get(pathId('run', id));
     const req = PredictRequestSchema.safeParse(body);
     if (!req.success)
       throw new BadRequestException({
         message: 'invalid predict request',
         problems: formatJobIssues(req.error.issues),
       });
-    const path = modelPath(this.config.NNQ_DATA_DIR, id);
-    if (!existsSync(path)) throw new NotFoundException(`run ${id} has no model yet`);
+    const bytes = await this.blobs.model(run.id);
+    if (!bytes) throw new NotFoundException(`run ${id} has no model yet`);
     try {
-      return predictRows(readModel(readFileSync(path)), req.data.inputs);
+      return predictRows(readModel(bytes), req.data.inputs);
     } catch (err) {
       if (err instanceof RangeError)
         throw new BadRequestException({ message: 'invalid predict request', problems: [err.message] });

@@ -35,6 +35,7 @@ import { QueueEvents, type ConnectionOptions, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { CoordinatorMetrics } from '../coordinator.metrics';
+import { RUN_BLOBS, type RunBlobs } from './run-blobs';
 import { RunDriver } from './run-driver';
 import { finishRun } from './run-end';
 import { JobFailures } from './job-failures';
@@ -63,6 +64,7 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
     @InjectQueue(SHARD_QUEUE) private readonly queue: Queue,
     private readonly store: RunStore,
     private readonly metrics: CoordinatorMetrics,
+    @Inject(RUN_BLOBS) private readonly blobs: RunBlobs,
   ) {
     this.fileAccess = coordinatorFileAccess(config);
     this.datasets = new DatasetCache(redis, keys.prefix, { maxBytes: 256 << 20, fileAccess: this.fileAccess });
@@ -201,6 +203,7 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
         store: this.store,
         metrics: this.metrics,
         dataDir: this.config.NNQ_DATA_DIR,
+        blobs: this.blobs,
         stragglerMs: this.config.NNQ_STRAGGLER_MS,
       },
       record,

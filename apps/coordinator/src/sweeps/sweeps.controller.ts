@@ -21,11 +21,9 @@ import {
   type SweepSummary,
   type SweepView,
 } from '@nnq/protocol';
-import { NNQ_CONFIG, type NnqConfig } from '@nnq/cluster';
 import { pathId } from '../http/request-checks';
 import { sweepConfigJsonSchema } from '@nnq/training';
-import { existsSync, readFileSync } from 'node:fs';
-import { modelPath } from '../runs/run-files';
+import { RUN_BLOBS, type RunBlobs } from '../runs/run-blobs';
 import { sweepCsv, sweepResults } from './sweep-export';
 import { SweepsService } from './sweeps.service';
 
@@ -34,7 +32,7 @@ import { SweepsService } from './sweeps.service';
 export class SweepsController {
   constructor(
     private readonly sweeps: SweepsService,
-    @Inject(NNQ_CONFIG) private readonly config: NnqConfig,
+    @Inject(RUN_BLOBS) private readonly blobs: RunBlobs,
   ) {}
 
   /** Submit a sweep; 400 lists every problem of the config by path. */
@@ -80,9 +78,9 @@ export class SweepsController {
     const sweep = await this.sweeps.get(pathId('sweep', id));
     for (const t of sweep.leaderboard) {
       if (t.best === undefined || !t.runId) continue;
-      const path = modelPath(this.config.NNQ_DATA_DIR, t.runId);
-      if (!existsSync(path)) continue;
-      return new StreamableFile(readFileSync(path), {
+      const bytes = await this.blobs.model(t.runId);
+      if (!bytes) continue;
+      return new StreamableFile(bytes, {
         type: 'application/octet-stream',
         disposition: `attachment; filename="${sweep.name}-t${t.index}-${t.runId}.safetensors"`,
       });
