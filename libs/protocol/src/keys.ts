@@ -118,20 +118,6 @@ export class KeySchema {
     return `${this.run(runId)}:eval:${evalId}:${shard}`;
   }
 
-  // ---- pub/sub channels: wake-ups only; readers always decide from the keys themselves ----
-
-  /** Published `<runId>:<version>` when parameters of that version are complete. */
-  paramsChannel(): string {
-    return `${this.prefix}:ch:params`;
-  }
-
-  /** Published with the key of each shard result, evaluation part or reduced-slice marker written. */
-  resultsChannel(): string {
-    return `${this.prefix}:ch:results`;
-  }
-
-  // ---- sweeps: a sweep's keys carry the hash tag `{sweep:<id>}` ----
-
   /**
    * A checkpoint of the run in Redis (NNQ_RUN_STORE=redis): the bytes of apps/coordinator's
    * checkpoint.ts after `step` steps. Kept while the run is unfinished, the newest few only.
@@ -149,6 +135,20 @@ export class KeySchema {
   runModel(runId: string): string {
     return `${this.run(runId)}:model`;
   }
+
+  // ---- pub/sub channels: wake-ups only; readers always decide from the keys themselves ----
+
+  /** Published `<runId>:<version>` when parameters of that version are complete. */
+  paramsChannel(): string {
+    return `${this.prefix}:ch:params`;
+  }
+
+  /** Published with the key of each shard result, evaluation part or reduced-slice marker written. */
+  resultsChannel(): string {
+    return `${this.prefix}:ch:results`;
+  }
+
+  // ---- sweeps: a sweep's keys carry the hash tag `{sweep:<id>}` ----
 
   /** Sweep record (JSON): config, trials, rung tables; what a restarted coordinator continues from. */
   sweepState(sweepId: string): string {

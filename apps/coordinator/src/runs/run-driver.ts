@@ -236,8 +236,8 @@ export class RunDriver {
       optimizer: serializeOptimizerState(state),
       skippedSteps: this.record.skippedSteps,
     });
-    this.record = { ...this.record, checkpointStep: step };
     await this.deps.blobs.saveCheckpoint(this.record.id, step, bytes);
+    this.record = { ...this.record, checkpointStep: step };
   }
 
   private async writeModel(params: Float32Array): Promise<void> {
