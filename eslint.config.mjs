@@ -7,7 +7,7 @@ import tseslint from 'typescript-eslint';
 // (apps -> libs, never app -> app; nn imports nothing of the project or of a framework; engine-onnx -> nn;
 // training imports no framework and no engine) and what the code imports today. README.md's Layout table
 // and each libs/*/README.md say the same in words: change them together.
-const LIBS = ['nn', 'engine-onnx', 'data', 'protocol', 'training', 'cluster', 'exchange'];
+const LIBS = ['nn', 'engine-onnx', 'data', 'protocol', 'training', 'cluster', 'exchange', 'sweeps'];
 const APPS = ['coordinator', 'worker', 'cli'];
 const FRAMEWORKS = ['@nestjs/*', 'bullmq', 'ioredis', 'prom-client', 'onnxruntime-node'];
 
@@ -20,6 +20,7 @@ const MAY_IMPORT = {
   training: { libs: ['nn', 'data', 'protocol'], frameworks: [] },
   cluster: { libs: ['nn', 'protocol'], frameworks: ['@nestjs/*', 'ioredis', 'prom-client', 'bullmq'] },
   exchange: { libs: ['nn', 'protocol', 'training'], frameworks: ['ioredis', 'bullmq'] },
+  sweeps: { libs: ['nn', 'protocol', 'training'], frameworks: [] },
 };
 
 // A lib reaches another lib through its @nnq name only, never by a relative path into libs/ or apps/.

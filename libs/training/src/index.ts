@@ -10,5 +10,4 @@ export * from './run-manifest';
 export * from './predict';
 export * from './memory-budget';
 export * from './schemas';
-export * from './sweeps';
 export * from './slices';

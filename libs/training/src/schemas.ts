@@ -1,9 +1,8 @@
 import { datasetSourceJsonSchema } from '@nnq/data';
 import { networkSpecJsonSchema } from '@nnq/nn';
 import { runConfigJsonSchema } from './run-config';
-import { sweepConfigJsonSchema } from './sweeps/sweep-config';
 
-/** The JSON Schemas published under schemas/, by file name. */
+/** The JSON Schemas published under schemas/, by file name (the sweep config's: @nnq/sweeps). */
 export function publishedSchemas(): Record<string, Record<string, unknown>> {
   return {
     'run-config.schema.json': {
@@ -20,11 +19,6 @@ export function publishedSchemas(): Record<string, Record<string, unknown>> {
       $id: 'https://nnq.dev/schemas/dataset-source.schema.json',
       title: 'nnq dataset source',
       ...datasetSourceJsonSchema(),
-    },
-    'sweep-config.schema.json': {
-      $id: 'https://nnq.dev/schemas/sweep-config.schema.json',
-      title: 'nnq sweep config',
-      ...sweepConfigJsonSchema(),
     },
   };
 }

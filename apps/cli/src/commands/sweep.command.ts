@@ -118,7 +118,7 @@ export function registerSweep(program: Command): void {
     .option('--verbose', "show the embedded cluster's logs")
     .action(async (file: string, opts: SweepOptions) => {
       const json = parseJsonText(readTextFile(file, 'sweep config'), file);
-      const { parseSweepConfig, SweepConfigError } = await import('@nnq/training');
+      const { parseSweepConfig, SweepConfigError } = await import('@nnq/sweeps');
       const { loadConfig } = await import('@nnq/cluster');
       const env = loadConfig();
       let dataRoots: Record<string, string>;

@@ -8,7 +8,7 @@ import {
   trialConfig,
   type Observation,
   type SweepConfig,
-} from '@nnq/training';
+} from '@nnq/sweeps';
 import { isTerminal, type RunRecord } from '@nnq/protocol';
 import type { RunsService } from '../runs/runs.service';
 import { isTrialActive, type SweepRecord, type SweepTrial } from '@nnq/protocol';

@@ -22,7 +22,7 @@ import {
   type SweepView,
 } from '@nnq/protocol';
 import { pathId } from '../http/request-checks';
-import { sweepConfigJsonSchema } from '@nnq/training';
+import { sweepConfigJsonSchema } from '@nnq/sweeps';
 import { RUN_BLOBS, type RunBlobs } from '../runs/run-blobs';
 import { sweepCsv, sweepResults } from './sweep-export';
 import { SweepsService } from './sweeps.service';

@@ -6,7 +6,7 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { parseSweepConfig, plannedTrials, rankByObjective, SweepConfigError, type SweepConfig } from '@nnq/training';
+import { parseSweepConfig, plannedTrials, rankByObjective, SweepConfigError, type SweepConfig } from '@nnq/sweeps';
 import { randomBytes } from 'node:crypto';
 import { checkSourceAccess } from '../datasets/data-access';
 import { RunsService } from '../runs/runs.service';

@@ -3,6 +3,7 @@ export * from './config-path';
 export * from './grid';
 export * from './median-stopping';
 export * from './random';
+export * from './schemas';
 export * from './search-space';
 export * from './sweep-config';
 export * from './sweep-plan';

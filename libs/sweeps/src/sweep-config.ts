@@ -1,8 +1,13 @@
 import { formatIssues, ProblemsError } from '@nnq/nn';
 import { jsonBoundsProblem, quoted } from '@nnq/protocol';
 import { z } from 'zod';
-import { memoryBudgetProblems, type MemoryBudgets } from '../memory-budget';
-import { parseRunConfig, RunConfigError, type RunConfig } from '../run-config';
+import {
+  memoryBudgetProblems,
+  parseRunConfig,
+  RunConfigError,
+  type MemoryBudgets,
+  type RunConfig,
+} from '@nnq/training';
 import { missingPrefix, parsePath, setPath, type PathSegment } from './config-path';
 import { gridSize } from './grid';
 import { sampleRandom } from './random';

@@ -4,9 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { parsePath } from './config-path';
 import { parseSweepConfig, SweepConfigError } from './sweep-config';
 
-const sweep = JSON.parse(
-  readFileSync(join(__dirname, '..', '..', '..', '..', 'examples', 'sweep-spirals.json'), 'utf8'),
-) as { space: Record<string, unknown> };
+const sweep = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'examples', 'sweep-spirals.json'), 'utf8')) as {
+  space: Record<string, unknown>;
+};
 
 /** The sweep's problems with one more space key (JSON text, so `__proto__` is an own key as over HTTP). */
 const problemsWith = (key: string, value: string): string[] => {

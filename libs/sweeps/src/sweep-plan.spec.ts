@@ -4,9 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseSweepConfig } from './sweep-config';
 import { rankByObjective, reviewTrial } from './sweep-plan';
 
-const json = JSON.parse(
-  readFileSync(join(__dirname, '..', '..', '..', '..', 'examples', 'sweep-spirals.json'), 'utf8'),
-);
+const json = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'examples', 'sweep-spirals.json'), 'utf8'));
 // ASHA with rungs at epochs 2 and 6 (eta 3) below the base's 12 epochs
 const sweep = parseSweepConfig(json);
 const curve = (...losses: number[]) => losses.map((loss, i) => ({ epoch: i + 1, loss }));
