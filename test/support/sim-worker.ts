@@ -22,6 +22,7 @@ import {
   setupRun,
   ShardSum,
   StepUndo,
+  stepStrategyOf,
   updateStep,
   type RunConfig,
   type RunSetup,
@@ -32,7 +33,7 @@ import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { QueueEvents } from 'bullmq';
-import { SliceReducer } from '@nnq/exchange';
+import { ReplicaNonFiniteError, Replicas, SliceReducer } from '@nnq/exchange';
 import type { CoordinatorMetrics } from '../../apps/coordinator/src/coordinator.metrics';
 import type { DriverDeps } from '../../apps/coordinator/src/runs/driver-deps';
 import { ShardWaiter } from '../../apps/coordinator/src/runs/shard-waiter';
@@ -72,11 +73,12 @@ export function referenceSteps(
   params: Float32Array,
   steps: number,
   poisoned = new Set<number>(),
-): { params: Float32Array[]; state: OptimizerState; records: StepRecord[] } {
+): { params: Float32Array[]; states: OptimizerState[]; state: OptimizerState; records: StepRecord[] } {
   const p = params.slice();
   const state = createOptimizerState(config.optimizer, setup.paramCount);
   const undo = config.onNonFinite === 'skip' ? new StepUndo() : null;
   const after: Float32Array[] = [];
+  const states: OptimizerState[] = [];
   const records: StepRecord[] = [];
   for (let t = 0; t < steps; t++) {
     const shards = setup.plan.shardsOf(t);
@@ -86,8 +88,10 @@ export function referenceSteps(
       updateStep(config, p, sum.result(), state, { t, epoch: setup.plan.epochOf(t) }, setup.mask, undo).record,
     );
     after.push(p.slice());
+    const slots = Object.fromEntries(Object.entries(state.slots).map(([k, v]) => [k, v.slice()]));
+    states.push({ type: state.type, step: state.step, slots });
   }
-  return { params: after, state, records };
+  return { params: after, states, state, records };
 }
 
 /** Metrics calls the strategies make, recorded (CoordinatorMetrics' methods they call). */
@@ -116,6 +120,9 @@ export class SimCluster {
   readonly metrics = new RecordedMetrics();
   private readonly waiter: ShardWaiter;
   private readonly reducer: SliceReducer;
+  /** The workers' replicas of a replicated run (one process here: one replica a run). */
+  readonly replicas: Replicas;
+  private replicated = false;
   private readonly workers: Worker[] = [];
   /** Gradient jobs still running (a straggler's original sleeps past its step): close waits for them. */
   private readonly inFlight = new Set<Promise<number>>();
@@ -134,6 +141,7 @@ export class SimCluster {
     this.queue = new Queue(SHARD_QUEUE, opts);
     this.waiter = new ShardWaiter(this.redis, this.queue, new EventEmitter() as unknown as QueueEvents, 20);
     this.reducer = new SliceReducer(this.redis, this.keys, (jobs) => this.queue.addBulk(jobs));
+    this.replicas = new Replicas(this.redis, this.keys);
     // concurrency 4: a straggler's copy runs while the original sleeps and ahead jobs wait
     this.workers.push(new Worker(SHARD_QUEUE, (job) => this.process(job), { ...opts, concurrency: 4 }));
   }
@@ -142,6 +150,7 @@ export class SimCluster {
   async start(runId: string, config: RunConfig): Promise<void> {
     await this.waiter.listen(this.keys.resultsChannel());
     await this.redis.set(this.keys.runConfig(runId), JSON.stringify(config));
+    this.replicated = stepStrategyOf(config) === 'replicated';
   }
 
   deps(): DriverDeps {
@@ -183,19 +192,47 @@ export class SimCluster {
     const { redis, keys } = this;
     const delay = this.behaviour.delayMs?.(jobId) ?? 0;
     if (delay) await new Promise((r) => setTimeout(r, delay));
-    // a job queued ahead waits for its parameters (a real worker parks it or waits for the notice)
-    let blob = await redis.getBuffer(keys.params(data.runId, data.version));
-    for (let i = 0; !blob && data.ahead && !this.closing && i < 5_000; i++) {
-      await new Promise((r) => setTimeout(r, 2));
-      blob = await redis.getBuffer(keys.params(data.runId, data.version));
-    }
-    if (!blob) return 0; // a late copy of a step that is over
-    const params = decodeFloat32(blob, blob.byteLength / 4);
+    const params = await (this.replicated ? this.replicaParams(data) : this.storedParams(data));
+    if (!params) return 0; // a late copy of a step that is over
     const result = simShard(params, data.start, data.end, this.behaviour.poisoned?.has(data.step));
     const key = keys.gradient(data.runId, data.step, data.shard);
     const written = await redis.set(key, result, 'PX', 600_000, 'NX');
     await redis.publish(keys.resultsChannel(), key);
     return written ? 1 : 0;
+  }
+
+  /** Parameters `data.version` from Redis; a job queued ahead waits for them (a real worker parks it or waits). */
+  private async storedParams(data: GradientJob): Promise<Float32Array | null> {
+    const { redis, keys } = this;
+    let blob = await redis.getBuffer(keys.params(data.runId, data.version));
+    for (let i = 0; !blob && data.ahead && !this.closing && i < 5_000; i++) {
+      await new Promise((r) => setTimeout(r, 2));
+      blob = await redis.getBuffer(keys.params(data.runId, data.version));
+    }
+    return blob && decodeFloat32(blob, blob.byteLength / 4);
+  }
+
+  /**
+   * Parameters `data.version` of a replicated run from the replica, once the run's version says
+   * step version-1's gradients are all in (a real worker waits for the notice); null when the step
+   * is over, or the run failed on a non-finite step.
+   */
+  private async replicaParams(data: GradientJob): Promise<Float32Array | null> {
+    const version = async () => Number(await this.redis.get(this.keys.paramsVersion(data.runId)));
+    let v = await version();
+    for (let i = 0; v < data.version && !this.closing && i < 5_000; i++) {
+      await new Promise((r) => setTimeout(r, 2));
+      v = await version();
+    }
+    if (v !== data.version) return null;
+    let params: Float32Array | null = null;
+    try {
+      await this.replicas.paramsAt(data.runId, data.version, (p) => (params = p.slice()));
+    } catch (err) {
+      if (err instanceof ReplicaNonFiniteError) return null;
+      throw err;
+    }
+    return params;
   }
 }
 

@@ -2,3 +2,4 @@ export * from './commit-slice';
 export * from './plan-check';
 export * from './set-result';
 export * from './slice-reducer';
+export * from './replica';

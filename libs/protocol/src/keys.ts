@@ -113,6 +113,20 @@ export class KeySchema {
     return `${this.run(runId)}:reduced:${step}:${slice}`;
   }
 
+  /**
+   * A replicated step's snapshot of version `version` (what a worker that joins, restarts or fell
+   * behind starts from): the parameters (float32 LE, flat layout), then the optimizer state as
+   * encodeSliceState writes it (libs/training slices.ts) over all of them.
+   */
+  replicaSnapshot(runId: string, version: number): string {
+    return `${this.run(runId)}:snapshot:${version}`;
+  }
+
+  /** The version of the newest replicated-step snapshot (decimal text); set after the snapshot itself. */
+  replicaSnapshotVersion(runId: string): string {
+    return `${this.run(runId)}:snapshot-version`;
+  }
+
   /** Result of an evaluation shard. */
   evaluation(runId: string, evalId: string, shard: number): string {
     return `${this.run(runId)}:eval:${evalId}:${shard}`;

@@ -76,16 +76,20 @@ export const RunConfigSchema = z
      */
     onNonFinite: z.enum(['fail', 'skip']).default('fail'),
     /**
-     * Sliced reduction (docs/deploy.md): with more than `sliceAbove` shards and `slices` > 1, workers
-     * sum and update contiguous parameter slices; the weights are the same bytes either way.
+     * How a step is reduced (docs/deploy.md "Step strategies"); the weights are the same bytes every way.
+     * `strategy`: "central" (the coordinator sums and updates), "sliced" (workers sum and update
+     * contiguous parameter slices, `slices` of them), "replicated" (every worker sums the shard
+     * gradients and updates its own copy), or "auto": sliced with more than `sliceAbove` shards and
+     * `slices` > 1, else central (slices.ts stepStrategyOf).
      */
     reduce: z
       .object({
+        strategy: z.enum(['auto', 'central', 'sliced', 'replicated']).default('auto'),
         slices: int.min(1, 'must be at least 1').max(256, 'must be at most 256').default(1),
         sliceAbove: int.min(0, 'must be at least 0').default(8),
       })
       .strict()
-      .default({ slices: 1, sliceAbove: 8 }),
+      .default({ strategy: 'auto', slices: 1, sliceAbove: 8 }),
     /**
      * Precision of the shard gradients through Redis: 'bfloat16' or 'float16' halve the bytes but
      * round each shard's gradient (deterministic for a fixed setting, not bitwise across settings).
@@ -99,6 +103,13 @@ export const RunConfigSchema = z
     }
     if (c.shards > c.batchSize) {
       ctx.addIssue({ code: 'custom', path: ['shards'], message: `must not exceed batchSize (${c.batchSize})` });
+    }
+    if (c.reduce.strategy === 'sliced' && c.reduce.slices < 2) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['reduce', 'slices'],
+        message: 'must be at least 2 with strategy "sliced"',
+      });
     }
     if (c.optimizer.clipNorm !== undefined && c.reduce.slices > 1) {
       ctx.addIssue({

@@ -19,9 +19,25 @@ export interface SliceRange {
   end: number;
 }
 
-/** True when a run's steps are reduced by slices (reduce.slices > 1 and more than sliceAbove shards). */
-export function slicingApplies(config: Pick<RunConfig, 'reduce' | 'shards'>): boolean {
-  return config.reduce.slices > 1 && config.shards > config.reduce.sliceAbove;
+/** How a run's steps are reduced (apps/coordinator/src/steps: one strategy a file). */
+export type StepStrategyName = 'central' | 'sliced' | 'replicated';
+
+type StrategyChoice = { shards: number; reduce: Omit<RunConfig['reduce'], 'strategy'> & { strategy?: string } };
+
+/**
+ * The run's step strategy: `reduce.strategy` when it names one; "auto" (or none) picks sliced with
+ * reduce.slices > 1 and more than sliceAbove shards, else central. Auto never picks replicated yet
+ * (docs/deploy.md "Step strategies" says why).
+ */
+export function stepStrategyOf(config: StrategyChoice): StepStrategyName {
+  const s = config.reduce.strategy;
+  if (s === 'central' || s === 'sliced' || s === 'replicated') return s;
+  return config.reduce.slices > 1 && config.shards > config.reduce.sliceAbove ? 'sliced' : 'central';
+}
+
+/** True when a run's steps are reduced by slices (stepStrategyOf). */
+export function slicingApplies(config: StrategyChoice): boolean {
+  return stepStrategyOf(config) === 'sliced';
 }
 
 /** Contiguous ranges covering [0, P), fixed by P and the slice count, aligned to SLICE_ALIGN floats; never empty. */

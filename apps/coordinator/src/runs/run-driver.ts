@@ -7,7 +7,7 @@ import {
   initialParams,
   MAX_SKIPPED_IN_A_ROW,
   NonFiniteError,
-  slicingApplies,
+  stepStrategyOf,
   type EvalPart,
   type Evaluation,
   type RunConfig,
@@ -15,6 +15,7 @@ import {
   type SplitName,
 } from '@nnq/training';
 import { CentralStep } from '../steps/central-step';
+import { ReplicatedStep } from '../steps/replicated-step';
 import { SlicedStep } from '../steps/sliced-step';
 import type { StepState, StepStrategy } from '../steps/step-strategy';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from './checkpoint';
@@ -28,7 +29,7 @@ const PROGRESS_EVERY_MS = 200;
 
 /**
  * Drives one run, step by synchronous step, with the run's step strategy (apps/coordinator/src/steps:
- * central or sliced; each publishes parameters t+1 before its step resolves). Evaluations and
+ * central, sliced or replicated; each makes parameters t+1 available before its step resolves). Evaluations and
  * checkpoints at their cadence, progress, the run's end. Stateless between steps except for what
  * a checkpoint holds, so a restarted coordinator resumes from its last checkpoint.
  */
@@ -37,7 +38,7 @@ export class RunDriver {
   private readonly abort = new AbortController();
   /** Steps skipped as non-finite in a row (MAX_SKIPPED_IN_A_ROW of them fail the run). */
   private skippedInARow = 0;
-  /** How the run's steps are computed: sliced reduction when the run config asks for it, else central. */
+  /** How the run's steps are computed: central, sliced or replicated (reduce.strategy, stepStrategyOf). */
   private readonly steps: StepStrategy;
   /** History entries of steps done since the record was last saved, and when that was. */
   private unsaved: HistoryEntry[] = [];
@@ -50,7 +51,7 @@ export class RunDriver {
     private readonly setup: RunSetup,
   ) {
     this.logger = new Logger(`Run ${record.id}`);
-    const Strategy = slicingApplies(config) ? SlicedStep : CentralStep;
+    const Strategy = { central: CentralStep, sliced: SlicedStep, replicated: ReplicatedStep }[stepStrategyOf(config)];
     this.steps = new Strategy(deps, record.id, config, setup, this.logger);
   }
 

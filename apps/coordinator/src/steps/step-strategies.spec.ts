@@ -1,10 +1,12 @@
 import { Logger } from '@nestjs/common';
 import { gradientJobId } from '@nnq/protocol';
 import { NonFiniteError, parseRunConfig, type RunConfig, type RunSetup } from '@nnq/training';
+import { ReplicaPastError, Replicas } from '@nnq/exchange';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { driveSteps, referenceSteps, SimCluster, type SimBehaviour } from '../../../../test/support/sim-worker';
 import type { DriverDeps } from '../runs/driver-deps';
 import { CentralStep } from './central-step';
+import { ReplicatedStep } from './replicated-step';
 import { SlicedStep } from './sliced-step';
 import type { StepStrategy } from './step-strategy';
 
@@ -52,6 +54,15 @@ const strategies: Strategy[] = [
     options: {},
     make: (...a) => new CentralStep(...a),
     phases: ['dispatch', 'wait', 'sum', 'optimizer', 'publish'],
+    reduceJobs: 0,
+  },
+  {
+    // a snapshot every 2 steps: replicas start from snapshots and the gradients kept since, within 6 steps
+    name: 'ReplicatedStep',
+    prefix: 'r',
+    options: { reduce: { strategy: 'replicated' } },
+    make: (...a) => new ReplicatedStep(...a, 2),
+    phases: ['dispatch', 'wait', 'publish', 'sum', 'optimizer'],
     reduceJobs: 0,
   },
   {
@@ -119,5 +130,58 @@ describe.each(strategies)('$name against simulated workers on a real Redis', (s)
     expect(run.outcomes).toHaveLength(2);
     const kept = await run.strategy.lastFiniteParams(2);
     expect(kept && bytes(kept).equals(bytes(run.params[1]))).toBe(true);
+  });
+});
+
+describe('ReplicatedStep: replicas that join late, and what Redis keeps', () => {
+  let cluster: SimCluster | undefined;
+  afterEach(async () => cluster?.close());
+  const conf = () => config({ reduce: { strategy: 'replicated' } });
+
+  it('a replica that joins after the run starts from the newest snapshot and the kept gradients, bitwise', async () => {
+    cluster = new SimCluster(inject('redisUrl'));
+    const c = conf();
+    // 5 steps, a snapshot every 2: the newest is version 4, step 4's gradients are kept
+    const run = await driveSteps(
+      cluster,
+      'j1',
+      c,
+      5,
+      (deps, setup) => new ReplicatedStep(deps, 'j1', c, setup, new Logger('j1'), 2),
+    );
+    expect(run.error).toBeUndefined();
+    const ref = referenceSteps(c, run.setup, run.initial, 5);
+    const { keys, redis } = cluster;
+    expect(await redis.get(keys.replicaSnapshotVersion('j1'))).toBe('4');
+    const grads = (await redis.keys(`${keys.prefix}:*:grad:*`)).map((k) => k.replace(/^.*:grad:/, '')).sort();
+    expect(grads).toEqual(['4:0', '4:1']);
+    expect(await redis.exists(keys.replicaSnapshot('j1', 2))).toBe(0);
+    // a new process: no replica yet
+    const joining = new Replicas(redis, keys);
+    let got: Float32Array | undefined;
+    const read = await joining.paramsAt('j1', 5, (p) => (got = p.slice()));
+    expect(bytes(got!).equals(bytes(ref.params[4]))).toBe(true);
+    // the snapshot (17 parameters and Adam's two slots, 8-byte header) and step 4's two shard gradients
+    expect(read).toBe(17 * 4 + 8 + 2 * 17 * 4 + 2 * (17 * 4 + 16));
+    // a version before the newest snapshot: that step is over
+    await expect(joining.paramsAt('j1', 3, () => undefined)).rejects.toBeInstanceOf(ReplicaPastError);
+  });
+
+  it('a replica that fell behind, and one ahead of a resumed coordinator, both give the same bytes', async () => {
+    cluster = new SimCluster(inject('redisUrl'));
+    const c = conf();
+    const make = (deps: DriverDeps, setup: RunSetup) => new ReplicatedStep(deps, 'j2', c, setup, new Logger('j2'), 2);
+    const run = await driveSteps(cluster, 'j2', c, 6, make);
+    expect(run.error).toBeUndefined();
+    const ref = referenceSteps(c, run.setup, run.initial, 6);
+    const behind = new Replicas(cluster.redis, cluster.keys);
+    let at6: Float32Array | undefined;
+    await behind.paramsAt('j2', 6, (p) => (at6 = p.slice()));
+    expect(bytes(at6!).equals(bytes(ref.params[5]))).toBe(true);
+    // a coordinator resumes from step 3 (a checkpoint): its snapshot is version 3; this replica holds 6
+    await run.strategy.init({ params: ref.params[2].slice(), state: ref.states[2] }, 3);
+    let at3: Float32Array | undefined;
+    await behind.paramsAt('j2', 3, (p) => (at3 = p.slice()));
+    expect(bytes(at3!).equals(bytes(ref.params[2]))).toBe(true);
   });
 });

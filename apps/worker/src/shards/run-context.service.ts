@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { KEYS, REDIS } from '@nnq/cluster';
 import { DatasetCache } from '@nnq/data';
+import { ReplicaNonFiniteError, ReplicaPastError, Replicas } from '@nnq/exchange';
 import { decodeFloat32Into, type KeySchema } from '@nnq/protocol';
 import { PermutationCache, RunManifestSchema, type RunManifest } from '@nnq/training';
 import type { Redis } from 'ioredis';
@@ -14,6 +15,8 @@ export interface RunContext {
   /** Parameters by version (the two newest), each in one of `slots`. */
   params: Map<number, Promise<ParamsSlot>>;
   slots: ParamsSlot[];
+  /** The run's steps are replicated: parameters come from this worker's replica (@nnq/exchange replica.ts). */
+  replicated: boolean;
 }
 
 /**
@@ -60,6 +63,7 @@ export class RunContextService implements OnApplicationShutdown {
   private readonly runs = new Map<string, Promise<RunContext>>();
   readonly datasets: DatasetCache;
   private readonly notices: ParamsNotices;
+  readonly replicas: Replicas;
   /** Bytes and seconds spent fetching parameters (for metrics). */
   onParamsFetched?: (bytes: number, seconds: number) => void;
 
@@ -69,6 +73,7 @@ export class RunContextService implements OnApplicationShutdown {
   ) {
     this.datasets = new DatasetCache(redis, keys.prefix, { maxBytes: 512 << 20 });
     this.notices = new ParamsNotices(redis, keys.paramsChannel());
+    this.replicas = new Replicas(redis, keys);
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -99,13 +104,19 @@ export class RunContextService implements OnApplicationShutdown {
         throw new Error(`run ${runId} ${name} split has ${out.length} rows, manifest says ${manifest.splitRows[name]}`);
       return out;
     };
-    const [train, validation, test] = await Promise.all([split('train'), split('validation'), split('test')]);
+    const [train, validation, test, replicated] = await Promise.all([
+      split('train'),
+      split('validation'),
+      split('test'),
+      this.replicas.replicated(runId),
+    ]);
     return {
       manifest,
       splits: { train, validation, test },
       perms: new PermutationCache(train.length, manifest.seed),
       params: new Map(),
       slots: [],
+      replicated,
     };
   }
 
@@ -134,19 +145,13 @@ export class RunContextService implements OnApplicationShutdown {
     for (;;) {
       const since = this.notices.mark();
       const started = process.hrtime.bigint();
-      const b = await this.redis.getBuffer(key);
+      // a replicated run has no parameters in Redis: its version says when the replica can make them
+      const b = ctx.replicated ? null : await this.redis.getBuffer(key);
       if (b) {
         const n = ctx.manifest.paramCount;
         if (b.byteLength !== n * 4)
           throw new Error(`parameters ${version} of run ${runId} have ${b.byteLength} bytes, expected ${n * 4}`);
-        // versions past the next one are left from before a coordinator resumed from an earlier
-        // checkpoint: they would keep the current ones out of the cache (it keeps the newest)
-        for (const k of [...ctx.params.keys()]) if (k > version + 1) ctx.params.delete(k);
-        // a slot no cached version holds (this version's key is in the map already, the one it
-        // replaced is gone): the map holds two keys, so a run has three slots at most
-        let slot = ctx.slots.find((s) => !ctx.params.has(s.version));
-        if (!slot) ctx.slots.push((slot = { version, values: new Float32Array(n) }));
-        slot.version = version;
+        const slot = this.slot(ctx, version);
         decodeFloat32Into(b, slot.values);
         this.onParamsFetched?.(b.byteLength, Number(process.hrtime.bigint() - started) / 1e9);
         return slot;
@@ -160,6 +165,7 @@ export class RunContextService implements OnApplicationShutdown {
       if (published === null) throw new MissingStateError(`run ${runId} has no parameters of version ${version}`);
       const V = Number(published);
       if (V > version) throw new StepPastError(`step ${version} of run ${runId} is over (parameters ${V} are out)`);
+      if (V === version && ctx.replicated) return this.replicaParams(ctx, version, started);
       if (V === version) continue; // published between the two reads
       if (V < version - 1)
         throw new ParamsNotReadyError(
@@ -178,6 +184,39 @@ export class RunContextService implements OnApplicationShutdown {
         );
       await this.notices.next(runId, version, Math.min(left, PARAMS_POLL_MS), since);
     }
+  }
+
+  /**
+   * A slot for parameters `version`: one no cached version holds (this version's key is in the map
+   * already, the one it replaced is gone): the map holds two keys, so a run has three slots at most.
+   */
+  private slot(ctx: RunContext, version: number): ParamsSlot {
+    // versions past the next one are left from before a coordinator resumed from an earlier
+    // checkpoint: they would keep the current ones out of the cache (it keeps the newest)
+    for (const k of [...ctx.params.keys()]) if (k > version + 1) ctx.params.delete(k);
+    let slot = ctx.slots.find((s) => !ctx.params.has(s.version));
+    if (!slot) ctx.slots.push((slot = { version, values: new Float32Array(ctx.manifest.paramCount) }));
+    slot.version = version;
+    return slot;
+  }
+
+  /**
+   * Parameters `version` of a replicated run from this worker's replica (step version-1's
+   * gradients are all written). A non-finite step under "fail" parks the job until its run ends.
+   */
+  private async replicaParams(ctx: RunContext, version: number, started: bigint): Promise<ParamsSlot> {
+    const runId = ctx.manifest.runId;
+    let slot: ParamsSlot | undefined;
+    try {
+      const bytes = await this.replicas.paramsAt(runId, version, (p) => (slot = this.slot(ctx, version)).values.set(p));
+      this.onParamsFetched?.(bytes, Number(process.hrtime.bigint() - started) / 1e9);
+    } catch (err) {
+      if (err instanceof ReplicaPastError) throw new StepPastError(err.message);
+      if (err instanceof ReplicaNonFiniteError)
+        throw new ParamsNotReadyError(err.message, RESUME_DELAY_MS, runId, version);
+      throw err;
+    }
+    return slot!;
   }
 }
 

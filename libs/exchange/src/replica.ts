@@ -1,0 +1,196 @@
+import { createOptimizerState, flatMask, paramLayout, type OptimizerState } from '@nnq/nn';
+import { decodeFloat32Into, decodeShardResult, encodeFloat32, type KeySchema } from '@nnq/protocol';
+import {
+  decodeSliceState,
+  encodeSliceState,
+  parseRunConfig,
+  ShardSum,
+  StepUndo,
+  stepStrategyOf,
+  updateStep,
+  type RunConfig,
+} from '@nnq/training';
+import type { Redis } from 'ioredis';
+
+/**
+ * The replica of a replicated step (docs/deploy.md "Step strategies"): a worker's own copy of a
+ * run's parameters and optimizer state. Parameters v+1 are parameters v with step v's update:
+ * the shard gradients of step v read from Redis, summed in shard order by ShardSum and applied by
+ * updateStep, the code and order of the coordinator's central step, so every replica holds the
+ * same bytes. A replica that is new, restarted or behind starts from the newest snapshot the
+ * coordinator published (every SNAPSHOT_EVERY steps) and applies the gradients kept since.
+ */
+
+/** A replicated run's coordinator publishes a snapshot every this many steps and keeps the gradients since. */
+export const SNAPSHOT_EVERY = 16;
+
+/** Parameters older than the newest snapshot: the step they are for is over. */
+export class ReplicaPastError extends Error {}
+
+/** A step's update was non-finite under `onNonFinite: "fail"`: the run fails; its replicas go no further. */
+export class ReplicaNonFiniteError extends Error {}
+
+/** Snapshot bytes: parameters (float32 LE) then the optimizer state over all of them (encodeSliceState). */
+export function encodeSnapshot(config: RunConfig, params: Float32Array, state: OptimizerState): Buffer {
+  return Buffer.concat([encodeFloat32(params), encodeSliceState(state, config.optimizer, 0, params.length)]);
+}
+
+/** Read encodeSnapshot's bytes into `params` and `state` (sizes checked). */
+export function decodeSnapshotInto(
+  config: RunConfig,
+  bytes: Buffer,
+  params: Float32Array,
+  state: OptimizerState,
+): void {
+  const at = params.length * 4;
+  if (bytes.byteLength < at) throw new RangeError(`snapshot has ${bytes.byteLength} bytes, fewer than its parameters`);
+  decodeFloat32Into(bytes.subarray(0, at), params);
+  decodeSliceState(bytes.subarray(at), config.optimizer, params.length, { state, offset: 0 });
+}
+
+interface RunReplica {
+  runId: string;
+  config: RunConfig;
+  replicated: boolean;
+  mask: Float32Array | null;
+  paramCount: number;
+  /** The version held; -1: none (start from a snapshot). */
+  version: number;
+  params?: Float32Array;
+  state?: OptimizerState;
+  sum?: Float32Array;
+  undo: StepUndo | null;
+  /** Advances one after another. */
+  chain: Promise<unknown>;
+}
+
+/** How often a replica re-reads the newest snapshot when the gradients it needs were deleted meanwhile. */
+const ATTEMPTS = 4;
+
+/** The replicas of one process: one per replicated run (the newest few runs). */
+export class Replicas {
+  private readonly runs = new Map<string, Promise<RunReplica | null>>();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: KeySchema,
+    private readonly maxRuns = 4,
+  ) {}
+
+  /** Whether the run's steps are replicated (its config as the coordinator stored it; read once). */
+  async replicated(runId: string): Promise<boolean> {
+    return (await this.replica(runId))?.replicated ?? false;
+  }
+
+  /**
+   * Bring the run's replica to parameters `version` and hand them to `use`, synchronously, before
+   * any other advance of the replica (copy them there). Resolves with the bytes read from Redis.
+   * Callers first check that step version-1's gradients are all written (the run's version).
+   */
+  async paramsAt(runId: string, version: number, use: (params: Float32Array) => void): Promise<number> {
+    const r = await this.replica(runId);
+    if (!r?.replicated) throw new Error(`run ${runId} does not replicate its steps`);
+    const run = r.chain.then(async () => {
+      const bytes = await this.advance(r, version);
+      use(r.params!);
+      return bytes;
+    });
+    r.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Forget a run (it ended). */
+  drop(runId: string): void {
+    this.runs.delete(runId);
+  }
+
+  private replica(runId: string): Promise<RunReplica | null> {
+    let r = this.runs.get(runId);
+    if (!r) {
+      r = this.load(runId);
+      r.catch(() => this.runs.delete(runId));
+      this.runs.set(runId, r);
+      while (this.runs.size > this.maxRuns) this.runs.delete(this.runs.keys().next().value!);
+    }
+    return r;
+  }
+
+  private async load(runId: string): Promise<RunReplica | null> {
+    // a run without a stored config is none a coordinator drives: it does not replicate
+    const raw = await this.redis.get(this.keys.runConfig(runId));
+    if (!raw) return null;
+    const config = parseRunConfig(JSON.parse(raw));
+    const layout = paramLayout(config.model);
+    return {
+      runId,
+      config,
+      replicated: stepStrategyOf(config) === 'replicated',
+      mask: flatMask(config.model, layout),
+      paramCount: layout.size,
+      version: -1,
+      undo: config.onNonFinite === 'skip' ? new StepUndo() : null,
+      chain: Promise.resolve(),
+    };
+  }
+
+  /** Apply the kept gradients from the replica's version (or the newest snapshot) up to `version`. */
+  private async advance(r: RunReplica, version: number): Promise<number> {
+    let bytes = 0;
+    for (let attempt = 0; r.version !== version; attempt++) {
+      if (attempt >= ATTEMPTS) throw new Error(`run ${r.runId}: the gradients up to version ${version} are gone`);
+      // behind by more than a step, ahead (a coordinator resumed from an earlier checkpoint), or
+      // gradients gone after the last attempt: start again from the newest snapshot
+      if (r.version < 0 || r.version > version || r.version < version - 1 || attempt > 0)
+        bytes += await this.fromSnapshot(r, version);
+      while (r.version >= 0 && r.version < version) {
+        const read = await this.applyStep(r, r.version);
+        if (read === 0) break; // a gradient is gone: snapshot again
+        bytes += read;
+      }
+    }
+    return bytes;
+  }
+
+  /** Load the newest snapshot when it is newer than the replica (or the replica is past `version`). */
+  private async fromSnapshot(r: RunReplica, version: number): Promise<number> {
+    const published = await this.redis.get(this.keys.replicaSnapshotVersion(r.runId));
+    if (published === null) throw new Error(`run ${r.runId} has no snapshot`);
+    const s = Number(published);
+    if (s > version) throw new ReplicaPastError(`version ${version} of run ${r.runId} is older than its snapshot ${s}`);
+    if (r.version >= s && r.version <= version) return 0; // the gradients from here are newer than the snapshot
+    const blob = await this.redis.getBuffer(this.keys.replicaSnapshot(r.runId, s));
+    if (!blob) return 0; // replaced meanwhile: the next attempt reads the newer one
+    r.params ??= new Float32Array(r.paramCount);
+    r.state ??= createOptimizerState(r.config.optimizer, r.paramCount);
+    decodeSnapshotInto(r.config, blob, r.params, r.state);
+    r.version = s;
+    return blob.byteLength;
+  }
+
+  /** Step t's update from its shard gradients; 0 when one is not in Redis (any more). */
+  private async applyStep(r: RunReplica, t: number): Promise<number> {
+    const { shards, gradientTransfer } = r.config;
+    const pipe = this.redis.pipeline();
+    for (let s = 0; s < shards; s++) pipe.getBuffer(this.keys.gradient(r.runId, t, s));
+    const blobs = ((await pipe.exec()) ?? []).map(([err, b]) => {
+      if (err) throw err;
+      return b as Buffer | null;
+    });
+    if (blobs.length !== shards || blobs.some((b) => !b)) return 0;
+    const sum = new ShardSum(shards, (r.sum ??= new Float32Array(r.paramCount)));
+    let bytes = 0;
+    for (const b of blobs) {
+      sum.add(decodeShardResult(b!, r.paramCount, gradientTransfer));
+      bytes += b!.byteLength;
+    }
+    // the epoch only labels the record, which a replica does not keep
+    const at = { t, epoch: 0 };
+    const { nonFinite } = updateStep(r.config, r.params!, sum.result(), r.state!, at, r.mask, r.undo);
+    if (nonFinite && r.config.onNonFinite === 'fail') {
+      r.version = -1; // the update may have left its mark: start from a snapshot if ever asked again
+      throw new ReplicaNonFiniteError(`step ${t} of run ${r.runId} is non-finite (${nonFinite}): the run fails`);
+    }
+    r.version = t + 1;
+    return bytes;
+  }
+}
