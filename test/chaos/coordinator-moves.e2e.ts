@@ -84,6 +84,7 @@ describe('a coordinator that moves', () => {
     await until(async () => (await step()) >= 4, 90_000, 'the run past its first checkpoint');
     expect((await runSeries(cluster.base)).length).toBeGreaterThan(0);
     let kills = 0;
+    const resumedAt: number[] = [];
     while (kills < 4) {
       const at = await step();
       if (at >= 66) break;
@@ -93,8 +94,12 @@ describe('a coordinator that moves', () => {
       kills++;
       // another machine: nothing of the last coordinator's disk, only Redis
       await cluster.startCoordinator({ NNQ_DATA_DIR: freshDir() });
+      // from a checkpoint the new coordinator found in Redis, not from step 0
+      const resumed = new RegExp(String.raw`\[Run ${run.id}\] resuming from the checkpoint of step (\d+)`);
+      resumedAt.push(Number((await cluster.coordinator!.waitFor(resumed, 60_000))[1]));
     }
     expect(kills).toBe(4);
+    expect(resumedAt.every((s) => s >= 3 && s % 3 === 0)).toBe(true);
 
     const done = await waitForRun(cluster.base, run.id, 240_000);
     expect([done.state, done.error]).toEqual(['completed', undefined]);
