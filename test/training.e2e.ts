@@ -30,13 +30,16 @@ describe('synchronous training on a cluster of worker processes', () => {
 
   afterAll(() => cluster.stop());
 
+  // each step strategy (the default picks central here; replicated: every worker updates its own copy)
   it.each([1, 2, 3])('gives the in-process weights bit for bit with %i worker(s)', async (n) => {
     while (workers.length < n) await addWorker();
-    const run = await submitRun(base, equivalence);
-    const done = await waitForRun(base, run.id);
-    expect(done.state).toBe('completed');
-    trained[`cluster${n}`] = await modelParams(base, run.id);
+    const replicated = { ...equivalence, name: 'equivalence-replicated', reduce: { strategy: 'replicated' } };
+    const runs = await Promise.all([submitRun(base, equivalence), submitRun(base, replicated)]);
+    const done = await Promise.all(runs.map((r) => waitForRun(base, r.id)));
+    expect(done.map((d) => d.state)).toEqual(['completed', 'completed']);
+    trained[`cluster${n}`] = await modelParams(base, runs[0].id);
     expect(trained[`cluster${n}`].equals(trained.local)).toBe(true);
+    expect((await modelParams(base, runs[1].id)).equals(trained.local)).toBe(true);
   });
 
   it('trains XOR and two spirals to their targets on two workers', async () => {
