@@ -110,7 +110,7 @@ describe('hyperparameter sweeps on the shared worker pool', () => {
     const model = await fetch(`${cluster.base}/sweeps/${sweep.id}/model`);
     expect(model.status).toBe(200);
     const m = readModel(new Uint8Array(await model.arrayBuffer()));
-    expect(m.spec.layers[0].units).toBe(done.leaderboard[0].params['model.layers[0].units']);
+    expect(m.spec.layers[0]).toMatchObject({ units: done.leaderboard[0].params['model.layers[0].units'] });
     const list = await getJson<Array<{ id: string; state: string }>>(`${cluster.base}/sweeps`);
     expect(list).toEqual(expect.arrayContaining([expect.objectContaining({ id: sweep.id, state: 'completed' })]));
   }, 300_000);

@@ -7,6 +7,7 @@
 import {
   ACTIVATIONS,
   createRng,
+  outputUnits,
   parseSpec,
   type Activation,
   type Loss,
@@ -83,7 +84,7 @@ export const randomCase: fc.Arbitrary<RandomCase> = fc.record({
 
 /** Inputs and targets fitting the loss, in float32: one-hot rows, 0/1 labels or real targets. */
 export function randomBatch(spec: NetworkSpec, batch: number, rng: Rng): { x: Float32Array; y: Float32Array } {
-  const K = spec.layers[spec.layers.length - 1].units;
+  const K = outputUnits(spec);
   const x = Float32Array.from({ length: batch * spec.inputSize }, () => rng.normal());
   const y = new Float32Array(batch * K);
   for (let r = 0; r < batch; r++) {
@@ -100,7 +101,7 @@ export function randomBatch(spec: NetworkSpec, batch: number, rng: Rng): { x: Fl
  * softmax, [0,1] for sigmoid, so a gradient check also sees targets that are not one-hot.
  */
 export function randomData(spec: NetworkSpec, batch: number, rng: Rng): { x: Float64Array; y: Float64Array } {
-  const K = spec.layers[spec.layers.length - 1].units;
+  const K = outputUnits(spec);
   const x = Float64Array.from({ length: batch * spec.inputSize }, () => rng.normal());
   const y = new Float64Array(batch * K);
   for (let r = 0; r < batch; r++) {

@@ -1,4 +1,4 @@
-import { createRng, initParams, parseSpec, type NetworkSpecInput } from '@nnq/nn';
+import { createRng, initParams, paramLayout, parseSpec, type NetworkSpecInput } from '@nnq/nn';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -43,7 +43,7 @@ function setup(name: string) {
   const spec = parseSpec(SPECS[name]);
   const rng = createRng(99);
   const params = initParams(spec, rng);
-  const K = spec.layers[spec.layers.length - 1].units;
+  const K = paramLayout(spec).widths[spec.layers.length];
   const x = Float32Array.from({ length: BATCH * spec.inputSize }, () => rng.normal());
   const y = Float32Array.from({ length: BATCH * K }, () => rng.int(2));
   return { spec, params, x, y };

@@ -1,4 +1,4 @@
-import type { NetworkSpec, ParamLayout } from '@nnq/nn';
+import { activationOf, isDense, type NetworkSpec, type ParamLayout } from '@nnq/nn';
 import { emitActivation, type EmittedActivation } from './activations';
 import type { GraphBuilder } from './graph';
 
@@ -46,7 +46,7 @@ export function emitForward(
     const b = params.bias(n);
     // a(n) = x(n) W(n) + b(n)
     const an = b ? g.op('Gemm', [xn, w, b]) : g.op('MatMul', [xn, w]);
-    const f = emitActivation(g, spec.layers[n - 1].activation, an, l.units);
+    const f = emitActivation(g, activationOf(spec.layers[n - 1]), an, l.units);
     x.push(xn);
     a.push(an);
     h.push(f.h);
@@ -58,9 +58,9 @@ export function emitForward(
 
 /** The mask of layer n as a flat [fanIn * units] Float32Array of 0/1, or null. */
 export function maskOf(spec: NetworkSpec, n: number): Float32Array | null {
-  const mask = spec.layers[n - 1].mask;
-  if (!mask) return null;
-  const units = spec.layers[n - 1].units;
+  const layer = spec.layers[n - 1];
+  if (!isDense(layer) || !layer.mask) return null;
+  const { mask, units } = layer;
   const m = new Float32Array(mask.length * units);
   mask.forEach((row, i) => row.forEach((v, k) => (m[i * units + k] = v)));
   return m;

@@ -95,7 +95,7 @@ describe('compileTrainingStep: random specs against libs/nn', () => {
 });
 
 describe('compileTrainingStep: masks', () => {
-  const masked = specArb.filter((s) => s.layers.some((l) => l.mask?.some((row) => row.includes(0))));
+  const masked = specArb.filter((s) => s.layers.some((l) => 'mask' in l && l.mask?.some((row) => row.includes(0))));
 
   it('ignores the weights under a mask: the loss and gradient of zeroed ones, and exactly 0 there', async () => {
     for (const spec of fc.sample(masked, { numRuns: 25, seed: 13 })) {

@@ -1,4 +1,6 @@
 export * from './spec';
+export * from './shapes';
+export * from './model-summary';
 export * from './layout';
 export * from './rng';
 export * from './activations';

@@ -1,6 +1,6 @@
 import { flatMask, paramLayout } from './layout';
 import type { Rng } from './rng';
-import type { Activation, DenseLayer, NetworkSpec } from './spec';
+import type { Activation, Conv2dLayer, DenseLayer, NetworkSpec } from './spec';
 
 /**
  * Kernel initializers (biases always start at 0; masked kernel entries are written as exactly 0):
@@ -10,14 +10,14 @@ import type { Activation, DenseLayer, NetworkSpec } from './spec';
  *   glorot_uniform  w ~ U(-sqrt(6 / (fanIn + fanOut)), +sqrt(6 / (fanIn + fanOut)))
  *   zeros           w = 0
  * The normals are plain (not truncated as in Keras). fanIn counts every row of the kernel, masked
- * or not. One draw per kernel entry in flat order, masked or not, so the stream does not depend
+ * or not; a conv kernel [kh, kw, cin, filters] has fanIn kh * kw * cin and fanOut kh * kw * filters. One draw per kernel entry in flat order, masked or not, so the stream does not depend
  * on the mask.
  */
 export const INIT_SCHEMES = ['he_normal', 'he_uniform', 'glorot_normal', 'glorot_uniform', 'zeros'] as const;
 export type InitScheme = (typeof INIT_SCHEMES)[number];
 
-/** A scheme for every layer, or a choice per layer (n is the lecture's 1-based index). */
-export type InitChoice = InitScheme | ((n: number, layer: DenseLayer) => InitScheme);
+/** A scheme for every layer, or a choice per layer with a kernel (n is the lecture's 1-based index). */
+export type InitChoice = InitScheme | ((n: number, layer: DenseLayer | Conv2dLayer) => InitScheme);
 
 const HE_FAMILY: readonly Activation[] = ['relu', 'leaky_relu', 'elu', 'gelu'];
 
@@ -33,9 +33,12 @@ export function initParams(spec: NetworkSpec, rng: Rng, scheme?: InitChoice): Fl
   const mask = flatMask(spec, layout);
   for (const l of layout.layers) {
     const layer = spec.layers[l.index - 1];
+    if (!('activation' in layer)) continue; // pooling and flatten: no parameters
     const s = typeof scheme === 'function' ? scheme(l.index, layer) : (scheme ?? defaultScheme(layer.activation));
     if (!INIT_SCHEMES.includes(s)) throw new RangeError(`layers[${l.index - 1}]: unknown initializer ${String(s)}`);
-    const draw = sampler(s, l.fanIn, l.units, rng);
+    // a conv kernel's fan-in is kh * kw * cin (its rows), its fan-out kh * kw * filters (Keras)
+    const fanOut = l.window ? l.window.kh * l.window.kw * l.units : l.units;
+    const draw = sampler(s, l.fanIn, fanOut, rng);
     for (let i = l.kernelOffset; i < l.kernelOffset + l.kernelSize; i++) {
       const w = draw();
       params[i] = mask && mask[i] === 0 ? 0 : w;

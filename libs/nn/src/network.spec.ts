@@ -3,7 +3,7 @@ import { initParams } from './init';
 import { paramLayout } from './layout';
 import { forward, forward64, forwardTrace, lossAndGrad, lossAndGrad64 } from './network';
 import { createRng } from './rng';
-import { parseSpec, type NetworkSpec } from './spec';
+import { outputUnits, parseSpec, type NetworkSpec } from './spec';
 import { XOR_PARAMS, XOR_SPEC, XOR_X, XOR_Y } from '../../../test/support/xor';
 
 // The lecture's XOR network: h = relu(X W + c), out = h w + b
@@ -22,7 +22,7 @@ function gradientDescent(
   lr: number,
   steps: number,
 ) {
-  const batch = y.length / spec.layers[spec.layers.length - 1].units;
+  const batch = y.length / outputUnits(spec);
   const grad = new Float64Array(p.length);
   let loss = Infinity;
   for (let t = 0; t < steps; t++) {

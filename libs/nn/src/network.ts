@@ -2,7 +2,7 @@ import { backwardActivation, forwardActivation, type Vec } from './activations';
 import { flatMask, paramLayout, type LayerLayout, type ParamLayout } from './layout';
 import { lossAndDelta } from './losses';
 import { matmulAdd, matmulAddTransA, matmulAddTransB } from './matmul';
-import type { NetworkSpec } from './spec';
+import { activationOf, outputUnits, type NetworkSpec } from './spec';
 
 /**
  * The reference forward and backward pass (the lecture's delta recursion), batched.
@@ -63,6 +63,8 @@ export class Network {
     capacity = 1,
   ) {
     this.layout = paramLayout(spec);
+    const other = this.layout.layers.find((l) => l.kind !== 'dense');
+    if (other) throw new RangeError(`layers[${other.index - 1}]: ${other.kind} is not computed by libs/nn yet`);
     this.w = new Float64Array(this.layout.size);
     this.g = new Float64Array(this.layout.size);
     this.mask = flatMask(spec, this.layout);
@@ -120,10 +122,9 @@ export class Network {
     copyInto(this.y, y, batch * K, 'targets');
 
     // delta(L) = dJ/da(L), from the loss
-    const out = this.spec.layers[L - 1];
     const { loss, correct } = lossAndDelta(
       this.spec.loss,
-      out.activation,
+      activationOf(this.spec.layers[L - 1]),
       this.a[L],
       this.h[L],
       this.y,
@@ -139,7 +140,7 @@ export class Network {
       const l = layers[n - 1];
       const delta = this.gh[n];
       // delta_k(n) = f'(a_k(n)) * dJ/dh_k(n)   (the output layer's delta came from the loss)
-      if (n < L) backwardActivation(this.spec.layers[n - 1].activation, this.a[n], this.h[n], delta, batch, l.units);
+      if (n < L) backwardActivation(activationOf(this.spec.layers[n - 1]), this.a[n], this.h[n], delta, batch, l.units);
       // dJ/dw_ik(n) = sum over samples of x_i(n) delta_k(n)
       matmulAddTransA(
         this.x[n],
@@ -222,7 +223,7 @@ export class Network {
       }
       matmulAdd(xn, this.w.subarray(l.kernelOffset, l.kernelOffset + l.kernelSize), a, batch, l.fanIn, l.units);
       // h(n) = f(a(n))
-      forwardActivation(this.spec.layers[n - 1].activation, a, this.h[n], batch, l.units);
+      forwardActivation(activationOf(this.spec.layers[n - 1]), a, this.h[n], batch, l.units);
     }
   }
 
@@ -268,7 +269,7 @@ export function networkFor(spec: NetworkSpec): Network {
 }
 
 function outUnits(spec: NetworkSpec): number {
-  return spec.layers[spec.layers.length - 1].units;
+  return outputUnits(spec);
 }
 
 /** h(L) for a batch of inputs x [batch, inputSize]; returns [batch, outUnits]. */

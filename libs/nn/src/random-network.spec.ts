@@ -1,13 +1,16 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { randomCase, specArb } from '../../../test/support/random-network';
-import { ACTIVATIONS } from './spec';
+import { ACTIVATIONS, activationOf, isDense } from './spec';
 
 describe('specArb: the random networks of the property tests (test/support/random-network.ts)', () => {
   it('gives every softmax layer at least 2 units (one unit is a constant with a zero gradient)', () => {
-    const softmaxUnits = fc
-      .sample(randomCase, { numRuns: 500, seed: 3 })
-      .flatMap(({ spec }) => spec.layers.filter((l) => l.activation === 'softmax').map((l) => l.units));
+    const softmaxUnits = fc.sample(randomCase, { numRuns: 500, seed: 3 }).flatMap(({ spec }) =>
+      spec.layers
+        .filter(isDense)
+        .filter((l) => l.activation === 'softmax')
+        .map((l) => l.units),
+    );
     expect(softmaxUnits.length).toBeGreaterThan(50);
     expect(Math.min(...softmaxUnits)).toBeGreaterThanOrEqual(2);
     expect(softmaxUnits).toContain(3);
@@ -16,10 +19,10 @@ describe('specArb: the random networks of the property tests (test/support/rando
   it('covers every activation and loss, both skips and masks (the generator is not lopsided)', () => {
     const seen = new Set<string>();
     fc.sample(specArb, { numRuns: 300, seed: 1 }).forEach((s) => {
-      s.layers.forEach((l) => seen.add(l.activation));
+      s.layers.forEach((l) => seen.add(activationOf(l)));
       seen.add(s.loss);
       s.skips.forEach((k) => seen.add(k.mode));
-      if (s.layers.some((l) => l.mask)) seen.add('mask');
+      if (s.layers.some((l) => isDense(l) && l.mask)) seen.add('mask');
     });
     for (const k of [
       ...ACTIVATIONS,

@@ -23,7 +23,7 @@ describe('spec: every malformed spec is refused, naming the field', () => {
     ['a number', 42, /\(root\): Invalid input: expected object, received number/],
     ['null', null, /\(root\): Invalid input: expected object, received null/],
     ['an array', [], /\(root\): Invalid input: expected object, received array/],
-    ['a missing inputSize', { layers: [out1], loss: 'mse' }, /inputSize: Invalid input: expected number/],
+    ['a missing inputSize', { layers: [out1], loss: 'mse' }, /inputSize: give inputSize, or inputShape \[height/],
     ['zero inputs', { ...ok, inputSize: 0 }, /inputSize: must be at least 1/],
     [
       'an unknown activation',

@@ -1,13 +1,17 @@
 import { z } from 'zod';
+import { inferShapes } from './layer-shapes';
 import { formatIssues, ProblemsError } from './problems';
+import { formatShape, shapeSize, type Shape } from './shapes';
 
 /**
  * Network spec: plain JSON describing a feed-forward network.
  *
- * Layers are numbered as in the lecture: h(0) is the input, dense layers are 1..L, h(L) is the
- * output. Dense layer n computes h(n) = f(n)(W(n)^T x(n) + b(n)) where x(n) is h(n-1), or, when a
- * skip connection ends at n, h(n-1) concatenated with / added to h(from).
- * Kernel W(n) has shape [fanIn, units] (Keras' `kernel`), stored row-major.
+ * Layers are numbered as in the lecture: h(0) is the input, layers are 1..L (pooling and flatten
+ * layers count too), h(L) is the output. Dense layer n computes h(n) = f(n)(W(n)^T x(n) + b(n))
+ * where x(n) is h(n-1), or, when a skip connection ends at n, h(n-1) concatenated with / added to
+ * h(from). Kernel W(n) has shape [fanIn, units] (Keras' `kernel`), stored row-major.
+ * conv2d, maxPool2d, avgPool2d and flatten take a 3-D input [height, width, channels] (Keras words
+ * and shape rules: shapes.ts); the output layer is dense.
  */
 
 export const ACTIVATIONS = [
@@ -44,6 +48,8 @@ const positiveInt = z
 
 export const DenseLayerSchema = z
   .object({
+    /** Optional: a layer without `kind` is dense (every spec written before conv layers existed). */
+    kind: z.literal('dense').optional(),
     units: positiveInt,
     activation: z.enum(ACTIVATIONS),
     useBias: z.boolean().default(true),
@@ -52,127 +58,184 @@ export const DenseLayerSchema = z
   })
   .strict();
 
+/** Window sides (kernel, pool, strides) are bounded like the input's sides. */
+const side = positiveInt;
+const sides = z.union([side, z.tuple([side, side])], {
+  error: 'must be a positive integer n (n x n) or [height, width]',
+});
+const padding = z.enum(['valid', 'same']);
+
+/** Only dense layers take a mask: a conv layer's connections are fixed by its kernel window. */
+const noMask = (what: string) => (issue: z.core.$ZodRawIssue) =>
+  issue.code === 'unrecognized_keys' && (issue.keys as string[]).includes('mask')
+    ? `a mask applies to dense layers only, not to ${what} (its connections are its window)`
+    : undefined;
+
+/** h(n) = f(conv(x(n), kernel) + bias), kernel [kh, kw, cin, filters] (Keras HWIO). */
+export const Conv2dLayerSchema = z.strictObject(
+  {
+    kind: z.literal('conv2d'),
+    filters: positiveInt,
+    kernelSize: sides,
+    /** Default 1. */
+    strides: sides.optional(),
+    padding: padding.default('valid'),
+    activation: z.enum(ACTIVATIONS),
+    useBias: z.boolean().default(true),
+  },
+  { error: noMask('conv2d') },
+);
+
+/** Max or average over each window of each channel; no parameters. */
+export const Pool2dLayerSchema = z.strictObject(
+  {
+    kind: z.enum(['maxPool2d', 'avgPool2d']),
+    poolSize: sides,
+    /** Default poolSize. */
+    strides: sides.optional(),
+    padding: padding.default('valid'),
+  },
+  { error: noMask('pooling') },
+);
+
+/** [h, w, c] -> [h * w * c] in NHWC order (the stored order already): no parameters. */
+export const FlattenLayerSchema = z.strictObject({ kind: z.literal('flatten') }, { error: noMask('flatten') });
+
+export const LAYER_KINDS = ['dense', 'conv2d', 'maxPool2d', 'avgPool2d', 'flatten'] as const;
+export type LayerKind = (typeof LAYER_KINDS)[number];
+
+export const LayerSchema = z.discriminatedUnion(
+  'kind',
+  [DenseLayerSchema, Conv2dLayerSchema, Pool2dLayerSchema, FlattenLayerSchema],
+  {
+    error: (issue) =>
+      issue.code === 'invalid_union' ? `kind must be one of ${LAYER_KINDS.join(', ')} (absent: dense)` : undefined,
+  },
+);
+
 export const SkipSchema = z
   .object({
     /** Source layer index (0 = input). */
     from: z.number().int('must be an integer').min(0, 'must be at least 0'),
-    /** Target dense layer index; the lecture's skip goes from n to n+2. */
+    /** Target layer index; the lecture's skip goes from n to n+2. */
     to: z.number().int('must be an integer').min(2, 'must be at least 2'),
-    /** concat: x(to) = [h(to-1), h(from)]; add: x(to) = h(to-1) + h(from) (equal sizes). */
+    /**
+     * concat: x(to) = [h(to-1), h(from)] (1-D sources into a dense layer);
+     * add: x(to) = h(to-1) + h(from) (equal shapes).
+     */
     mode: z.enum(['concat', 'add']),
   })
   .strict();
 
 const NetworkSpecBase = z
   .object({
-    inputSize: positiveInt,
-    layers: z
-      .array(DenseLayerSchema)
-      .min(1, 'must hold at least one dense layer')
-      .max(64, 'must hold at most 64 layers'),
+    /** Features per sample (1-D input); give this or inputShape. */
+    inputSize: positiveInt.optional(),
+    /** [height, width, channels] (channels last) of an image input; give this or inputSize. */
+    inputShape: z.tuple([positiveInt, positiveInt, positiveInt]).optional(),
+    layers: z.array(LayerSchema).min(1, 'must hold at least one dense layer').max(64, 'must hold at most 64 layers'),
     skips: z.array(SkipSchema).default([]),
     loss: z.enum(LOSSES),
   })
   .strict();
 
+/** Most input values per sample (inputSize, or the product of inputShape). */
+const MAX_INPUT = 1 << 20;
+
 export const NetworkSpecSchema = NetworkSpecBase.superRefine((spec, ctx) => {
+  const problem = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
   const L = spec.layers.length;
   if (L === 0) return; // already reported by layers.min; the checks below need an output layer
-  const sizes = [spec.inputSize, ...spec.layers.map((l) => l.units)];
+  const input = inputShapeOf(spec);
+  if (typeof input === 'string') return problem(['inputSize'], input);
   const skipInto = new Map<number, number>();
   spec.skips.forEach((s, i) => {
-    if (s.to > L) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['skips', i, 'to'],
-        message: `skip to missing layer ${s.to} (the network has layers 1..${L})`,
-      });
-      return;
-    }
+    if (s.to > L) return problem(['skips', i, 'to'], `skip to missing layer ${s.to} (the network has layers 1..${L})`);
     if (s.to !== s.from + 2) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['skips', i, 'to'],
-        message: `skip must go from layer n to n+2 (got from ${s.from} to ${s.to})`,
-      });
-      return;
+      return problem(['skips', i, 'to'], `skip must go from layer n to n+2 (got from ${s.from} to ${s.to})`);
     }
-    if (skipInto.has(s.to)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['skips', i, 'to'],
-        message: `layer ${s.to} already receives skip ${skipInto.get(s.to)}`,
-      });
-      return;
-    }
+    if (skipInto.has(s.to))
+      return problem(['skips', i, 'to'], `layer ${s.to} already receives skip ${skipInto.get(s.to)}`);
     skipInto.set(s.to, i);
-    // an add skip sums h(from) into the input of layer `to`, which is h(to - 1)
-    const into = s.to - 1;
-    if (s.mode === 'add' && sizes[s.from] !== sizes[into]) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['skips', i, 'mode'],
-        message: `add needs equal sizes: h(${s.from}) has ${sizes[s.from]} units, h(${into}) has ${sizes[into]}`,
-      });
-    }
   });
   spec.layers.forEach((layer, k) => {
-    const n = k + 1;
-    if (layer.activation === 'softmax' && n !== L) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['layers', k, 'activation'],
-        message: 'softmax is allowed on the output layer only',
-      });
-    }
-    if (layer.mask) {
-      const skip = spec.skips.find((s) => s.to === n);
-      const fanIn = sizes[n - 1] + (skip && skip.mode === 'concat' && skip.from <= L ? sizes[skip.from] : 0);
-      if (layer.mask.length !== fanIn || layer.mask.some((row) => row.length !== layer.units)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['layers', k, 'mask'],
-          message: `mask must have shape [${fanIn}][${layer.units}] (fanIn x units)`,
-        });
-      }
+    if ('activation' in layer && layer.activation === 'softmax' && k + 1 !== L) {
+      problem(['layers', k, 'activation'], 'softmax is allowed on the output layer only');
     }
   });
-  // fanIn x units kernel plus units biases per layer (the flat layout of layout.ts)
-  const params = spec.layers.reduce((sum, layer, k) => {
-    const skip = spec.skips.find((s) => s.to === k + 1 && s.mode === 'concat' && s.from <= L);
-    const fanIn = sizes[k] + (skip ? sizes[skip.from] : 0);
-    return sum + fanIn * layer.units + (layer.useBias ? layer.units : 0);
-  }, 0);
+  const out = spec.layers[L - 1];
+  if (!isDense(out)) {
+    return problem(['layers', L - 1, 'kind'], `the output layer must be dense (got ${out.kind}); flatten, then dense`);
+  }
+  const skips = spec.skips.filter((s, i) => skipInto.get(s.to) === i);
+  const inferred = inferShapes(input, spec.layers, skips);
+  for (const p of inferred.problems) problem(p.path, p.message);
+  if (inferred.problems.length > 0) return;
+  // kernels and biases of every layer (the flat layout of layout.ts), counted before anything is allocated
+  const params = inferred.layers.reduce((sum, l) => sum + l.params, 0);
   if (params > MAX_PARAMS) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['layers'],
-      message: `the network has ${params} parameters, at most ${MAX_PARAMS} are allowed`,
-    });
+    problem(['layers'], `the network has ${params} parameters, at most ${MAX_PARAMS} are allowed`);
   }
-  const out = spec.layers[L - 1].activation;
-  if (spec.loss === 'softmax_cross_entropy' && out !== 'softmax') {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['layers', L - 1, 'activation'],
-      message: `softmax_cross_entropy needs a softmax output layer (got ${out})`,
-    });
+  if (spec.loss === 'softmax_cross_entropy' && out.activation !== 'softmax') {
+    problem(
+      ['layers', L - 1, 'activation'],
+      `softmax_cross_entropy needs a softmax output layer (got ${out.activation})`,
+    );
   }
-  if (spec.loss === 'sigmoid_binary_cross_entropy' && out !== 'sigmoid') {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['layers', L - 1, 'activation'],
-      message: `sigmoid_binary_cross_entropy needs a sigmoid output layer (got ${out})`,
-    });
+  if (spec.loss === 'sigmoid_binary_cross_entropy' && out.activation !== 'sigmoid') {
+    problem(
+      ['layers', L - 1, 'activation'],
+      `sigmoid_binary_cross_entropy needs a sigmoid output layer (got ${out.activation})`,
+    );
   }
-});
+}).transform((spec) => ({ ...spec, inputSize: spec.inputSize ?? shapeSize(spec.inputShape!) }));
+
+/** The input shape of a spec: inputShape, or [inputSize]; a message when neither or two that differ. */
+function inputShapeOf(spec: { inputSize?: number; inputShape?: [number, number, number] }): Shape | string {
+  const { inputSize, inputShape } = spec;
+  if (!inputShape)
+    return inputSize === undefined ? 'give inputSize, or inputShape [height, width, channels]' : [inputSize];
+  const size = shapeSize(inputShape);
+  if (size > MAX_INPUT)
+    return `inputShape ${formatShape(inputShape)} holds ${size} values, at most ${MAX_INPUT} are allowed`;
+  // a parsed spec carries both (inputSize derived), so it parses again; they must agree
+  if (inputSize !== undefined && inputSize !== size) {
+    return `is ${inputSize}, inputShape ${formatShape(inputShape)} holds ${size} values (give one of them)`;
+  }
+  return inputShape;
+}
 
 export type NetworkSpecInput = z.input<typeof NetworkSpecSchema>;
 export type NetworkSpec = z.output<typeof NetworkSpecSchema>;
 export type DenseLayer = z.output<typeof DenseLayerSchema>;
+export type Conv2dLayer = z.output<typeof Conv2dLayerSchema>;
+export type Pool2dLayer = z.output<typeof Pool2dLayerSchema>;
+export type FlattenLayer = z.output<typeof FlattenLayerSchema>;
+export type Layer = z.output<typeof LayerSchema>;
 export type Skip = z.output<typeof SkipSchema>;
 
-/** Render zod issues as `path: message` lines, e.g. `layers[1].units: must be at least 1`. */
+/** A dense layer: `kind` "dense" or absent. */
+export function isDense(layer: Layer): layer is DenseLayer {
+  return layer.kind === undefined || layer.kind === 'dense';
+}
+
+/** The kind of a layer, "dense" when absent. */
+export function layerKind(layer: Layer): LayerKind {
+  return layer.kind ?? 'dense';
+}
+
+/** The activation f(n) of a layer: identity for pooling and flatten (h(n) = a(n)). */
+export function activationOf(layer: Layer): Activation {
+  return 'activation' in layer ? layer.activation : 'identity';
+}
+
+/** Units of the output layer h(L) (always dense): K, the width of the targets. */
+export function outputUnits(spec: NetworkSpec): number {
+  const out = spec.layers[spec.layers.length - 1];
+  if (!isDense(out)) throw new RangeError(`the output layer must be dense (got ${out.kind})`);
+  return out.units;
+}
+
 /** A network spec that does not validate; every problem by path. */
 export class SpecError extends ProblemsError {
   constructor(problems: string[]) {

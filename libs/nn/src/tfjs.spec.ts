@@ -7,7 +7,7 @@ import { flatMask, layerViews, paramLayout } from './layout';
 import { lossAndGrad, lossAndGrad64 } from './network';
 import { randomCase, randomData, randomParams } from '../../../test/support/random-network';
 import { createRng } from './rng';
-import type { Activation, NetworkSpec } from './spec';
+import { isDense, type Activation, type DenseLayer, type NetworkSpec } from './spec';
 
 /**
  * The same network built from TensorFlow.js ops (float32, cpu backend), differentiated by tf.grads,
@@ -47,6 +47,7 @@ function tfLoss(spec: NetworkSpec, x: tf.Tensor2D, y: tf.Tensor2D, masks: (tf.Te
     let a = x;
     let v = 0;
     spec.layers.forEach((layer, k) => {
+      if (!isDense(layer)) throw new Error('dense layers only');
       const n = k + 1;
       const skip = spec.skips.find((s) => s.to === n);
       let xin = h[n - 1];
@@ -96,7 +97,7 @@ describe('backprop vs TensorFlow.js tf.grads (float32)', () => {
           const masks = layout.layers.map((l, k) => {
             vars.push(tf.tensor2d(views[k].kernel, [l.fanIn, l.units]));
             if (views[k].bias) vars.push(tf.tensor1d(views[k].bias!));
-            return flatM && spec.layers[k].mask
+            return flatM && (spec.layers[k] as DenseLayer).mask
               ? tf.tensor2d(flatM.subarray(l.kernelOffset, l.kernelOffset + l.kernelSize), [l.fanIn, l.units])
               : null;
           });

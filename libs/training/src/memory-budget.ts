@@ -61,10 +61,10 @@ export interface MemoryEstimate {
   biggestLayer: number;
 }
 
-/** Units per row of a forward and backward pass: every h(n), plus the input of a concat skip. */
+/** Units per row of a forward and backward pass: every h(n) (a conv layer's every cell), plus a concat skip's input. */
 function unitsPerRow(spec: NetworkSpec): { total: number; perLayer: number[] } {
   const layout = paramLayout(spec);
-  const perLayer = layout.layers.map((l) => l.units + (l.skip?.mode === 'concat' ? l.fanIn : 0));
+  const perLayer = layout.layers.map((l) => layout.widths[l.index] + (l.skip?.mode === 'concat' ? l.fanIn : 0));
   return { total: spec.inputSize + perLayer.reduce((a, b) => a + b, 0), perLayer };
 }
 
@@ -117,7 +117,7 @@ export function memoryBudgetProblems(
 ): string[] {
   const e = estimateRunMemory(config);
   const k = e.biggestLayer;
-  const layer = config.model.layers[k];
+  const widths = paramLayout(config.model).widths;
   const path = `model.layers[${k}].units`;
   const problems: string[] = [];
   const w = e.worker;
@@ -126,7 +126,7 @@ export function memoryBudgetProblems(
     const parts = `activations ${formatMb(w.activations)}, parameters ${formatMb(w.params)}`;
     const need = `a ${w.rows}-row ${w.kind} shard needs about ${formatMb(w.total)} (${w.total} bytes: ${parts})`;
     const budget = `over its budget of ${formatMb(budgets.workerMb * MB)} (NNQ_WORKER_MEMORY_MB)`;
-    const biggest = `the biggest layer is model.layers[${k}] (${layer.units} units)`;
+    const biggest = `the biggest layer is model.layers[${k}] (${widths[k + 1]} units)`;
     problems.push(`${path}: ${need} on a worker, ${budget}; ${biggest}: ${fix}, or make it smaller`);
   }
   const c = e.coordinator;
@@ -138,7 +138,7 @@ export function memoryBudgetProblems(
     const total = `${formatMb(c.total)} (${c.total} bytes: ${parts})`;
     const need = `the network's ${e.paramCount} parameters need about ${total}`;
     const budget = `over its budget of ${formatMb(budgets.coordinatorMb * MB)} (NNQ_COORDINATOR_MEMORY_MB)`;
-    const units = config.model.layers[j].units;
+    const units = widths[j + 1];
     const biggest = `the biggest layer is model.layers[${j}] (${sizes[j]} parameters, ${units} units)`;
     problems.push(`model.layers[${j}].units: ${need} on the coordinator, ${budget}; ${biggest}`);
   }
@@ -157,7 +157,7 @@ export function predictMemoryBytes(spec: NetworkSpec, rows: number): number {
 export function predictBudgetProblem(spec: NetworkSpec, rows: number): string | null {
   const bytes = predictMemoryBytes(spec, rows);
   if (bytes <= PREDICT_MEMORY_BYTES) return null;
-  const widest = Math.max(...spec.layers.map((l) => l.units));
+  const widest = Math.max(...paramLayout(spec).widths.slice(1));
   const total = `${formatMb(bytes)} (${bytes} bytes)`;
   const need = `${rows} rows through layers up to ${widest} units wide need about ${total}`;
   const budget = `over the ${formatMb(PREDICT_MEMORY_BYTES)} a prediction may use`;

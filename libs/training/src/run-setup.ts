@@ -1,5 +1,5 @@
 import { fitPreprocessing, splitIndices, targetWidth, type Dataset, type Preprocessing, type Splits } from '@nnq/data';
-import { createRng, flatMask, initParams, paramLayout, ProblemsError, type NetworkSpec } from '@nnq/nn';
+import { createRng, flatMask, initParams, outputUnits, paramLayout, ProblemsError, type NetworkSpec } from '@nnq/nn';
 import type { RunConfig } from './run-config';
 import { RunPlan } from './run-plan';
 
@@ -27,7 +27,7 @@ export function setupRun(config: RunConfig, dataset: Dataset): RunSetup {
   if (spec.inputSize !== dataset.features) {
     problems.push(`model.inputSize: is ${spec.inputSize}, the dataset has ${dataset.features} features per row`);
   }
-  const outUnits = spec.layers[spec.layers.length - 1].units;
+  const outUnits = outputUnits(spec);
   const width = targetWidth(dataset);
   if (outUnits !== width) {
     problems.push(

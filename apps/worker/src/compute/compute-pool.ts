@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { NetworkSpec } from '@nnq/nn';
+import { outputUnits, type NetworkSpec } from '@nnq/nn';
 import type { ComputeRequest, ComputeResponse, ShardBuffers } from './compute-messages';
 
 export type { ShardBuffers } from './compute-messages';
@@ -108,7 +108,7 @@ export class ComputePool {
    */
   buffers(spec: NetworkSpec, rows: number, paramCount: number): ShardBuffers {
     const xLen = rows * spec.inputSize;
-    const yLen = rows * spec.layers[spec.layers.length - 1].units;
+    const yLen = rows * outputUnits(spec);
     const i = this.spare.findIndex(
       (b) => b.x.length >= xLen && b.y.length >= yLen && b.grad.length >= paramCount && b.params.length >= paramCount,
     );

@@ -1,4 +1,5 @@
 import { createTrainingEngine, type TrainingEngine } from '@nnq/engine-onnx';
+import { outputUnits } from '@nnq/nn';
 import { parentPort } from 'node:worker_threads';
 import type { ComputeRequest, ComputeResponse, ShardBuffers } from './compute-messages';
 
@@ -34,7 +35,7 @@ function ownCopy(specKey: string, sent: Float32Array): Float32Array {
   return own;
 }
 
-const outputs = (spec: ComputeRequest['spec']) => spec.layers[spec.layers.length - 1].units;
+const outputs = (spec: ComputeRequest['spec']) => outputUnits(spec);
 
 parentPort?.on('message', (req: ComputeRequest) => {
   void (async () => {

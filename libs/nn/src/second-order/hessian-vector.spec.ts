@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { flatMask, paramLayout } from '../layout';
 import { forward64, forwardTrace, lossAndGrad64 } from '../network';
 import { createRng, type Rng } from '../rng';
-import { parseSpec, type NetworkSpec } from '../spec';
+import { activationOf, parseSpec, type NetworkSpec } from '../spec';
 import { randomCase, randomData, randomParams } from '../../../../test/support/random-network';
 import { gaussNewtonVector64, hessianVector64 } from './hessian-vector';
 
@@ -35,7 +35,7 @@ function setUp(spec: NetworkSpec, batch: number, rng: Rng) {
   const { x, y } = randomData(spec, batch, rng);
   const v = Float64Array.from({ length: layout.size }, () => rng.normal());
   const t = forwardTrace(spec, p, x, batch);
-  const kinky = spec.layers.some((l, k) => KINKED.has(l.activation) && t.a[k + 1].some((a) => Math.abs(a) < 0.05));
+  const kinky = spec.layers.some((l, k) => KINKED.has(activationOf(l)) && t.a[k + 1].some((a) => Math.abs(a) < 0.05));
   return { layout, p, x, y, v, kinky, mask: flatMask(spec, layout) };
 }
 
