@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { flatMask, paramLayout } from '../layout';
 import { forward64, forwardTrace, lossAndGrad64 } from '../network';
 import { createRng, type Rng } from '../rng';
-import { activationOf, parseSpec, type NetworkSpec } from '../spec';
+import { parseSpec, type DenseLayer, type NetworkSpec } from '../spec';
 import { randomCase, randomData, randomParams } from '../../../../test/support/random-network';
 import { gaussNewtonVector64, hessianVector64 } from './hessian-vector';
 
@@ -35,7 +35,9 @@ function setUp(spec: NetworkSpec, batch: number, rng: Rng) {
   const { x, y } = randomData(spec, batch, rng);
   const v = Float64Array.from({ length: layout.size }, () => rng.normal());
   const t = forwardTrace(spec, p, x, batch);
-  const kinky = spec.layers.some((l, k) => KINKED.has(activationOf(l)) && t.a[k + 1].some((a) => Math.abs(a) < 0.05));
+  const kinky = (spec.layers as DenseLayer[]).some(
+    (l, k) => KINKED.has(l.activation) && t.a[k + 1].some((a) => Math.abs(a) < 0.05),
+  );
   return { layout, p, x, y, v, kinky, mask: flatMask(spec, layout) };
 }
 
@@ -144,7 +146,7 @@ describe('G v = J^T H_out J v vs an oracle of forward differences and backprop (
     console.log(`Gv vs oracle: worst relative error ${worst.toExponential(2)}`);
   });
 
-  it('is H v where the model is linear in its parameters and the loss quadratic (identity layers, sum of squares)', () => {
+  it('is H v for a model linear in its parameters under a quadratic loss (identity, sum of squares)', () => {
     const spec = parseSpec({ inputSize: 3, layers: [{ units: 2, activation: 'identity' }], loss: 'sum_of_squares' });
     const rng = createRng(7);
     const p = randomParams(8, rng);
