@@ -91,9 +91,16 @@ export interface OptimizerState {
   readonly slots: Record<string, Float32Array>;
 }
 
-export function createOptimizerState(config: OptimizerConfig, size: number): OptimizerState {
+/**
+ * Zeroed state for `size` parameters. Large states keep their slots in the update kernel's
+ * memory (update-kernel.ts), so a step does not copy them; they are ordinary Float32Arrays
+ * to every reader (a view: mind byteOffset when taking .buffer).
+ */
+export function createOptimizerState(config: Pick<OptimizerConfig, 'type'>, size: number): OptimizerState {
+  const names = OPTIMIZER_SLOTS[config.type];
+  const views = updateKernels()?.residentSlots(names.length, size) ?? null;
   const slots: Record<string, Float32Array> = {};
-  for (const name of OPTIMIZER_SLOTS[config.type]) slots[name] = new Float32Array(size);
+  names.forEach((name, i) => (slots[name] = views?.[i] ?? new Float32Array(size)));
   return { type: config.type, step: 0, slots };
 }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { deserializeOptimizerState, serializeOptimizerState } from './optimizer-state-file';
 import {
   createOptimizerState,
   defaultUpdatePath,
@@ -12,7 +13,9 @@ import { learningRate, parseScheduleConfig } from './schedules';
 import { kernelModuleBytes, updateKernels } from './update-kernel';
 import { s32, u32 } from './wasm-asm';
 
-const same = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer).equals(Buffer.from(b.buffer));
+/** The same float32 bytes (the views' own bytes: a large state's slots share one memory). */
+const bytesOf = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+const same = (a: Float32Array, b: Float32Array) => bytesOf(a).equals(bytesOf(b));
 
 /** A gradient of normal draws scaled by 3, with about 2% specials (NaN, +-Inf, +-0) when asked. */
 function gradient(rng: Rng, n: number, specials: boolean): Float32Array {
@@ -101,6 +104,33 @@ describe('update kernel: the WebAssembly f64x2 path gives the reference loop byt
       for (const name of Object.keys(ref.slots)) expect(same(wasm.slots[name], ref.slots[name])).toBe(true);
       expect(ref.params.some(Number.isNaN)).toBe(true);
     }
+  });
+
+  it('states of every origin give the same bytes, interleaved: resident, plain arrays, slices, deserialized', () => {
+    const config = parseOptimizerConfig({ type: 'adam', lr: 0.01, weightDecay: 0.01 });
+    const n = 20_001;
+    const rng = createRng(9);
+    const start = Float32Array.from({ length: n }, () => rng.normal());
+    const resident = createOptimizerState(config, n);
+    const plain = { type: config.type, step: 0, slots: { m: new Float32Array(n), v: new Float32Array(n) } };
+    const whole = createOptimizerState(config, n + 10); // its slots' [5, n + 5) as a state
+    const sliced = { ...whole, slots: { m: whole.slots.m.subarray(5, n + 5), v: whole.slots.v.subarray(5, n + 5) } };
+    const states = [resident, plain, sliced];
+    const params = states.map(() => start.slice());
+    const ref = { params: start.slice(), state: createOptimizerState(config, n) };
+    for (let t = 0; t < 4; t++) {
+      const g = gradient(rng, n, false);
+      states.forEach((s, i) => step(params[i], g, s, config, 0.01));
+      step(ref.params, g, ref.state, config, 0.01, { path: 'reference' });
+      if (t === 1) {
+        states.push(deserializeOptimizerState(serializeOptimizerState(resident)));
+        params.push(params[0].slice());
+      }
+    }
+    states.forEach((s, i) => {
+      expect(same(params[i], ref.params), `params of state ${i}`).toBe(true);
+      expect(same(s.slots.m, ref.state.slots.m) && same(s.slots.v, ref.state.slots.v), `slots of ${i}`).toBe(true);
+    });
   });
 
   it('a smaller vector after a larger one reuses the memory and leaves the caller data alone', () => {

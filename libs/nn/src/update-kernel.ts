@@ -8,9 +8,8 @@ import { assemble, memarg, OP, s32, simd, SIMD, T, u32, type ValType, type WasmF
  * with promote, rounded back with demote: the same double operations as the JavaScript loop,
  * and WebAssembly has no fused multiply-add), then the odd last element in scalar f64.
  *
- * Vectors live in the module's own memory: a step copies params, grad and the slots in and the
- * results out (Float32Array.set, a memcpy), at [0, n), [n, 2n), ... float32 elements rounded to
- * 16 bytes. The memory grows to the largest vector seen and stays that size.
+ * A memory holds params, grad and up to two slots at [0, n), [n, 2n), ... float32 elements,
+ * n rounded up to 16 bytes (class Kernels says which memory).
  */
 
 /** Parameters of every kernel function: byte addresses of P, G, A, B, the byte range, 9 terms. */
@@ -96,28 +95,73 @@ interface WasmMemory {
 interface WasmApi {
   validate(bytes: Uint8Array): boolean;
   Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { readonly exports: Record<string, unknown> };
+  Instance: new (module: object, imports: object) => { readonly exports: Record<string, unknown> };
+  Memory: new (limits: { initial: number; maximum?: number }) => WasmMemory;
 }
 const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 
 const TYPES = Object.keys(RULES) as OptimizerType[];
+const PAGE = 65536;
 
 /** The assembled module's bytes (one function per optimizer type, in RULES order). */
 export function kernelModuleBytes(): Uint8Array {
   return assemble(TYPES.map((t) => compile(t, RULES[t].program)));
 }
 
-/** A kernel instance and its memory; null where WebAssembly SIMD is not available. */
-class Kernels {
-  private readonly memory: WasmMemory;
-  private readonly fns: Record<string, KernelFn>;
-  private f32: Float32Array;
+/** Float32 elements per vector for n parameters: n rounded up to 16 bytes. */
+const strideOf = (n: number) => (n + 3) & ~3;
 
-  constructor(bytes: Uint8Array) {
-    const instance = new wasm!.Instance(new wasm!.Module(bytes));
-    this.memory = instance.exports.memory as WasmMemory;
-    this.fns = instance.exports as unknown as Record<string, KernelFn>;
+/** One instance of the module on its own memory, laid out as P, G, A, B of `stride` elements each. */
+class KernelMemory {
+  readonly fns: Record<string, KernelFn>;
+  f32: Float32Array;
+
+  constructor(
+    module: object,
+    readonly memory: WasmMemory,
+  ) {
+    this.fns = new wasm!.Instance(module, { env: { memory } }).exports as Record<string, KernelFn>;
+    this.f32 = new Float32Array(memory.buffer);
+  }
+
+  /** Room for 4 vectors of n (a growable memory only). */
+  fit(n: number): void {
+    const need = 16 * strideOf(n) - this.memory.buffer.byteLength;
+    if (need <= 0) return;
+    this.memory.grow(Math.ceil(need / PAGE));
     this.f32 = new Float32Array(this.memory.buffer);
+  }
+
+  /** Vector v's n elements (v = 0 params, 1 grad, 2 and 3 the slots). */
+  view(v: number, n: number): Float32Array {
+    const stride = strideOf(n);
+    return this.f32.subarray(v * stride, v * stride + n);
+  }
+}
+
+/**
+ * The kernels. Vectors must be in the module's memory: a step copies params and grad in and
+ * params out (Float32Array.set, a memcpy). Optimizer slots of createOptimizerState live there for
+ * good (residentSlots: each large state has its own memory, never grown, so its views stay valid);
+ * any other slots (deserialized, sliced views) are copied in and out of a shared scratch memory.
+ */
+class Kernels {
+  private readonly scratch: KernelMemory;
+  /** A resident state's first slot -> its memory. */
+  private readonly homes = new WeakMap<Float32Array, KernelMemory>();
+
+  constructor(private readonly module: object) {
+    this.scratch = new KernelMemory(module, new wasm!.Memory({ initial: 1 }));
+  }
+
+  /** Slots for a new state of n parameters, in a memory of their own; null for small ones. */
+  residentSlots(count: number, n: number): Float32Array[] | null {
+    if (count === 0 || n < RESIDENT_MIN) return null;
+    const pages = Math.ceil((16 * strideOf(n)) / PAGE);
+    const home = new KernelMemory(this.module, new wasm!.Memory({ initial: pages, maximum: pages }));
+    const slots = Array.from({ length: count }, (_, i) => home.view(2 + i, n));
+    this.homes.set(slots[0], home);
+    return slots;
   }
 
   /**
@@ -133,26 +177,29 @@ class Kernels {
     runs: ReadonlyArray<readonly [number, number]> | null,
   ): void {
     const n = params.length;
-    const stride = (n + 3) & ~3; // elements, a multiple of 16 bytes
-    const need = 4 * stride * 4;
-    if (this.memory.buffer.byteLength < need) {
-      this.memory.grow(Math.ceil((need - this.memory.buffer.byteLength) / 65536));
-      this.f32 = new Float32Array(this.memory.buffer);
-    }
-    const f32 = this.f32;
-    const vectors = [params, grad, ...slots];
-    vectors.forEach((v, i) => f32.set(v, i * stride));
-    const base = [0, 4 * stride, 8 * stride, 12 * stride];
-    const fn = this.fns[type];
+    const home = slots.length > 0 ? this.homes.get(slots[0]) : undefined;
+    const resident = home !== undefined && slots.every((s, i) => s.length === n && isView(s, home.view(2 + i, n)));
+    const mem = resident ? home : this.scratch;
+    if (!resident) mem.fit(n);
+    mem.view(0, n).set(params);
+    mem.view(1, n).set(grad);
+    if (!resident) slots.forEach((s, i) => mem.view(2 + i, n).set(s));
+    const bytes = 4 * strideOf(n);
+    const fn = mem.fns[type];
     const t = terms;
     const call = (from: number, to: number) =>
-      fn(base[0], base[1], base[2], base[3], from * 4, to * 4, t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8]);
+      fn(0, bytes, 2 * bytes, 3 * bytes, from * 4, to * 4, t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8]);
     if (runs === null) call(0, n);
     else for (const [from, to] of runs) call(from, to);
-    params.set(f32.subarray(0, n));
-    slots.forEach((s, i) => s.set(f32.subarray((i + 2) * stride, (i + 2) * stride + n)));
+    params.set(mem.view(0, n));
+    if (!resident) slots.forEach((s, i) => s.set(mem.view(2 + i, n)));
   }
 }
+
+/** Below this many parameters a state's slots are plain arrays (copying them costs little). */
+const RESIDENT_MIN = 4096;
+
+const isView = (a: Float32Array, b: Float32Array) => a.buffer === b.buffer && a.byteOffset === b.byteOffset;
 
 let kernels: Kernels | null | undefined;
 
@@ -160,7 +207,7 @@ let kernels: Kernels | null | undefined;
 export function updateKernels(): Kernels | null {
   if (kernels === undefined) {
     const bytes = kernelModuleBytes();
-    kernels = wasm?.validate(bytes) ? new Kernels(bytes) : null;
+    kernels = wasm?.validate(bytes) ? new Kernels(new wasm.Module(bytes)) : null;
   }
   return kernels;
 }

@@ -88,10 +88,7 @@ export interface WasmFunction {
   code: number[];
 }
 
-/**
- * A module of void functions that exports them by name and a growable memory "memory"
- * (one 64 KiB page to start).
- */
+/** A module of void functions, exported by name, on a memory it imports as env.memory. */
 export function assemble(fns: WasmFunction[]): Uint8Array {
   const types = fns.map((f) => [0x60, ...vec(f.params.map((p) => [p])), ...u32(0)]);
   const bodies = fns.map((f) => {
@@ -99,12 +96,14 @@ export function assemble(fns: WasmFunction[]): Uint8Array {
     const body = [...locals, ...f.code, OP.end];
     return [...u32(body.length), ...body];
   });
-  const exports = [[...name('memory'), 0x02, ...u32(0)], ...fns.map((f, i) => [...name(f.name), 0x00, ...u32(i)])];
+  const exports = fns.map((f, i) => [...name(f.name), 0x00, ...u32(i)]);
+  // env.memory: kind 2 (memory), limits without a maximum, at least 0 pages
+  const imports = [[...name('env'), ...name('memory'), 0x02, 0x00, ...u32(0)]];
   return Uint8Array.from([
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
     ...section(1, vec(types)),
+    ...section(2, vec(imports)),
     ...section(3, vec(fns.map((_, i) => u32(i)))),
-    ...section(5, vec([[0x00, ...u32(1)]])),
     ...section(7, vec(exports)),
     ...section(10, vec(bodies)),
   ]);
