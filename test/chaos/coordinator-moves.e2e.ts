@@ -13,7 +13,7 @@ import { exampleConfig, modelParams, submitRun, waitForRun, type RunView } from 
 // directory (another machine, only REDIS_URL in common). Checkpoints and models live in Redis
 // (NNQ_RUN_STORE=redis, the default without NNQ_DATA_DIR), so every unfinished run and sweep
 // resumes from its last checkpoint and ends with the bytes of a fault-free run.
-const base = { ...exampleConfig('spirals.json'), checkpoint: { every: 3 } };
+const base: Record<string, unknown> = { ...exampleConfig('spirals.json'), checkpoint: { every: 3 } };
 const runConfig = { ...base, name: 'moves-run', epochs: 6 };
 const LRS = [0.03, 0.01];
 const sweepConfig = {
