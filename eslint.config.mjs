@@ -7,7 +7,7 @@ import tseslint from 'typescript-eslint';
 // (apps -> libs, never app -> app; nn imports nothing of the project or of a framework; engine-onnx -> nn;
 // training imports no framework and no engine) and what the code imports today. README.md's Layout table
 // and each libs/*/README.md say the same in words: change them together.
-const LIBS = ['nn', 'engine-onnx', 'data', 'protocol', 'training', 'cluster', 'exchange', 'sweeps'];
+const LIBS = ['nn', 'engine-onnx', 'data', 'protocol', 'training', 'cluster', 'exchange', 'sweeps', 'config', 'launch'];
 const APPS = ['coordinator', 'worker', 'cli'];
 const FRAMEWORKS = ['@nestjs/*', 'bullmq', 'ioredis', 'prom-client', 'onnxruntime-node'];
 
@@ -18,9 +18,11 @@ const MAY_IMPORT = {
   data: { libs: ['nn', 'protocol'], frameworks: ['ioredis'] },
   protocol: { libs: [], frameworks: ['bullmq'] },
   training: { libs: ['nn', 'data', 'protocol'], frameworks: [] },
-  cluster: { libs: ['nn', 'protocol'], frameworks: ['@nestjs/*', 'ioredis', 'prom-client', 'bullmq'] },
+  cluster: { libs: ['nn', 'protocol', 'config'], frameworks: ['@nestjs/*', 'ioredis', 'prom-client', 'bullmq'] },
   exchange: { libs: ['nn', 'protocol', 'training'], frameworks: ['ioredis', 'bullmq'] },
   sweeps: { libs: ['nn', 'protocol', 'training'], frameworks: [] },
+  config: { libs: ['nn'], frameworks: ['ioredis'] },
+  launch: { libs: ['config'], frameworks: ['ioredis'] },
 };
 
 // A lib reaches another lib through its @nnq name only, never by a relative path into libs/ or apps/.

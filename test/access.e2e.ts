@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { freePort, startRedisServer } from '../libs/cluster/src/throwaway-redis';
+import { freePort, startRedisServer } from '@nnq/launch';
 import { startApp, stopApp, uniquePrefix, type AppProcess } from './support/processes';
 import { exampleConfig, submitRun, waitForRun } from './support/runs';
 

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { freePort } from '../libs/cluster/src/throwaway-redis';
+import { freePort } from '@nnq/launch';
 import { startApp, uniquePrefix } from './support/processes';
 import { deletePrefix } from './support/redis';
 

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { getJson, startApp, stopApp, until } from './support/processes';
-import { freePort } from '../libs/cluster/src/throwaway-redis';
+import { freePort } from '@nnq/launch';
 
 /** What GET /workers lists for one worker: the HTTP contract's WorkerInfo (@nnq/protocol). */
 type WorkerView = WorkerInfo;

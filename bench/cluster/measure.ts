@@ -1,15 +1,17 @@
 /**
  * Measuring one training configuration on Fashion-MNIST (MLP 784-256-128-10, 2 shards per step):
- * the in-process trainer, or a real coordinator and N worker processes on a given Redis. Shared by
- * bench/cluster and bench/scale.
+ * the in-process trainer, or a real coordinator and N worker processes on a given Redis with a
+ * given step strategy (run config reduce.strategy), with Redis's peak used_memory during the run
+ * and the workers' peak resident memory. Shared by bench/cluster, bench/scale and bench/memory.
  */
 import { createTrainingEngine } from '@nnq/engine-onnx';
+import { Redis } from 'ioredis';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseRunConfig, trainLocal, type RunConfigInput } from '@nnq/training';
-import { APP_NODE_ARGS } from '@nnq/cluster';
+import { APP_NODE_ARGS } from '@nnq/launch';
 
 export const ROOT = join(__dirname, '..', '..', '..');
 export const PHASES = ['dispatch', 'wait', 'sum', 'optimizer', 'publish'] as const;
@@ -26,7 +28,10 @@ export const median = (xs: number[]) => {
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-export function config(batch: number, steps = STEPS[batch] ?? 16): RunConfigInput {
+/** reduce.strategy of a run (slices: 2 for the sliced step, as many as the shards). */
+export type Strategy = 'central' | 'sliced' | 'replicated';
+
+export function config(batch: number, steps = STEPS[batch] ?? 16, strategy?: Strategy): RunConfigInput {
   return {
     name: `bench-${batch}`,
     seed: 1,
@@ -46,12 +51,18 @@ export function config(batch: number, steps = STEPS[batch] ?? 16): RunConfigInpu
     steps,
     // evaluate far beyond the last step: the end-of-run evaluation is excluded from the timing
     evaluation: { every: 1_000_000 },
+    ...(strategy ? { reduce: { strategy, slices: 2 } } : {}),
   };
 }
 
 export interface Measure {
   samplesPerSecond: number;
   phases?: Record<string, number>;
+  /** Redis used_memory before the run and its peak during it (INFO memory polled every 100 ms). */
+  redisBaseBytes?: number;
+  redisPeakBytes?: number;
+  /** The largest worker's peak resident set (VmHWM of /proc/<pid>/status at the end of the run). */
+  workerPeakRssBytes?: number;
 }
 
 export async function inProcess(batch: number, steps?: number): Promise<Measure> {
@@ -64,8 +75,13 @@ export async function inProcess(batch: number, steps?: number): Promise<Measure>
   return { samplesPerSecond: (timed * batch) / ((stamps.at(-1)! - stamps[WARMUP]) / 1000) };
 }
 
-function start(app: string, env: NodeJS.ProcessEnv): { child: ChildProcess; out: () => string } {
-  const child = spawn(process.execPath, [...APP_NODE_ARGS, join(ROOT, 'dist', 'apps', app, 'src', 'main.js')], {
+export function start(
+  app: string,
+  env: NodeJS.ProcessEnv,
+  nodeArgs: readonly string[] = [],
+): { child: ChildProcess; out: () => string } {
+  const main = join(ROOT, 'dist', 'apps', app, 'src', 'main.js');
+  const child = spawn(process.execPath, [...APP_NODE_ARGS, ...nodeArgs, main], {
     env: { ...process.env, NO_COLOR: '1', NNQ_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -99,12 +115,54 @@ async function phaseSums(base: string): Promise<Record<string, number>> {
   return out;
 }
 
-export async function cluster(batch: number, workers: number, redisUrl: string, steps?: number): Promise<Measure> {
+/** A process's peak resident set in bytes (Linux: VmHWM), or 0 where /proc does not say. */
+export function peakRss(pid: number | undefined): number {
+  try {
+    const kb = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb ? Number(kb) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Polls Redis's used_memory every 100 ms until stopped; `stop` resolves to [before, peak] in bytes. */
+export function watchRedisMemory(redisUrl: string): { stop: () => Promise<[number, number]> } {
+  const redis = new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1 });
+  const used = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
+  const first = used();
+  let peak = 0;
+  let polling = true;
+  const loop = (async () => {
+    while (polling) {
+      peak = Math.max(peak, await used().catch(() => 0));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  let stopped: Promise<[number, number]> | undefined;
+  const stop = async (): Promise<[number, number]> => {
+    polling = false;
+    await loop;
+    const base = await first.catch(() => 0);
+    redis.disconnect();
+    return [base, Math.max(base, peak)];
+  };
+  // idempotent: the run's result and its clean-up both stop it
+  return { stop: () => (stopped ??= stop()) };
+}
+
+export async function cluster(
+  batch: number,
+  workers: number,
+  redisUrl: string,
+  steps?: number,
+  strategy?: Strategy,
+): Promise<Measure> {
   const dataDir = mkdtempSync(join(tmpdir(), 'nnq-bench-'));
   const env = { REDIS_URL: redisUrl, NNQ_PREFIX: `bench${Date.now()}`, NNQ_DATA_DIR: dataDir };
   // the coordinator only has to enable the logger at 'log' to print where it listens
   const coord = start('coordinator', { ...env, NNQ_PORT: '0', NNQ_LOG_LEVEL: 'log' });
   const procs = [coord.child];
+  const redisMemory = watchRedisMemory(redisUrl);
   try {
     const port = await until(
       async () => /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(coord.out())?.[1],
@@ -121,7 +179,7 @@ export async function cluster(batch: number, workers: number, redisUrl: string, 
     const res = await fetch(`${base}/runs`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(config(batch, steps)),
+      body: JSON.stringify(config(batch, steps, strategy)),
     });
     const { id } = (await res.json()) as { id: string };
     // phases are summed between the end of the warm-up and the last step
@@ -156,8 +214,17 @@ export async function cluster(batch: number, workers: number, redisUrl: string, 
     const seconds = (ends.at(-1)! - ends[0]) / 1000;
     const phases: Record<string, number> = {};
     for (const p of PHASES) phases[p] = ((after[p] - before[p]) / timed.length) * 1000;
-    return { samplesPerSecond: (timed.length * batch) / seconds, phases };
+    const workerPeakRssBytes = Math.max(...procs.slice(1).map((p) => peakRss(p.pid)));
+    const [redisBaseBytes, redisPeakBytes] = await redisMemory.stop();
+    return {
+      samplesPerSecond: (timed.length * batch) / seconds,
+      phases,
+      redisBaseBytes,
+      redisPeakBytes,
+      workerPeakRssBytes,
+    };
   } finally {
+    await redisMemory.stop();
     for (const p of procs) p.kill('SIGTERM');
     await Promise.all(procs.map((p) => new Promise((r) => (p.exitCode !== null ? r(null) : p.once('exit', r)))));
     rmSync(dataDir, { recursive: true, force: true });

@@ -25,7 +25,7 @@ import {
   type Dataset,
 } from '@nnq/data';
 // the same throwaway redis-server the test suites use
-import { startRedisServer, type ThrowawayRedis } from '@nnq/cluster';
+import { startRedisServer, type ThrowawayRedis } from '@nnq/launch';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const BATCH = 512;

@@ -19,7 +19,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { RunConfigInput } from '@nnq/training';
-import { startRedisServer } from '@nnq/cluster';
+import { startRedisServer } from '@nnq/launch';
 import { realWorkers, type RealRow } from './real';
 import { expectedTraffic, redisTraffic } from './redis-traffic';
 import { until } from '../cluster/measure';

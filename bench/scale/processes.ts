@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { APP_NODE_ARGS } from '@nnq/cluster';
+import { APP_NODE_ARGS } from '@nnq/launch';
 
 /** The repository root (this file runs from dist/bench/scale). */
 export const ROOT = join(__dirname, '..', '..', '..');

@@ -1,4 +1,4 @@
-import { startRedisServer } from '@nnq/cluster';
+import { startRedisServer } from '@nnq/launch';
 import { cluster, inProcess } from '../cluster/measure';
 
 /** Real workers on Fashion-MNIST (784-256-128-10, Adam, batch 1024, 2 shards) against the in-process trainer. */

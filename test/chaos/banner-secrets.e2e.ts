@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startRedisServer, type ThrowawayRedis } from '../../libs/cluster/src/throwaway-redis';
+import { freePort, startRedisServer, type ThrowawayRedis } from '@nnq/launch';
 import { startApp, stopApp } from '../support/processes';
 
 // Issue #24: `nnq up` redacted the Redis password in its first line but printed it in its banner.

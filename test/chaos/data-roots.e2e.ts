@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { createTrainingEngine } from '@nnq/engine-onnx';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { freePort } from '../../libs/cluster/src/throwaway-redis';
+import { freePort } from '@nnq/launch';
 import { startApp, stopApp, uniquePrefix, until, type AppProcess } from '../support/processes';
 import { deletePrefix } from '../support/redis';
 import { parseRunConfig, trainLocal } from '@nnq/training';

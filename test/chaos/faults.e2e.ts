@@ -1,7 +1,7 @@
 import { createTrainingEngine } from '@nnq/engine-onnx';
 import { parseRunConfig, trainLocal } from '@nnq/training';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startRedisServer } from '../../libs/cluster/src/throwaway-redis';
+import { startRedisServer } from '@nnq/launch';
 import { TestCluster } from '../support/cluster';
 import { getJson, until } from '../support/processes';
 import { exampleConfig, modelParams, submitRun, waitForRun, type RunView } from '../support/runs';
@@ -199,6 +199,39 @@ describe('chaos', () => {
     // 10-20 steps, and 144 steps (kills before 136) ran out after 7 kills
     const sliced = config(18, { reduce: { slices: 3, sliceAbove: 0 }, checkpoint: { every: 3 } });
     const r = await submitRun(cluster.base, sliced);
+    let kills = 0;
+    while (kills < 8) {
+      const at = (await run(cluster, r.id)).step;
+      if (at >= 208) break;
+      await until(async () => (await run(cluster!, r.id)).step >= at + 1, 60_000, 'progress');
+      await sleep(Math.floor(Math.random() * 100));
+      if (kills % 2 === 0) {
+        await cluster.kill(cluster.workers[kills % cluster.workers.length]);
+        await cluster.addWorker();
+      } else {
+        await cluster.kill(cluster.coordinator!);
+        await cluster.startCoordinator();
+      }
+      kills++;
+    }
+    expect(kills).toBe(8);
+    const done = await waitForRun(cluster.base, r.id, 300_000);
+    expect([done.state, done.error]).toEqual(['completed', undefined]);
+    expect((await modelParams(cluster.base, r.id)).equals(await faultFree(18))).toBe(true);
+  }, 420_000);
+
+  it('trains a replicated run through worker and coordinator SIGKILLs, bit for bit', async () => {
+    // every worker keeps a replica: a killed one's successor starts from a snapshot and the kept
+    // gradients; a resumed coordinator publishes its checkpoint as the snapshot replicas go back to
+    cluster = new TestCluster(redisUrl, 'rkill', {
+      NNQ_LOCK_DURATION_MS: '1000',
+      NNQ_CHAOS_SHARD_DELAY_MS: '40',
+      NNQ_MAX_WORKER_DEATHS: '6', // as in the worker kills above
+    });
+    await cluster.startCoordinator();
+    for (let i = 0; i < 3; i++) await cluster.addWorker();
+    const replicated = config(18, { reduce: { strategy: 'replicated' }, checkpoint: { every: 5 } });
+    const r = await submitRun(cluster.base, replicated);
     let kills = 0;
     while (kills < 8) {
       const at = (await run(cluster, r.id)).step;

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TestCluster } from '../support/cluster';
-import { freePort } from '../../libs/cluster/src/throwaway-redis';
+import { freePort } from '@nnq/launch';
 import { getJson, startApp, stopApp, until } from '../support/processes';
 import { exampleConfig, modelParams, submitRun, waitForRun, type RunView } from '../support/runs';
 

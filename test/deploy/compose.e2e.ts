@@ -1,4 +1,4 @@
-import { EnvSchema } from '@nnq/cluster';
+import { EnvSchema } from '@nnq/config';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';

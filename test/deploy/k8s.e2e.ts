@@ -1,4 +1,4 @@
-import { EnvSchema } from '@nnq/cluster';
+import { EnvSchema } from '@nnq/config';
 import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { until } from '../support/processes';
 import { hasTool } from '../support/tools';
-import { freePort } from '../../libs/cluster/src/throwaway-redis';
+import { freePort } from '@nnq/launch';
 import { TestCluster } from '../support/cluster';
 import { waitForRun } from '../support/runs';
 import { DEPLOY, startCoordinatorAndWorker, submitXor } from './support';

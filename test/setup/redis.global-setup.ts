@@ -1,5 +1,5 @@
 import type { TestProject } from 'vitest/node';
-import { startRedisServer } from '../../libs/cluster/src/throwaway-redis';
+import { startRedisServer } from '../../libs/launch/src/throwaway-redis';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -1,11 +1,5 @@
-import {
-  APP_NODE_ARGS,
-  freePort,
-  redactUrl,
-  redisReachable,
-  startRedisServer,
-  type ThrowawayRedis,
-} from '@nnq/cluster';
+import { redactUrl } from '@nnq/config';
+import { APP_NODE_ARGS, freePort, redisReachable, startRedisServer, type ThrowawayRedis } from '@nnq/launch';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 

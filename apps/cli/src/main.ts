@@ -29,7 +29,7 @@ program.parseAsync(process.argv).catch((err: Error) => {
     if (err.message) process.stderr.write(`nnq: ${err.message}\n`);
     process.exit(err.code);
   }
-  // @nnq/cluster's ConfigError (a bad environment variable), by name: main does not load that lib
+  // @nnq/config's ConfigError (a bad environment variable), by name: main does not load that lib
   const config = err.name === 'ConfigError';
   process.stderr.write(`nnq: ${config ? err.message : (err.stack ?? err.message)}\n`);
   process.exit(config ? 78 : 1);

@@ -1,5 +1,5 @@
 import type { LogLevel } from '@nestjs/common';
-import { ConfigError, loadConfig, type NnqConfig } from './config';
+import { ConfigError, loadConfig, type NnqConfig } from '@nnq/config';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 

@@ -1,13 +1,13 @@
 import { Global, Inject, Logger, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
+import { loadConfig, redactUrl, type NnqConfig } from '@nnq/config';
 import { KeySchema } from '@nnq/protocol';
 import type { Redis } from 'ioredis';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { loadConfig, NNQ_CONFIG, type NnqConfig } from './config';
 import { MetricsController } from './metrics.controller';
-import { closeBullConnections, createRedisClient, redactUrl } from './redis';
+import { closeBullConnections, createRedisClient } from './redis';
 import { RedisHealthIndicator } from './redis.health';
-import { KEYS, METRICS_REGISTRY, REDIS } from './tokens';
+import { KEYS, METRICS_REGISTRY, NNQ_CONFIG, REDIS } from './tokens';
 
 export interface ClusterCoreOptions {
   /** Process role, used in the Redis connection name and the `app` label of metrics. */

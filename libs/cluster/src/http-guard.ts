@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import { jsonBoundsProblem, quoted } from '@nnq/protocol';
-import type { NnqConfig } from './config';
+import type { NnqConfig } from '@nnq/config';
 
 /**
  * Requests a browser can be made to send: the checks every nnq HTTP server runs before routing.

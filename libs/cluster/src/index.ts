@@ -1,13 +1,10 @@
+// the apps' Nest modules read the environment's config through here too (it is @nnq/config's)
+export * from '@nnq/config';
 export * from './cluster-core.module';
-export * from './config';
 export * from './health.controller';
 export * from './metrics.controller';
 export * from './redis';
 export * from './redis.health';
 export * from './tokens';
 export * from './bootstrap';
-export * from './version';
-export * from './throwaway-redis';
-export * from './redis-probe';
-export * from './node-args';
 export * from './http-guard';

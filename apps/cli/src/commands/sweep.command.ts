@@ -119,7 +119,7 @@ export function registerSweep(program: Command): void {
     .action(async (file: string, opts: SweepOptions) => {
       const json = parseJsonText(readTextFile(file, 'sweep config'), file);
       const { parseSweepConfig, SweepConfigError } = await import('@nnq/sweeps');
-      const { loadConfig } = await import('@nnq/cluster');
+      const { loadConfig } = await import('@nnq/config');
       const env = loadConfig();
       let dataRoots: Record<string, string>;
       try {

@@ -36,7 +36,7 @@ export function registerTrain(program: Command): void {
     .option('--verbose', "show the embedded cluster's logs")
     .action(async (file: string, opts: TrainOptions) => {
       const { config, json } = readRunConfigFile(file);
-      const { loadConfig } = await import('@nnq/cluster'); // on demand, as in nnq up
+      const { loadConfig } = await import('@nnq/config'); // on demand, as in nnq up
       const env = loadConfig();
       checkMemoryBudget(file, config, {
         workerMb: env.NNQ_WORKER_MEMORY_MB,

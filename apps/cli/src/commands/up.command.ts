@@ -11,7 +11,7 @@ export function registerUp(program: Command): void {
     .option('-w, --workers <n>', 'number of worker processes', parsePositiveInt('--workers'), 2)
     .action(async (opts: { workers: number }) => {
       // Nest, BullMQ and ioredis load on demand: the other commands start without them
-      const { loadConfig, redactUrl } = await import('@nnq/cluster');
+      const { loadConfig, redactUrl } = await import('@nnq/config');
       const { LocalCluster, NoRedisError } = await import('../local-cluster');
       const config = loadConfig();
       const cluster = new LocalCluster({

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { redactUrl } from './redis';
+import { redactUrl } from './redis-url';
 
 describe('redactUrl', () => {
   it.each([

@@ -154,6 +154,3 @@ export function lockSettings(env: NodeJS.ProcessEnv = process.env): {
   // locks are renewed every lockDuration/2 by the free event loop; the stalled check runs as often
   return { lockDuration, stalledInterval: Math.floor(lockDuration / 2), maxStalledCount };
 }
-
-/** Injection token of the validated NnqConfig. */
-export const NNQ_CONFIG = Symbol('NNQ_CONFIG');

@@ -1,5 +1,5 @@
+import { redisOptions } from '@nnq/config';
 import { Redis } from 'ioredis';
-import { redisOptions } from './redis';
 
 /** True when a Redis at `url` answers PING within `timeoutMs`; never retries, never throws. */
 export async function redisReachable(url: string, timeoutMs = 1500): Promise<boolean> {

@@ -1,0 +1,3 @@
+export * from './config';
+export * from './redis-url';
+export * from './version';

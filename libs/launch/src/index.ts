@@ -1,0 +1,3 @@
+export * from './node-args';
+export * from './redis-probe';
+export * from './throwaway-redis';
