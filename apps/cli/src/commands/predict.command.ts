@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { CliError, EXIT } from '../cli-error';
 import { readTextFile } from '../config-file';
+import { formatLayerTrace } from '../layer-trace';
 import { parsePredictInput } from '../predict-input';
 
 /** `nnq predict <model> <input|->`: predictions of a model file, in this process (no cluster). */
@@ -14,7 +15,8 @@ export function registerPredict(program: Command): void {
     .argument('<model>', 'model file (.safetensors) written by nnq train or GET /runs/:id/model')
     .argument('<input>', 'JSON {"inputs": [[...]]}, a JSON array of rows, or NDJSON rows; - reads stdin')
     .option('--pretty', 'indent the JSON output')
-    .action((modelPath: string, input: string, opts: { pretty?: boolean }) => {
+    .option('--layers', "print every layer's values for each row (a = x W + b, h = f(a)) instead of JSON")
+    .action((modelPath: string, input: string, opts: { pretty?: boolean; layers?: boolean }) => {
       const model = loadModel(modelPath);
       const source = input === '-' ? '<stdin>' : input;
       const text = input === '-' ? readStdin() : readTextFile(input, 'input');
@@ -25,6 +27,10 @@ export function registerPredict(program: Command): void {
       } catch (err) {
         if (err instanceof RangeError) throw new CliError(`${source}: ${err.message}`, EXIT.usage);
         throw err;
+      }
+      if (opts.layers) {
+        process.stdout.write(`${formatLayerTrace(model, rows, prediction)}\n`);
+        return;
       }
       process.stdout.write(`${JSON.stringify(prediction, null, opts.pretty ? 2 : undefined)}\n`);
     });
