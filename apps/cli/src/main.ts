@@ -1,6 +1,8 @@
 import { Command } from 'commander';
 import { CliError } from './cli-error';
+import { registerApprox } from './commands/approx.command';
 import { registerDataset } from './commands/dataset.command';
+import { registerLecture } from './commands/lecture.command';
 import { registerPredict } from './commands/predict.command';
 import { registerRm } from './commands/rm.command';
 import { registerStatus } from './commands/status.command';
@@ -22,6 +24,8 @@ registerWatch(program);
 registerPredict(program);
 registerDataset(program);
 registerRm(program);
+registerLecture(program);
+registerApprox(program);
 
 program.parseAsync(process.argv).catch((err: Error) => {
   // CliError: an expected failure with its own exit code (an empty message: already reported)
