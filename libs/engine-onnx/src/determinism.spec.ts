@@ -35,6 +35,18 @@ const SPECS: Record<string, NetworkSpecInput> = {
     ],
     loss: 'sigmoid_binary_cross_entropy',
   },
+  cnn: {
+    inputShape: [12, 12, 2],
+    layers: [
+      { kind: 'conv2d', filters: 8, kernelSize: 3, padding: 'same', activation: 'relu' },
+      { kind: 'maxPool2d', poolSize: 2 },
+      { kind: 'conv2d', filters: 8, kernelSize: [3, 2], strides: 2, activation: 'elu' },
+      { kind: 'avgPool2d', poolSize: 2, strides: 1, padding: 'same' },
+      { kind: 'flatten' },
+      { units: 10, activation: 'softmax' },
+    ],
+    loss: 'softmax_cross_entropy',
+  },
 };
 const BATCH = 96;
 

@@ -63,7 +63,7 @@ function buildForwardGraph(
     bias: (n) => (layout.layers[n - 1].biasOffset >= 0 ? `bias_${n}` : null),
   });
   const L = layout.layers.length;
-  g.op('Identity', [fwd.h[L]], {}, FORWARD_OUTPUT);
+  g.op('Identity', [fwd.h[L].name], {}, FORWARD_OUTPUT);
   g.output(FORWARD_OUTPUT, [batch, layout.widths[L]]);
   return g;
 }

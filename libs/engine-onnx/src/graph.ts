@@ -128,7 +128,8 @@ export class GraphBuilder {
     return onnx.ModelProto.encode(model).finish();
   }
 
-  private fresh(prefix: string): string {
+  /** A fresh value name (for nodes with several outputs and for initializers). */
+  fresh(prefix: string): string {
     return `${prefix}_${this.counter++}`;
   }
 }

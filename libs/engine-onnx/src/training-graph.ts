@@ -1,7 +1,7 @@
-import { paramLayout, type NetworkSpec, type ParamLayout } from '@nnq/nn';
+import { isDense, paramLayout, type NetworkSpec, type ParamLayout } from '@nnq/nn';
 import { GraphBuilder } from './graph';
 import type { EmittedActivation } from './activations';
-import { emitForward, maskOf } from './network';
+import { emitForward, maskOf, type Value } from './network';
 
 /** One parameter tensor of the flat layout, as a graph input (params) or output (gradient). */
 export interface FlatSlot {
@@ -39,10 +39,14 @@ export const INPUT_Y = 'y';
 export const OUTPUT_LOSS = 'loss';
 export const OUTPUT_CORRECT = 'correct';
 
-/** The slots of the flat layout: kernel_n [fanIn, units] then bias_n [units], for n = 1..L. */
+/**
+ * The slots of the flat layout: kernel_n [fanIn, units] then bias_n [units], for the layers n = 1..L
+ * that have parameters (a conv kernel is HWIO [kh * kw * cin, filters]; pooling and flatten have none).
+ */
 export function flatSlots(layout: ParamLayout): FlatSlot[] {
   const slots: FlatSlot[] = [];
   for (const l of layout.layers) {
+    if (l.kernelSize === 0) continue;
     slots.push({ name: `kernel_${l.index}`, offset: l.kernelOffset, size: l.kernelSize, dims: [l.fanIn, l.units] });
     if (l.biasOffset >= 0)
       slots.push({ name: `bias_${l.index}`, offset: l.biasOffset, size: l.biasSize, dims: [l.units] });
@@ -65,7 +69,7 @@ export function buildTrainingGraph(spec: NetworkSpec, batch: number, feed: Param
   const K = layout.widths[L];
   const g = new GraphBuilder('nnq_training_step');
   const slots = flatSlots(layout);
-  const x = g.input(INPUT_X, [batch, spec.inputSize]);
+  const x = g.input(INPUT_X, [batch, layout.widths[0]]);
   const y = g.input(INPUT_Y, [batch, K]);
   if (feed === 'flat') {
     const flat = g.input(INPUT_PARAMS, [layout.size]);
@@ -85,12 +89,19 @@ export function buildTrainingGraph(spec: NetworkSpec, batch: number, feed: Param
     masks.push(m ? g.initializer(`mask_${l.index}`, m, [l.fanIn, l.units]) : null);
     keep.push(m ? g.boolInitializer(`keep_${l.index}`, m, [l.fanIn, l.units]) : null);
   }
-  const fwd = emitForward(g, spec, layout, x, {
-    kernel: (n) => (masks[n] ? g.op('Mul', [`kernel_${n}`, masks[n]!]) : `kernel_${n}`),
-    bias: (n) => (layout.layers[n - 1].biasOffset >= 0 ? `bias_${n}` : null),
-  });
+  const fwd = emitForward(
+    g,
+    spec,
+    layout,
+    x,
+    {
+      kernel: (n) => (masks[n] ? g.op('Mul', [`kernel_${n}`, masks[n]!]) : `kernel_${n}`),
+      bias: (n) => (layout.layers[n - 1].biasOffset >= 0 ? `bias_${n}` : null),
+    },
+    batch,
+  );
   const aL = fwd.a[L];
-  const out = fwd.h[L];
+  const out = fwd.h[L].name;
 
   // ---- loss J (summed over the batch) and delta(L) = dJ/da(L)
   let deltaL: string;
@@ -157,42 +168,68 @@ export function buildTrainingGraph(spec: NetworkSpec, batch: number, feed: Param
   if (hasCorrect) g.output(OUTPUT_CORRECT, []);
 
   // ---- backward: for n = L..1
-  //   dJ/dW(n) = x(n)^T delta(n) (times the mask), dJ/db(n) = sum over the batch of delta(n)
-  //   dJ/dx(n) = delta(n) W(n)^T, split / shared back onto h(n-1) and h(from)
-  //   delta(n-1) = f'(a(n-1)) * dJ/dh(n-1)
-  const dh: string[][] = layout.widths.map(() => []);
-  const ones = g.initializer('ones_batch', new Float32Array(batch).fill(1), [batch]);
+  //   dense:  dJ/dW(n) = x(n)^T delta(n) (times the mask), dJ/db(n) = sum over the batch of delta(n),
+  //           dJ/dx(n) = delta(n) W(n)^T
+  //   conv2d: the same sums over every place a shared weight is used (conv-graph.ts)
+  //   pooling: dJ/dx(n) routes delta(n) to the arg-max / spreads it over the window; flatten: reshapes
+  //   dJ/dx(n) is split / shared back onto h(n-1) and h(from); delta(n-1) = f'(a(n-1)) * dJ/dh(n-1)
+  // Layers before the first one with parameters need no delta: the recursion stops there.
+  const dh: Value[][] = layout.widths.map(() => []);
+  const firstParam = layout.layers.find((l) => l.kernelSize > 0)?.index ?? L;
+  let ones: string | null = null;
   let delta = deltaL;
   for (let n = L; n >= 1; n--) {
     const l = layout.layers[n - 1];
+    const layer = spec.layers[n - 1];
+    const xn = fwd.x[n].name;
     const kGrad = `kernel_${n}_grad`;
-    // masked entries are exactly +0 (Where, not Mul, which would leave -0)
-    if (keep[n]) g.op('Where', [keep[n]!, g.op('Gemm', [fwd.x[n], delta], { transA: 1 }), g.scalar(0)], {}, kGrad);
-    else g.op('Gemm', [fwd.x[n], delta], { transA: 1 }, kGrad);
-    if (l.biasOffset >= 0) {
-      // ones[batch] delta: a GEMV, faster in onnxruntime than ReduceSum over axis 0
-      g.op('MatMul', [ones, delta], {}, `bias_${n}_grad`);
+    const bGrad = l.biasOffset >= 0 ? `bias_${n}_grad` : null;
+    const needDx = n > firstParam;
+    let dx: Value | null = null;
+    if (isDense(layer)) {
+      // masked entries are exactly +0 (Where, not Mul, which would leave -0)
+      if (keep[n]) g.op('Where', [keep[n]!, g.op('Gemm', [xn, delta], { transA: 1 }), g.scalar(0)], {}, kGrad);
+      else g.op('Gemm', [xn, delta], { transA: 1 }, kGrad);
+      if (bGrad) {
+        // ones[batch] delta: a GEMV, faster in onnxruntime than ReduceSum over axis 0
+        ones ??= g.initializer('ones_batch', new Float32Array(batch).fill(1), [batch]);
+        g.op('MatMul', [ones, delta], {}, bGrad);
+      }
+      if (needDx) dx = { name: g.op('Gemm', [delta, fwd.kernel[n]], { transB: 1 }), nchw: false };
+    } else if (layer.kind === 'flatten') {
+      if (needDx) dx = { name: delta, nchw: false };
+    } else {
+      // conv (its kernel and bias gradients) and pooling: conv-graph.ts
+      const d = fwd.backward[n]!(delta, needDx);
+      if (d) dx = { name: d, nchw: true };
     }
-    if (n === 1) break;
-    const dx = g.op('Gemm', [delta, fwd.kernel[n]], { transB: 1 });
+    if (!dx) break;
     const prev = layout.widths[n - 1];
     if (l.skip?.mode === 'concat') {
       const from = l.skip.from;
       if (from === 0) {
-        dh[n - 1].push(g.op('Slice', [dx, g.int64s([0]), g.int64s([prev]), g.int64s([1])]));
+        dh[n - 1].push({ name: g.op('Slice', [dx.name, g.int64s([0]), g.int64s([prev]), g.int64s([1])]), nchw: false });
       } else {
-        const parts = g.opMulti('Split', [dx, g.int64s([prev, layout.widths[from]])], [`${dx}_a`, `${dx}_b`], {
-          axis: 1,
-        });
-        dh[n - 1].push(parts[0]);
-        dh[from].push(parts[1]);
+        const parts = g.opMulti(
+          'Split',
+          [dx.name, g.int64s([prev, layout.widths[from]])],
+          [`${dx.name}_a`, `${dx.name}_b`],
+          {
+            axis: 1,
+          },
+        );
+        dh[n - 1].push({ name: parts[0], nchw: false });
+        dh[from].push({ name: parts[1], nchw: false });
       }
     } else {
       dh[n - 1].push(dx);
       if (l.skip?.mode === 'add' && l.skip.from > 0) dh[l.skip.from].push(dx);
     }
-    // dJ/dh(n-1): from layer n, plus from the skip h(n-1) -> n+1 (already visited)
-    const sum = dh[n - 1].reduce((acc, v) => g.op('Add', [acc, v]));
+    // dJ/dh(n-1): from layer n, plus from the skip h(n-1) -> n+1 (already visited), in h(n-1)'s layout
+    const target = fwd.h[n - 1];
+    const sum = dh[n - 1]
+      .map((v) => fwd.convert.as(v, target, layout.shapes[n - 1]))
+      .reduce((acc, v) => g.op('Add', [acc, v]));
     delta = fwd.act[n - 1].backward(sum);
   }
   if (feed === 'flat') {
