@@ -8,6 +8,7 @@ export * from './step-reduce';
 export * from './non-finite';
 export * from './run-manifest';
 export * from './predict';
+export * from './fit-curve';
 export * from './memory-budget';
 export * from './schemas';
 export * from './slices';

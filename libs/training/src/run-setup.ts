@@ -1,5 +1,6 @@
 import { fitPreprocessing, splitIndices, targetWidth, type Dataset, type Preprocessing, type Splits } from '@nnq/data';
 import { createRng, flatMask, initParams, outputUnits, paramLayout, ProblemsError, type NetworkSpec } from '@nnq/nn';
+import { fitCurveGrid, type FitCurveGrid } from './fit-curve';
 import type { RunConfig } from './run-config';
 import { RunPlan } from './run-plan';
 
@@ -11,6 +12,8 @@ export interface RunSetup {
   plan: RunPlan;
   paramCount: number;
   mask: Float32Array | null;
+  /** The fixed inputs of a 1-D regression run's fit curve (fit-curve.ts); undefined for other runs. */
+  curveGrid?: FitCurveGrid;
 }
 
 /** A run config that does not fit its dataset (input size, output units, task); every problem by path. */
@@ -63,7 +66,8 @@ export function setupRun(config: RunConfig, dataset: Dataset): RunSetup {
     standardize: config.dataset.preprocessing.standardize,
   });
   const layout = paramLayout(spec);
-  return { spec, splits, preprocessing, plan, paramCount: layout.size, mask: flatMask(spec, layout) };
+  const curveGrid = fitCurveGrid(spec, dataset);
+  return { spec, splits, preprocessing, plan, paramCount: layout.size, mask: flatMask(spec, layout), curveGrid };
 }
 
 /** Initial parameters: drawn from the run's seed, so every replay starts identically. */

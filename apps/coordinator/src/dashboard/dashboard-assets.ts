@@ -32,6 +32,8 @@ export function assetFiles(publicDir: string): Record<string, { path: string; ty
   return {
     'index.html': { path: join(publicDir, 'index.html'), type: 'text/html; charset=utf-8' },
     'dashboard.js': { path: join(publicDir, 'dashboard.js'), type: 'text/javascript; charset=utf-8' },
+    'dashboard-ui.js': { path: join(publicDir, 'dashboard-ui.js'), type: 'text/javascript; charset=utf-8' },
+    'run-cards.js': { path: join(publicDir, 'run-cards.js'), type: 'text/javascript; charset=utf-8' },
     'sweeps.js': { path: join(publicDir, 'sweeps.js'), type: 'text/javascript; charset=utf-8' },
     'dashboard.css': { path: join(publicDir, 'dashboard.css'), type: 'text/css; charset=utf-8' },
     'uPlot.iife.min.js': { path: join(uplot, 'uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' },

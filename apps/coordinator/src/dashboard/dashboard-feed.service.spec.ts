@@ -25,3 +25,25 @@ describe('toChunk', () => {
     });
   });
 });
+
+describe('toChunk with a fit curve', () => {
+  it("keeps the newest evaluation's curve apart from the evaluations", () => {
+    const curve = (p: number) => ({ x: [-1, 0, 1], target: [1, 0, 1], prediction: [p, p, p] });
+    const ev = { type: 'evaluation' as const, split: 'validation' as const, loss: 0.1, accuracy: 0, rows: 20 };
+    const chunk = toChunk(
+      'r2',
+      [
+        { ...ev, step: 10, curve: curve(0.5) },
+        { ...ev, step: 20, curve: curve(0.25) },
+        { ...ev, split: 'test', step: 20 },
+      ],
+      true,
+    );
+    expect(chunk.curve).toEqual({ step: 20, ...curve(0.25) });
+    expect(chunk.evals).toEqual([
+      { split: 'validation', step: 10, loss: 0.1, accuracy: 0 },
+      { split: 'validation', step: 20, loss: 0.1, accuracy: 0 },
+      { split: 'test', step: 20, loss: 0.1, accuracy: 0 },
+    ]);
+  });
+});

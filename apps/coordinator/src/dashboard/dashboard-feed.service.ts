@@ -6,14 +6,14 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Observable, Subject, type Subscription } from 'rxjs';
 import { QUEUE_STATES } from '../metrics/queue.metrics';
-import type { HistoryEntry, RunRecord } from '@nnq/protocol';
+import type { FitCurve, HistoryEntry, RunRecord } from '@nnq/protocol';
 import { RunStore } from '../runs/run-store.service';
 import { WorkersService } from '../workers/workers.service';
 
 /** How often the feed reads Redis while at least one dashboard is connected. */
 export const POLL_MS = 500;
-/** Runs listed on the dashboard, newest first. */
-export const RUN_LIMIT = 100;
+/** Runs listed on the dashboard, newest first (the page folds finished ones and filters them). */
+export const RUN_LIMIT = 1000;
 /** Runs whose history (the curves) the feed keeps and streams: the newest ones. */
 export const HISTORY_RUNS = 20;
 
@@ -24,6 +24,8 @@ export interface HistoryChunk {
   reset: boolean;
   steps: Array<[number, number, number]>;
   evals: Array<{ split: string; step: number; loss: number; accuracy: number }>;
+  /** A 1-D regression's prediction against its target at the newest evaluation of the chunk. */
+  curve?: FitCurve & { step: number };
 }
 
 export type QueueCounts = Record<string, number>;
@@ -56,7 +58,10 @@ export function toChunk(id: string, entries: HistoryEntry[], reset: boolean): Hi
   for (const e of entries) {
     if (e.type === 'step') {
       if (!e.skipped) chunk.steps.push([e.step, e.loss, e.accuracy]);
-    } else chunk.evals.push({ split: e.split, step: e.step, loss: e.loss, accuracy: e.accuracy });
+    } else {
+      chunk.evals.push({ split: e.split, step: e.step, loss: e.loss, accuracy: e.accuracy });
+      if (e.curve) chunk.curve = { step: e.step, ...e.curve };
+    }
   }
   return chunk;
 }
@@ -202,6 +207,7 @@ export class DashboardFeed implements OnModuleDestroy {
           known.lastStep = chunk.steps.at(-1)?.[0] ?? known.lastStep;
           known.chunk.steps.push(...chunk.steps);
           known.chunk.evals.push(...chunk.evals);
+          if (chunk.curve) known.chunk.curve = chunk.curve;
           this.emit({ type: 'history', data: chunk });
           continue;
         }

@@ -1,9 +1,10 @@
 import { Logger } from '@nestjs/common';
 import { writeModel, createOptimizerState, deserializeOptimizerState, serializeOptimizerState } from '@nnq/nn';
-import { encodeFloat32, type HistoryEntry, type RunRecord } from '@nnq/protocol';
+import { encodeFloat32, type FitCurve, type HistoryEntry, type RunRecord } from '@nnq/protocol';
 import {
   combineParts,
   evaluatesAfter,
+  fitCurve,
   initialParams,
   MAX_SKIPPED_IN_A_ROW,
   NonFiniteError,
@@ -138,7 +139,7 @@ export class RunDriver {
         for (const split of ['validation', ...(last ? ['test'] : [])] as SplitName[]) {
           const ev = await this.evaluate(split, t + 1);
           if (ev) {
-            history.push({ type: 'evaluation', ...ev });
+            history.push({ type: 'evaluation', ...ev, ...(await this.fitCurveAt(t + 1, history)) });
             this.record = { ...this.record, [split]: ev };
             this.deps.metrics.evaluation(id, ev);
           }
@@ -192,6 +193,17 @@ export class RunDriver {
     await this.steps.init(start, this.record.step);
     // workers tell waiting, early (jobs left by the previous coordinator) and past jobs apart by it
     await redis.set(keys.paramsVersion(this.record.id), this.record.step);
+  }
+
+  /**
+   * A 1-D regression run's prediction against its target on its fixed grid at `version`: on the
+   * first evaluation entry of the step only (the dashboard draws it, updated at each evaluation).
+   */
+  private async fitCurveAt(version: number, history: HistoryEntry[]): Promise<{ curve?: FitCurve }> {
+    const grid = this.setup.curveGrid;
+    if (!grid || history.some((h) => h.type === 'evaluation')) return {};
+    const { params } = await this.steps.pull(version);
+    return { curve: fitCurve(grid, { spec: this.setup.spec, params, preprocessing: this.setup.preprocessing }) };
   }
 
   /** Evaluate a split at version `version` with shard jobs; parts are combined in shard order. */

@@ -77,8 +77,22 @@ export const StepEntrySchema = z.object({
 });
 export type StepEntry = z.infer<typeof StepEntrySchema>;
 
-/** An evaluation line of a run's history. */
-export const EvaluationEntrySchema = EvaluationSchema.extend({ type: z.literal('evaluation') });
+/**
+ * A 1-D regression run's prediction against its target on a fixed grid of inputs (its rows sorted
+ * by x, at most 200), at one evaluation: what the dashboard draws.
+ */
+export const FitCurveSchema = z.object({
+  x: z.array(z.number()),
+  target: z.array(z.number()),
+  prediction: z.array(z.number()),
+});
+export type FitCurve = z.infer<typeof FitCurveSchema>;
+
+/** An evaluation line of a run's history; the first of an evaluation carries the fit curve of a 1-D regression. */
+export const EvaluationEntrySchema = EvaluationSchema.extend({
+  type: z.literal('evaluation'),
+  curve: FitCurveSchema.optional(),
+});
 
 /** One line of a run's history. */
 export const HistoryEntrySchema = z.discriminatedUnion('type', [StepEntrySchema, EvaluationEntrySchema]);
