@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   let server: ThrowawayRedis | undefined;
   const url = process.env.REDIS_URL ?? (server = await startRedisServer()).url;
   const redis = new Redis(url, { maxRetriesPerRequest: 3 });
-  const prefix = `bench:data:${randomUUID()}`;
+  const prefix = `bench-data-${randomUUID()}`; // a valid NNQ_PREFIX (KeySchema checks it)
   const ms: Record<string, number[]> = { load: [], register: [], cold: [], warm: [], epoch: [], epochScaled: [] };
   let d: Dataset | undefined;
   let id = '';

@@ -69,7 +69,7 @@ describe('bad input is refused with a precise message and breaks nothing', () =>
     const run = await submitRun(base, xor);
     expect((await waitForRun(base, run.id, 120_000)).state).toBe('completed');
     trainedRun = run.id;
-    datasetsBefore = (await redis.smembers(`${prefix}:ds:ids`)).sort();
+    datasetsBefore = (await redis.smembers(keys.datasetIds())).sort();
 
     // a run known to the queue's Redis but not to the coordinator: forged jobs against it reach
     // the worker's range checks (its manifest and splits are what the coordinator would publish)
@@ -179,7 +179,7 @@ describe('bad input is refused with a precise message and breaks nothing', () =>
     expect((await getJson<{ status: string }>(`${workerBase}/health`)).status).toBe('ok');
     const runs = await getJson<{ id: string }[]>(`${base}/runs`);
     expect(runs.map((r) => r.id)).toEqual([trainedRun]);
-    expect((await redis.smembers(`${prefix}:ds:ids`)).sort()).toEqual(datasetsBefore);
+    expect((await redis.smembers(keys.datasetIds())).sort()).toEqual(datasetsBefore);
     const run = await submitRun(base, xor);
     const done = await waitForRun(base, run.id, 120_000);
     expect(done.state).toBe('completed');

@@ -1,3 +1,4 @@
+import { KeySchema } from '@nnq/protocol';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,7 +64,7 @@ describe('memory budgets', () => {
     expect(await getJson<unknown[]>(`${cluster.base}/runs`)).toEqual([]);
     const redis = new Redis(redisUrl);
     try {
-      expect(await redis.smembers(`${cluster.prefix}:ds:ids`)).toEqual([]);
+      expect(await redis.smembers(new KeySchema(cluster.prefix).datasetIds())).toEqual([]);
     } finally {
       redis.disconnect();
     }

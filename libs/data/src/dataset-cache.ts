@@ -1,10 +1,11 @@
+import { KeySchema } from '@nnq/protocol';
 import type { Dataset, FeatureArray, LabelArray } from './dataset';
 import { DataError } from './errors';
 import { datasetHash, sha256 } from './hash';
 import { defaultFileAccess, type FileAccess } from './file-access';
 import { loadDataset } from './load';
 import { gatherChunked, type Batch, type ChunkedRows, type Preprocessing } from './preprocessing';
-import { datasetKeys, getDatasetMeta, type DatasetMeta, type RedisClient } from './registry';
+import { getDatasetMeta, type DatasetMeta, type RedisClient } from './registry';
 
 export interface DatasetCacheOptions {
   /** Upper bound on cached chunk bytes (default 1 GiB); least recently used chunks go first. */
@@ -43,6 +44,7 @@ export class DatasetCache {
   private readonly files = new Map<string, Promise<Dataset>>();
   private bytes = 0;
   private readonly fileAccess: FileAccess;
+  private readonly keys: KeySchema;
   readonly stats: DatasetCacheStats = { chunkFetches: 0, chunkHits: 0, bytesFetched: 0, bytesCached: 0, evictions: 0 };
 
   constructor(
@@ -54,6 +56,7 @@ export class DatasetCache {
     if (!(maxBytes > 0)) throw new RangeError(`maxBytes must be a number greater than 0, got ${maxBytes}`);
     this.maxBytes = maxBytes;
     this.fileAccess = options.fileAccess ?? defaultFileAccess();
+    this.keys = new KeySchema(prefix);
   }
 
   /** The meta of a registered dataset (cached; it never changes for an id). */
@@ -160,7 +163,7 @@ export class DatasetCache {
   }
 
   private chunk(meta: DatasetMeta, c: number): Promise<Chunk> {
-    const key = datasetKeys(this.prefix, meta.id).chunk(c);
+    const key = this.keys.datasetChunk(meta.id, c);
     const hit = this.chunks.get(key);
     if (hit) {
       // most recently used goes to the end

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { KeySchema } from '@nnq/protocol';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { hasTool } from '../../../test/support/tools';
@@ -13,7 +14,6 @@ import { dataFileAccess } from './file-access';
 import { loadDataset } from './load';
 import { fitPreprocessing, gatherBatch } from './preprocessing';
 import {
-  datasetKeys,
   deleteDataset,
   getDatasetMeta,
   listDatasets,
@@ -42,7 +42,7 @@ afterEach(async () => {
 });
 
 function newPrefix(): string {
-  prefix = `test:data:${randomUUID()}`;
+  prefix = `test-data-${randomUUID()}`; // a valid NNQ_PREFIX (KeySchema checks it)
   return prefix;
 }
 
@@ -107,9 +107,9 @@ describe('dataset registry', () => {
     });
     expect(reg.meta.chunks).toHaveLength(5);
     expect(reg.meta.statistics.classCounts).toEqual([17, 17, 16]);
-    expect(order[order.length - 1]).toBe(datasetKeys(p, reg.id).meta);
+    expect(order[order.length - 1]).toBe(new KeySchema(p).datasetMeta(reg.id));
     expect(order).toHaveLength(6);
-    expect(await redis.strlen(datasetKeys(p, reg.id).chunk(0))).toBe(10 * 12 + 10);
+    expect(await redis.strlen(new KeySchema(p).datasetChunk(reg.id, 0))).toBe(10 * 12 + 10);
     expect(await listDatasets(redis, p)).toEqual([reg.id]);
 
     const again = await registerDataset(redis, p, d, { chunkBytes: 130 });
@@ -163,7 +163,7 @@ describe('dataset registry', () => {
   it('refuses a chunk that fails verification, or is missing', async () => {
     const p = newPrefix();
     const { id } = await registerDataset(redis, p, uint8Dataset(), { chunkBytes: 130 });
-    const key = datasetKeys(p, id).chunk(1);
+    const key = new KeySchema(p).datasetChunk(id, 1);
     const bytes = (await redis.getBuffer(key))!;
     bytes[3] ^= 1;
     await redis.set(key, bytes);
@@ -178,7 +178,7 @@ describe('dataset registry', () => {
     const p = newPrefix();
     const d = uint8Dataset();
     const id = datasetHash(d);
-    await redis.set(datasetKeys(p, id).chunk(0), Buffer.alloc(10));
+    await redis.set(new KeySchema(p).datasetChunk(id, 0), Buffer.alloc(10));
     expect(await getDatasetMeta(redis, p, id)).toBeNull();
     await expect(new DatasetCache(redis, p).meta(id)).rejects.toThrow(/is not registered/);
     expect((await registerDataset(redis, p, d)).created).toBe(true);
@@ -201,7 +201,7 @@ describe('dataset registry', () => {
     const source: DatasetSourceInput = { type: 'csv', path, labelColumns: ['label'], task: 'classification' };
     const { id, meta } = await registerSource(redis, p, source, { storage: 'file', access });
     expect(meta).toMatchObject({ storage: 'file', chunks: [], source: { path } });
-    expect((await allKeys()).sort()).toEqual([datasetKeys(p, id).ids, datasetKeys(p, id).meta].sort());
+    expect((await allKeys()).sort()).toEqual([new KeySchema(p).datasetIds(), new KeySchema(p).datasetMeta(id)].sort());
     const b = await new DatasetCache(redis, p, { fileAccess: access }).gatherBatch(id, [2, 1]);
     expect(Array.from(b.x)).toEqual([5, 6, 3, 4]);
 

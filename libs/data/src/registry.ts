@@ -1,3 +1,4 @@
+import { KeySchema } from '@nnq/protocol';
 import type { Cluster, Redis } from 'ioredis';
 import type { Dataset } from './dataset';
 import { datasetHash, datasetLayout, bytesOf, sha256, type DatasetLayout } from './hash';
@@ -8,13 +9,10 @@ import { loadDataset } from './load';
 /**
  * The cluster's dataset registry in Redis. A dataset is loaded once (by whoever registers it),
  * named by its content hash and stored compactly: features in their own dtype (uint8 stays
- * uint8), cut into chunks of whole rows of about 1 MiB. Keys:
- *
- *   <prefix>:ds:<id>:meta        JSON DatasetMeta, written last (its presence means "complete")
- *   <prefix>:ds:<id>:chunk:<c>   bytes of rows [c * chunkRows, ...): x rows, then their targets
- *   <prefix>:ds:ids              SET of the ids whose meta is written
- *
- * A dataset stored as `file` has no chunk keys: every worker reads the file from its source path
+ * uint8), cut into chunks of whole rows of about 1 MiB. Its keys are @nnq/protocol's KeySchema's:
+ * datasetMeta (JSON DatasetMeta, written last: its presence means "complete"), datasetChunk (rows
+ * [c * chunkRows, ...): x rows, then their targets) and datasetIds (the SET of the ids whose meta
+ * is written). A dataset stored as `file` has no chunk keys: every worker reads the file from its source path
  * and checks the content hash.
  */
 
@@ -58,12 +56,6 @@ export interface DatasetMeta extends DatasetLayout {
   name?: string;
   registeredAt: string;
 }
-
-export const datasetKeys = (prefix: string, id: string) => ({
-  meta: `${prefix}:ds:${id}:meta`,
-  chunk: (c: number) => `${prefix}:ds:${id}:chunk:${c}`,
-  ids: `${prefix}:ds:ids`,
-});
 
 export interface RegisterOptions {
   /** redis (default): store the rows; file: store only meta and hash, workers read the source. */
@@ -140,8 +132,8 @@ export async function registerDataset(
   options: RegisterOptions = {},
 ): Promise<Registered> {
   const id = datasetHash(d);
-  const keys = datasetKeys(prefix, id);
-  const existing = await redis.get(keys.meta);
+  const keys = new KeySchema(prefix);
+  const existing = await redis.get(keys.datasetMeta(id));
   if (existing) return { id, meta: JSON.parse(existing) as DatasetMeta, created: false };
 
   const storage = options.storage ?? 'redis';
@@ -159,7 +151,7 @@ export async function registerDataset(
       for (let c = c0; c < Math.min(nChunks, c0 + inFlight); c++) {
         const bytes = chunkBytes(d, chunkRows, c);
         chunks.push({ rows: Math.min(chunkRows, d.rows - c * chunkRows), bytes: bytes.length, sha256: sha256(bytes) });
-        writes.push(redis.set(keys.chunk(c), bytes));
+        writes.push(redis.set(keys.datasetChunk(id, c), bytes));
       }
       await Promise.all(writes);
     }
@@ -177,13 +169,13 @@ export async function registerDataset(
     ...(options.name ? { name: options.name } : {}),
     registeredAt: new Date().toISOString(),
   };
-  const ok = await redis.set(keys.meta, JSON.stringify(meta), 'NX');
+  const ok = await redis.set(keys.datasetMeta(id), JSON.stringify(meta), 'NX');
   if (ok === null) {
     // registered concurrently by another process: same id, same bytes
-    const other = await redis.get(keys.meta);
+    const other = await redis.get(keys.datasetMeta(id));
     return { id, meta: JSON.parse(other!) as DatasetMeta, created: false };
   }
-  await redis.sadd(keys.ids, id);
+  await redis.sadd(keys.datasetIds(), id);
   return { id, meta, created: true };
 }
 
@@ -199,20 +191,20 @@ export async function registerSource(
 
 /** The stored meta of a dataset, or null when it is not (completely) registered. */
 export async function getDatasetMeta(redis: RedisClient, prefix: string, id: string): Promise<DatasetMeta | null> {
-  const json = await redis.get(datasetKeys(prefix, id).meta);
+  const json = await redis.get(new KeySchema(prefix).datasetMeta(id));
   return json ? (JSON.parse(json) as DatasetMeta) : null;
 }
 
 /** Ids of the registered datasets. */
 export async function listDatasets(redis: RedisClient, prefix: string): Promise<string[]> {
-  return (await redis.smembers(datasetKeys(prefix, '').ids)).sort();
+  return (await redis.smembers(new KeySchema(prefix).datasetIds())).sort();
 }
 
 /** Delete a dataset: meta first (so it stops being complete), then its chunks. */
 export async function deleteDataset(redis: RedisClient, prefix: string, id: string): Promise<void> {
-  const keys = datasetKeys(prefix, id);
+  const keys = new KeySchema(prefix);
   const meta = await getDatasetMeta(redis, prefix, id);
-  await redis.del(keys.meta);
-  await redis.srem(keys.ids, id);
-  if (meta) for (let c = 0; c < meta.chunks.length; c++) await redis.del(keys.chunk(c));
+  await redis.del(keys.datasetMeta(id));
+  await redis.srem(keys.datasetIds(), id);
+  if (meta) for (let c = 0; c < meta.chunks.length; c++) await redis.del(keys.datasetChunk(id, c));
 }

@@ -24,6 +24,14 @@ describe('KeySchema', () => {
     ]);
     expect(cluster.params('r1', 0)).toBe(single.params('r1', 0));
   });
+  it("names a dataset's meta, chunks and the registry's id set under the prefix", () => {
+    const k = new KeySchema('nnq', { cluster: true });
+    expect([k.datasetMeta('ab12'), k.datasetChunk('ab12', 3), k.datasetIds()]).toEqual([
+      'nnq:ds:ab12:meta',
+      'nnq:ds:ab12:chunk:3',
+      'nnq:ds:ids',
+    ]);
+  });
   it('refuses a prefix that would break the schema', () => {
     expect(() => new KeySchema('a:b')).toThrow(/key prefix must be 1-64 characters/);
   });

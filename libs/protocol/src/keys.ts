@@ -173,6 +173,23 @@ export class KeySchema {
   sweeps(): string {
     return `${this.prefix}:sweeps`;
   }
+
+  // ---- datasets (libs/data's registry): named by content hash, shared by every run ----
+
+  /** A dataset's DatasetMeta (JSON), written last: its presence means the dataset is complete. */
+  datasetMeta(id: string): string {
+    return `${this.prefix}:ds:${id}:meta`;
+  }
+
+  /** Bytes of chunk `c` of a dataset: whole rows, x then their targets. */
+  datasetChunk(id: string, chunk: number): string {
+    return `${this.prefix}:ds:${id}:chunk:${chunk}`;
+  }
+
+  /** Set of the ids of the datasets whose meta is written. */
+  datasetIds(): string {
+    return `${this.prefix}:ds:ids`;
+  }
 }
 
 /** Ids (runs, workers) as they may appear inside keys and BullMQ job ids: no `:`, no braces. */
