@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ARTIFACTS, dashboardHarness, type DashboardWin } from './support/dashboard';
-import { getJson } from './support/processes';
+import { getJson, startApp } from './support/processes';
 import { waitForRun, type RunView } from './support/runs';
 import { hasTool } from './support/tools';
 
@@ -19,7 +19,7 @@ describe.skipIf(!hasChromium)('the dashboard runs table and run cards', () => {
   const h = dashboardHarness('dashboard-runs');
   const { redisUrl, prefix, auth, openDashboard, post } = h;
 
-  it('trains a 1-D regression: epoch 10/10 when done, its test loss, its prediction against the target', async () => {
+  it('a 1-D regression: epoch 10/10 when done, its test loss, model summary, prediction against the target', async () => {
     const page = await openDashboard();
     const config = {
       name: 'sine-fit',
@@ -45,6 +45,20 @@ describe.skipIf(!hasChromium)('the dashboard runs table and run cards', () => {
     const run = await post('/runs', config);
     const ended = await waitForRun(h.base, run.id, 120_000);
     expect(ended.state).toBe('completed');
+    // the model summary, by hand: 1 -> 16 tanh (1*16 + 16) -> 1 (16 + 1)
+    const summary = [
+      { index: 0, kind: 'input', outputShape: [1], params: 0 },
+      { index: 1, kind: 'dense', outputShape: [16], params: 32 },
+      { index: 2, kind: 'dense', outputShape: [1], params: 17 },
+    ];
+    expect(ended.model).toEqual(summary);
+    expect(ended.paramCount).toBe(49);
+    // nnq status <id> shows it too
+    const status = startApp('cli', { NNQ_URL: h.base }, ['status', run.id]);
+    expect(await status.exited, status.output()).toBe(0);
+    const rows = ['LAYER +KIND +OUTPUT SHAPE +PARAMETERS', 'input +input +\\[1\\] +0', '1 +dense +\\[16\\] +32'];
+    rows.push('2 +dense +\\[1\\] +17', 'total +49');
+    expect(status.output()).toMatch(new RegExp(`^model {5}${rows.join('\\n {10}')}$`, 'm'));
 
     // the coordinator drew the fit at every evaluation: on the first entry of each (validation here)
     const history = await getJson<HistoryEntry[]>(`${h.base}/runs/${run.id}/history`);
@@ -86,6 +100,19 @@ describe.skipIf(!hasChromium)('the dashboard runs table and run cards', () => {
     // a regression: losses, no accuracy (always 0) and no accuracy chart
     expect(await card.locator('.metrics').textContent()).toMatch(/validation loss [\d.e+-]+ · test loss [\d.e+-]+/);
     expect(await card.locator('.chart-accuracy canvas').count()).toBe(0);
+    const cells = await card
+      .locator('table.summary tbody tr')
+      .evaluateAll((rows) =>
+        rows.map((tr) =>
+          Array.from((tr as unknown as { cells: { textContent: string }[] }).cells, (td) => td.textContent),
+        ),
+      );
+    expect(cells).toEqual([
+      ['input', 'input', '[1]', '0'],
+      ['1', 'dense', '[16]', '32'],
+      ['2', 'dense', '[1]', '17'],
+    ]);
+    expect(await card.locator('table.summary tfoot').textContent()).toBe('total49');
     mkdirSync(ARTIFACTS, { recursive: true });
     await card.screenshot({ path: join(ARTIFACTS, 'dashboard-fit.png') });
     await page.close();

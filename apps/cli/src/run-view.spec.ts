@@ -35,6 +35,25 @@ describe('run views', () => {
     expect(text).toMatch(/^validation {2}loss 0\.3 {2}accuracy 85\.0% {2}\(200 rows, step 100\)$/m);
   });
 
+  it("shows the run's model summary under the detail, with the total", () => {
+    // the lecture's XOR network: 2 -> 2 relu (2*2 + 2) -> 1 (2 + 1)
+    const model = [
+      { index: 0, kind: 'input', outputShape: [2], params: 0 },
+      { index: 1, kind: 'dense', outputShape: [2], params: 6 },
+      { index: 2, kind: 'dense', outputShape: [1], params: 3 },
+    ];
+    const lines = formatRunDetail({ ...run, model }).split('\n');
+    const at = lines.findIndex((l) => l.startsWith('model'));
+    expect(lines.slice(at, at + 5)).toEqual([
+      'model     LAYER  KIND   OUTPUT SHAPE  PARAMETERS',
+      '          input  input  [2]           0',
+      '          1      dense  [2]           6',
+      '          2      dense  [1]           3',
+      '          total                       9',
+    ]);
+    expect(formatRunDetail(run)).not.toMatch(/^model/m);
+  });
+
   it('lists workers with how long ago they were seen', () => {
     const now = Date.parse('2026-01-01T00:00:10Z');
     const w = {

@@ -1,4 +1,4 @@
-import { RunRecordSchema, WorkerInfoSchema, type Evaluation } from '@nnq/protocol';
+import { RunRecordSchema, WorkerInfoSchema, type Evaluation, type LayerSummaryView } from '@nnq/protocol';
 import { z } from 'zod';
 import { formatDuration, formatLoss, formatPercent, formatRate } from './progress';
 
@@ -26,6 +26,7 @@ export const RunViewSchema = RunRecordSchema.pick({
   accuracy: true,
   validation: true,
   test: true,
+  model: true,
   samplesPerSecond: true,
   etaSeconds: true,
   error: true,
@@ -93,9 +94,29 @@ export function formatRunDetail(r: RunView): string {
   if (r.batchSize !== undefined) lines.push(`batch     ${r.batchSize} rows in ${r.shards ?? 1} shards`);
   if (r.validation) lines.push(formatEvaluation(r.validation));
   if (r.test) lines.push(formatEvaluation(r.test));
+  if (r.model?.length) lines.push(formatModelSummary(r.model));
   if (r.createdAt) lines.push(`created   ${r.createdAt}`);
   if (r.finishedAt) lines.push(`finished  ${r.finishedAt}`);
   return lines.join('\n');
+}
+
+/** The layers of a run's network as a table under `model`, Keras' model.summary() columns and a total. */
+export function formatModelSummary(layers: LayerSummaryView[]): string {
+  const rows = layers.map((l) => [
+    l.index === 0 ? 'input' : String(l.index),
+    l.kind,
+    `[${l.outputShape.join(', ')}]`,
+    l.params.toLocaleString('en-US'),
+  ]);
+  const total = layers.reduce((s, l) => s + l.params, 0);
+  const table = formatTable(
+    ['LAYER', 'KIND', 'OUTPUT SHAPE', 'PARAMETERS'],
+    [...rows, ['total', '', '', total.toLocaleString('en-US')]],
+  );
+  return table
+    .split('\n')
+    .map((line, i) => `${i === 0 ? 'model' : ''}`.padEnd(10) + line)
+    .join('\n');
 }
 
 export function formatWorkers(workers: WorkerView[], now = Date.now()): string {

@@ -33,6 +33,7 @@ import {
 } from '@nnq/training';
 import { QueueEvents, type ConnectionOptions, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { modelSummary } from '@nnq/nn';
 import { randomBytes } from 'node:crypto';
 import { CoordinatorMetrics } from '../coordinator.metrics';
 import { RUN_BLOBS, type RunBlobs } from './run-blobs';
@@ -136,6 +137,7 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
       shards: config.shards,
       datasetId,
       paramCount: setup.paramCount,
+      model: modelSummary(config.model),
       skippedSteps: 0,
     };
     await this.store.create(record, config);

@@ -28,6 +28,18 @@ export type Evaluation = z.infer<typeof EvaluationSchema>;
 /** Why a run failed, and at which step. */
 export const RunErrorSchema = z.object({ reason: z.string(), step: z.number() });
 
+/**
+ * One row of a run's model summary (libs/nn modelSummary, as Keras' model.summary() prints it):
+ * layer n (0 is the input), its kind, its output shape per sample, its parameters.
+ */
+export const LayerSummarySchema = z.object({
+  index: z.number(),
+  kind: z.string(),
+  outputShape: z.array(z.number()),
+  params: z.number(),
+});
+export type LayerSummaryView = z.infer<typeof LayerSummarySchema>;
+
 /** A run as the API shows it. */
 export const RunRecordSchema = z.object({
   id: z.string(),
@@ -45,6 +57,8 @@ export const RunRecordSchema = z.object({
   shards: z.number(),
   datasetId: z.string(),
   paramCount: z.number(),
+  /** The network layer by layer, set at submission (runs submitted before it was recorded have none). */
+  model: z.array(LayerSummarySchema).optional(),
   /** Mean loss and accuracy of the last step's batch. */
   loss: z.number().optional(),
   accuracy: z.number().optional(),
@@ -54,6 +68,8 @@ export const RunRecordSchema = z.object({
   etaSeconds: z.number().optional(),
   /** Last step whose parameters were checkpointed. */
   checkpointStep: z.number().optional(),
+  /** The engine and version that computed the run's shards (`onnxruntime 1.30.0`), once its first shard is in. */
+  engine: z.string().optional(),
   skippedSteps: z.number(),
   error: RunErrorSchema.optional(),
 });
