@@ -19,9 +19,9 @@ import type { AttrValue, GraphBuilder } from './graph';
  *   dJ/dx = ConvTranspose of the delta with the same kernel (the transposed sparse matrix).
  * Max pooling routes each delta to the first arg-max of its window: onnxruntime's MaxPool Indices
  * keep the first maximum in row-major window order (a strict > scan; libs/nn's rule), padded cells
- * never win, and ScatterElements adds the deltas up where windows overlap. Average pooling spreads
- * delta / (valid cells) over each window's valid cells (Keras' count_include_pad = 0): a
- * ConvTranspose with a ones kernel per channel (group = channels).
+ * never win; MaxUnpool puts each delta there (ScatterElements adds them up where windows overlap).
+ * Average pooling spreads delta / (valid cells) over each window's valid cells (Keras'
+ * count_include_pad = 0): a ConvTranspose with a ones kernel per channel (group = channels).
  */
 
 /** [height, width, channels] of a 3-D value. */
@@ -128,10 +128,13 @@ export function emitMaxPool(g: GraphBuilder, x: string, w: Window2d, batch: numb
     h,
     backward: (delta, needInput) => {
       if (!needInput) return null;
+      const shape = [batch, w.inC, w.inH, w.inW];
+      // windows that do not overlap: each input cell takes at most one delta, MaxUnpool puts it there
+      if (w.sh >= w.kh && w.sw >= w.kw) return g.op('MaxUnpool', [delta, indices, g.int64s(shape)], attrs);
       const zeros = g.op('ConstantOfShape', [g.int64s([batch * w.inC * w.inH * w.inW])]);
       const flat = (v: string) => g.op('Reshape', [v, g.int64s([-1])]);
       const dx = g.op('ScatterElements', [zeros, flat(indices), flat(delta)], { axis: 0, reduction: 'add' });
-      return g.op('Reshape', [dx, g.int64s([batch, w.inC, w.inH, w.inW])]);
+      return g.op('Reshape', [dx, g.int64s(shape)]);
     },
   };
 }
