@@ -1,6 +1,7 @@
-import { listProblems } from '@nnq/nn';
+import { listProblems, type SecondOrderConfig } from '@nnq/nn';
 import {
   memoryBudgetProblems,
+  parseLocalRunConfig,
   parseRunConfig,
   RunConfigError,
   type MemoryBudgets,
@@ -38,6 +39,8 @@ export interface RunConfigFile {
   config: RunConfig;
   /** The file's JSON as written: what is submitted to the coordinator. */
   json: unknown;
+  /** A second-order optimizer (lbfgs, hessian_free), read with `local` only: config.optimizer is a stand-in then. */
+  secondOrder?: SecondOrderConfig | null;
 }
 
 /**
@@ -50,13 +53,15 @@ export function checkMemoryBudget(path: string, config: RunConfig, budgets: Memo
 }
 
 /** Read and validate a run config JSON file locally, before anything is started or submitted. */
-export function readRunConfigFile(path: string): RunConfigFile {
-  return runConfigFromText(readTextFile(path, 'run config'), path);
+export function readRunConfigFile(path: string, opts: { local?: boolean } = {}): RunConfigFile {
+  return runConfigFromText(readTextFile(path, 'run config'), path, opts);
 }
 
-export function runConfigFromText(text: string, path: string): RunConfigFile {
+/** `local`: for the in-process trainer, which also runs the second-order optimizers. */
+export function runConfigFromText(text: string, path: string, opts: { local?: boolean } = {}): RunConfigFile {
   const json = parseJsonText(text, path);
   try {
+    if (opts.local) return { ...parseLocalRunConfig(json), json };
     return { config: parseRunConfig(json), json };
   } catch (err) {
     if (err instanceof RunConfigError) throw new ConfigFileError(path, err.problems);

@@ -1,6 +1,6 @@
 import { createTrainingEngine } from '@nnq/engine-onnx';
 import { defaultFileAccess, loadDataset, unconfinedAccess, type Dataset } from '@nnq/data';
-import { writeModel } from '@nnq/nn';
+import { writeModel, type SecondOrderConfig } from '@nnq/nn';
 import {
   NonFiniteError,
   RunSetupError,
@@ -21,6 +21,8 @@ export interface LocalTrainOptions {
   engine?: 'onnx' | 'reference';
   signal: AbortSignal;
   accuracy: boolean;
+  /** lbfgs or hessian_free (config.optimizer is a stand-in then). */
+  secondOrder?: SecondOrderConfig | null;
 }
 
 /**
@@ -49,6 +51,7 @@ export async function trainInProcess(config: RunConfig, file: string, options: L
       dataset,
       engine: (spec) => createTrainingEngine(spec, { prefer: options.engine }),
       signal: options.signal,
+      secondOrder: options.secondOrder,
       onStep: (r) => {
         const done = r.step + 1;
         const seconds = (performance.now() - started) / 1000;
@@ -70,6 +73,8 @@ export async function trainInProcess(config: RunConfig, file: string, options: L
     });
     view = { ...view, state: 'completed', ...evaluations };
     renderer.finish(view);
+    const stopped = result.stopped;
+    if (stopped) process.stdout.write(`the optimizer stopped after step ${result.steps.length}: ${stopped}\n`);
     process.stdout.write(`${formatOutcome(view, options.accuracy)}\n`);
     const bytes = writeModel({
       spec: result.setup.spec,

@@ -12,3 +12,4 @@ export * from './fit-curve';
 export * from './memory-budget';
 export * from './schemas';
 export * from './slices';
+export * from './second-order-config';

@@ -1,6 +1,6 @@
 import { gatherBatch, loadDataset, type Dataset } from '@nnq/data';
 import { roundToPrecision, type StepEntry } from '@nnq/protocol';
-import { createOptimizerState, type NetworkSpec } from '@nnq/nn';
+import { createOptimizerState, type NetworkSpec, type SecondOrderConfig } from '@nnq/nn';
 import { combineParts, evalRanges, evaluatePart, type Evaluation, type SplitName } from './evaluation';
 import type { RunConfig } from './run-config';
 import { PermutationCache, rowsOf } from './run-plan';
@@ -8,6 +8,7 @@ import { initialParams, setupRun, type RunSetup } from './run-setup';
 import { computeShard, type GatherRows, type LossAndGradFn } from './shard-compute';
 import { MAX_SKIPPED_IN_A_ROW, NonFiniteError, StepUndo, updateStep } from './non-finite';
 import { sumShards } from './step-reduce';
+import { trainSecondOrder } from './second-order-trainer';
 
 /**
  * One step's outcome: the step line of a run's history (the HTTP contract's StepEntry) without
@@ -40,6 +41,8 @@ export interface LocalRunOptions {
   onStep?: (r: StepRecord) => void;
   onEvaluation?: (e: Evaluation) => void;
   signal?: AbortSignal;
+  /** A second-order optimizer (parseLocalRunConfig): it replaces config.optimizer, a stand-in then. */
+  secondOrder?: SecondOrderConfig | null;
 }
 
 export interface LocalRunResult {
@@ -48,6 +51,8 @@ export interface LocalRunResult {
   steps: StepRecord[];
   evaluations: Evaluation[];
   engine: string;
+  /** Why a second-order optimizer ended the run before its last step (converged, or what failed). */
+  stopped?: string;
 }
 
 /** When to evaluate after step t: every `every` steps, or at epoch ends when every is 0, and at the end. */
@@ -62,6 +67,7 @@ export function evaluatesAfter(config: RunConfig, setup: RunSetup, t: number): b
  * optimizer) without queues. It is the reference of the equivalence tests and `nnq train --local`.
  */
 export async function trainLocal(config: RunConfig, options: LocalRunOptions): Promise<LocalRunResult> {
+  if (options.secondOrder) return trainSecondOrder(config, options.secondOrder, options);
   if (!options.dataset && !config.dataset.source) {
     throw new Error('a run that names a registered dataset id needs the cluster (or pass the dataset)');
   }

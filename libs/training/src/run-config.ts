@@ -1,5 +1,12 @@
 import { DatasetSourceSchema } from '@nnq/data';
-import { formatIssues, NetworkSpecSchema, ProblemsError, OptimizerConfigSchema, ScheduleConfigSchema } from '@nnq/nn';
+import {
+  formatIssues,
+  isSecondOrderType,
+  NetworkSpecSchema,
+  ProblemsError,
+  OptimizerConfigSchema,
+  ScheduleConfigSchema,
+} from '@nnq/nn';
 import { jsonBoundsProblem, NameSchema } from '@nnq/protocol';
 import { z } from 'zod';
 
@@ -135,9 +142,17 @@ export function parseRunConfig(json: unknown): RunConfig {
   // a config from a file or Redis gets the same bounds as an HTTP body (the schema recurses)
   const tooBig = jsonBoundsProblem(json);
   if (tooBig) throw new RunConfigError([tooBig]);
+  // lbfgs and hessian_free take whole outer steps in one process (parseLocalRunConfig): no cluster yet
+  const optimizerType = (json as { optimizer?: { type?: unknown } } | null)?.optimizer?.type;
+  if (isSecondOrderType(optimizerType)) throw new RunConfigError([inProcessOnly(optimizerType)]);
   const r = RunConfigSchema.safeParse(json);
   if (!r.success) throw new RunConfigError(formatIssues(r.error.issues));
   return r.data;
+}
+
+/** The refusal of a second-order optimizer by the cluster's parse. */
+export function inProcessOnly(type: string): string {
+  return `optimizer.type: ${type} runs in-process only: nnq train --local (the cluster runs first-order optimizers)`;
 }
 
 /** JSON Schema (draft 2020-12) of the run config, published as schemas/run-config.schema.json. */

@@ -35,7 +35,7 @@ export function registerTrain(program: Command): void {
     .option('-w, --workers <n>', 'workers of the embedded cluster', parsePositiveInt('--workers'), 2)
     .option('--verbose', "show the embedded cluster's logs")
     .action(async (file: string, opts: TrainOptions) => {
-      const { config, json } = readRunConfigFile(file);
+      const { config, json, secondOrder } = readRunConfigFile(file, { local: opts.local });
       const { loadConfig } = await import('@nnq/config'); // on demand, as in nnq up
       const env = loadConfig();
       checkMemoryBudget(file, config, {
@@ -56,7 +56,7 @@ export function registerTrain(program: Command): void {
       let code: number;
       try {
         if (opts.local) {
-          const local = { out: opts.out, engine: env.NNQ_ENGINE, signal: stop.signal, accuracy };
+          const local = { out: opts.out, engine: env.NNQ_ENGINE, signal: stop.signal, accuracy, secondOrder };
           code = await trainInProcess(config, file, local);
         } else {
           const cluster = { token: env.NNQ_API_TOKEN, redisUrl: env.REDIS_URL, accuracy, signal: stop.signal };

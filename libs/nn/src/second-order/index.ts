@@ -6,3 +6,4 @@ export * from './line-search';
 export * from './lbfgs';
 export * from './hessian-free';
 export * from './state-file';
+export * from './config';

@@ -1,0 +1,35 @@
+import { formatIssues, isSecondOrderType, SecondOrderConfigSchema, type SecondOrderConfig } from '@nnq/nn';
+import { parseRunConfig, RunConfigError, type RunConfig } from './run-config';
+
+/**
+ * A run config for the in-process trainer, which may also name a second-order optimizer
+ * (`"optimizer": {"type": "lbfgs" | "hessian_free", ...}`, libs/nn second-order). The cluster's
+ * parseRunConfig refuses those by name; here the rest of the config is validated as usual, with
+ * plain SGD standing in for the optimizer (no slots: what setupRun and the memory budget see).
+ */
+export interface LocalRunConfig {
+  config: RunConfig;
+  /** The second-order optimizer of the run, or null when `config.optimizer` is the run's own. */
+  secondOrder: SecondOrderConfig | null;
+}
+
+/** The first-order optimizer in `config` of a second-order run: never applied. */
+export const SECOND_ORDER_STAND_IN = { type: 'sgd', lr: 1 } as const;
+
+/** Validate unknown JSON as an in-process run config; throws RunConfigError listing every problem by path. */
+export function parseLocalRunConfig(json: unknown): LocalRunConfig {
+  const optimizer = (json as { optimizer?: { type?: unknown } } | null)?.optimizer;
+  if (!isSecondOrderType(optimizer?.type)) return { config: parseRunConfig(json), secondOrder: null };
+  const problems: string[] = [];
+  const so = SecondOrderConfigSchema.safeParse(optimizer);
+  if (!so.success) problems.push(...formatIssues(so.error.issues, 'optimizer'));
+  let config: RunConfig | null = null;
+  try {
+    config = parseRunConfig({ ...(json as object), optimizer: SECOND_ORDER_STAND_IN });
+  } catch (err) {
+    if (!(err instanceof RunConfigError)) throw err;
+    problems.push(...err.problems);
+  }
+  if (problems.length || !config || !so.success) throw new RunConfigError(problems);
+  return { config, secondOrder: so.data };
+}
