@@ -12,6 +12,8 @@ import { join } from 'node:path';
 
 /** The browser the dashboard suites drive (playwright-core with Debian's chromium). */
 export const CHROMIUM = '/usr/bin/chromium';
+/** Debian's python3-onnx: ONNX's own checker, run on the models nnq exports (/usr/bin/python3). */
+export const PYTHON_ONNX = '/usr/lib/python3/dist-packages/onnx/__init__.py';
 /** One of Debian's dataset-fashion-mnist files, where libs/data reads them. */
 const FASHION_MNIST_TRAIN_IMAGES = join(FASHION_MNIST_DIR, FASHION_MNIST_FILES.train.images);
 
@@ -25,6 +27,7 @@ export const TOOLS = {
   promtool: { looksFor: 'promtool on PATH', present: onPath('promtool'), pkg: 'prometheus' },
   'redis-server': { looksFor: 'redis-server on PATH', present: onPath('redis-server'), pkg: 'redis-server' },
   'redis-cli': { looksFor: 'redis-cli on PATH', present: onPath('redis-cli'), pkg: 'redis-tools' },
+  'python3-onnx': { looksFor: PYTHON_ONNX, present: () => existsSync(PYTHON_ONNX), pkg: 'python3-onnx' },
   'fashion-mnist': {
     looksFor: FASHION_MNIST_TRAIN_IMAGES,
     present: () => existsSync(FASHION_MNIST_TRAIN_IMAGES),

@@ -16,5 +16,6 @@ export {
   type ExportOptions,
   type Preprocess,
 } from './forward';
+export { exportOnnxModel, type OnnxModelInputs } from './onnx-model';
 export { createTrainingEngine, type EngineKind, type TrainingEngine, type TrainingEngineOptions } from './engine';
 export { importOrt, sessionOptions, type Ort, type SessionConfig } from './ort';

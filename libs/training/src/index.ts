@@ -13,3 +13,4 @@ export * from './memory-budget';
 export * from './schemas';
 export * from './slices';
 export * from './second-order-config';
+export * from './model-export';

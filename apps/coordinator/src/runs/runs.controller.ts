@@ -36,6 +36,7 @@ import {
   type RunRecord,
 } from '@nnq/protocol';
 import { predictRows, runConfigJsonSchema } from '@nnq/training';
+import { modelOnnx } from './model-onnx';
 import { RUN_BLOBS, type RunBlobs } from './run-blobs';
 import { RunRemoval } from './run-removal.service';
 import { RunsService } from './runs.service';
@@ -110,6 +111,23 @@ export class RunsController {
     return new StreamableFile(bytes, {
       type: 'application/octet-stream',
       disposition: `attachment; filename="${id}.safetensors"`,
+    });
+  }
+
+  /**
+   * The model as ONNX (the run's preprocessing folded in, documented input and output, metadata:
+   * nnq version, run id, spec), for onnxruntime and other runtimes outside nnq.
+   */
+  @Get(':id/model.onnx')
+  @ApiOkResponse({ description: 'ONNX model: input "input" [batch, features] of raw rows, output "output"' })
+  @ApiNotFoundResponse({ description: 'No run with this id, or no model yet' })
+  async modelOnnx(@Param('id') id: string): Promise<StreamableFile> {
+    const run = await this.runs.get(pathId('run', id));
+    const bytes = await this.blobs.model(run.id);
+    if (!bytes) throw new NotFoundException(`run ${id} has no model yet (state ${run.state})`);
+    return new StreamableFile(modelOnnx(bytes, run.id), {
+      type: 'application/octet-stream',
+      disposition: `attachment; filename="${run.id}.onnx"`,
     });
   }
 

@@ -23,6 +23,7 @@ import {
 } from '@nnq/protocol';
 import { pathId } from '../http/request-checks';
 import { sweepConfigJsonSchema } from '@nnq/sweeps';
+import { modelOnnx } from '../runs/model-onnx';
 import { RUN_BLOBS, type RunBlobs } from '../runs/run-blobs';
 import { sweepCsv, sweepResults } from './sweep-export';
 import { SweepsService } from './sweeps.service';
@@ -75,15 +76,30 @@ export class SweepsController {
   /** The model file of the best trial that has one (a completed run). */
   @Get(':id/model')
   async model(@Param('id') id: string): Promise<StreamableFile> {
+    const best = await this.bestModel(id);
+    return new StreamableFile(best.bytes, {
+      type: 'application/octet-stream',
+      disposition: `attachment; filename="${best.name}.safetensors"`,
+    });
+  }
+
+  /** The best trial's model as ONNX (as GET /runs/:id/model.onnx of its run). */
+  @Get(':id/model.onnx')
+  async modelOnnx(@Param('id') id: string): Promise<StreamableFile> {
+    const best = await this.bestModel(id);
+    return new StreamableFile(modelOnnx(best.bytes, best.runId), {
+      type: 'application/octet-stream',
+      disposition: `attachment; filename="${best.name}.onnx"`,
+    });
+  }
+
+  /** The model of the best-ranked trial that has one, and a file name for it. */
+  private async bestModel(id: string): Promise<{ bytes: Buffer; runId: string; name: string }> {
     const sweep = await this.sweeps.get(pathId('sweep', id));
     for (const t of sweep.leaderboard) {
       if (t.best === undefined || !t.runId) continue;
       const bytes = await this.blobs.model(t.runId);
-      if (!bytes) continue;
-      return new StreamableFile(bytes, {
-        type: 'application/octet-stream',
-        disposition: `attachment; filename="${sweep.name}-t${t.index}-${t.runId}.safetensors"`,
-      });
+      if (bytes) return { bytes, runId: t.runId, name: `${sweep.name}-t${t.index}-${t.runId}` };
     }
     throw new NotFoundException(`sweep ${sweep.id} has no trial with a model yet (state ${sweep.state})`);
   }
