@@ -33,7 +33,9 @@ interface Row {
   worker1VsInProcess: number;
   worker2VsInProcess: number;
   perRound: { worker1VsInProcess: number[]; worker2VsInProcess: number[] };
+  /** Redis's peak used_memory after the warm-up, and its rise over the level at the warm-up's end. */
   redisPeakMB: { worker1: number; worker2: number };
+  redisRiseMB: { worker1: number; worker2: number };
   workerPeakRssMB: { worker1: number; worker2: number };
   phasesMs: Record<string, Record<string, number>>;
   samples: Record<string, Measure[]>;
@@ -62,6 +64,7 @@ async function main(): Promise<void> {
         const paired = (xs: Measure[]) => xs.map((x, i) => x.samplesPerSecond / inProc[i].samplesPerSecond);
         const peak = (xs: Measure[], k: 'redisPeakBytes' | 'workerPeakRssBytes') =>
           Math.max(...xs.map((x) => x[k]!)) / MB;
+        const rise = (xs: Measure[]) => Math.max(...xs.map((x) => x.redisPeakBytes! - x.redisBaseBytes!)) / MB;
         const phase = (xs: Measure[]) =>
           Object.fromEntries(PHASES.map((p) => [p, median(xs.map((x) => x.phases![p]))]));
         rows.push({
@@ -74,6 +77,7 @@ async function main(): Promise<void> {
           worker2VsInProcess: median(paired(m.worker2)),
           perRound: { worker1VsInProcess: paired(m.worker1), worker2VsInProcess: paired(m.worker2) },
           redisPeakMB: { worker1: peak(m.worker1, 'redisPeakBytes'), worker2: peak(m.worker2, 'redisPeakBytes') },
+          redisRiseMB: { worker1: rise(m.worker1), worker2: rise(m.worker2) },
           workerPeakRssMB: {
             worker1: peak(m.worker1, 'workerPeakRssBytes'),
             worker2: peak(m.worker2, 'workerPeakRssBytes'),
@@ -101,14 +105,15 @@ function print(rows: Row[], loads: number[]): void {
   console.log(`\nbench/cluster: Fashion-MNIST MLP 784-256-128-10, 2 shards per step, median of ${RUNS} (samples/s)`);
   console.log(`(${load} at the rounds' starts)\n`);
   const heads = ['batch', 'strategy', 'in-process', '1 worker', '2 workers', '1w / in-proc', '2w / in-proc'];
-  const mem = ['Redis peak MB (1w, 2w)', 'worker peak RSS MB (1w, 2w)'];
+  const mem = ['Redis peak MB, rise in the steps (1w; 2w)', 'worker peak RSS MB (1w, 2w)'];
   console.log(`| ${[...heads, ...mem].join(' | ')} |`);
   console.log(`| ${[...heads, ...mem].map(() => '---').join(' | ')} |`);
   for (const r of rows) {
     const ratios = [r.worker1VsInProcess, r.worker2VsInProcess].map((x) => x.toFixed(2));
     const mb = (x: { worker1: number; worker2: number }) => `${x.worker1.toFixed(1)}, ${x.worker2.toFixed(1)}`;
     const cells = [r.batch, r.strategy, f(r.inProcess), f(r.worker1), f(r.worker2), ...ratios];
-    console.log(`| ${[...cells, mb(r.redisPeakMB), mb(r.workerPeakRssMB)].join(' | ')} |`);
+    const redis = (w: 'worker1' | 'worker2') => `${r.redisPeakMB[w].toFixed(1)} +${r.redisRiseMB[w].toFixed(1)}`;
+    console.log(`| ${[...cells, `${redis('worker1')}; ${redis('worker2')}`, mb(r.workerPeakRssMB)].join(' | ')} |`);
   }
   console.log('\npaired ratios of each round (median)\n');
   const list = (xs: number[]) => `${xs.map((x) => x.toFixed(2)).join(' ')} (${median(xs).toFixed(2)})`;

@@ -58,7 +58,7 @@ export function config(batch: number, steps = STEPS[batch] ?? 16, strategy?: Str
 export interface Measure {
   samplesPerSecond: number;
   phases?: Record<string, number>;
-  /** Redis used_memory before the run and its peak during it (INFO memory polled every 100 ms). */
+  /** Redis used_memory once the run is warm (data set loaded) and its peak after (INFO memory every 100 ms). */
   redisBaseBytes?: number;
   redisPeakBytes?: number;
   /** The largest worker's peak resident set (VmHWM of /proc/<pid>/status at the end of the run). */
@@ -125,29 +125,45 @@ export function peakRss(pid: number | undefined): number {
   }
 }
 
-/** Polls Redis's used_memory every 100 ms until stopped; `stop` resolves to [before, peak] in bytes. */
-export function watchRedisMemory(redisUrl: string): { stop: () => Promise<[number, number]> } {
-  const redis = new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1 });
+/**
+ * Redis's used_memory, polled every 100 ms: `mark` takes the level once the run is warm (its data
+ * set loaded), `stop` ends the polling and resolves to [used_memory at the mark, the peak after
+ * it] in bytes, `remove` deletes the run's keys (`prefix`*) once its processes are gone.
+ */
+export function watchRedisMemory(redisUrl: string, prefix: string) {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
   const used = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
-  const first = used();
+  let base: number | undefined;
   let peak = 0;
   let polling = true;
   const loop = (async () => {
     while (polling) {
-      peak = Math.max(peak, await used().catch(() => 0));
+      const now = await used().catch(() => 0);
+      if (base !== undefined) peak = Math.max(peak, now);
       await new Promise((r) => setTimeout(r, 100));
     }
   })();
-  let stopped: Promise<[number, number]> | undefined;
   const stop = async (): Promise<[number, number]> => {
     polling = false;
     await loop;
-    const base = await first.catch(() => 0);
-    redis.disconnect();
-    return [base, Math.max(base, peak)];
+    return [base ?? 0, Math.max(base ?? 0, peak)];
   };
-  // idempotent: the run's result and its clean-up both stop it
-  return { stop: () => (stopped ??= stop()) };
+  const remove = async () => {
+    await stop();
+    for (let cursor = '0'; ;) {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      if (keys.length) await redis.unlink(...keys);
+      if ((cursor = next) === '0') break;
+    }
+    redis.disconnect();
+  };
+  let stopped: Promise<[number, number]> | undefined;
+  return {
+    mark: async () => void (base = await used()),
+    // idempotent: the run's result and its clean-up both stop it
+    stop: () => (stopped ??= stop()),
+    remove,
+  };
 }
 
 export async function cluster(
@@ -158,11 +174,12 @@ export async function cluster(
   strategy?: Strategy,
 ): Promise<Measure> {
   const dataDir = mkdtempSync(join(tmpdir(), 'nnq-bench-'));
-  const env = { REDIS_URL: redisUrl, NNQ_PREFIX: `bench${Date.now()}`, NNQ_DATA_DIR: dataDir };
+  const prefix = `bench${Date.now()}`;
+  const env = { REDIS_URL: redisUrl, NNQ_PREFIX: prefix, NNQ_DATA_DIR: dataDir };
   // the coordinator only has to enable the logger at 'log' to print where it listens
   const coord = start('coordinator', { ...env, NNQ_PORT: '0', NNQ_LOG_LEVEL: 'log' });
   const procs = [coord.child];
-  const redisMemory = watchRedisMemory(redisUrl);
+  const redisMemory = watchRedisMemory(redisUrl, prefix);
   try {
     const port = await until(
       async () => /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(coord.out())?.[1],
@@ -191,6 +208,7 @@ export async function cluster(
       120_000,
       'warm-up',
     );
+    await redisMemory.mark();
     const state = await until(
       async () => {
         const r = (await (await fetch(`${base}/runs/${id}`)).json()) as { state: string };
@@ -224,9 +242,9 @@ export async function cluster(
       workerPeakRssBytes,
     };
   } finally {
-    await redisMemory.stop();
     for (const p of procs) p.kill('SIGTERM');
     await Promise.all(procs.map((p) => new Promise((r) => (p.exitCode !== null ? r(null) : p.once('exit', r)))));
     rmSync(dataDir, { recursive: true, force: true });
+    await redisMemory.remove();
   }
 }
