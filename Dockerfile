@@ -29,7 +29,8 @@ ENV NODE_ENV=production \
     NNQ_HOST=0.0.0.0 \
     NNQ_PORT=3000 \
     NNQ_WORKER_PORT=9100 \
-    NNQ_DATA_DIR=/data
+    NNQ_DATA_DIR=/data \
+    NNQ_RUN_STORE=redis
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
