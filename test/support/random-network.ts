@@ -122,3 +122,90 @@ export function randomData(spec: NetworkSpec, batch: number, rng: Rng): { x: Flo
 export function randomParams(size: number, rng: Rng): Float64Array {
   return Float64Array.from({ length: size }, () => 0.8 * rng.normal());
 }
+
+/**
+ * A random valid CNN spec with small shapes (so a finite-difference check of every parameter
+ * runs in seconds): an input of 2-6 x 2-6 x 1-2, then 1-3 conv2d / maxPool2d / avgPool2d layers
+ * (kernels and pools 1-3 per axis, strides 1-2, valid or same padding; valid turns same where the
+ * window would not fit), sometimes an add skip around a shape-keeping layer, a flatten, and 1-2
+ * dense layers (a concat skip from the flatten into the second), with any activation/loss pairing.
+ */
+export const cnnSpecArb: fc.Arbitrary<NetworkSpec> = fc
+  .record({
+    input: fc.tuple(fc.integer({ min: 2, max: 6 }), fc.integer({ min: 2, max: 6 }), fc.integer({ min: 1, max: 2 })),
+    spatial: fc.array(
+      fc.record({
+        kind: fc.constantFrom<'conv2d' | 'maxPool2d' | 'avgPool2d'>('conv2d', 'conv2d', 'maxPool2d', 'avgPool2d'),
+        filters: fc.integer({ min: 1, max: 3 }),
+        size: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
+        strides: fc.option(fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 }))),
+        same: fc.boolean(),
+        activation: fc.constantFrom(...HIDDEN),
+        useBias: fc.boolean(),
+      }),
+      { minLength: 1, maxLength: 3 },
+    ),
+    addSkip: fc.boolean(),
+    dense: fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 2 }),
+    acts: fc.tuple(fc.constantFrom(...HIDDEN), fc.constantFrom<Activation>(...ACTIVATIONS)),
+    concat: fc.boolean(),
+    loss: fc.constantFrom<Loss>('sum_of_squares', 'mse', 'softmax_cross_entropy', 'sigmoid_binary_cross_entropy'),
+  })
+  .map((r) => {
+    let shape: [number, number, number] = [...r.input];
+    const layers: NonNullable<NetworkSpecInput['layers']> = [];
+    const shapes: [number, number, number][] = [shape];
+    for (const s of r.spatial) {
+      const strides = s.strides ?? undefined;
+      const [sh, sw] = strides ?? (s.kind === 'conv2d' ? [1, 1] : s.size);
+      const fits = s.size[0] <= shape[0] && s.size[1] <= shape[1];
+      const padding = s.same || !fits ? 'same' : 'valid';
+      const out = (n: number, k: number, st: number) =>
+        padding === 'same' ? Math.ceil(n / st) : Math.floor((n - k) / st) + 1;
+      const common = { strides: strides ?? undefined, padding } as const;
+      if (s.kind === 'conv2d') {
+        layers.push({
+          kind: 'conv2d',
+          filters: s.filters,
+          kernelSize: s.size,
+          activation: s.activation,
+          useBias: s.useBias,
+          ...common,
+        });
+        shape = [out(shape[0], s.size[0], sh), out(shape[1], s.size[1], sw), s.filters];
+      } else {
+        layers.push({ kind: s.kind, poolSize: s.size, ...common });
+        shape = [out(shape[0], s.size[0], sh), out(shape[1], s.size[1], sw), shape[2]];
+      }
+      shapes.push(shape);
+    }
+    const skips: NonNullable<NetworkSpecInput['skips']> = [];
+    // an add skip from n - 2 to n where h(n - 2) and h(n - 1) have the same shape
+    if (r.addSkip) {
+      // layer n (a spatial layer or the flatten at S + 1) takes h(n - 1) + h(n - 2)
+      const i = shapes.findIndex((s, k) => k >= 1 && s.every((d, j) => d === shapes[k - 1][j]));
+      if (i >= 1) skips.push({ from: i - 1, to: i + 1, mode: 'add' });
+    }
+    layers.push({ kind: 'flatten' });
+    const flattenAt = layers.length;
+    const outAct: Activation =
+      r.loss === 'softmax_cross_entropy'
+        ? 'softmax'
+        : r.loss === 'sigmoid_binary_cross_entropy'
+          ? 'sigmoid'
+          : r.acts[1];
+    r.dense.forEach((units, k) => {
+      const last = k === r.dense.length - 1;
+      const u = last && outAct === 'softmax' ? Math.max(units, 2) : units;
+      layers.push({ units: u, activation: last ? outAct : r.acts[0] });
+    });
+    if (r.concat && r.dense.length === 2) skips.push({ from: flattenAt, to: flattenAt + 2, mode: 'concat' });
+    return parseSpec({ inputShape: r.input, layers, skips, loss: r.loss });
+  });
+
+/** A random CNN spec with a batch size of 1-3 and a seed for its parameters and data. */
+export const randomCnnCase: fc.Arbitrary<RandomCase> = fc.record({
+  spec: cnnSpecArb,
+  batch: fc.integer({ min: 1, max: 3 }),
+  seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+});

@@ -2,6 +2,13 @@ import { backwardActivation, forwardActivation, type Vec } from './activations';
 import { flatMask, paramLayout, type LayerLayout, type ParamLayout } from './layout';
 import { lossAndDelta } from './losses';
 import { matmulAdd, matmulAddTransA, matmulAddTransB } from './matmul';
+import {
+  backwardSpatial,
+  forwardSpatial,
+  reserveArgmax,
+  spatialWorkspace,
+  type SpatialWorkspace,
+} from './spatial-layers';
 import { activationOf, outputUnits, type NetworkSpec } from './spec';
 
 /**
@@ -15,6 +22,11 @@ import { activationOf, outputUnits, type NetworkSpec } from './spec';
  *   delta_k(n) = f'(a_k(n)) * sum_l w_kl(n+1) delta_l(n+1)   (+ what flows back through skips)
  *   dJ/dw_ik(n) = sum over samples of x_i(n) delta_k(n),   dJ/db_k(n) = sum of delta_k(n)
  * Gradients are summed (not averaged) over the batch, in the flat layout of layout.ts.
+ *
+ * conv2d, pooling and flatten layers (NHWC values, shapes.ts) run the same recursion: each turns
+ * x(n) into a(n) and, backward, delta(n) into dJ/dx(n) and its parameters' gradient (conv.ts: a
+ * dense layer with removed connections and shared weights; pool.ts: max pooling passes delta to
+ * the first arg-max). Pooling and flatten have f = identity, so their delta is dJ/dh(n).
  *
  * All workspaces are Float64Array: inputs and parameters are copied in once per call (one pass),
  * so a Float32 and a Float64 caller share one code path and the inner loops stay monomorphic.
@@ -31,7 +43,7 @@ export interface LossAndGrad<T extends Vec> {
 
 /** Per-layer matrices of one forward pass, indexed by the lecture's n (index 0 of a and x unused). */
 export interface ForwardTrace {
-  /** x(n) = input of dense layer n, [batch, fanIn]. */
+  /** x(n) = input of layer n, [batch, fanIn] (dense) or [batch, width of h(n-1)] (the others). */
   x: Float64Array[];
   /** a(n) = x(n) W(n) + b(n), [batch, units]. */
   a: Float64Array[];
@@ -57,17 +69,18 @@ export class Network {
   /** dJ/dx(n) of a skip layer before it is routed to h(n-1) and h(from). */
   private dx = new Float64Array(0);
   private y = new Float64Array(0);
+  /** im2col and arg-max workspaces of the conv and pooling layers (spatial-layers.ts). */
+  private readonly spatial: SpatialWorkspace;
 
   constructor(
     readonly spec: NetworkSpec,
     capacity = 1,
   ) {
     this.layout = paramLayout(spec);
-    const other = this.layout.layers.find((l) => l.kind !== 'dense');
-    if (other) throw new RangeError(`layers[${other.index - 1}]: ${other.kind} is not computed by libs/nn yet`);
     this.w = new Float64Array(this.layout.size);
     this.g = new Float64Array(this.layout.size);
     this.mask = flatMask(spec, this.layout);
+    this.spatial = spatialWorkspace(this.layout);
     this.reserve(capacity);
   }
 
@@ -82,9 +95,11 @@ export class Network {
     this.x = [new Float64Array(0)];
     let maxSkipFanIn = 0;
     for (const l of layers) {
-      this.x.push(l.skip ? new Float64Array(batch * l.fanIn) : this.h[l.index - 1]);
-      if (l.skip) maxSkipFanIn = Math.max(maxSkipFanIn, l.fanIn);
+      const xw = this.xWidth(l);
+      this.x.push(l.skip ? new Float64Array(batch * xw) : this.h[l.index - 1]);
+      if (l.skip) maxSkipFanIn = Math.max(maxSkipFanIn, xw);
     }
+    reserveArgmax(this.spatial, this.layout, batch);
     this.dx = new Float64Array(batch * maxSkipFanIn);
     this.y = new Float64Array(batch * widths[widths.length - 1]);
     this.capacity = batch;
@@ -103,7 +118,7 @@ export class Network {
     this.run(params, x, batch);
     const { widths, layers } = this.layout;
     return {
-      x: [new Float64Array(0), ...layers.map((l) => this.x[l.index].slice(0, batch * l.fanIn))],
+      x: [new Float64Array(0), ...layers.map((l) => this.x[l.index].slice(0, batch * this.xWidth(l)))],
       a: this.a.map((a, n) => a.slice(0, n === 0 ? 0 : batch * widths[n])),
       h: this.h.map((h, n) => h.slice(0, batch * widths[n])),
     };
@@ -140,7 +155,12 @@ export class Network {
       const l = layers[n - 1];
       const delta = this.gh[n];
       // delta_k(n) = f'(a_k(n)) * dJ/dh_k(n)   (the output layer's delta came from the loss)
-      if (n < L) backwardActivation(activationOf(this.spec.layers[n - 1]), this.a[n], this.h[n], delta, batch, l.units);
+      if (n < L)
+        backwardActivation(activationOf(this.spec.layers[n - 1]), this.a[n], this.h[n], delta, batch, widths[n]);
+      if (l.kind !== 'dense') {
+        this.backwardOther(l, delta, batch);
+        continue;
+      }
       // dJ/dw_ik(n) = sum over samples of x_i(n) delta_k(n)
       matmulAddTransA(
         this.x[n],
@@ -169,22 +189,46 @@ export class Network {
   private backwardInput(l: LayerLayout, delta: Float64Array, batch: number): void {
     const n = l.index;
     const W = this.w.subarray(l.kernelOffset, l.kernelOffset + l.kernelSize);
-    const prev = this.layout.widths[n - 1];
     if (!l.skip) {
       // sum_l w_kl(n) delta_l(n), the input layer h(0) needs none
       if (n > 1) matmulAddTransB(delta, W, this.gh[n - 1], batch, l.fanIn, l.units);
       return;
     }
-    const { from, mode } = l.skip;
+    this.dx.fill(0, 0, batch * l.fanIn);
+    matmulAddTransB(delta, W, this.dx, batch, l.fanIn, l.units);
+    this.routeSkip(l, batch);
+  }
+
+  /**
+   * Backward of a conv, pooling or flatten layer: its parameters' gradient and dJ/dx(n), routed
+   * like a dense layer's (the input h(0) needs none).
+   */
+  private backwardOther(l: LayerLayout, delta: Float64Array, batch: number): void {
+    const n = l.index;
+    let dX: Float64Array | null = null;
+    if (l.skip) {
+      dX = this.dx;
+      dX.fill(0, 0, batch * this.xWidth(l));
+    } else if (n > 1) {
+      dX = this.gh[n - 1];
+    }
+    backwardSpatial(l, this.x[n], delta, dX, batch, this.w, this.g, this.spatial);
+    if (l.skip) this.routeSkip(l, batch);
+  }
+
+  /** dJ/dx(n) (in dx) to dJ/dh(n-1) and dJ/dh(from): the tail for concat, all of it for add. */
+  private routeSkip(l: LayerLayout, batch: number): void {
+    const n = l.index;
+    const { from, mode } = l.skip!;
+    const xw = this.xWidth(l);
+    const prev = this.layout.widths[n - 1];
     const dx = this.dx;
-    dx.fill(0, 0, batch * l.fanIn);
-    matmulAddTransB(delta, W, dx, batch, l.fanIn, l.units);
-    const gPrev = this.gh[n - 1];
+    const gPrev = n > 1 ? this.gh[n - 1] : null;
     const gFrom = from > 0 ? this.gh[from] : null;
     const wFrom = this.layout.widths[from];
     for (let r = 0; r < batch; r++) {
-      const xo = r * l.fanIn;
-      for (let i = 0; i < prev; i++) gPrev[r * prev + i] += dx[xo + i];
+      const xo = r * xw;
+      if (gPrev) for (let i = 0; i < prev; i++) gPrev[r * prev + i] += dx[xo + i];
       if (!gFrom) continue;
       // concat: x = [h(n-1), h(from)] so the tail of dx is dJ/dh(from); add: both get all of dx
       const fo = mode === 'concat' ? xo + prev : xo;
@@ -215,6 +259,11 @@ export class Network {
       const xn = this.x[n];
       if (l.skip) this.gatherInput(l, batch);
       const a = this.a[n];
+      if (l.kind !== 'dense') {
+        forwardSpatial(l, xn, a, batch, this.w, this.spatial);
+        forwardActivation(activationOf(this.spec.layers[n - 1]), a, this.h[n], batch, widths[n]);
+        continue;
+      }
       // a(n) = x(n) W(n) + b(n)
       if (l.biasOffset >= 0) {
         for (let r = 0; r < batch; r++) a.set(this.w.subarray(l.biasOffset, l.biasOffset + l.units), r * l.units);
@@ -227,6 +276,11 @@ export class Network {
     }
   }
 
+  /** Values per sample of x(n): a dense layer's fanIn (concat skips included), else h(n-1)'s width. */
+  private xWidth(l: LayerLayout): number {
+    return l.kind === 'dense' ? l.fanIn : this.layout.widths[l.index - 1];
+  }
+
   /** x(n) = [h(n-1), h(from)] (concat) or h(n-1) + h(from) (add). */
   private gatherInput(l: LayerLayout, batch: number): void {
     const { from, mode } = l.skip!;
@@ -235,8 +289,9 @@ export class Network {
     const hf = this.h[from];
     const prev = this.layout.widths[l.index - 1];
     const wf = this.layout.widths[from];
+    const xw = this.xWidth(l);
     for (let r = 0; r < batch; r++) {
-      const xo = r * l.fanIn;
+      const xo = r * xw;
       if (mode === 'concat') {
         for (let i = 0; i < prev; i++) xn[xo + i] = hp[r * prev + i];
         for (let i = 0; i < wf; i++) xn[xo + prev + i] = hf[r * wf + i];

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { randomCase, specArb } from '../../../test/support/random-network';
-import { ACTIVATIONS, activationOf, isDense } from './spec';
+import { cnnSpecArb, randomCase, specArb } from '../../../test/support/random-network';
+import { paramLayout } from './layout';
+import { ACTIVATIONS, activationOf, isDense, layerKind } from './spec';
 
 describe('specArb: the random networks of the property tests (test/support/random-network.ts)', () => {
   it('gives every softmax layer at least 2 units (one unit is a constant with a zero gradient)', () => {
@@ -36,5 +37,33 @@ describe('specArb: the random networks of the property tests (test/support/rando
     expect(seen).toContain('concat');
     expect(seen).toContain('add');
     expect(seen).toContain('mask');
+  });
+
+  it('draws CNNs with every spatial kind, both paddings, strides, and both skips', () => {
+    const seen = new Set<string>();
+    fc.sample(cnnSpecArb, { numRuns: 300, seed: 2 }).forEach((s) => {
+      for (const l of s.layers) {
+        seen.add(layerKind(l));
+        if ('padding' in l) seen.add(l.padding);
+        if ('strides' in l && l.strides !== undefined) seen.add('strides');
+      }
+      s.skips.forEach((k) => seen.add(k.mode));
+      // every draw parses and lays out: the generator never makes an invalid spec
+      expect(paramLayout(s).widths[0]).toBe(s.inputSize);
+    });
+    for (const k of [
+      'conv2d',
+      'maxPool2d',
+      'avgPool2d',
+      'flatten',
+      'dense',
+      'valid',
+      'same',
+      'strides',
+      'add',
+      'concat',
+    ]) {
+      expect(seen).toContain(k);
+    }
   });
 });
