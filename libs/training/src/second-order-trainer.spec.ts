@@ -43,8 +43,8 @@ describe('second-order optimizers in the run config', () => {
   });
 
   it('lists every problem by path: of the optimizer and of the rest', () => {
-    const json = { ...exampleJson('sine-hessian-free.json'), batchSize: 0 };
-    json.optimizer = { type: 'hessian_free', maxCgIterations: 0, decay: 2, lr: 1 };
+    const optimizer = { type: 'hessian_free', maxCgIterations: 0, decay: 2, lr: 1 };
+    const json = { ...exampleJson('sine-hessian-free.json'), batchSize: 0, optimizer };
     const problems = problemsOf(() => parseLocalRunConfig(json));
     expect(problems).toEqual(
       expect.arrayContaining([
@@ -70,7 +70,7 @@ describe('trainLocal with a second-order optimizer', () => {
     if (a.stopped) expect(a.stopped).toMatch(/lbfgs (converged|line search failed)/);
   });
 
-  it('fits sin with Hessian-free (examples/sine-hessian-free.json, 60 steps) below 1e-4, same bytes twice', async () => {
+  it('fits sin with Hessian-free (sine-hessian-free.json, 60 steps) below 1e-4, same bytes twice', async () => {
     const { config, secondOrder } = parseLocalRunConfig({ ...exampleJson('sine-hessian-free.json'), steps: 60 });
     const run = () => trainLocal(config, { engine: localEngine, secondOrder });
     const [a, b] = [await run(), await run()];
@@ -82,8 +82,7 @@ describe('trainLocal with a second-order optimizer', () => {
   });
 
   it('runs a fixed batch per outer step when batchSize is below the train split', async () => {
-    const json = { ...exampleJson('sine-hessian-free.json'), batchSize: 32, steps: 6 };
-    json.optimizer = { type: 'lbfgs' };
+    const json = { ...exampleJson('sine-hessian-free.json'), batchSize: 32, steps: 6, optimizer: { type: 'lbfgs' } };
     const { config, secondOrder } = parseLocalRunConfig(json);
     const r = await trainLocal(config, { engine: localEngine, secondOrder });
     expect(r.steps).toHaveLength(6);

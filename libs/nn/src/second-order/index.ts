@@ -7,3 +7,4 @@ export * from './lbfgs';
 export * from './hessian-free';
 export * from './state-file';
 export * from './config';
+export * from './curvature';
