@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ARTIFACTS, dashboardHarness, type DashboardWin } from './support/dashboard';
 import { getJson, startApp } from './support/processes';
-import { waitForRun, type RunView } from './support/runs';
+import { exampleConfig, waitForRun, type RunView } from './support/runs';
 import { hasTool } from './support/tools';
 
 const hasChromium = hasTool('chromium', 'test/dashboard-runs.e2e.ts');
@@ -21,27 +21,8 @@ describe.skipIf(!hasChromium)('the dashboard runs table and run cards', () => {
 
   it('a 1-D regression: epoch 10/10 when done, its test loss, model summary, prediction against the target', async () => {
     const page = await openDashboard();
-    const config = {
-      name: 'sine-fit',
-      seed: 3,
-      dataset: {
-        source: { type: 'synthetic', name: 'sine', n: 120 },
-        validation: 0.25,
-        test: 0.25,
-      },
-      model: {
-        inputSize: 1,
-        layers: [
-          { units: 16, activation: 'tanh' },
-          { units: 1, activation: 'identity' },
-        ],
-        loss: 'sum_of_squares',
-      },
-      optimizer: { type: 'adam', lr: 0.02 },
-      batchSize: 20,
-      shards: 2,
-      epochs: 10,
-    };
+    // examples/lecture/sine.json: y = sin(x) on [-pi, pi], 1-16-1 tanh, 10 epochs
+    const config = exampleConfig('lecture/sine.json');
     const run = await post('/runs', config);
     const ended = await waitForRun(h.base, run.id, 120_000);
     expect(ended.state).toBe('completed');
