@@ -8,3 +8,4 @@ export * from './search-space';
 export * from './sweep-config';
 export * from './sweep-plan';
 export * from './tpe';
+export * from './proposal';

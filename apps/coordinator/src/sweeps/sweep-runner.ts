@@ -2,12 +2,12 @@ import { BadRequestException, Logger, NotFoundException } from '@nestjs/common';
 import {
   bestOf,
   objectiveLoss,
+  proposeTrial,
   rankByObjective,
   reviewTrial,
-  suggestTrial,
   trialConfig,
-  type Observation,
   type SweepConfig,
+  type TrialParams,
 } from '@nnq/sweeps';
 import { isTerminal, type RunRecord } from '@nnq/protocol';
 import type { RunsService } from '../runs/runs.service';
@@ -79,8 +79,14 @@ export class SweepRunner {
     while (!this.stopping && !this.cancelRequested && active() < this.config.budget.maxConcurrent) {
       const pending = this.record.trials.find((t) => t.state === 'pending' && !t.runId);
       if (pending) await this.launch(pending);
-      else if (this.record.trials.length < this.record.planned) await this.launch(this.propose());
-      else break;
+      else if (this.record.trials.length >= this.record.planned) break;
+      else {
+        // TPE waits for the trials its proposal learns from (proposal.ts): the same sweep proposes
+        // the same trials however its runs finish
+        const params = this.proposal();
+        if (!params) break;
+        await this.launch(this.propose(params));
+      }
     }
     if (this.record.trials.length >= this.record.planned && active() === 0) return this.finish('completed');
     return false;
@@ -105,16 +111,26 @@ export class SweepRunner {
     await this.save();
   }
 
-  /** The next trial's parameters from the method, given what has finished so far. */
-  private propose(): SweepTrial {
+  /**
+   * The next trial's parameters from the method and the trials before it that have ended
+   * (completed and stopped ones count), or null while one of those it learns from still runs.
+   */
+  private proposal(): TrialParams | null {
+    const outcomes = this.record.trials.map((t) => ({
+      index: t.index,
+      params: t.params,
+      ended: !isTrialActive(t.state),
+      best: t.state === 'completed' || t.state === 'stopped' ? t.best : undefined,
+    }));
+    return proposeTrial(this.config, this.record.trials.length, outcomes);
+  }
+
+  private propose(params: TrialParams): SweepTrial {
     const k = this.record.trials.length;
-    const observations: Observation[] = this.record.trials
-      .filter((t) => (t.state === 'completed' || t.state === 'stopped') && t.best !== undefined)
-      .map((t) => ({ params: t.params, loss: objectiveLoss(this.config.objective, t.best!) }));
     const trial: SweepTrial = {
       index: k,
       name: `${this.record.name}-t${k}`,
-      params: suggestTrial(this.config, k, observations),
+      params,
       state: 'pending',
       createdAt: new Date().toISOString(),
       step: 0,
