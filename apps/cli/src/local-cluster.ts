@@ -159,6 +159,12 @@ export class LocalCluster {
     throw new Error(`${n} workers did not announce themselves within ${timeoutMs} ms`);
   }
 
+  /** SIGKILL every process this cluster started, now (a second Ctrl-C); stop() may still be under way. */
+  kill(): void {
+    for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    this.redis?.kill();
+  }
+
   /** Stop workers, then the coordinator, then the throwaway Redis. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {

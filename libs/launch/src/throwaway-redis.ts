@@ -12,6 +12,8 @@ export interface ThrowawayRedis {
   /** Stop gracefully (SIGTERM: Redis flushes its AOF) and start again on the same port and dir. */
   restart(): Promise<boolean>;
   stop(): Promise<void>;
+  /** SIGKILL it now and remove its dir, synchronously (a second Ctrl-C: no time to wait). */
+  kill(): void;
 }
 
 export function freePort(): Promise<number> {
@@ -106,6 +108,11 @@ export async function startRedisServer(extraArgs: string[] = [], binary = 'redis
       if (stopped) return;
       stopped = true;
       await terminate(running);
+      rmSync(dir, { recursive: true, force: true });
+    },
+    kill() {
+      stopped = true;
+      if (running.child.exitCode === null && running.child.signalCode === null) running.child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -2,13 +2,13 @@ import { SweepResultsSchema, SweepTrialSchema, SweepViewSchema as ContractSweepV
 import type { Command } from 'commander';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ApiClient, ApiError, coordinatorUrl } from '../api-client';
+import { ApiError } from '../api-client';
 import { CliError, EXIT } from '../cli-error';
 import { readTextFile } from '../config-file';
+import { onCoordinator, type CoordinatorSession } from '../coordinator-session';
 import { embeddedDataRoots } from '../embedded-roots';
 import { sleep } from '../follow-run';
 import { parseJsonText } from '../json-text';
-import type { LocalCluster } from '../local-cluster';
 import { writeModelFile } from '../model-output';
 import { parsePositiveInt } from './up.command';
 import { z } from 'zod';
@@ -134,53 +134,27 @@ export function registerSweep(program: Command): void {
           throw new CliError(`${file}: invalid sweep config:\n  ${err.problems.join('\n  ')}`, EXIT.usage);
         throw err;
       }
-      const stop = new AbortController();
-      let cluster: LocalCluster | undefined;
-      const onSignal = () => {
-        if (stop.signal.aborted) process.exit(EXIT.interrupted);
-        stop.abort();
+      // the coordinator at NNQ_URL, or a local cluster: Ctrl-C as coordinator-session.ts says
+      const session = {
+        workers: opts.workers,
+        token: env.NNQ_API_TOKEN,
+        redisUrl: env.REDIS_URL,
+        verbose: opts.verbose,
+        // the files the base config names may be read by our own coordinator (NNQ_DATA_ROOTS)
+        env: dataRoots,
+        say,
       };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      try {
-        let client = new ApiClient(coordinatorUrl(), env.NNQ_API_TOKEN);
-        if (!(await client.healthy(1000))) {
-          say(`no coordinator answers at ${client.baseUrl}; starting a local cluster with ${opts.workers} workers`);
-          const { LocalCluster, NoRedisError } = await import('../local-cluster');
-          cluster = new LocalCluster({
-            workers: opts.workers,
-            port: 0,
-            redisUrl: env.REDIS_URL,
-            redisServer: process.env.NNQ_REDIS_SERVER,
-            log: opts.verbose ? say : undefined,
-            // the files the base config names may be read by our own coordinator (NNQ_DATA_ROOTS)
-            env: dataRoots,
-          });
-          try {
-            await cluster.start();
-          } catch (err) {
-            if (err instanceof NoRedisError) throw new CliError(err.message, EXIT.unavailable);
-            throw err;
-          }
-          client = new ApiClient(cluster.coordinatorUrl, env.NNQ_API_TOKEN);
-        }
-        const code = await runSweep(client, json, file, opts, stop.signal, !!cluster);
-        if (code !== EXIT.ok) throw new CliError('', code);
-      } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-        await cluster?.stop();
-      }
+      const code = await onCoordinator(session, (s) => runSweep(s, json, file, opts));
+      if (code !== EXIT.ok) throw new CliError('', code);
     });
 }
 
+/** Submit the sweep and show its leaderboard to its end; a first Ctrl-C stops (the session cancels on its cluster). */
 async function runSweep(
-  client: ApiClient,
+  { client, embedded, signal, cancelOnInterrupt }: CoordinatorSession,
   json: unknown,
   file: string,
   opts: SweepOptions,
-  signal: AbortSignal,
-  embedded: boolean,
 ): Promise<number> {
   let sweep: SweepView;
   try {
@@ -192,6 +166,8 @@ async function runSweep(
     }
     throw err;
   }
+  const submitted = `/sweeps/${encodeURIComponent(sweep.id)}`;
+  cancelOnInterrupt(`sweep ${sweep.id}`, () => client.post(`${submitted}/cancel`, undefined, SweepViewSchema));
   say(`sweep ${sweep.id} submitted to ${client.baseUrl}: ${sweep.planned} trials`);
   const tty = !!process.stdout.isTTY;
   const seen = new Map<number, string>();
@@ -208,11 +184,8 @@ async function runSweep(
     }
     if (sweep.state !== 'running') break;
     if (await sleep(tty ? 1000 : 2000, signal)) {
-      say(
-        embedded
-          ? `\ninterrupted: stopping the local cluster; sweep ${sweep.id} stops with it`
-          : `\ninterrupted: detached; sweep ${sweep.id} continues on ${client.baseUrl}`,
-      );
+      // on the session's own cluster the session cancels the sweep and says so
+      if (!embedded) say(`\ninterrupted: detached; sweep ${sweep.id} continues on ${client.baseUrl}`);
       return EXIT.interrupted;
     }
   }

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { ApiClient, ApiError, coordinatorUrl } from '../api-client';
+import { ApiError, type ApiClient } from '../api-client';
 import { CliError, EXIT } from '../cli-error';
 import { checkMemoryBudget, readRunConfigFile, type RunConfigFile } from '../config-file';
+import { onCoordinator, type CoordinatorSession } from '../coordinator-session';
 import { followRun } from '../follow-run';
-import type { LocalCluster } from '../local-cluster';
 import { writeModelFile } from '../model-output';
 import { ProgressRenderer } from '../progress-renderer';
 import { exitCodeOf, formatOutcome, RunViewSchema, type RunView } from '../run-view';
@@ -44,24 +44,33 @@ export function registerTrain(program: Command): void {
       });
       // regression losses report accuracy 0: show it for classification only
       const accuracy = CLASSIFICATION_LOSSES.includes(config.model.loss);
+      if (!opts.local) {
+        // the coordinator at NNQ_URL, or a local cluster: Ctrl-C as coordinator-session.ts says
+        const session = {
+          workers: opts.workers,
+          token: env.NNQ_API_TOKEN,
+          redisUrl: env.REDIS_URL,
+          verbose: opts.verbose,
+          // the files this config names may be read by our own coordinator (NNQ_DATA_ROOTS)
+          env: embeddedDataRoots(config.dataset.source),
+          say,
+        };
+        const code = await onCoordinator(session, (s) => trainOnCluster({ config, json, file }, opts, s, accuracy));
+        if (code !== EXIT.ok) throw new CliError('', code);
+        return;
+      }
+      // --local: this process trains; a first Ctrl-C stops it after the step, a second at once
       const stop = new AbortController();
-      let onStop: (() => void) | undefined;
       const onSignal = () => {
         if (stop.signal.aborted) process.exit(EXIT.interrupted); // a second Ctrl-C: now
         stop.abort();
-        onStop?.();
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       let code: number;
       try {
-        if (opts.local) {
-          const local = { out: opts.out, engine: env.NNQ_ENGINE, signal: stop.signal, accuracy, secondOrder };
-          code = await trainInProcess(config, file, local);
-        } else {
-          const cluster = { token: env.NNQ_API_TOKEN, redisUrl: env.REDIS_URL, accuracy, signal: stop.signal };
-          code = await trainOnCluster({ config, json, file }, opts, cluster, (f) => (onStop = f));
-        }
+        const local = { out: opts.out, engine: env.NNQ_ENGINE, signal: stop.signal, accuracy, secondOrder };
+        code = await trainInProcess(config, file, local);
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
@@ -70,78 +79,36 @@ export function registerTrain(program: Command): void {
     });
 }
 
-interface ClusterEnv {
-  token?: string;
-  redisUrl: string;
-  accuracy: boolean;
-  /** Aborted by Ctrl-C / SIGTERM. */
-  signal: AbortSignal;
-}
-
+/** Submit the run and follow it to its end; a first Ctrl-C stops following (the session cancels on its cluster). */
 async function trainOnCluster(
   { config, json, file }: RunConfigFile & { file: string },
   opts: TrainOptions,
-  env: ClusterEnv,
-  setOnStop: (f: (() => void) | undefined) => void,
+  { client, embedded, signal, cancelOnInterrupt }: CoordinatorSession,
+  accuracy: boolean,
 ): Promise<number> {
-  const { signal } = env;
-  const remote = new ApiClient(coordinatorUrl(), env.token);
-  let cluster: LocalCluster | undefined;
-  let client = remote;
-  if (await remote.healthy(1000)) {
-    say(`training ${config.name} on the coordinator at ${remote.baseUrl}`);
-  } else {
-    say(`no coordinator answers at ${remote.baseUrl}; starting a local cluster with ${opts.workers} workers`);
-    const { LocalCluster, NoRedisError } = await import('../local-cluster');
-    cluster = new LocalCluster({
-      workers: opts.workers,
-      port: 0,
-      redisUrl: env.redisUrl,
-      redisServer: process.env.NNQ_REDIS_SERVER,
-      log: opts.verbose ? say : undefined,
-      // the files this config names may be read by our own coordinator (NNQ_DATA_ROOTS)
-      env: embeddedDataRoots(config.dataset.source),
-    });
-    // Ctrl-C during start-up: stop what has started; start() then fails and we report the interrupt
-    setOnStop(() => void cluster?.stop());
-    try {
-      await cluster.start();
-    } catch (err) {
-      await cluster.stop();
-      if (signal.aborted) return interrupted('stopped the local cluster');
-      if (err instanceof NoRedisError) throw new CliError(err.message, EXIT.unavailable);
-      throw err;
-    }
-    setOnStop(undefined);
-    client = new ApiClient(cluster.coordinatorUrl, env.token);
-    if (signal.aborted) {
-      await cluster.stop();
-      return interrupted('stopped the local cluster');
-    }
+  if (!embedded) say(`training ${config.name} on the coordinator at ${client.baseUrl}`);
+  const run = await submit(client, json, file);
+  const path = `/runs/${encodeURIComponent(run.id)}`;
+  cancelOnInterrupt(`run ${run.id}`, () => client.post(`${path}/cancel`, undefined, RunViewSchema));
+  const rows = run.batchSize ?? config.batchSize;
+  say(`run ${run.id} submitted: ${run.totalSteps} steps of ${rows} rows in ${config.shards} shards`);
+  const renderer = new ProgressRenderer(process.stdout, { accuracy });
+  const { run: last, detached } = await followRun(client, run.id, renderer, {
+    signal,
+    accuracy,
+    tolerateMs: embedded ? 5_000 : 30_000,
+  });
+  if (detached) {
+    if (embedded) return EXIT.interrupted; // the session cancels the run and says so
+    say(`\ninterrupted: detached; run ${run.id} continues on ${client.baseUrl} (nnq watch ${run.id})`);
+    return EXIT.interrupted;
   }
-  try {
-    const run = await submit(client, json, file);
-    const rows = run.batchSize ?? config.batchSize;
-    say(`run ${run.id} submitted: ${run.totalSteps} steps of ${rows} rows in ${config.shards} shards`);
-    const renderer = new ProgressRenderer(process.stdout, { accuracy: env.accuracy });
-    const { run: last, detached } = await followRun(client, run.id, renderer, {
-      signal,
-      accuracy: env.accuracy,
-      tolerateMs: cluster ? 5_000 : 30_000,
-    });
-    if (detached) {
-      if (cluster) return interrupted(`stopping the local cluster; run ${run.id} stops at step ${last.step}`);
-      return interrupted(`detached; run ${run.id} continues on ${client.baseUrl} (nnq watch ${run.id})`);
-    }
-    say(formatOutcome(last, env.accuracy));
-    if (last.state === 'completed') {
-      const bytes = await client.bytes(`/runs/${encodeURIComponent(run.id)}/model`);
-      say(`model written to ${writeModelFile(opts.out, last.name, last.id, bytes)} (${bytes.length} bytes)`);
-    }
-    return exitCodeOf(last.state);
-  } finally {
-    await cluster?.stop();
+  say(formatOutcome(last, accuracy));
+  if (last.state === 'completed') {
+    const bytes = await client.bytes(`${path}/model`);
+    say(`model written to ${writeModelFile(opts.out, last.name, last.id, bytes)} (${bytes.length} bytes)`);
   }
+  return exitCodeOf(last.state);
 }
 
 /** POST /runs; the coordinator's 400 (a dataset that does not fit the model, ...) names the file. */
@@ -155,9 +122,4 @@ async function submit(client: ApiClient, json: unknown, file: string): Promise<R
     }
     throw err;
   }
-}
-
-function interrupted(message: string): number {
-  say(`\ninterrupted: ${message}`);
-  return EXIT.interrupted;
 }
