@@ -1,7 +1,7 @@
 import { syntheticDataset } from '@nnq/data';
 import { parseSpec } from '@nnq/nn';
 import { describe, expect, it } from 'vitest';
-import { fitCurve, fitCurveGrid, FIT_CURVE_POINTS } from './fit-curve';
+import { fitCurve, fitCurveDue, fitCurveGrid, FIT_CURVE_POINTS, MAX_FIT_CURVES } from './fit-curve';
 import { predictRows } from './predict';
 
 const oneD = parseSpec({
@@ -81,5 +81,27 @@ describe('fit curve of a 1-D regression', () => {
     const curve = fitCurve(grid, model);
     expect(curve.x).toEqual(grid.x);
     expect(curve.prediction).toEqual(predictRows(model, [[-2], [0], [3]]).outputs.map((o) => o[0]));
+  });
+});
+
+describe('fitCurveDue', () => {
+  const drawn = (total: number, every: number) => {
+    let last = -Infinity;
+    const steps: number[] = [];
+    for (let v = every; v <= total; v += every) {
+      if (fitCurveDue(v, total, last)) steps.push((last = v));
+    }
+    return steps;
+  };
+
+  it('draws at every evaluation of a run evaluated a few times (every epoch of 10)', () => {
+    expect(drawn(300, 30)).toEqual([30, 60, 90, 120, 150, 180, 210, 240, 270, 300]);
+  });
+
+  it(`keeps at most ${MAX_FIT_CURVES} + 1 for a run evaluated at every step, the last one included`, () => {
+    const steps = drawn(1000, 1);
+    expect(steps).toHaveLength(MAX_FIT_CURVES + 1);
+    expect(steps.slice(0, 3)).toEqual([1, 11, 21]);
+    expect(steps.at(-1)).toBe(1000);
   });
 });

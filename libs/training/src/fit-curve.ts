@@ -6,6 +6,18 @@ import { predictRows, type PredictModel } from './predict';
 /** Most points of a fit curve: enough for a smooth line, small in every history entry. */
 export const FIT_CURVE_POINTS = 200;
 
+/** Fit curves one run's history holds: at most one per 1/MAX_FIT_CURVES of its steps, and the last. */
+export const MAX_FIT_CURVES = 100;
+
+/**
+ * Whether the evaluation after step `version` (of `total`) gets a fit curve, the last one having
+ * been drawn after step `last`: the final evaluation always, others a 1/MAX_FIT_CURVES of the run
+ * apart, so a run evaluated every step still keeps at most MAX_FIT_CURVES + 1 curves.
+ */
+export function fitCurveDue(version: number, total: number, last: number): boolean {
+  return version >= total || version - last >= total / MAX_FIT_CURVES;
+}
+
 /** The fixed inputs of a run's fit curve, with their targets (raw units, ascending x). */
 export interface FitCurveGrid {
   x: number[];

@@ -5,6 +5,7 @@ import {
   combineParts,
   evaluatesAfter,
   fitCurve,
+  fitCurveDue,
   initialParams,
   MAX_SKIPPED_IN_A_ROW,
   NonFiniteError,
@@ -39,6 +40,8 @@ export class RunDriver {
   private readonly abort = new AbortController();
   /** Steps skipped as non-finite in a row (MAX_SKIPPED_IN_A_ROW of them fail the run). */
   private skippedInARow = 0;
+  /** Step of the last fit curve drawn (fitCurveAt). */
+  private lastCurveStep = -Infinity;
   /** How the run's steps are computed: central, sliced or replicated (reduce.strategy, stepStrategyOf). */
   private readonly steps: StepStrategy;
   /** History entries of steps done since the record was last saved, and when that was. */
@@ -197,11 +200,14 @@ export class RunDriver {
 
   /**
    * A 1-D regression run's prediction against its target on its fixed grid at `version`: on the
-   * first evaluation entry of the step only (the dashboard draws it, updated at each evaluation).
+   * first evaluation entry of the step only (the dashboard draws it, updated at each evaluation),
+   * at most MAX_FIT_CURVES of them spread over the run (the history stays bounded) and at the end.
    */
   private async fitCurveAt(version: number, history: HistoryEntry[]): Promise<{ curve?: FitCurve }> {
     const grid = this.setup.curveGrid;
     if (!grid || history.some((h) => h.type === 'evaluation')) return {};
+    if (!fitCurveDue(version, this.setup.plan.totalSteps, this.lastCurveStep)) return {};
+    this.lastCurveStep = version;
     const { params } = await this.steps.pull(version);
     return { curve: fitCurve(grid, { spec: this.setup.spec, params, preprocessing: this.setup.preprocessing }) };
   }
