@@ -19,3 +19,5 @@ export {
 export { exportOnnxModel, type OnnxModelInputs } from './onnx-model';
 export { createTrainingEngine, type EngineKind, type TrainingEngine, type TrainingEngineOptions } from './engine';
 export { importOrt, sessionOptions, type Ort, type SessionConfig } from './ort';
+export { buildCurvatureGraph, type CurvatureGraph, type CurvatureKind } from './hessian-graph';
+export { OnnxCurvature } from './curvature-step';
