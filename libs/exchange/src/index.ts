@@ -3,3 +3,4 @@ export * from './plan-check';
 export * from './set-result';
 export * from './slice-reducer';
 export * from './replica';
+export * from './engine-claim';

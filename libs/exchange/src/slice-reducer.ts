@@ -42,7 +42,7 @@ interface RunReduceContext {
  * Reduce jobs of sliced steps: read the slice of every shard's gradient (GETRANGE), of parameters
  * version v and the slice's optimizer state, sum in shard order, update (libs/training
  * reduceSlice: the bytes of the unsliced reduction), and commit the slice of version v+1. The
- * last slice also reads the shards' 16-byte trailers (they follow its bytes) and totals them into
+ * last slice also reads the shards' trailers (they follow its bytes) and totals them into
  * its marker. Before committing, a job queues its share of the next step's shards (`next`).
  */
 export class SliceReducer {

@@ -114,6 +114,19 @@ export class KeySchema {
   }
 
   /**
+   * The engine that computes the run's shards (its name and version, as shard results carry it):
+   * claimed by the first result written (SET NX, @nnq/exchange engine-claim.ts); other engines' are refused.
+   */
+  runEngine(runId: string): string {
+    return `${this.run(runId)}:engine`;
+  }
+
+  /** Hash: job id -> how often a worker of another engine refused the job (shard.processor.ts). */
+  engineRefusals(runId: string): string {
+    return `${this.run(runId)}:engine-refusals`;
+  }
+
+  /**
    * A replicated step's snapshot of version `version` (what a worker that joins, restarts or fell
    * behind starts from): the parameters (float32 LE, flat layout), then the optimizer state as
    * encodeSliceState writes it (libs/training slices.ts) over all of them.

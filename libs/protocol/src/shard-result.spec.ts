@@ -10,6 +10,19 @@ describe('shard result codec', () => {
     expect({ loss: back.loss, correct: back.correct, rows: back.rows }).toEqual({ loss: 0.8125, correct: 3, rows: 5 });
   });
 
+  it('names the engine in the last 24 bytes of the trailer, and refuses a tag that does not fit', () => {
+    const tagged = encodeShardResult({ ...result, engine: 'onnxruntime 1.30.0' });
+    expect(TRAILER_BYTES).toBe(40);
+    expect(tagged.subarray(tagged.byteLength - 24).toString('latin1')).toBe('onnxruntime 1.30.0\0\0\0\0\0\0');
+    expect(decodeShardResult(tagged, 4).engine).toBe('onnxruntime 1.30.0');
+    expect(decodeShardResult(encodeShardResult(result), 4).engine).toBe('unnamed');
+    expect(decodeShardResult(encodeShardResult({ ...result, engine: 'x'.repeat(24) }), 4).engine).toBe('x'.repeat(24));
+    expect(() => encodeShardResult({ ...result, engine: 'x'.repeat(25) })).toThrow(
+      /engine tag "x{25}" is not 1-24 ASCII/,
+    );
+    expect(() => encodeShardResult({ ...result, engine: 'onnx\u00e9' })).toThrow(/is not 1-24 ASCII characters/);
+  });
+
   it('encodes into a reused buffer of the right size, byte for byte as into a new one', () => {
     for (const precision of ['float32', 'bfloat16'] as const) {
       const fresh = encodeShardResult(result, precision);

@@ -3,12 +3,22 @@ import { encodeFloat32, viewFloat32 } from './tensor-codec';
 
 /**
  * A shard's result as one Redis value: the summed gradient (little-endian float32, flat layout)
- * followed by a 16-byte trailer: loss sum (float64 LE), correct count (uint32 LE), rows (uint32 LE).
- * One value, so it is written once with SET NX and read with one GET.
+ * followed by a 40-byte trailer: loss sum (float64 LE), correct count (uint32 LE), rows (uint32 LE)
+ * and the engine that computed it (ENGINE_TAG_BYTES of ASCII, NUL-padded: its name and version,
+ * `onnxruntime 1.30.0`; a run refuses shards of another engine, docs/faults.md). One value, so it
+ * is written once with SET NX and read with one GET.
  */
 export interface ShardResult extends StepTotals {
   grad: Float32Array;
+  /** The engine and its version (ENGINE_TAG); "unnamed" when an encoder gives none. */
+  engine?: string;
 }
+
+/** Bytes of the engine tag at the end of the trailer. */
+export const ENGINE_TAG_BYTES = 24;
+
+/** What an engine tag may hold: 1-24 printable ASCII characters. */
+export const ENGINE_TAG = /^[\x20-\x7e]{1,24}$/;
 
 /** Loss sum, correct count and rows: a shard's trailer, or a step's, totalled in shard order. */
 export interface StepTotals {
@@ -18,11 +28,18 @@ export interface StepTotals {
 }
 
 /** Bytes of the trailer after the gradient values. */
-export const TRAILER_BYTES = 16;
+export const TRAILER_BYTES = 16 + ENGINE_TAG_BYTES;
 
 /** The trailer that starts at byte `at` of `b`. */
-export function readTrailer(b: Buffer, at: number): StepTotals {
-  return { loss: b.readDoubleLE(at), correct: b.readUInt32LE(at + 8), rows: b.readUInt32LE(at + 12) };
+export function readTrailer(b: Buffer, at: number): StepTotals & { engine: string } {
+  const tag = b.subarray(at + 16, at + TRAILER_BYTES);
+  const end = tag.indexOf(0);
+  return {
+    loss: b.readDoubleLE(at),
+    correct: b.readUInt32LE(at + 8),
+    rows: b.readUInt32LE(at + 12),
+    engine: tag.toString('latin1', 0, end < 0 ? ENGINE_TAG_BYTES : end),
+  };
 }
 
 /** Bytes of `r` encoded at `precision`. */
@@ -49,9 +66,14 @@ export function encodeShardResult(r: ShardResult, precision: GradientPrecision =
 }
 
 function writeTrailer(out: Buffer, r: ShardResult, at: number): void {
+  const engine = r.engine ?? 'unnamed';
+  if (!ENGINE_TAG.test(engine))
+    throw new RangeError(`engine tag ${JSON.stringify(engine)} is not 1-24 ASCII characters`);
   out.writeDoubleLE(r.loss, at);
   out.writeUInt32LE(r.correct, at + 8);
   out.writeUInt32LE(r.rows, at + 12);
+  out.fill(0, at + 16, at + TRAILER_BYTES);
+  out.write(engine, at + 16, 'latin1');
 }
 
 /**

@@ -148,6 +148,11 @@ export class RunDriver {
           }
         }
       }
+      // the engine its first shards claimed (shard results of another are refused: engine-claim.ts)
+      if (!this.record.engine) {
+        const engine = await this.deps.redis.get(this.deps.keys.runEngine(id));
+        if (engine) this.record = { ...this.record, engine };
+      }
       this.unsaved.push(...history);
       const checkpoints = this.config.checkpoint.every > 0 && (t + 1) % this.config.checkpoint.every === 0;
       if (checkpoints) await this.checkpoint(t + 1, await this.steps.pull(t + 1));

@@ -140,8 +140,9 @@ describe('ReplicatedStep: replicas that join late, and what Redis keeps', () => 
 
   it('a replica that joins after the run starts from the newest snapshot and the kept gradients, bitwise', async () => {
     cluster = new SimCluster(inject('redisUrl'));
-    const c = conf();
-    // 5 steps, a snapshot every 2: the newest is version 4, step 4's gradients are kept
+    // a run of 5 steps (none queued ahead past them), a snapshot every 2: the newest is version 4,
+    // step 4's gradients are kept
+    const c = config({ reduce: { strategy: 'replicated' }, steps: 5 });
     const run = await driveSteps(
       cluster,
       'j1',
@@ -162,7 +163,7 @@ describe('ReplicatedStep: replicas that join late, and what Redis keeps', () => 
     const read = await joining.paramsAt('j1', 5, (p) => (got = p.slice()));
     expect(bytes(got!).equals(bytes(ref.params[4]))).toBe(true);
     // the snapshot (17 parameters and Adam's two slots, 8-byte header) and step 4's two shard gradients
-    expect(read).toBe(17 * 4 + 8 + 2 * 17 * 4 + 2 * (17 * 4 + 16));
+    expect(read).toBe(17 * 4 + 8 + 2 * 17 * 4 + 2 * (17 * 4 + 40));
     // a version before the newest snapshot: that step is over
     await expect(joining.paramsAt('j1', 3, () => undefined)).rejects.toBeInstanceOf(ReplicaPastError);
   });

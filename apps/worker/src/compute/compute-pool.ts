@@ -14,6 +14,8 @@ export interface ComputeResult {
   grad: Float32Array;
   /** The shard's buffers, back from the thread: give them to `recycle` once the result is used. */
   buffers: ShardBuffers;
+  /** The engine that computed it ('onnx', or 'reference' after a fallback). */
+  engine: string;
 }
 
 interface Pending {
@@ -69,7 +71,7 @@ export class ComputePool {
         }
         this.engine = res.engine;
         const grad = res.buffers.grad.subarray(0, p.paramCount);
-        p.resolve({ loss: res.loss, correct: res.correct, grad, buffers: res.buffers });
+        p.resolve({ loss: res.loss, correct: res.correct, grad, buffers: res.buffers, engine: res.engine });
       } else {
         this.recycle(res.buffers);
         p.reject(new Error(res.error));

@@ -1,7 +1,7 @@
 import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { KEYS, lockSettings, NNQ_CONFIG, REDIS, type NnqConfig } from '@nnq/cluster';
-import { checkPlan, setResult, SliceReducer } from '@nnq/exchange';
+import { checkPlan, claimEngine, engineMismatch, setResult, SliceReducer } from '@nnq/exchange';
 import {
   encodeShardResult,
   formatJobIssues,
@@ -29,6 +29,7 @@ import { WorkerMetrics } from '../worker.metrics';
 import { PrefetchPolicy } from './prefetch';
 import { checkMemory } from './memory-check';
 import { park } from './park';
+import { engineTag } from './engine-tag';
 
 /** Results of shards outlive their step only this long (a late duplicate cannot leak forever). */
 const RESULT_TTL_MS = 6 * 60 * 60 * 1000;
@@ -41,6 +42,16 @@ const RESULT_TTL_MS = 6 * 60 * 60 * 1000;
  * to over 170 s.)
  */
 const AHEAD_WAIT_MS = 250;
+
+/**
+ * A job computed by another engine than its run's goes back to the delayed set for this long, up to
+ * MAX_ENGINE_REFUSALS times (then it fails for good, and with it the run: no worker of its engine).
+ */
+const ENGINE_REFUSED_DELAY_MS = 500;
+const MAX_ENGINE_REFUSALS = 20;
+
+/** A shard computed by another engine than its run's (engine-claim.ts): not written. */
+class EngineRefusedError extends Error {}
 
 /**
  * Computes shard jobs: the summed gradient of a training shard, or the loss and correct count of
@@ -57,6 +68,8 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
   private readonly reducer: SliceReducer;
   /** Encoded results whose write has finished, for the next shards' results (see encodeShardResult). */
   private readonly spareBlobs: Buffer[] = [];
+  /** Each recent run's engine (engine-claim.ts), once this worker has claimed or read it. */
+  private readonly runEngines = new Map<string, string>();
 
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
@@ -98,6 +111,12 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
       if (err instanceof StepPastError) return { written: false };
       // a job of a run that ended while it waited or computed: done, without retry
       if (err instanceof MissingStateError) return this.runGone((job.data as { runId: string }).runId, err.message);
+      // computed by another engine than its run's: back to the queue for a while, no attempt used,
+      // for a worker with the run's engine (this one is idle at once and would take it again)
+      if (err instanceof EngineRefusedError) {
+        await job.moveToDelayed(Date.now() + ENGINE_REFUSED_DELAY_MS, token);
+        throw new DelayedError(err.message);
+      }
       if (!(err instanceof ParamsNotReadyError)) throw err;
       // not a failure: the step before is still running; free this slot for other work, and be
       // back in the queue as soon as the step begins (park.ts)
@@ -176,14 +195,28 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
         `job ${job.runId}-${job.step}-${job.shard}: range or shard count does not fit run ${job.runId}`,
       );
     }
+    // a run computes with one engine (engine-claim.ts): a worker known to have another refuses at once
+    const known = this.runEngines.get(job.runId);
+    const mine = engineTag(this.pool.engine);
+    if (known && known !== mine) return this.refuse(job, mine, known);
     const started = process.hrtime.bigint();
     if (this.config.NNQ_CHAOS_SHARD_DELAY_MS > 0)
       await new Promise((r) => setTimeout(r, this.config.NNQ_CHAOS_SHARD_DELAY_MS));
     const rows = rowsOf(ctx.splits.train, ctx.perms.get(job.epoch), job.start, job.end);
     // a job queued a step ahead gathers its rows while the previous step finishes
     const r = await this.compute(ctx, job.version, rows, job.ahead ? AHEAD_WAIT_MS : 0);
+    // a run computes with one engine: a shard of another is refused before it is written
+    const engine = engineTag(r.engine);
+    const runEngine = await this.runEngine(job.runId, engine).catch((err: unknown) => {
+      this.pool.recycle(r.buffers);
+      throw err;
+    });
+    if (runEngine !== engine) {
+      this.pool.recycle(r.buffers);
+      return this.refuse(job, engine, runEngine);
+    }
     // a spare of another size (another run's) is dropped and a new buffer encoded into
-    const result = { grad: r.grad, loss: r.loss, correct: r.correct, rows: rows.length };
+    const result = { grad: r.grad, loss: r.loss, correct: r.correct, rows: rows.length, engine };
     const blob = encodeShardResult(result, m.gradientTransfer, this.spareBlobs.pop());
     this.pool.recycle(r.buffers);
     const set = await this.writeResult(job.runId, key, blob);
@@ -207,6 +240,28 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     const set = await this.writeResult(job.runId, key, part);
     this.metrics.shardDone('evaluate', Number(process.hrtime.bigint() - started) / 1e9, 0, rows.length);
     return { written: set === 1 };
+  }
+
+  /**
+   * Refuse a shard of another engine than its run's: counted per job; back to the delayed set
+   * (process() catches EngineRefusedError), or failed for good past MAX_ENGINE_REFUSALS.
+   */
+  private async refuse(job: GradientJob, engine: string, runEngine: string): Promise<never> {
+    const id = `${job.runId}-${job.step}-${job.shard}`;
+    const refusals = await this.redis.hincrby(this.keys.engineRefusals(job.runId), id, 1);
+    const why = engineMismatch(id, job.runId, engine, runEngine);
+    if (refusals > MAX_ENGINE_REFUSALS) throw new UnrecoverableError(`${why}; refused ${refusals - 1} times`);
+    throw new EngineRefusedError(why);
+  }
+
+  /** The run's engine: claimed with the first shard (SET NX, engine-claim.ts), then remembered here. */
+  private async runEngine(runId: string, engine: string): Promise<string> {
+    const known = this.runEngines.get(runId);
+    if (known) return known;
+    const claimed = await claimEngine(this.redis, this.keys.runEngine(runId), engine);
+    this.runEngines.set(runId, claimed);
+    if (this.runEngines.size > 64) this.runEngines.delete(this.runEngines.keys().next().value!);
+    return claimed;
   }
 
   /** Write a shard's result once, while its run is live, and announce it (@nnq/exchange set-result.ts). */

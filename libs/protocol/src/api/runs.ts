@@ -68,6 +68,8 @@ export const RunRecordSchema = z.object({
   etaSeconds: z.number().optional(),
   /** Last step whose parameters were checkpointed. */
   checkpointStep: z.number().optional(),
+  /** The engine and version that computed the run's shards (`onnxruntime 1.30.0`), once its first shard is in. */
+  engine: z.string().optional(),
   skippedSteps: z.number(),
   error: RunErrorSchema.optional(),
 });
