@@ -78,4 +78,30 @@ describe('kerasWeights', () => {
     expect(k.format).toBe('nnq-keras-weights-1');
     expect(k.preprocessing).toEqual(preprocessing);
   });
+
+  it('names a conv layer conv2d_n with its kernel as Keras holds it, [kh, kw, cin, filters]; flatten holds none', () => {
+    const spec = parseSpec({
+      inputShape: [3, 3, 1],
+      layers: [
+        { kind: 'conv2d', filters: 2, kernelSize: 2, activation: 'relu' },
+        { kind: 'flatten' },
+        { units: 1, activation: 'identity' },
+      ],
+      loss: 'sum_of_squares',
+    });
+    const params = Float32Array.from({ length: 19 }, (_, i) => i + 1);
+    const k = kerasWeights(readModel(writeModel({ spec, params })));
+    expect(k.weights.map((w) => [w.name, w.shape])).toEqual([
+      ['conv2d_1/kernel', [2, 2, 1, 2]],
+      ['conv2d_1/bias', [2]],
+      ['dense_3/kernel', [8, 1]],
+      ['dense_3/bias', [1]],
+    ]);
+    // row (dy * kw + dx) * cin + ci of the stored [kh * kw * cin, filters] kernel is [dy][dx][ci]
+    expect(k.weights[0].values).toEqual([
+      [[[1, 2]], [[3, 4]]],
+      [[[5, 6]], [[7, 8]]],
+    ]);
+    expect(k.weights[1].values).toEqual([9, 10]);
+  });
 });

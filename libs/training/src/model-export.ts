@@ -71,10 +71,13 @@ function outputDoc(activation: string, K: number, classes: readonly string[] | u
 
 const list = (classes: readonly string[]) => classes.map((c) => JSON.stringify(c)).join(', ');
 
-/** Nested arrays of a tensor's values in row-major order (a vector, or rows of a matrix). */
-export type NestedNumbers = number[] | number[][];
+/** Nested arrays of a tensor's values in row-major order, one level per dimension. */
+export type NestedNumbers = number[] | NestedNumbers[];
 
-/** One named weight array, as Keras names them (`dense_1/kernel`, [fanIn, units]; `dense_1/bias`, [units]). */
+/**
+ * One named weight array, as Keras names them: `dense_1/kernel` [fanIn, units], `conv2d_1/kernel`
+ * [kh, kw, cin, filters] (HWIO), `<layer>_n/bias` [units].
+ */
 export interface NamedArray {
   name: string;
   shape: number[];
@@ -96,15 +99,19 @@ export function kerasWeights(model: ModelContents): KerasWeights {
   const p = model.params;
   const weights: NamedArray[] = [];
   for (const l of layout.layers) {
-    const rows: number[][] = [];
-    for (let i = 0; i < l.fanIn; i++) {
-      const at = l.kernelOffset + i * l.units;
-      rows.push(Array.from(p.subarray(at, at + l.units)));
-    }
-    weights.push({ name: `dense_${l.index}/kernel`, shape: [l.fanIn, l.units], values: rows });
+    if (l.kernelSize === 0) continue; // pooling and flatten hold no parameters
+    const name = `${l.kind === 'conv2d' ? 'conv2d' : 'dense'}_${l.index}`;
+    // a conv kernel is stored as [kh * kw * cin, filters] rows, i.e. [kh, kw, cin, filters] row-major
+    const shape =
+      l.kind === 'conv2d' && l.window ? [l.window.kh, l.window.kw, l.window.inC, l.units] : [l.fanIn, l.units];
+    weights.push({
+      name: `${name}/kernel`,
+      shape,
+      values: nest(p.subarray(l.kernelOffset, l.kernelOffset + l.kernelSize), shape),
+    });
     if (l.biasOffset >= 0) {
       const bias = Array.from(p.subarray(l.biasOffset, l.biasOffset + l.biasSize));
-      weights.push({ name: `dense_${l.index}/bias`, shape: [l.units], values: bias });
+      weights.push({ name: `${name}/bias`, shape: [l.units], values: bias });
     }
   }
   return {
@@ -112,9 +119,18 @@ export function kerasWeights(model: ModelContents): KerasWeights {
     about:
       'h(0) = the preprocessed input (preprocessing.steps in order); h(n) = f(x(n) @ dense_n/kernel + dense_n/bias) ' +
       'with f the activation of spec.layers[n-1] and x(n) = h(n-1), or [h(n-1), h(from)] for a concat skip ' +
-      'ending at n (spec.skips), or h(n-1) + h(from) for an add skip; a masked connection is 0 in its kernel',
+      'ending at n (spec.skips), or h(n-1) + h(from) for an add skip; a masked connection is 0 in its kernel. ' +
+      'conv2d_n is a Keras Conv2D (channels last, kernel [kh, kw, cin, filters], strides and padding as in ' +
+      'spec.layers[n-1]); pooling and flatten layers hold no weights',
     spec: model.spec,
     preprocessing: model.preprocessing ? parsePreprocessing(model.preprocessing) : null,
     weights,
   };
+}
+
+/** `flat` (row-major) as nested arrays of `shape`. */
+function nest(flat: Float32Array, shape: readonly number[]): NestedNumbers {
+  if (shape.length === 1) return Array.from(flat);
+  const stride = flat.length / shape[0];
+  return Array.from({ length: shape[0] }, (_, i) => nest(flat.subarray(i * stride, (i + 1) * stride), shape.slice(1)));
 }
