@@ -128,6 +128,21 @@ describe('memory budget of a run', () => {
   });
 });
 
+describe('memory budget of a CNN run', () => {
+  it("counts every cell of a conv layer's output and names the layer without units", () => {
+    const cnn = json('fashion-mnist-cnn.json');
+    // the example's 512-row evaluation shards fit; 2048-row ones (the default) do not
+    expect(memoryBudgetProblems(parseRunConfig(cnn), budgets)).toEqual([]);
+    const big = parseRunConfig({ ...cnn, evaluation: { every: 0, rowsPerShard: 2048 } });
+    expect(memoryBudgetProblems(big, budgets)[0]).toMatch(
+      new RegExp(
+        String.raw`^model\.layers\[0\]: a 2048-row evaluation shard needs about [\d,]+ MB .* ` +
+          String.raw`the biggest layer is model\.layers\[0\] \(25088 values per row\)`,
+      ),
+    );
+  });
+});
+
 describe('memory budget of a prediction', () => {
   const spec = wide(1_000_000).model;
 

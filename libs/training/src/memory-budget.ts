@@ -1,4 +1,4 @@
-import { OPTIMIZER_SLOTS, paramLayout, type NetworkSpec } from '@nnq/nn';
+import { isDense, OPTIMIZER_SLOTS, paramLayout, type NetworkSpec } from '@nnq/nn';
 import type { RunConfig } from './run-config';
 
 /**
@@ -118,7 +118,10 @@ export function memoryBudgetProblems(
   const e = estimateRunMemory(config);
   const k = e.biggestLayer;
   const widths = paramLayout(config.model).widths;
-  const path = `model.layers[${k}].units`;
+  // a dense layer by its units, a conv or pooling layer by itself (its output counts every cell)
+  const layerPath = (j: number) => `model.layers[${j}]${isDense(config.model.layers[j]) ? '.units' : ''}`;
+  const size = (j: number) => `${widths[j + 1]} ${isDense(config.model.layers[j]) ? 'units' : 'values per row'}`;
+  const path = layerPath(k);
   const problems: string[] = [];
   const w = e.worker;
   if (w.total > budgets.workerMb * MB) {
@@ -126,7 +129,7 @@ export function memoryBudgetProblems(
     const parts = `activations ${formatMb(w.activations)}, parameters ${formatMb(w.params)}`;
     const need = `a ${w.rows}-row ${w.kind} shard needs about ${formatMb(w.total)} (${w.total} bytes: ${parts})`;
     const budget = `over its budget of ${formatMb(budgets.workerMb * MB)} (NNQ_WORKER_MEMORY_MB)`;
-    const biggest = `the biggest layer is model.layers[${k}] (${widths[k + 1]} units)`;
+    const biggest = `the biggest layer is model.layers[${k}] (${size(k)})`;
     problems.push(`${path}: ${need} on a worker, ${budget}; ${biggest}: ${fix}, or make it smaller`);
   }
   const c = e.coordinator;
@@ -138,9 +141,8 @@ export function memoryBudgetProblems(
     const total = `${formatMb(c.total)} (${c.total} bytes: ${parts})`;
     const need = `the network's ${e.paramCount} parameters need about ${total}`;
     const budget = `over its budget of ${formatMb(budgets.coordinatorMb * MB)} (NNQ_COORDINATOR_MEMORY_MB)`;
-    const units = widths[j + 1];
-    const biggest = `the biggest layer is model.layers[${j}] (${sizes[j]} parameters, ${units} units)`;
-    problems.push(`model.layers[${j}].units: ${need} on the coordinator, ${budget}; ${biggest}`);
+    const biggest = `the biggest layer is model.layers[${j}] (${sizes[j]} parameters, ${size(j)})`;
+    problems.push(`${layerPath(j)}: ${need} on the coordinator, ${budget}; ${biggest}`);
   }
   return problems;
 }
