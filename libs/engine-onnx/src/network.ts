@@ -126,7 +126,10 @@ export function emitForward(
       const bias = params.bias(n);
       const names = { kernel: `kernel_${n}_grad`, bias: bias ? `bias_${n}_grad` : null };
       const conv = emitConv(g, xn, params.kernel(n), bias, windowOf(l), names);
-      const f = emitActivation(g, layer.activation, conv.a, l.units);
+      // a relu the max pool after it takes over (reluIntoMaxPool): h(n) stays a(n) here
+      const f = reluIntoMaxPool(spec, layout, n)
+        ? identity(conv.a)
+        : emitActivation(g, layer.activation, conv.a, l.units);
       push(conv.a, { name: f.h, nchw: true }, f, '', conv.backward);
     } else if (layer.kind === 'flatten') {
       const h = image ? convert.flat({ name: xn, nchw: true }, shapes[n - 1]) : xn;
@@ -134,10 +137,31 @@ export function emitForward(
     } else {
       const pool =
         layer.kind === 'maxPool2d' ? emitMaxPool(g, xn, windowOf(l), batch) : emitAvgPool(g, xn, windowOf(l));
-      push('', { name: pool.h, nchw: true }, identity(pool.h), '', pool.backward);
+      const f = n > 1 && reluIntoMaxPool(spec, layout, n - 1) ? emitActivation(g, 'relu', pool.h, 0) : identity(pool.h);
+      push('', { name: f.h, nchw: true }, f, '', pool.backward);
     }
   }
   return fwd;
+}
+
+/**
+ * Whether conv layer n's relu moves past the max pool after it: maxPool(relu(a)) = relu(maxPool(a))
+ * exactly (relu keeps the order and maps a > 0 to itself), and the delta is the same too: where
+ * the window's maximum is positive, its first arg-max is the same cell in a and relu(a) and
+ * relu' = 1 there; where it is not, libs/nn's relu' zeroes the delta of whichever cell it routes
+ * to and here relu'(max) does. The relu and its backward then run on the pooled value (a quarter
+ * of the cells for a 2x2 pool). Only when nothing else reads h(n) (no skip from n, none into n + 1).
+ */
+function reluIntoMaxPool(spec: NetworkSpec, layout: ParamLayout, n: number): boolean {
+  const layer = spec.layers[n - 1];
+  const next = spec.layers[n];
+  return (
+    layer.kind === 'conv2d' &&
+    layer.activation === 'relu' &&
+    next?.kind === 'maxPool2d' &&
+    !layout.layers[n].skip &&
+    !spec.skips.some((s) => s.from === n)
+  );
 }
 
 /** The mask of layer n as a flat [fanIn * units] Float32Array of 0/1, or null. */
