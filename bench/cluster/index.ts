@@ -101,7 +101,8 @@ async function main(): Promise<void> {
 
 function print(rows: Row[], loads: number[]): void {
   const f = (n: number) => Math.round(n).toLocaleString('en-US');
-  const load = `load average ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)} on ${cpus().length} cpus`;
+  const [lo, hi] = [Math.min(...loads), Math.max(...loads)].map((x) => x.toFixed(1));
+  const load = `load average ${lo}-${hi} on ${cpus().length} cpus`;
   console.log(`\nbench/cluster: Fashion-MNIST MLP 784-256-128-10, 2 shards per step, median of ${RUNS} (samples/s)`);
   console.log(`(${load} at the rounds' starts)\n`);
   const heads = ['batch', 'strategy', 'in-process', '1 worker', '2 workers', '1w / in-proc', '2w / in-proc'];

@@ -2,11 +2,12 @@
  * bench/memory: does a worker's memory stay flat over a long run? One Fashion-MNIST run
  * (MLP 784-256-128-10, 2 shards, global batch BENCH_BATCH) of BENCH_STEPS steps on BENCH_WORKERS
  * worker processes with the step strategy BENCH_STRATEGY, one throwaway redis-server. Each worker
- * runs with --expose-gc and probe.ts preloaded, which prints its memory after a full collection
- * every 2 s. Reported per worker: the peak resident set (VmHWM), the resident set and the heap
- * after full collections at the first sample after the warm-up and in each later quarter of the
- * run (flat = no growth from quarter to quarter), and Redis's peak used_memory over its level at
- * the end of the warm-up (what the steps keep in Redis).
+ * runs with --expose-gc and probe.ts preloaded, which prints the memory of each of its threads
+ * (main and compute threads) after a full collection every 2 s. Reported per worker: the peak
+ * resident set (VmHWM); per thread, the resident set and the heap and array buffers after full
+ * collections at the first sample after the warm-up and at the end of each quarter of the run
+ * (flat = no growth from quarter to quarter); and Redis's peak used_memory over its level at the
+ * end of the warm-up (what the steps keep in Redis).
  *
  *   npm run bench:memory     (env: BENCH_STEPS=5000, BENCH_BATCH=128, BENCH_WORKERS=2, BENCH_STRATEGY=replicated)
  *
@@ -27,10 +28,10 @@ const WARMUP_STEPS = 200;
 const MB = 1024 * 1024;
 
 interface Sample {
+  thread: number;
   at: number;
   rss: number;
   heapUsed: number;
-  external: number;
   arrayBuffers: number;
 }
 
@@ -114,25 +115,32 @@ function report(
   // the first sample after the warm-up, then the last sample of each quarter of the run
   const points = (xs: Sample[]) => [xs[0], ...[1, 2, 3, 4].map((q) => xs[Math.ceil((q * xs.length) / 4) - 1])];
   const mb = (x: number) => (x / MB).toFixed(1);
-  const rows = perWorker.map((xs, w) => ({
-    worker: w + 1,
-    samples: xs.length,
-    peakRssMB: peaks[w] / MB,
-    rssMB: points(xs).map((s) => s.rss / MB),
-    heapAfterGcMB: points(xs).map((s) => s.heapUsed / MB),
-    arrayBuffersMB: points(xs).map((s) => s.arrayBuffers / MB),
-  }));
+  const rows = perWorker.flatMap((all, w) =>
+    [...new Set(all.map((s) => s.thread))].map((thread) => {
+      const xs = all.filter((s) => s.thread === thread);
+      return {
+        worker: w + 1,
+        thread: thread === 0 ? 'main' : `compute ${thread}`,
+        samples: xs.length,
+        peakRssMB: peaks[w] / MB,
+        rssMB: points(xs).map((s) => s.rss / MB),
+        heapAfterGcMB: points(xs).map((s) => s.heapUsed / MB),
+        arrayBuffersMB: points(xs).map((s) => s.arrayBuffers / MB),
+      };
+    }),
+  );
   console.log(
     `\nbench/memory: ${STEPS} steps of batch ${BATCH}, ${WORKERS} workers, ${STRATEGY} step, ${seconds.toFixed(0)} s` +
       ` (load average ${load.toFixed(1)} on ${cpus().length} cpus at the start)\n`,
   );
   console.log('after full collections, at the warm-up end (step 200) and at the end of each quarter of the run:\n');
-  console.log('| worker | peak RSS MB | RSS MB | heap used MB | array buffers MB |');
-  console.log('| --- | --- | --- | --- | --- |');
+  console.log('| worker | thread | peak RSS MB | RSS MB | heap used MB | array buffers MB |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
   for (const r of rows) {
     const list = (xs: number[]) => xs.map((x) => x.toFixed(1)).join(' / ');
     console.log(
-      `| ${r.worker} | ${r.peakRssMB.toFixed(1)} | ${list(r.rssMB)} | ${list(r.heapAfterGcMB)} | ${list(r.arrayBuffersMB)} |`,
+      `| ${r.worker} | ${r.thread} | ${r.peakRssMB.toFixed(1)} | ${list(r.rssMB)} | ${list(r.heapAfterGcMB)} | ` +
+        `${list(r.arrayBuffersMB)} |`,
     );
   }
   console.log(`\nRedis used_memory: ${mb(redisBase)} MB at the warm-up end, peak ${mb(redisPeak)} MB after it`);
