@@ -157,7 +157,7 @@ class Kernels {
   /** Slots for a new state of n parameters, in a memory of their own; null for small ones. */
   residentSlots(count: number, n: number): Float32Array[] | null {
     if (count === 0 || n < RESIDENT_MIN) return null;
-    const pages = Math.ceil((16 * strideOf(n)) / PAGE);
+    const pages = Math.ceil((4 * (2 + count) * strideOf(n)) / PAGE); // params, grad and the slots
     const home = new KernelMemory(this.module, new wasm!.Memory({ initial: pages, maximum: pages }));
     const slots = Array.from({ length: count }, (_, i) => home.view(2 + i, n));
     this.homes.set(slots[0], home);
