@@ -86,29 +86,29 @@ export class FileRunBlobs implements RunBlobs {
 
   constructor(private readonly dataDir: string) {}
 
-  async saveCheckpoint(runId: string, step: number, bytes: Buffer): Promise<void> {
-    writeFileAtomic(join(runDir(this.dataDir, runId), `checkpoint-${step}.bin`), bytes);
-    for (const old of this.steps(runId).slice(CHECKPOINTS_KEPT)) rmSync(this.checkpointFile(runId, old));
-    await Promise.resolve();
-  }
-
-  async checkpoints(runId: string): Promise<StoredCheckpoint[]> {
-    await Promise.resolve();
-    return this.steps(runId).map((step) => {
-      const where = this.checkpointFile(runId, step);
-      return { step, bytes: readFileSync(where), where };
+  saveCheckpoint(runId: string, step: number, bytes: Buffer): Promise<void> {
+    return settle(() => {
+      writeFileAtomic(this.checkpointFile(runId, step), bytes);
+      for (const old of this.steps(runId).slice(CHECKPOINTS_KEPT)) rmSync(this.checkpointFile(runId, old));
     });
   }
 
-  async saveModel(runId: string, bytes: Uint8Array): Promise<void> {
-    writeFileAtomic(fileModelPath(this.dataDir, runId), bytes);
-    await Promise.resolve();
+  checkpoints(runId: string): Promise<StoredCheckpoint[]> {
+    return settle(() =>
+      this.steps(runId).map((step) => {
+        const where = this.checkpointFile(runId, step);
+        return { step, bytes: readFileSync(where), where };
+      }),
+    );
   }
 
-  async model(runId: string): Promise<Buffer | null> {
-    await Promise.resolve();
+  saveModel(runId: string, bytes: Uint8Array): Promise<void> {
+    return settle(() => writeFileAtomic(fileModelPath(this.dataDir, runId), bytes));
+  }
+
+  model(runId: string): Promise<Buffer | null> {
     const path = fileModelPath(this.dataDir, runId);
-    return existsSync(path) ? readFileSync(path) : null;
+    return settle(() => (existsSync(path) ? readFileSync(path) : null));
   }
 
   private checkpointFile(runId: string, step: number): string {
@@ -140,6 +140,9 @@ export function createRunBlobs(
 
 /** Injection token of the coordinator's RunBlobs. */
 export const RUN_BLOBS = Symbol('RUN_BLOBS');
+
+/** `fn()` as a promise (a throw rejects it): the file store answers as the Redis one does. */
+const settle = <T>(fn: () => T): Promise<T> => new Promise((resolve) => resolve(fn()));
 
 /** Run a MULTI; a command's error (the MULTI itself succeeded) is thrown, not dropped. */
 async function exec(m: ReturnType<Redis['multi']>): Promise<void> {
