@@ -42,7 +42,7 @@ describe('TPE with maxConcurrent > 1', () => {
   });
   afterAll(() => cluster.stop());
 
-  it('proposes the same trials in two copies of a sweep run side by side, each k after trials <= k - C ended', async () => {
+  it('gives two copies of one sweep run side by side the same trials, each k after trials <= k - C', async () => {
     const ids: string[] = [];
     for (const name of ['tpe-a', 'tpe-b']) {
       const res = await fetch(`${cluster.base}/sweeps`, {

@@ -79,7 +79,7 @@ describe('kerasWeights', () => {
     expect(k.preprocessing).toEqual(preprocessing);
   });
 
-  it('names a conv layer conv2d_n with its kernel as Keras holds it, [kh, kw, cin, filters]; flatten holds none', () => {
+  it('names a conv layer conv2d_n, its kernel [kh, kw, cin, filters] as Keras holds it; flatten has none', () => {
     const spec = parseSpec({
       inputShape: [3, 3, 1],
       layers: [
