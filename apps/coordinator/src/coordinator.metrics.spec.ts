@@ -23,9 +23,17 @@ describe('CoordinatorMetrics run-labelled series', () => {
       m.evaluation(run, { split: 'validation', step: 3, loss: 0.4, accuracy: 0.8, rows: 10 });
     }
     m.evaluation('a', { split: 'test', step: 3, loss: 0.45, accuracy: 0.7, rows: 10 });
-    // 5 gauges: loss and accuracy per split (train, validation, test), step, gradient norm, learning rate
+    // evaluation.curvature's two numbers (on the first evaluation of a step)
+    const curvature = { hessianTopEigenvalue: 24.04, hessianTrace: 31.5 };
+    m.evaluation('a', { split: 'validation', step: 4, loss: 0.4, accuracy: 0.8, rows: 10, ...curvature });
+    const value = async (name: string) => (await registry.getSingleMetric(name)!.get()).values[0]?.value;
+    expect([await value('nnq_hessian_top_eigenvalue'), await value('nnq_hessian_trace')]).toEqual([24.04, 31.5]);
+    // 7 gauges: loss and accuracy per split (train, validation, test), step, gradient norm, learning rate,
+    // the Hessian's top eigenvalue and trace
     expect(await seriesOf(registry, 'a')).toEqual([
       'nnq_gradient_norm{}',
+      'nnq_hessian_top_eigenvalue{}',
+      'nnq_hessian_trace{}',
       'nnq_learning_rate{}',
       'nnq_train_accuracy{test}',
       'nnq_train_accuracy{train}',

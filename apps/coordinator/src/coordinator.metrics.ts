@@ -9,8 +9,9 @@ export type StepPhase = (typeof STEP_PHASES)[number];
 
 /**
  * The coordinator's series. The run label appears only on the training gauges (loss, accuracy,
- * step, gradient norm, learning rate), and only while the run trains: its end removes them (the
- * last values stay in the run's history), so finished runs and sweep trials leave no dead series.
+ * step, gradient norm, learning rate, the Hessian's top eigenvalue and trace), and only while the
+ * run trains: its end removes them (the last values stay in the run's history), so finished runs
+ * and sweep trials leave no dead series.
  * Everything else is aggregated.
  */
 @Injectable()
@@ -20,6 +21,8 @@ export class CoordinatorMetrics {
   private readonly stepGauge: Gauge<'run'>;
   private readonly gradNorm: Gauge<'run'>;
   private readonly lr: Gauge<'run'>;
+  private readonly hessianTop: Gauge<'run'>;
+  private readonly hessianTrace: Gauge<'run'>;
   private readonly steps: Counter;
   private readonly samples: Counter;
   private readonly phases: Histogram<'phase'>;
@@ -57,6 +60,18 @@ export class CoordinatorMetrics {
     this.lr = new Gauge({
       name: 'nnq_learning_rate',
       help: 'Learning rate of the last step.',
+      labelNames: ['run'],
+      registers,
+    });
+    this.hessianTop = new Gauge({
+      name: 'nnq_hessian_top_eigenvalue',
+      help: 'Top Hessian eigenvalue of the training loss at the last evaluation (runs with evaluation.curvature).',
+      labelNames: ['run'],
+      registers,
+    });
+    this.hessianTrace = new Gauge({
+      name: 'nnq_hessian_trace',
+      help: 'Hutchinson estimate of the Hessian trace of the training loss at the last evaluation (as above).',
       labelNames: ['run'],
       registers,
     });
@@ -125,6 +140,8 @@ export class CoordinatorMetrics {
   evaluation(run: string, e: Evaluation): void {
     this.loss.set({ run, split: e.split }, e.loss);
     this.accuracy.set({ run, split: e.split }, e.accuracy);
+    if (e.hessianTopEigenvalue !== undefined) this.hessianTop.set({ run }, e.hessianTopEigenvalue);
+    if (e.hessianTrace !== undefined) this.hessianTrace.set({ run }, e.hessianTrace);
   }
 
   /** Count the run's end and remove its series. */
@@ -139,6 +156,6 @@ export class CoordinatorMetrics {
       this.loss.remove({ run, split });
       this.accuracy.remove({ run, split });
     }
-    for (const g of [this.stepGauge, this.gradNorm, this.lr]) g.remove({ run });
+    for (const g of [this.stepGauge, this.gradNorm, this.lr, this.hessianTop, this.hessianTrace]) g.remove({ run });
   }
 }

@@ -1,6 +1,7 @@
 import { gatherBatch, loadDataset, type Dataset } from '@nnq/data';
 import { roundToPrecision, type StepEntry } from '@nnq/protocol';
 import { createOptimizerState, type NetworkSpec, type SecondOrderConfig } from '@nnq/nn';
+import { curvatureHook } from './curvature-signal';
 import { combineParts, evalRanges, evaluatePart, type Evaluation, type SplitName } from './evaluation';
 import type { RunConfig } from './run-config';
 import { PermutationCache, rowsOf } from './run-plan';
@@ -85,6 +86,8 @@ export async function trainLocal(config: RunConfig, options: LocalRunOptions): P
     let skippedInARow = 0;
     const steps: StepRecord[] = [];
     const evaluations: Evaluation[] = [];
+    // evaluation.curvature: on the first evaluation of a step, as the coordinator's driver does
+    const curvature = curvatureHook(config, setup);
     const evaluate = async (split: SplitName, t: number) => {
       const idx = setup.splits[split];
       if (idx.length === 0) return;
@@ -93,7 +96,7 @@ export async function trainLocal(config: RunConfig, options: LocalRunOptions): P
       for (const [s, e] of evalRanges(idx.length, config.evaluation.rowsPerShard)) {
         parts.push(await evaluatePart(gather, compute, setup.preprocessing, params, idx.subarray(s, e)));
       }
-      const ev = combineParts(split, t, parts);
+      const ev: Evaluation = { ...combineParts(split, t, parts), ...(await curvature?.once(t, params)) };
       evaluations.push(ev);
       options.onEvaluation?.(ev);
     };

@@ -6,7 +6,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Observable, Subject, type Subscription } from 'rxjs';
 import { QUEUE_STATES } from '../metrics/queue.metrics';
-import type { FitCurve, HistoryEntry, RunRecord } from '@nnq/protocol';
+import type { Evaluation, FitCurve, HistoryEntry, RunRecord } from '@nnq/protocol';
 import { RunStore } from '../runs/run-store.service';
 import { WorkersService } from '../workers/workers.service';
 
@@ -23,7 +23,8 @@ export interface HistoryChunk {
   /** The client drops what it holds for this run first (a snapshot, or a history rewritten by a resume). */
   reset: boolean;
   steps: Array<[number, number, number]>;
-  evals: Array<{ split: string; step: number; loss: number; accuracy: number }>;
+  /** The first evaluation of a step carries evaluation.curvature's numbers when the run has it. */
+  evals: Array<Pick<Evaluation, 'split' | 'step' | 'loss' | 'accuracy' | 'hessianTopEigenvalue' | 'hessianTrace'>>;
   /** A 1-D regression's prediction against its target at the newest evaluation of the chunk. */
   curve?: FitCurve & { step: number };
 }
@@ -59,7 +60,10 @@ export function toChunk(id: string, entries: HistoryEntry[], reset: boolean): Hi
     if (e.type === 'step') {
       if (!e.skipped) chunk.steps.push([e.step, e.loss, e.accuracy]);
     } else {
-      chunk.evals.push({ split: e.split, step: e.step, loss: e.loss, accuracy: e.accuracy });
+      const { split, step, loss, accuracy, hessianTopEigenvalue, hessianTrace } = e;
+      // evaluation.curvature's numbers ride along when the entry has them
+      const curvature = hessianTopEigenvalue === undefined ? {} : { hessianTopEigenvalue, hessianTrace };
+      chunk.evals.push({ split, step, loss, accuracy, ...curvature });
       if (e.curve) chunk.curve = { step: e.step, ...e.curve };
     }
   }

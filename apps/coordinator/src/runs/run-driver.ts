@@ -21,6 +21,7 @@ import { ReplicatedStep } from '../steps/replicated-step';
 import { SlicedStep } from '../steps/sliced-step';
 import type { StepState, StepStrategy } from '../steps/step-strategy';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from './checkpoint';
+import { CurvatureEval } from './curvature-eval';
 import { failRun, finishRun, trailingSkips } from './run-end';
 import { CancelledError } from './shard-waiter';
 import { evaluateJobs } from './step-jobs';
@@ -44,6 +45,8 @@ export class RunDriver {
   private lastCurveStep = -Infinity;
   /** How the run's steps are computed: central, sliced or replicated (reduce.strategy, stepStrategyOf). */
   private readonly steps: StepStrategy;
+  /** evaluation.curvature: the Hessian's top eigenvalue and trace at the first evaluation of a step. */
+  private readonly curvature: CurvatureEval;
   /** History entries of steps done since the record was last saved, and when that was. */
   private unsaved: HistoryEntry[] = [];
   private savedAt = 0;
@@ -57,6 +60,7 @@ export class RunDriver {
     this.logger = new Logger(`Run ${record.id}`);
     const Strategy = { central: CentralStep, sliced: SlicedStep, replicated: ReplicatedStep }[stepStrategyOf(config)];
     this.steps = new Strategy(deps, record.id, config, setup, this.logger);
+    this.curvature = new CurvatureEval(config, setup, this.logger);
   }
 
   private stopping = false;
@@ -140,7 +144,8 @@ export class RunDriver {
       if (evaluatesAfter(this.config, this.setup, t)) {
         const last = t === plan.totalSteps - 1;
         for (const split of ['validation', ...(last ? ['test'] : [])] as SplitName[]) {
-          const ev = await this.evaluate(split, t + 1);
+          const found = await this.evaluate(split, t + 1);
+          const ev = found && { ...found, ...(await this.curvature.at(t + 1, this.steps)) };
           if (ev) {
             history.push({ type: 'evaluation', ...ev, ...(await this.fitCurveAt(t + 1, history)) });
             this.record = { ...this.record, [split]: ev };

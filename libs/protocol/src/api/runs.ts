@@ -22,6 +22,13 @@ export const EvaluationSchema = z.object({
   /** correct / rows (classification; 0 for regression). */
   accuracy: z.number(),
   rows: z.number(),
+  /**
+   * With evaluation.curvature, on the first evaluation of a step: the top Hessian eigenvalue
+   * (power iteration, largest magnitude) and Hutchinson's trace estimate of the mean training
+   * loss on the run's fixed curvature batch, at this version.
+   */
+  hessianTopEigenvalue: z.number().optional(),
+  hessianTrace: z.number().optional(),
 });
 export type Evaluation = z.infer<typeof EvaluationSchema>;
 

@@ -26,6 +26,10 @@
       index: new Map(),
       pending: [],
       fit: null,
+      /** evaluation.curvature: steps, top Hessian eigenvalue and trace estimate at each evaluation. */
+      hx: [],
+      htop: [],
+      htrace: [],
       /** Any accuracy above 0 seen: a classification run (a regression's accuracy is always 0). */
       classifies: false,
       fetched: false,
@@ -65,6 +69,12 @@
       if (c.vacc[i] === null) c.evals++;
       c.vloss[i] = e.loss > 0 ? e.loss : null;
       c.vacc[i] = e.accuracy;
+    }
+    for (const e of chunk.evals) {
+      if (typeof e.hessianTopEigenvalue !== 'number' || e.step <= (c.hx[c.hx.length - 1] ?? -1)) continue;
+      c.hx.push(e.step);
+      c.htop.push(e.hessianTopEigenvalue);
+      c.htrace.push(typeof e.hessianTrace === 'number' ? e.hessianTrace : null);
     }
     if (chunk.curve) c.fit = chunk.curve;
     c.dirty = true;
@@ -180,6 +190,26 @@
         ],
       }),
       caption: (c) => 'at step ' + c.fit.step,
+    },
+    {
+      // evaluation.curvature: the Hessian of the training loss on the run's fixed batch
+      key: 'curvature',
+      has: (c) => c.hx.length > 0,
+      data: (c) => [c.hx, c.htop, c.htrace],
+      options: () => ({
+        title: 'Hessian: top eigenvalue and trace',
+        scales: { x: { time: false }, y: {}, trace: {} },
+        axes: [
+          { label: 'step', labelSize: 18, size: 36 },
+          { size: 56, stroke: '#7a3fbf' },
+          { scale: 'trace', side: 1, size: 56, stroke: '#1f8a70', grid: { show: false } },
+        ],
+        series: [
+          { label: 'step' },
+          { label: 'top eigenvalue', stroke: '#7a3fbf', width: 2, value: (u, v) => num(v, 4) },
+          { label: 'trace', scale: 'trace', stroke: '#1f8a70', width: 2, value: (u, v) => num(v, 4) },
+        ],
+      }),
     },
   ];
 

@@ -1,0 +1,191 @@
+import { gatherBatch, type Batch, type Dataset, type Splits, type Preprocessing } from '@nnq/data';
+import { CurvatureNetwork, hutchinsonTrace, paramLayout, topEigenvalue, type NetworkSpec } from '@nnq/nn';
+import { z } from 'zod';
+
+/**
+ * Curvature as a signal (issue #20): at each evaluation a run with `evaluation.curvature` records
+ * the top Hessian eigenvalue (power iteration on H v, `iterations` products from a seeded start)
+ * and Hutchinson's trace estimate (`probes` seeded Rademacher probes) of the TRAINING loss J/rows
+ * (the mean loss, as the step's loss is) on a fixed batch: the first `rows` rows of the train
+ * split, in split order, preprocessed as the run's shards are. H v is libs/nn's exact R-operator
+ * product in float64 (second-order/curvature-network.ts), so the numbers are a function of the
+ * parameters, the batch and the seeds alone: the same in-process and on any number of workers.
+ *
+ * Cost of one evaluation: (iterations + probes) products, each about 4 passes over the batch
+ * (forward, R-forward, backward, R-backward), so rows x params multiply-adds a few times over.
+ * Both the work and the float64 workspace are capped here at submission (curvatureProblems).
+ */
+
+const int = z.number().int('must be an integer');
+
+/** Fixed maxima of evaluation.curvature. */
+export const CURVATURE_LIMITS = {
+  iterations: 64,
+  probes: 64,
+  rows: 2048,
+  /** rows x parameters of one product (about 0.1 s of float64 JavaScript per 2^24 on one core). */
+  productWork: 1 << 24,
+  /** The products' workspace (activations and their R-terms per row, parameter vectors, the batch). */
+  workspaceBytes: 128 << 20,
+} as const;
+
+/** evaluation.curvature of a run config; absent: no curvature is computed. */
+export const CurvatureConfigSchema = z
+  .object({
+    /** H v products of the power iteration for the top eigenvalue. */
+    iterations: int
+      .min(1, 'must be at least 1')
+      .max(CURVATURE_LIMITS.iterations, `must be at most ${CURVATURE_LIMITS.iterations}`)
+      .default(20),
+    /** Rademacher probes of Hutchinson's trace estimate (one H v each). */
+    probes: int
+      .min(1, 'must be at least 1')
+      .max(CURVATURE_LIMITS.probes, `must be at most ${CURVATURE_LIMITS.probes}`)
+      .default(10),
+    /** Rows of the fixed batch: the first ones of the train split (all of it when it is smaller). */
+    rows: int
+      .min(1, 'must be at least 1')
+      .max(CURVATURE_LIMITS.rows, `must be at most ${CURVATURE_LIMITS.rows}`)
+      .default(256),
+  })
+  .strict();
+export type CurvatureConfig = z.output<typeof CurvatureConfigSchema>;
+
+/** One evaluation's curvature numbers (the evaluation entry's optional fields). */
+export interface CurvatureSignal {
+  hessianTopEigenvalue: number;
+  hessianTrace: number;
+}
+
+/**
+ * Why a model cannot have evaluation.curvature (message by path, for the run config's refinement):
+ * conv and pooling layers (libs/nn has no R-pass for them yet), or a batch whose product work or
+ * workspace is past CURVATURE_LIMITS.
+ */
+export function curvatureProblems(model: NetworkSpec, c: CurvatureConfig): Array<{ path: string[]; message: string }> {
+  const conv = model.layers.findIndex((l) => (l.kind ?? 'dense') !== 'dense');
+  if (conv >= 0) {
+    const message =
+      `cannot be used with layers[${conv}] (${model.layers[conv].kind}): ` +
+      'Hessian-vector products cover dense layers only';
+    return [{ path: ['evaluation', 'curvature'], message }];
+  }
+  const layout = paramLayout(model);
+  const work = c.rows * layout.size;
+  if (work > CURVATURE_LIMITS.productWork) {
+    const most = Math.max(1, Math.floor(CURVATURE_LIMITS.productWork / layout.size));
+    const message =
+      `${c.rows} rows x ${layout.size} parameters is past the ${CURVATURE_LIMITS.productWork} of one product ` +
+      `(at most ${most} rows for this model)`;
+    return [{ path: ['evaluation', 'curvature', 'rows'], message }];
+  }
+  const bytes = workspaceBytes(model, c.rows);
+  if (bytes > CURVATURE_LIMITS.workspaceBytes) {
+    const message = `needs about ${mib(bytes)} MiB of float64 workspace, at most ${mib(CURVATURE_LIMITS.workspaceBytes)}`;
+    return [{ path: ['evaluation', 'curvature', 'rows'], message }];
+  }
+  return [];
+}
+
+/**
+ * Bytes of the products for `rows` rows: CurvatureNetwork's float64 arrays (h and R h of every
+ * layer and the input, a, R a, dJ/dh and its R-term of every layer, x and R x of a skip's layer
+ * and their deltas, three of the output's width, four of the parameters) and the float32 batch.
+ */
+function workspaceBytes(model: NetworkSpec, rows: number): number {
+  const { layers, widths, size } = paramLayout(model);
+  const K = widths[widths.length - 1];
+  const perRow = layers.reduce((n, l) => n + 6 * l.units + (l.skip ? 4 * l.fanIn : 0), 2 * widths[0] + 3 * K);
+  return 8 * (rows * perRow + 4 * size) + 4 * rows * (widths[0] + K);
+}
+
+const mib = (bytes: number) => Math.ceil(bytes / (1 << 20));
+
+/** The fixed batch of a run's curvature: the first `rows` train rows in split order, preprocessed. */
+export function curvatureBatch(
+  dataset: Dataset,
+  splits: Splits,
+  preprocessing: Preprocessing,
+  c: CurvatureConfig,
+): Batch | undefined {
+  const train = splits.train;
+  if (train.length === 0) return undefined;
+  return gatherBatch(dataset, train.subarray(0, Math.min(c.rows, train.length)), preprocessing);
+}
+
+/** Seeds of the power iteration's start and of the probes, fixed by the run's seed. */
+function seeds(seed: number): { eigen: number; trace: number } {
+  return { eigen: (seed ^ 0x6a09e667) >>> 0, trace: (seed ^ 0xbb67ae85) >>> 0 };
+}
+
+/**
+ * The top eigenvalue and trace estimate of the Hessian of the mean loss on `batch` at `params`.
+ * Yields to the event loop between products (the coordinator computes it between steps).
+ */
+export async function curvatureSignal(
+  net: CurvatureNetwork,
+  params: Float32Array,
+  batch: Batch,
+  c: CurvatureConfig,
+  seed: number,
+): Promise<CurvatureSignal> {
+  net.setPoint(params, batch.x, batch.y, batch.rows);
+  const size = params.length;
+  const hv = new Float64Array(size);
+  // H of J/rows: the products are summed over the batch
+  const product = async (v: Float64Array) => {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    net.hessianVector(v, hv);
+    for (let i = 0; i < size; i++) hv[i] /= batch.rows;
+    return hv;
+  };
+  const s = seeds(seed);
+  const top = await topEigenvalue(product, size, c.iterations, s.eigen);
+  const trace = await hutchinsonTrace(product, size, c.probes, s.trace);
+  return { hessianTopEigenvalue: top.value, hessianTrace: trace };
+}
+
+/**
+ * A run's curvature hook: one CurvatureNetwork (its workspaces reused) and the run's fixed batch.
+ * `once` computes the numbers at the first evaluation of a version and nothing at the others
+ * (validation and test after the last step share one); a non-finite number is left out (JSON
+ * has no NaN; the run's loss says what went wrong).
+ */
+export class RunCurvature {
+  private readonly net: CurvatureNetwork;
+  private last = -1;
+
+  constructor(
+    spec: NetworkSpec,
+    private readonly batch: Batch,
+    private readonly config: CurvatureConfig,
+    private readonly seed: number,
+  ) {
+    this.net = new CurvatureNetwork(spec);
+  }
+
+  /** Whether `once` computes at this version (no evaluation of it has had the numbers yet). */
+  due(version: number): boolean {
+    return version !== this.last;
+  }
+
+  async once(version: number, params: Float32Array): Promise<Partial<CurvatureSignal>> {
+    if (!this.due(version)) return {};
+    this.last = version;
+    const signal = await curvatureSignal(this.net, params, this.batch, this.config, this.seed);
+    const out: Partial<CurvatureSignal> = {};
+    if (Number.isFinite(signal.hessianTopEigenvalue)) out.hessianTopEigenvalue = signal.hessianTopEigenvalue;
+    if (Number.isFinite(signal.hessianTrace)) out.hessianTrace = signal.hessianTrace;
+    return out;
+  }
+}
+
+/** The curvature hook of a run with evaluation.curvature (and a non-empty train split), else null. */
+export function curvatureHook(
+  config: { seed: number; model: NetworkSpec; evaluation: { curvature?: CurvatureConfig } },
+  setup: { curvatureBatch?: Batch },
+): RunCurvature | null {
+  const c = config.evaluation.curvature;
+  if (!c || !setup.curvatureBatch) return null;
+  return new RunCurvature(config.model, setup.curvatureBatch, c, config.seed);
+}
