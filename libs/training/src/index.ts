@@ -9,6 +9,7 @@ export * from './non-finite';
 export * from './run-manifest';
 export * from './predict';
 export * from './fit-curve';
+export * from './curvature-signal';
 export * from './memory-budget';
 export * from './schemas';
 export * from './slices';

@@ -9,6 +9,7 @@ import {
 } from '@nnq/nn';
 import { jsonBoundsProblem, NameSchema } from '@nnq/protocol';
 import { z } from 'zod';
+import { CurvatureConfigSchema, curvatureProblems } from './curvature-signal';
 
 const int = z.number().int('must be an integer');
 
@@ -70,6 +71,11 @@ export const RunConfigSchema = z
           .min(1, 'must be at least 1')
           .max(1 << 16, 'must be at most 65536')
           .default(2048),
+        /**
+         * Record the top Hessian eigenvalue and a trace estimate of the training loss at each
+         * evaluation (curvature-signal.ts); absent: none. Dense models only, cost capped.
+         */
+        curvature: CurvatureConfigSchema.optional(),
       })
       .strict()
       .default({ every: 0, rowsPerShard: 2048 }),
@@ -105,6 +111,9 @@ export const RunConfigSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.evaluation.curvature) {
+      for (const p of curvatureProblems(c.model, c.evaluation.curvature)) ctx.addIssue({ code: 'custom', ...p });
+    }
     if ((c.epochs === undefined) === (c.steps === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['epochs'], message: 'give exactly one of epochs and steps' });
     }

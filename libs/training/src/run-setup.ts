@@ -1,5 +1,14 @@
-import { fitPreprocessing, splitIndices, targetWidth, type Dataset, type Preprocessing, type Splits } from '@nnq/data';
+import {
+  fitPreprocessing,
+  splitIndices,
+  targetWidth,
+  type Batch,
+  type Dataset,
+  type Preprocessing,
+  type Splits,
+} from '@nnq/data';
 import { createRng, flatMask, initParams, outputUnits, paramLayout, ProblemsError, type NetworkSpec } from '@nnq/nn';
+import { curvatureBatch } from './curvature-signal';
 import { fitCurveGrid, type FitCurveGrid } from './fit-curve';
 import type { RunConfig } from './run-config';
 import { RunPlan } from './run-plan';
@@ -14,6 +23,8 @@ export interface RunSetup {
   mask: Float32Array | null;
   /** The fixed inputs of a 1-D regression run's fit curve (fit-curve.ts); undefined for other runs. */
   curveGrid?: FitCurveGrid;
+  /** The fixed batch of evaluation.curvature (curvature-signal.ts); undefined without it. */
+  curvatureBatch?: Batch;
 }
 
 /** A run config that does not fit its dataset (input size, output units, task); every problem by path. */
@@ -67,7 +78,18 @@ export function setupRun(config: RunConfig, dataset: Dataset): RunSetup {
   });
   const layout = paramLayout(spec);
   const curveGrid = fitCurveGrid(spec, dataset);
-  return { spec, splits, preprocessing, plan, paramCount: layout.size, mask: flatMask(spec, layout), curveGrid };
+  const curvature = config.evaluation.curvature;
+  const curvatureRows = curvature && curvatureBatch(dataset, splits, preprocessing, curvature);
+  return {
+    spec,
+    splits,
+    preprocessing,
+    plan,
+    paramCount: layout.size,
+    mask: flatMask(spec, layout),
+    curveGrid,
+    curvatureBatch: curvatureRows,
+  };
 }
 
 /** Initial parameters: drawn from the run's seed, so every replay starts identically. */
