@@ -105,7 +105,10 @@ describe('CNN specs: every misfit is refused with the layer path and the shapes'
     [
       'a kernel larger than its input',
       cnn([conv({ kernelSize: [6, 2] }), ...head]),
-      /^layers\[0\]\.kernelSize: conv2d window 6x2 is larger than its input h\(0\) 5x5x1 \(padding valid\): the output would have 0x4 cells$/,
+      new RegExp(
+        String.raw`^layers\[0\]\.kernelSize: conv2d window 6x2 is larger than its input h\(0\) 5x5x1 ` +
+          String.raw`\(padding valid\): the output would have 0x4 cells$`,
+      ),
     ],
     [
       'a pool window that leaves nothing',

@@ -10,7 +10,8 @@ import type { Activation, Conv2dLayer, DenseLayer, NetworkSpec } from './spec';
  *   glorot_uniform  w ~ U(-sqrt(6 / (fanIn + fanOut)), +sqrt(6 / (fanIn + fanOut)))
  *   zeros           w = 0
  * The normals are plain (not truncated as in Keras). fanIn counts every row of the kernel, masked
- * or not; a conv kernel [kh, kw, cin, filters] has fanIn kh * kw * cin and fanOut kh * kw * filters. One draw per kernel entry in flat order, masked or not, so the stream does not depend
+ * or not; a conv kernel [kh, kw, cin, filters] has fanIn kh * kw * cin and fanOut kh * kw * filters.
+ * One draw per kernel entry in flat order, masked or not, so the stream does not depend
  * on the mask.
  */
 export const INIT_SCHEMES = ['he_normal', 'he_uniform', 'glorot_normal', 'glorot_uniform', 'zeros'] as const;
