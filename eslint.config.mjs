@@ -4,24 +4,38 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 // The fences (issue #22): which lib may import which, after /work/shared/design/ARCHITECTURE.md's arrows
-// (apps -> libs, never app -> app; nn imports nothing of the project or of a framework; engine-onnx -> nn;
-// training imports no framework and no engine) and what the code imports today. README.md's Layout table
-// and each libs/*/README.md say the same in words: change them together.
-const LIBS = ['nn', 'engine-onnx', 'data', 'protocol', 'training', 'cluster', 'exchange', 'sweeps', 'config', 'launch'];
+// (apps -> libs, never app -> app; nn imports no framework and of the project only @nnq/problems, the shape
+// of a refusal; engine-onnx -> nn; training imports no framework and no engine) and what the code imports
+// today. README.md's Layout table and each libs/*/README.md say the same in words: change them together.
+const LIBS = [
+  'nn',
+  'engine-onnx',
+  'data',
+  'protocol',
+  'training',
+  'cluster',
+  'exchange',
+  'sweeps',
+  'config',
+  'launch',
+  'problems',
+];
 const APPS = ['coordinator', 'worker', 'cli'];
 const FRAMEWORKS = ['@nestjs/*', 'bullmq', 'ioredis', 'prom-client', 'onnxruntime-node'];
 
 // Each lib: the @nnq libs and the frameworks it may import; every other @nnq lib and framework is refused.
 const MAY_IMPORT = {
-  nn: { libs: [], frameworks: [] },
+  // nn imports nothing of the project but the shape of a refusal (@nnq/problems: zod issues by path)
+  nn: { libs: ['problems'], frameworks: [] },
   'engine-onnx': { libs: ['nn'], frameworks: ['onnxruntime-node'] },
-  data: { libs: ['nn', 'protocol'], frameworks: ['ioredis'] },
+  data: { libs: ['nn', 'protocol', 'problems'], frameworks: ['ioredis'] },
   protocol: { libs: [], frameworks: ['bullmq'] },
-  training: { libs: ['nn', 'data', 'protocol'], frameworks: [] },
+  training: { libs: ['nn', 'data', 'protocol', 'problems'], frameworks: [] },
   cluster: { libs: ['nn', 'protocol', 'config'], frameworks: ['@nestjs/*', 'ioredis', 'prom-client', 'bullmq'] },
   exchange: { libs: ['nn', 'protocol', 'training'], frameworks: ['ioredis', 'bullmq'] },
-  sweeps: { libs: ['nn', 'protocol', 'training'], frameworks: [] },
-  config: { libs: ['nn'], frameworks: ['ioredis'] },
+  sweeps: { libs: ['nn', 'protocol', 'training', 'problems'], frameworks: [] },
+  config: { libs: ['problems'], frameworks: ['ioredis'] },
+  problems: { libs: [], frameworks: [] },
   launch: { libs: ['config'], frameworks: ['ioredis'] },
 };
 

@@ -6,9 +6,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
  * were the named file and expects the fence's message, or no finding when the import is allowed.
  */
 const cases: Array<[file: string, source: string, refused: RegExp | null]> = [
-  ['libs/nn/src/x.ts', "import '@nnq/protocol';", /libs\/nn may import no other @nnq lib/],
+  ['libs/nn/src/x.ts', "import '@nnq/protocol';", /libs\/nn may import @nnq\/problems \(/],
   ['libs/nn/src/x.ts', "import 'ioredis';", /libs\/nn does not import .*ioredis/],
   ['libs/nn/src/x.ts', "import 'zod';", null],
+  ['libs/nn/src/x.ts', "import '@nnq/problems';", null],
+  ['libs/problems/src/x.ts', "import 'zod';", null],
+  ['libs/problems/src/x.ts', "import '@nnq/nn';", /libs\/problems may import no other @nnq lib/],
   ['libs/engine-onnx/src/x.ts', "import '@nnq/nn';", null],
   ['libs/engine-onnx/src/x.ts', "import 'onnxruntime-node';", null],
   ['libs/engine-onnx/src/x.ts', "import '@nnq/data';", /libs\/engine-onnx may import @nnq\/nn \(/],
@@ -38,7 +41,7 @@ const cases: Array<[file: string, source: string, refused: RegExp | null]> = [
   ['libs/cluster/src/x.ts', "import '@nnq/config';", null],
   ['libs/config/src/x.ts', "import '@nestjs/common';", /libs\/config does not import @nestjs\/\*/],
   ['libs/config/src/x.ts', "import 'prom-client';", /libs\/config does not import .*prom-client/],
-  ['libs/config/src/x.ts', "import '@nnq/cluster';", /libs\/config may import @nnq\/nn \(/],
+  ['libs/config/src/x.ts', "import '@nnq/cluster';", /libs\/config may import @nnq\/problems \(/],
   ['libs/launch/src/x.ts', "import '@nnq/config';", null],
   ['libs/launch/src/x.ts', "import '@nnq/cluster';", /libs\/launch may import @nnq\/config \(/],
   ['libs/launch/src/x.ts', "import '@nestjs/common';", /libs\/launch does not import @nestjs\/\*/],

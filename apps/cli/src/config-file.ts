@@ -1,4 +1,5 @@
-import { listProblems, type SecondOrderConfig } from '@nnq/nn';
+import { type SecondOrderConfig } from '@nnq/nn';
+import { listProblems } from '@nnq/problems';
 import {
   memoryBudgetProblems,
   parseLocalRunConfig,

@@ -1,4 +1,4 @@
-import { ProblemsError } from '@nnq/nn';
+import { ProblemsError } from '@nnq/problems';
 import { z } from 'zod';
 
 const port = (name: string, dflt: number) =>

@@ -1,4 +1,4 @@
-import { formatIssues, ProblemsError } from '@nnq/nn';
+import { formatIssues, ProblemsError } from '@nnq/problems';
 
 /** Where in a file a problem sits: 1-based line and column of text, or a 0-based byte offset. */
 export type DataLocation = { line: number; column?: number } | { byteOffset: number };

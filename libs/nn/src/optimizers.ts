@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseConfig } from './problems';
+import { parseConfig } from '@nnq/problems';
 import { updateKernels } from './update-kernel';
 import { RULES } from './update-rules';
 

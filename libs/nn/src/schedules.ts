@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseConfig } from './problems';
+import { parseConfig } from '@nnq/problems';
 
 /**
  * Learning-rate schedules: lr(t) as a pure function of the step t = 0, 1, 2, ... (the t-th update).

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { inferShapes } from './layer-shapes';
-import { formatIssues, ProblemsError } from './problems';
+import { formatIssues, ProblemsError } from '@nnq/problems';
 import { formatShape, shapeSize, type Shape } from './shapes';
 
 /**

@@ -1,4 +1,4 @@
-import { formatIssues, ProblemsError } from '@nnq/nn';
+import { formatIssues, ProblemsError } from '@nnq/problems';
 import { jsonBoundsProblem, quoted } from '@nnq/protocol';
 import { z } from 'zod';
 import {

@@ -1,12 +1,6 @@
 import { DatasetSourceSchema } from '@nnq/data';
-import {
-  formatIssues,
-  isSecondOrderType,
-  NetworkSpecSchema,
-  ProblemsError,
-  OptimizerConfigSchema,
-  ScheduleConfigSchema,
-} from '@nnq/nn';
+import { isSecondOrderType, NetworkSpecSchema, OptimizerConfigSchema, ScheduleConfigSchema } from '@nnq/nn';
+import { formatIssues, ProblemsError } from '@nnq/problems';
 import { jsonBoundsProblem, NameSchema } from '@nnq/protocol';
 import { z } from 'zod';
 import { CurvatureConfigSchema, curvatureProblems } from './curvature-signal';

@@ -7,7 +7,8 @@ import {
   type Preprocessing,
   type Splits,
 } from '@nnq/data';
-import { createRng, flatMask, initParams, outputUnits, paramLayout, ProblemsError, type NetworkSpec } from '@nnq/nn';
+import { createRng, flatMask, initParams, outputUnits, paramLayout, type NetworkSpec } from '@nnq/nn';
+import { ProblemsError } from '@nnq/problems';
 import { curvatureBatch } from './curvature-signal';
 import { fitCurveGrid, type FitCurveGrid } from './fit-curve';
 import type { RunConfig } from './run-config';

@@ -1,4 +1,5 @@
-import { formatIssues, isSecondOrderType, SecondOrderConfigSchema, type SecondOrderConfig } from '@nnq/nn';
+import { isSecondOrderType, SecondOrderConfigSchema, type SecondOrderConfig } from '@nnq/nn';
+import { formatIssues } from '@nnq/problems';
 import { parseRunConfig, RunConfigError, type RunConfig } from './run-config';
 
 /**

@@ -1,16 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseOptimizerConfig } from './optimizers';
-import { ProblemsError } from './problems';
+import { ProblemsError } from '@nnq/problems';
 import { parseSpec, SpecError } from './spec';
 
-describe('ProblemsError', () => {
-  it('lists every problem under its heading, one an indented line, and keeps them', () => {
-    const err = new ProblemsError('invalid thing', ['a: must be 1', 'b[0]: must be 2']);
-    expect(err.message).toBe('invalid thing:\n  a: must be 1\n  b[0]: must be 2');
-    expect(err.problems).toEqual(['a: must be 1', 'b[0]: must be 2']);
-    expect(err.name).toBe('ProblemsError');
-  });
-
+describe("libs/nn's refusals are ProblemsErrors", () => {
   it('is named for the subclass that refuses (SpecError), which stays an instanceof both', () => {
     let caught: unknown;
     try {
