@@ -8,6 +8,7 @@ export * from './activations';
 export * from './losses';
 export * from './network';
 export * from './init';
+export * from './problems';
 export * from './optimizers';
 export * from './optimizer-state-file';
 export * from './schedules';
