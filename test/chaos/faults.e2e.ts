@@ -268,13 +268,17 @@ describe('chaos', () => {
       await cluster.startCoordinator();
       await cluster.addWorker();
       await cluster.addWorker();
+      // the central and the replicated step side by side
       const r = await submitRun(cluster.base, config(6));
+      const replicated = await submitRun(cluster.base, config(6, { reduce: { strategy: 'replicated' } }));
       await until(async () => (await run(cluster!, r.id)).step >= 10, 60_000, 'progress');
       const restarted = await redis.restart();
       expect(restarted).toBe(true);
-      const done = await waitForRun(cluster.base, r.id, 170_000);
-      expect(done.state).toBe('completed');
-      expect((await modelParams(cluster.base, r.id)).equals(await faultFree(6))).toBe(true);
+      for (const id of [r.id, replicated.id]) {
+        const done = await waitForRun(cluster.base, id, 170_000);
+        expect(done.state).toBe('completed');
+        expect((await modelParams(cluster.base, id)).equals(await faultFree(6))).toBe(true);
+      }
     } finally {
       await cluster?.stop();
       cluster = undefined;
@@ -318,5 +322,23 @@ describe('chaos', () => {
     );
     const skippedModel = await modelParams(cluster.base, skipping.id);
     expect((await modelParams(cluster.base, slicedSkip.id)).equals(skippedModel)).toBe(true);
+
+    // and so does the replicated step, whose workers find the non-finite step themselves
+    const replicated = { strategy: 'replicated' };
+    const replicatedFail = await waitForRun(
+      cluster.base,
+      (await submitRun(cluster.base, { ...poisoned, reduce: replicated })).id,
+    );
+    expect([replicatedFail.state, replicatedFail.error]).toEqual(['failed', done.error]);
+    expect((await modelParams(cluster.base, replicatedFail.id)).equals(last)).toBe(true);
+    const replicatedSkip = await submitRun(cluster.base, {
+      ...poisoned,
+      steps: 8,
+      reduce: replicated,
+      onNonFinite: 'skip',
+    });
+    const replicatedSkipped = await waitForRun(cluster.base, replicatedSkip.id);
+    expect([replicatedSkipped.state, replicatedSkipped.skippedSteps]).toEqual(['completed', skipped.skippedSteps]);
+    expect((await modelParams(cluster.base, replicatedSkip.id)).equals(skippedModel)).toBe(true);
   });
 });
