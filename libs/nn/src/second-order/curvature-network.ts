@@ -2,8 +2,16 @@ import { backwardActivation, forwardActivation, type Vec } from '../activations'
 import { flatMask, paramLayout, type LayerLayout, type ParamLayout } from '../layout';
 import { lossAndDelta } from '../losses';
 import { matmulAdd, matmulAddTransA, matmulAddTransB } from '../matmul';
-import type { Activation, DenseLayer, NetworkSpec } from '../spec';
+import {
+  forwardSpatial,
+  backwardSpatial,
+  reserveArgmax,
+  spatialWorkspace,
+  type SpatialWorkspace,
+} from '../spatial-layers';
+import { isDense, type Activation, type NetworkSpec } from '../spec';
 import { rBackwardActivation, rForwardActivation } from './activation-r';
+import { rBackwardSpatial, rForwardSpatial } from './spatial-r';
 
 /**
  * Curvature-vector products of the summed loss J(params) of a batch, exact and without finite
@@ -30,6 +38,8 @@ import { rBackwardActivation, rForwardActivation } from './activation-r';
  *                      and H_out R a(L) = R p = R h(L)    G v = J^T R h(L)
  * J v is the R-forward pass; J^T u is the ordinary backward pass started from u (no R-terms).
  *
+ * conv2d, pooling and flatten layers take the same passes through their linear pieces (spatial-r.ts);
+ * pooling and flatten have no activation (f = identity).
  * Masked connections count as 0 in W and in V, and get exactly 0 in H v and G v. Products are
  * summed over the batch, in the flat layout of layout.ts, computed in float64 whatever the caller's type.
  */
@@ -58,6 +68,9 @@ export class CurvatureNetwork {
   private rgh: Float64Array[] = [];
   private dx = new Float64Array(0);
   private rdx = new Float64Array(0);
+  /** im2col and arg-max workspaces of the spatial layers; a batch of a(n) for conv R-passes. */
+  private readonly ws: SpatialWorkspace;
+  private tmp = new Float64Array(0);
   private y = new Float64Array(0);
   /** The output's delta(L) at the point, kept for every H v. */
   private deltaL = new Float64Array(0);
@@ -65,14 +78,10 @@ export class CurvatureNetwork {
   private gL = new Float64Array(0);
 
   constructor(readonly spec: NetworkSpec) {
-    // conv and pooling layers (a `kind` other than dense) have no R-pass here yet
-    const conv = spec.layers.findIndex((l) => ((l as { kind?: string }).kind ?? 'dense') !== 'dense');
-    if (conv >= 0) {
-      const kind = (spec.layers[conv] as { kind?: string }).kind;
-      throw new RangeError(`layers[${conv}].kind: Hv for conv layers: not yet (${kind}; dense layers only)`);
-    }
-    this.acts = (spec.layers as DenseLayer[]).map((l) => l.activation);
+    // pooling and flatten layers have no activation of their own
+    this.acts = spec.layers.map((l) => (isDense(l) || l.kind === 'conv2d' ? l.activation : 'identity'));
     this.layout = paramLayout(spec);
+    this.ws = spatialWorkspace(this.layout);
     this.mask = flatMask(spec, this.layout);
     const size = this.layout.size;
     this.w = new Float64Array(size);
@@ -110,15 +119,17 @@ export class CurvatureNetwork {
     for (let i = 0; i < batch * K; i++) this.y[i] = y[i];
     for (const l of layers) {
       const n = l.index;
-      if (l.skip) gather(this.x[n], this.h[n - 1], this.h[l.skip.from], l, widths, batch);
+      if (l.skip) gather(this.x[n], this.h[n - 1], this.h[l.skip.from], l, widths, this.xWidth(l), batch);
       const a = this.a[n];
-      // a(n) = x(n) W(n) + b(n)
-      if (l.biasOffset >= 0) {
-        for (let r = 0; r < batch; r++) a.set(this.w.subarray(l.biasOffset, l.biasOffset + l.units), r * l.units);
-      } else a.fill(0, 0, batch * l.units);
-      matmulAdd(this.x[n], kernel(this.w, l), a, batch, l.fanIn, l.units);
+      if (l.kind === 'dense') {
+        // a(n) = x(n) W(n) + b(n)
+        if (l.biasOffset >= 0) {
+          for (let r = 0; r < batch; r++) a.set(this.w.subarray(l.biasOffset, l.biasOffset + l.units), r * l.units);
+        } else a.fill(0, 0, batch * l.units);
+        matmulAdd(this.x[n], kernel(this.w, l), a, batch, l.fanIn, l.units);
+      } else forwardSpatial(l, this.x[n], a, batch, this.w, this.ws);
       // h(n) = f(a(n))
-      forwardActivation(this.acts[n - 1], a, this.h[n], batch, l.units);
+      forwardActivation(this.acts[n - 1], a, this.h[n], batch, widths[n]);
     }
     const out = this.acts[L - 1];
     const res = lossAndDelta(this.spec.loss, out, this.a[L], this.h[L], this.y, this.deltaL, batch, K);
@@ -201,8 +212,13 @@ export class CurvatureNetwork {
     const batch = this.batch;
     for (const l of layers) {
       const n = l.index;
-      if (l.skip) gather(this.rx[n], this.rh[n - 1], this.rh[l.skip.from], l, widths, batch);
+      if (l.skip) gather(this.rx[n], this.rh[n - 1], this.rh[l.skip.from], l, widths, this.xWidth(l), batch);
       const ra = this.ra[n];
+      if (l.kind !== 'dense') {
+        rForwardSpatial(l, this.x[n], this.rx[n], ra, batch, this.w, this.v, this.ws, this.tmp);
+        rForwardActivation(this.acts[n - 1], this.a[n], this.h[n], ra, this.rh[n], batch, widths[n]);
+        continue;
+      }
       // R a(n) = R x(n) W(n) + x(n) V(n) + Vb(n)
       if (l.biasOffset >= 0) {
         for (let r = 0; r < batch; r++) ra.set(this.v.subarray(l.biasOffset, l.biasOffset + l.units), r * l.units);
@@ -210,7 +226,7 @@ export class CurvatureNetwork {
       if (n > 1 || l.skip) matmulAdd(this.rx[n], kernel(this.w, l), ra, batch, l.fanIn, l.units);
       matmulAdd(this.x[n], kernel(this.v, l), ra, batch, l.fanIn, l.units);
       // R h(n) = f'(a(n)) R a(n)
-      rForwardActivation(this.acts[n - 1], this.a[n], this.h[n], ra, this.rh[n], batch, l.units);
+      rForwardActivation(this.acts[n - 1], this.a[n], this.h[n], ra, this.rh[n], batch, widths[n]);
     }
   }
 
@@ -235,8 +251,19 @@ export class CurvatureNetwork {
       const rdelta = this.rgh[n];
       if (n < L) {
         // R delta(n) = f''(a) R a g(n) + f'(a) R g(n), read before g(n) becomes delta(n) = f'(a) g(n)
-        if (second) rBackwardActivation(act, this.a[n], this.h[n], delta, this.ra[n], rdelta, rdelta, batch, l.units);
-        backwardActivation(act, this.a[n], this.h[n], delta, batch, l.units);
+        const u = widths[n];
+        if (second) rBackwardActivation(act, this.a[n], this.h[n], delta, this.ra[n], rdelta, rdelta, batch, u);
+        backwardActivation(act, this.a[n], this.h[n], delta, batch, u);
+      }
+      if (l.kind !== 'dense') {
+        // the parameters' gradient (and R-pass) and dJ/dx(n) of a conv, pooling or flatten layer
+        const first = (dX: Float64Array | null) =>
+          backwardSpatial(l, this.x[n], delta, dX, batch, this.w, this.g, this.ws);
+        if (!this.routeInput(l, this.gh, this.dx, first)) first(null);
+        const spatialR = (rdX: Float64Array | null) =>
+          rBackwardSpatial(l, this.x[n], this.rx[n], delta, rdelta, rdX, batch, this.w, this.v, this.rg, this.ws);
+        if (second && !this.routeInput(l, this.rgh, this.rdx, spatialR)) spatialR(null);
+        continue;
       }
       // dJ/dW(n) = x(n)^T delta(n);  (H v)_W(n) = R x(n)^T delta(n) + x(n)^T R delta(n)
       matmulAddTransA(this.x[n], delta, kernel(this.g, l), batch, l.fanIn, l.units);
@@ -252,46 +279,60 @@ export class CurvatureNetwork {
           }
         }
       }
-      this.backwardInput(l, delta, this.gh, this.dx, null);
+      // dJ/dx(n) = delta(n) W(n)^T
+      this.routeInput(l, this.gh, this.dx, (out) =>
+        matmulAddTransB(delta, kernel(this.w, l), out, batch, l.fanIn, l.units),
+      );
       // R dJ/dx(n) = R delta(n) W(n)^T + delta(n) V(n)^T
-      if (second) this.backwardInput(l, rdelta, this.rgh, this.rdx, delta);
+      if (second) {
+        this.routeInput(l, this.rgh, this.rdx, (out) => {
+          matmulAddTransB(rdelta, kernel(this.w, l), out, batch, l.fanIn, l.units);
+          matmulAddTransB(delta, kernel(this.v, l), out, batch, l.fanIn, l.units);
+        });
+      }
     }
   }
 
   /**
-   * dJ/dx(n) = d W(n)^T (plus delta V(n)^T for the R-pass when `plusDeltaV`), routed to
-   * into[n-1] and, through a skip, to into[from]; the input layer h(0) needs none.
+   * dJ/dx(n), written by `emit` (which adds into the array it is given), routed to into[n-1] and,
+   * through a skip, to into[from]; the input h(0) needs none. False when nothing was emitted.
    */
-  private backwardInput(
+  private routeInput(
     l: LayerLayout,
-    d: Float64Array,
     into: Float64Array[],
     dx: Float64Array,
-    plusDeltaV: Float64Array | null,
-  ): void {
+    emit: (out: Float64Array) => void,
+  ): boolean {
     const n = l.index;
     const batch = this.batch;
     const widths = this.layout.widths;
-    if (!l.skip && n === 1) return;
-    const direct = !l.skip;
-    const out = direct ? into[n - 1] : dx;
-    if (!direct) dx.fill(0, 0, batch * l.fanIn);
-    matmulAddTransB(d, kernel(this.w, l), out, batch, l.fanIn, l.units);
-    if (plusDeltaV) matmulAddTransB(plusDeltaV, kernel(this.v, l), out, batch, l.fanIn, l.units);
-    if (direct) return;
-    const { from, mode } = l.skip!;
+    if (!l.skip) {
+      if (n === 1) return false;
+      emit(into[n - 1]);
+      return true;
+    }
+    const xw = this.xWidth(l);
+    dx.fill(0, 0, batch * xw);
+    emit(dx);
+    const { from, mode } = l.skip;
     const prev = widths[n - 1];
     const wFrom = widths[from];
     const gPrev = into[n - 1];
     const gFrom = from > 0 ? into[from] : null;
     for (let r = 0; r < batch; r++) {
-      const xo = r * l.fanIn;
-      if (n > 1) for (let i = 0; i < prev; i++) gPrev[r * prev + i] += dx[xo + i];
+      const xo = r * xw;
+      for (let i = 0; i < prev; i++) gPrev[r * prev + i] += dx[xo + i];
       if (!gFrom) continue;
       // concat: the tail of dx belongs to h(from); add: both get all of dx
       const fo = mode === 'concat' ? xo + prev : xo;
       for (let i = 0; i < wFrom; i++) gFrom[r * wFrom + i] += dx[fo + i];
     }
+    return true;
+  }
+
+  /** Values per sample of x(n): a dense layer's fanIn (concat skips included), else h(n-1)'s width. */
+  private xWidth(l: LayerLayout): number {
+    return l.kind === 'dense' ? l.fanIn : this.layout.widths[l.index - 1];
   }
 
   private reserve(batch: number): void {
@@ -308,12 +349,15 @@ export class CurvatureNetwork {
     this.rx = [new Float64Array(0)];
     let maxSkipFanIn = 0;
     for (const l of layers) {
-      this.x.push(l.skip ? new Float64Array(batch * l.fanIn) : this.h[l.index - 1]);
-      this.rx.push(l.skip ? new Float64Array(batch * l.fanIn) : this.rh[l.index - 1]);
-      if (l.skip) maxSkipFanIn = Math.max(maxSkipFanIn, l.fanIn);
+      const xw = this.xWidth(l);
+      this.x.push(l.skip ? new Float64Array(batch * xw) : this.h[l.index - 1]);
+      this.rx.push(l.skip ? new Float64Array(batch * xw) : this.rh[l.index - 1]);
+      if (l.skip) maxSkipFanIn = Math.max(maxSkipFanIn, xw);
     }
     this.dx = new Float64Array(batch * maxSkipFanIn);
     this.rdx = new Float64Array(batch * maxSkipFanIn);
+    this.tmp = new Float64Array(batch * Math.max(...widths));
+    reserveArgmax(this.ws, this.layout, batch);
     const K = widths[widths.length - 1];
     this.y = new Float64Array(batch * K);
     this.deltaL = new Float64Array(batch * K);
@@ -333,13 +377,14 @@ function gather(
   hf: Float64Array,
   l: LayerLayout,
   widths: readonly number[],
+  xw: number,
   batch: number,
 ): void {
   const { from, mode } = l.skip!;
   const prev = widths[l.index - 1];
   const wf = widths[from];
   for (let r = 0; r < batch; r++) {
-    const xo = r * l.fanIn;
+    const xo = r * xw;
     if (mode === 'concat') {
       for (let i = 0; i < prev; i++) xn[xo + i] = hp[r * prev + i];
       for (let i = 0; i < wf; i++) xn[xo + prev + i] = hf[r * wf + i];
