@@ -110,7 +110,10 @@ export async function lbfgsStep(
     maxEvaluations: config.maxLineSearch,
   });
   evaluations += ls.evaluations;
-  if (ls.t === 0) return done(`lbfgs line search failed at step ${state.step}: ${ls.failure} (no decrease of J)`);
+  if (ls.t === 0) {
+    // at J near the precision of the passes this is convergence in all but name: J says which
+    return done(`lbfgs line search failed at step ${state.step}: ${ls.failure} (no decrease of J = ${here.loss})`);
+  }
 
   const s = new Float64Array(params.length);
   for (let i = 0; i < s.length; i++) {
