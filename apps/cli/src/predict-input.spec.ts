@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { flattenInputRow, parseSpec } from '@nnq/nn';
 import { parsePredictInput } from './predict-input';
 
 describe('parsePredictInput', () => {
@@ -47,5 +48,43 @@ describe('parsePredictInput', () => {
   it('takes more rows than the HTTP body limit (predicting in-process)', () => {
     const rows = Array.from({ length: 10_001 }, (_, i) => [i]);
     expect(parsePredictInput(JSON.stringify(rows), 'in')).toHaveLength(10_001);
+  });
+});
+
+describe('parsePredictInput: image rows of a model with an inputShape', () => {
+  const spec = parseSpec({
+    inputShape: [2, 2, 1],
+    layers: [{ kind: 'flatten' }, { units: 1, activation: 'identity' }],
+    loss: 'mse',
+  });
+  const toRow = (row: unknown) => flattenInputRow(spec, row);
+  const TAKES = String.raw`the model takes an image \[2\]\[2\]\[1\] or 4 flat values$`;
+  const img = (a: number) => `[[[${a}], [${a + 1}]], [[${a + 2}], [${a + 3}]]]`;
+
+  it.each([
+    ['the HTTP body of images', `{"inputs": [${img(1)}, ${img(5)}]}`],
+    ['an array of images', `[${img(1)}, ${img(5)}]`],
+    ['NDJSON images', `${img(1)}\n${img(5)}\n`],
+    ['images and flat rows mixed', `[${img(1)}, [5, 6, 7, 8]]`],
+  ])('reads %s, flattened [h][w][c]', (_what, text) => {
+    expect(parsePredictInput(text, 'in', toRow)).toEqual([
+      [1, 2, 3, 4],
+      [5, 6, 7, 8],
+    ]);
+  });
+
+  it('reads one bare image as one row', () => {
+    expect(parsePredictInput(img(1), 'in', toRow)).toEqual([[1, 2, 3, 4]]);
+  });
+
+  it.each([
+    [
+      `[${img(1)}, [[[1], [2]]]]`,
+      new RegExp(String.raw`^in: invalid predict input:\n {2}inputs\[1\]: has shape \[1\]\[2\]\[1\], ` + TAKES),
+    ],
+    [`${img(1)}\n[1, 2, 3]`, new RegExp(String.raw`^in: invalid predict input:\n {2}line 2: has 3 values, ` + TAKES)],
+    ['{"inputs": [[]]}', /inputs\[0\]: must not be empty/],
+  ])('names the row and the expected shape in %j', (text, message) => {
+    expect(() => parsePredictInput(text, 'in', toRow)).toThrow(message);
   });
 });

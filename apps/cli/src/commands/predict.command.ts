@@ -1,4 +1,4 @@
-import { readModel } from '@nnq/nn';
+import { flattenInputRow, readModel } from '@nnq/nn';
 import { predictRows } from '@nnq/training';
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
@@ -13,14 +13,19 @@ export function registerPredict(program: Command): void {
     .command('predict')
     .description('predict rows with a model file, in this process (no cluster needed)')
     .argument('<model>', 'model file (.safetensors) written by nnq train or GET /runs/:id/model')
-    .argument('<input>', 'JSON {"inputs": [[...]]}, a JSON array of rows, or NDJSON rows; - reads stdin')
+    .argument(
+      '<input>',
+      'JSON {"inputs": [[...]]}, a JSON array of rows, or NDJSON rows (image models: flat or [h][w][c]); - reads stdin',
+    )
     .option('--pretty', 'indent the JSON output')
     .option('--layers', "print every layer's values for each row (a = x W + b, h = f(a)) instead of JSON")
     .action((modelPath: string, input: string, opts: { pretty?: boolean; layers?: boolean }) => {
       const model = loadModel(modelPath);
       const source = input === '-' ? '<stdin>' : input;
       const text = input === '-' ? readStdin() : readTextFile(input, 'input');
-      const rows = parsePredictInput(text, source);
+      // an image model also takes rows nested [h][w][c] (flattened as training stored them)
+      const spec = model.spec;
+      const rows = parsePredictInput(text, source, spec.inputShape ? (row) => flattenInputRow(spec, row) : undefined);
       let prediction;
       try {
         prediction = predictRows(model, rows);
