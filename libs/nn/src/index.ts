@@ -8,7 +8,6 @@ export * from './activations';
 export * from './losses';
 export * from './network';
 export * from './init';
-export * from './problems';
 export * from './optimizers';
 export * from './optimizer-state-file';
 export * from './schedules';
