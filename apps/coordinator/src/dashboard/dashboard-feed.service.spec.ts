@@ -47,3 +47,21 @@ describe('toChunk with a fit curve', () => {
     ]);
   });
 });
+
+describe('toChunk with evaluation.curvature', () => {
+  it("keeps an evaluation's top Hessian eigenvalue and trace when it has them", () => {
+    const ev = { type: 'evaluation' as const, loss: 0.1, accuracy: 0.5, rows: 20, step: 20 };
+    const chunk = toChunk(
+      'r3',
+      [
+        { ...ev, split: 'validation', hessianTopEigenvalue: -3.5, hessianTrace: 12.25 },
+        { ...ev, split: 'test' },
+      ],
+      false,
+    );
+    expect(chunk.evals).toEqual([
+      { split: 'validation', step: 20, loss: 0.1, accuracy: 0.5, hessianTopEigenvalue: -3.5, hessianTrace: 12.25 },
+      { split: 'test', step: 20, loss: 0.1, accuracy: 0.5 },
+    ]);
+  });
+});
