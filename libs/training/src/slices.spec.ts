@@ -1,7 +1,7 @@
 import { createOptimizerState, type OptimizerConfigInput } from '@nnq/nn';
 import { describe, expect, it } from 'vitest';
 import { parseRunConfig, type RunConfig } from './run-config';
-import { reduceSlice, sliceRanges, slicingApplies, stateSlice } from './slices';
+import { reduceSlice, sliceRanges, slicingApplies, stateSlice, stepStrategyOf } from './slices';
 import { applyStep, sumShards } from './step-reduce';
 
 // a fixed LCG: random-looking gradients with a wide range of magnitudes, the same every run
@@ -43,6 +43,26 @@ describe('sliced reduction', () => {
     expect(slicingApplies({ shards: 12, reduce: { slices: 4, sliceAbove: 8 } })).toBe(true);
     expect(slicingApplies({ shards: 8, reduce: { slices: 4, sliceAbove: 8 } })).toBe(false);
     expect(slicingApplies({ shards: 12, reduce: { slices: 1, sliceAbove: 8 } })).toBe(false);
+  });
+
+  it('picks the step strategy reduce.strategy names; "auto" picks sliced or central, never replicated', () => {
+    const reduce = (strategy: string, slices = 4) => ({ shards: 12, reduce: { strategy, slices, sliceAbove: 8 } });
+    expect(['auto', 'central', 'sliced', 'replicated'].map((s) => stepStrategyOf(reduce(s)))).toEqual([
+      'sliced',
+      'central',
+      'sliced',
+      'replicated',
+    ]);
+    expect(stepStrategyOf(reduce('auto', 1))).toBe('central');
+    expect(stepStrategyOf({ shards: 8, reduce: { slices: 4, sliceAbove: 8 } })).toBe('central');
+    expect(slicingApplies(reduce('replicated'))).toBe(false);
+    const sgd = { type: 'sgd', lr: 0.1 } as const;
+    expect(configOf(sgd).reduce.strategy).toBe('auto');
+    const named = (strategy: string, slices: number) => ({ strategy, slices, sliceAbove: 2 }) as never;
+    expect(() => configOf(sgd, named('sliced', 1))).toThrow(
+      /reduce\.slices: must be at least 2 with strategy "sliced"/,
+    );
+    expect(() => configOf(sgd, named('ring', 1))).toThrow(/reduce\.strategy/);
   });
 
   it('refuses clipNorm with slicing, naming the path', () => {
