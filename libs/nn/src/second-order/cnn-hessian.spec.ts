@@ -1,18 +1,18 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { paramLayout, type ParamLayout } from '../layout';
-import { forwardTrace, lossAndGrad64, type ForwardTrace } from '../network';
+import { forwardTrace, type ForwardTrace } from '../network';
 import { createRng } from '../rng';
 import { activationOf } from '../spec';
+import { gaussNewtonOracle, hessianVectorOracle } from '../../../../test/support/curvature-oracle';
 import { randomCnnCase, randomData, randomParams } from '../../../../test/support/random-network';
 import { gaussNewtonVector64, hessianVector64 } from './hessian-vector';
 
 /**
- * H v through conv2d, pooling and flatten layers (spatial-r.ts) against the five-point central
- * difference of the float64 gradient along v, per element, on random CNN specs; G v is checked
- * to be a positive semi-definite form (v.Gv >= 0) there.
+ * H v and G v through conv2d, pooling and flatten layers (spatial-r.ts) against the float64
+ * oracles of test/support/curvature-oracle.ts (differences of the gradient, forward differences
+ * and backprop), per element, on random CNN specs.
  */
-const E = 1e-4;
 const KINKED = new Set(['relu', 'leaky_relu', 'elu']);
 
 /** Whether a max-pool window holds two different values closer than `gap` (a step could swap its arg-max). */
@@ -44,9 +44,10 @@ function nearMaxPoolTie(layout: ParamLayout, t: ForwardTrace, batch: number, gap
   });
 }
 
-describe('H v of CNNs by the R-operator vs central differences of the float64 gradient', () => {
-  it('agrees per element to 1e-6 relative on 220 random CNN specs (conv, pools, flatten, skips)', () => {
+describe('curvature products of CNNs by the R-operator vs float64 oracles', () => {
+  it('H v and G v agree per element to 1e-6 relative on 220 random CNN specs (conv, pools, flatten, skips)', () => {
     let worst = 0;
+    let worstG = 0;
     let specs = 0;
     fc.assert(
       fc.property(randomCnnCase, ({ spec, batch, seed }) => {
@@ -61,16 +62,7 @@ describe('H v of CNNs by the R-operator vs central differences of the float64 gr
         );
         fc.pre(!kinky && !nearMaxPoolTie(layout, t, batch, 0.01));
         const hv = hessianVector64(spec, p, v, x, y, batch);
-        const g = (e: number) =>
-          lossAndGrad64(
-            spec,
-            p.map((q, i) => q + e * v[i]),
-            x,
-            y,
-            batch,
-          ).grad;
-        const [p1, m1, p2, m2] = [g(E), g(-E), g(2 * E), g(-2 * E)];
-        const fd = p1.map((_, i) => (8 * (p1[i] - m1[i]) - (p2[i] - m2[i])) / (12 * E));
+        const fd = hessianVectorOracle(spec, p, v, x, y, batch);
         const scale = Math.max(...Array.from(fd, Math.abs)) * 1e-6;
         for (let i = 0; i < layout.size; i++) {
           const rel = Math.abs(hv[i] - fd[i]) / Math.max(Math.abs(fd[i]), scale, 1e-3);
@@ -78,12 +70,18 @@ describe('H v of CNNs by the R-operator vs central differences of the float64 gr
           if (!(rel < 1e-6)) throw new Error(`param ${i}: Hv ${hv[i]} vs fd ${fd[i]} in ${JSON.stringify(spec)}`);
         }
         const gv = gaussNewtonVector64(spec, p, v, x, y, batch);
-        expect(gv.reduce((s, gi, i) => s + gi * v[i], 0)).toBeGreaterThanOrEqual(-1e-9);
+        const gvTruth = gaussNewtonOracle(spec, p, v, x, y, batch);
+        const gScale = Math.max(...Array.from(gvTruth, Math.abs)) * 1e-6;
+        for (let i = 0; i < layout.size; i++) {
+          const rel = Math.abs(gv[i] - gvTruth[i]) / Math.max(Math.abs(gvTruth[i]), gScale, 1e-3);
+          worstG = Math.max(worstG, rel);
+          if (!(rel < 1e-6)) throw new Error(`param ${i}: Gv ${gv[i]} vs ${gvTruth[i]} in ${JSON.stringify(spec)}`);
+        }
         specs++;
       }),
       { numRuns: 220, seed: 20_419, endOnFailure: true },
     );
     expect(specs).toBeGreaterThanOrEqual(200);
-    console.log(`CNN Hv vs finite differences: ${specs} specs, worst relative error ${worst.toExponential(2)}`);
+    console.log(`CNN Hv, Gv vs oracles: ${specs} specs, worst ${worst.toExponential(2)}, ${worstG.toExponential(2)}`);
   });
 });
