@@ -1,5 +1,5 @@
 import { jsonReason } from '@nnq/data';
-import { formatIssues } from '@nnq/nn';
+import { formatIssues } from '@nnq/problems';
 import { PredictRequestSchema } from '@nnq/protocol';
 import { z } from 'zod';
 import { CliError, EXIT } from './cli-error';
