@@ -35,6 +35,13 @@ describe('run views', () => {
     expect(text).toMatch(/^validation {2}loss 0\.3 {2}accuracy 85\.0% {2}\(200 rows, step 100\)$/m);
   });
 
+  it("adds an evaluation's top Hessian eigenvalue and trace (evaluation.curvature) when it has them", () => {
+    const validation = { ...run.validation!, hessianTopEigenvalue: -0.0004567, hessianTrace: 12.3456 };
+    expect(formatRunDetail({ ...run, validation })).toMatch(
+      /^validation {2}loss 0\.3 {2}accuracy 85\.0% {2}\(200 rows, step 100\) {2}hessian top -4\.57e-4 trace 12\.35$/m,
+    );
+  });
+
   it("shows the run's model summary under the detail, with the total", () => {
     // the lecture's XOR network: 2 -> 2 relu (2*2 + 2) -> 1 (2 + 1)
     const model = [

@@ -74,10 +74,17 @@ export function formatRunTable(runs: RunView[]): string {
   );
 }
 
-/** `validation  loss 0.0123  accuracy 97.1%  (1200 rows, step 400)`. */
+/**
+ * `validation  loss 0.0123  accuracy 97.1%  (1200 rows, step 400)`, and with evaluation.curvature
+ * `  hessian top 6.011 trace 7.9`.
+ */
 export function formatEvaluation(e: EvaluationView, accuracy = true): string {
   const acc = accuracy ? `  accuracy ${formatPercent(e.accuracy)}` : '';
-  return `${e.split.padEnd(10)}  loss ${formatLoss(e.loss)}${acc}  (${e.rows} rows, step ${e.step})`;
+  const hessian =
+    e.hessianTopEigenvalue === undefined
+      ? ''
+      : `  hessian top ${formatLoss(e.hessianTopEigenvalue)} trace ${formatLoss(e.hessianTrace)}`;
+  return `${e.split.padEnd(10)}  loss ${formatLoss(e.loss)}${acc}  (${e.rows} rows, step ${e.step})${hessian}`;
 }
 
 export function formatRunDetail(r: RunView): string {
