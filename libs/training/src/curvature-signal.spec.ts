@@ -13,6 +13,10 @@ import { curvatureHook, RunCurvature } from './curvature-signal';
 import { parseRunConfig, type RunConfigInput } from './run-config';
 import { initialParams, setupRun } from './run-setup';
 import { trainLocal, type LocalEngine } from './local-trainer';
+import { parseLocalRunConfig } from './second-order-config';
+import { localEngine } from '../../../test/support/local-engine';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const spirals: DatasetSourceInput = { type: 'synthetic', name: 'spirals', n: 300, seed: 3, noise: 0.1 };
 const mlp: NetworkSpecInput = {
@@ -159,6 +163,23 @@ describe('evaluation.curvature in trainLocal', () => {
         await byHand(cfgIn, seen[i].params),
       );
     }
+  });
+});
+
+describe('evaluation.curvature with a second-order optimizer (in-process)', () => {
+  it('is on each evaluation of examples/sine-hessian-free.json, the last equal to the hook at the final weights', async () => {
+    const file = join(__dirname, '..', '..', '..', 'examples', 'sine-hessian-free.json');
+    const json = JSON.parse(readFileSync(file, 'utf8')) as { evaluation: object };
+    const curvature = { iterations: 30, probes: 8, rows: 64 };
+    const { config, secondOrder } = parseLocalRunConfig({ ...json, steps: 20, evaluation: { every: 10, curvature } });
+    const result = await trainLocal(config, { engine: localEngine, secondOrder });
+    const evals = result.evaluations;
+    expect(evals.map((e) => [e.split, e.step, e.hessianTopEigenvalue !== undefined])).toEqual([
+      ['validation', 10, true],
+      ['validation', 20, true],
+    ]);
+    const again = await curvatureHook(config, result.setup)!.once(20, result.params);
+    expect({ hessianTopEigenvalue: evals[1].hessianTopEigenvalue, hessianTrace: evals[1].hessianTrace }).toEqual(again);
   });
 });
 

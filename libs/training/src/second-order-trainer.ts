@@ -9,6 +9,7 @@ import {
   type OuterStep,
   type SecondOrderConfig,
 } from '@nnq/nn';
+import { curvatureHook } from './curvature-signal';
 import { combineParts, evalRanges, evaluatePart, type Evaluation, type SplitName } from './evaluation';
 import type { LocalRunOptions, LocalRunResult, StepRecord } from './local-trainer';
 import type { RunConfig } from './run-config';
@@ -55,6 +56,8 @@ export async function trainSecondOrder(
     const steps: StepRecord[] = [];
     const evaluations: Evaluation[] = [];
     let stopped: string | undefined;
+    // evaluation.curvature: on the first evaluation of a step (curvature-signal.ts)
+    const signal = curvatureHook(config, setup);
 
     const evaluate = async (split: SplitName, t: number) => {
       const idx = setup.splits[split];
@@ -65,7 +68,7 @@ export async function trainSecondOrder(
       for (const [s, e] of evalRanges(idx.length, config.evaluation.rowsPerShard)) {
         parts.push(await evaluatePart(gather, compute, setup.preprocessing, p32, idx.subarray(s, e)));
       }
-      const ev = combineParts(split, t, parts);
+      const ev: Evaluation = { ...combineParts(split, t, parts), ...(await signal?.once(t, p32)) };
       evaluations.push(ev);
       options.onEvaluation?.(ev);
     };
