@@ -225,14 +225,18 @@ describe('evaluation.curvature bounds', () => {
     expect(refusal({ model: cnn }, null)).not.toMatch(/curvature/);
   });
 
-  it("refuses a batch past one product's work or the workspace, saying how many rows fit", () => {
+  it("refuses products past their work (one, or one evaluation's) or workspace, saying what fits", () => {
     // 784-512-512-10: 669,706 parameters; 2^24 / 669,706 = 25 rows
     expect(refusal({ model: wide(784, [512, 512, 10]) }, { rows: 26 })).toMatch(
       /^evaluation\.curvature\.rows: 26 rows x 669706 parameters is past the 16777216 of one product \(at most 25 rows for this model\)$/,
     );
-    expect(refusal({ model: wide(784, [512, 512, 10]) }, { rows: 25 })).not.toMatch(/curvature/);
+    expect(refusal({ model: wide(784, [512, 512, 10]) }, { rows: 25, iterations: 10, probes: 6 })).toBe('accepted');
+    // one evaluation: (iterations + probes) x rows x parameters at most 2^28
+    expect(refusal({ model: wide(784, [512, 512, 10]) }, { rows: 25 })).toMatch(
+      /^evaluation\.curvature: \(iterations \+ probes\) x rows x parameters = 30 x 25 x 669706 is past the 268435456 of one evaluation: fewer products or rows$/,
+    );
     // 4096 inputs into 2 units: little work per row, a wide workspace (x and its R-term per row)
-    expect(refusal({ model: wide(4096, [2]) }, { rows: 1800 })).toMatch(
+    expect(refusal({ model: wide(4096, [2]) }, { rows: 1800, iterations: 1, probes: 1 })).toMatch(
       /^evaluation\.curvature\.rows: needs about \d+ MiB of float64 workspace, at most 128$/,
     );
   });

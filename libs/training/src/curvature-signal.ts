@@ -13,7 +13,9 @@ import { z } from 'zod';
  *
  * Cost of one evaluation: (iterations + probes) products, each about 4 passes over the batch
  * (forward, R-forward, backward, R-backward), so rows x params multiply-adds a few times over.
- * Both the work and the float64 workspace are capped here at submission (curvatureProblems).
+ * The work of one product and of one evaluation and the float64 workspace are capped here at
+ * submission (curvatureProblems). Measured (node, load average 16 on 2 cores): a product at the
+ * product cap takes 107 ms (784-128-10, 164 rows) to 222 ms (784-512-512-10, 25 rows).
  */
 
 const int = z.number().int('must be an integer');
@@ -25,6 +27,8 @@ export const CURVATURE_LIMITS = {
   rows: 2048,
   /** rows x parameters of one product (about 0.1 s of float64 JavaScript per 2^24 on one core). */
   productWork: 1 << 24,
+  /** (iterations + probes) x rows x parameters: one evaluation's products (16 at the product cap). */
+  evaluationWork: 1 << 28,
   /** The products' workspace (activations and their R-terms per row, parameter vectors, the batch). */
   workspaceBytes: 128 << 20,
 } as const;
@@ -59,8 +63,8 @@ export interface CurvatureSignal {
 
 /**
  * Why a model cannot have evaluation.curvature (message by path, for the run config's refinement):
- * conv and pooling layers (libs/nn has no R-pass for them yet), or a batch whose product work or
- * workspace is past CURVATURE_LIMITS.
+ * conv and pooling layers (libs/nn has no R-pass for them yet), or products whose work (one, or
+ * all of an evaluation) or workspace is past CURVATURE_LIMITS.
  */
 export function curvatureProblems(model: NetworkSpec, c: CurvatureConfig): Array<{ path: string[]; message: string }> {
   const conv = model.layers.findIndex((l) => (l.kind ?? 'dense') !== 'dense');
@@ -78,6 +82,13 @@ export function curvatureProblems(model: NetworkSpec, c: CurvatureConfig): Array
       `${c.rows} rows x ${layout.size} parameters is past the ${CURVATURE_LIMITS.productWork} of one product ` +
       `(at most ${most} rows for this model)`;
     return [{ path: ['evaluation', 'curvature', 'rows'], message }];
+  }
+  const products = c.iterations + c.probes;
+  if (products * work > CURVATURE_LIMITS.evaluationWork) {
+    const message =
+      `(iterations + probes) x rows x parameters = ${products} x ${c.rows} x ${layout.size} is past the ` +
+      `${CURVATURE_LIMITS.evaluationWork} of one evaluation: fewer products or rows`;
+    return [{ path: ['evaluation', 'curvature'], message }];
   }
   const bytes = workspaceBytes(model, c.rows);
   if (bytes > CURVATURE_LIMITS.workspaceBytes) {
