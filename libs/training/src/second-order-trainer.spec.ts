@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { localEngine } from '../../../test/support/local-engine';
-import { trainLocal } from './local-trainer';
+import { trainLocal, type LocalEngineFactory } from './local-trainer';
+import { NonFiniteError } from './non-finite';
 import { parseRunConfig, RunConfigError } from './run-config';
 import { parseLocalRunConfig } from './second-order-config';
 
@@ -88,5 +89,38 @@ describe('trainLocal with a second-order optimizer', () => {
     expect(r.steps).toHaveLength(6);
     expect(r.steps.every((s) => Number.isFinite(s.loss))).toBe(true);
     expect(r.steps.at(-1)!.loss).toBeLessThan(r.steps[0].loss);
+  });
+
+  /** The run's engine, with a loss that turns NaN from its 6th pass on. */
+  const poisonedAfter5 = (): LocalEngineFactory => {
+    let calls = 0;
+    return async (spec) => {
+      const inner = await localEngine(spec);
+      return {
+        kind: 'poisoned',
+        lossAndGrad: async (...args) => {
+          const r = await inner.lossAndGrad(...args);
+          return ++calls > 5 ? { ...r, loss: NaN } : r;
+        },
+        dispose: () => inner.dispose(),
+      };
+    };
+  };
+
+  it('Hessian-free: a NaN loss at the start of a step fails the run with a NonFiniteError', async () => {
+    const { config, secondOrder } = parseLocalRunConfig({ ...exampleJson('sine-hessian-free.json'), steps: 10 });
+    const losses: number[] = [];
+    const run = trainLocal(config, { engine: poisonedAfter5(), secondOrder, onStep: (r) => losses.push(r.loss) });
+    await expect(run).rejects.toThrow(NonFiniteError);
+    await expect(run).rejects.toThrow(/the parameters of step \d+ are kept/);
+    expect(losses.every(Number.isFinite)).toBe(true);
+  });
+
+  it('L-BFGS: NaN inside a line search stops the run with the reason and finite parameters', async () => {
+    const { config, secondOrder } = parseLocalRunConfig({ ...exampleJson('xor-lbfgs.json'), steps: 10 });
+    const r = await trainLocal(config, { engine: poisonedAfter5(), secondOrder });
+    expect(r.stopped).toMatch(/^lbfgs line search failed at step \d+: .*\(no decrease of J = [\d.e+-]+\)$/);
+    expect(r.params.every(Number.isFinite)).toBe(true);
+    expect(r.steps.every((s) => Number.isFinite(s.loss))).toBe(true);
   });
 });

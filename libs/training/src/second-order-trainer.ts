@@ -12,6 +12,7 @@ import {
 import { curvatureHook } from './curvature-signal';
 import { combineParts, evalRanges, evaluatePart, type Evaluation, type SplitName } from './evaluation';
 import type { LocalRunOptions, LocalRunResult, StepRecord } from './local-trainer';
+import { NonFiniteError } from './non-finite';
 import type { RunConfig } from './run-config';
 import { PermutationCache, rowsOf, type ShardRange } from './run-plan';
 import { initialParams, setupRun } from './run-setup';
@@ -29,7 +30,8 @@ import type { GatherRows, LossAndGradFn } from './shard-compute';
  * the optimizer and float32 at every pass and in the result. A step's record holds the loss after
  * the step, the accuracy of the last pass, lr 0 (the step length is the optimizer's) and the
  * gradient norm at the start of the step. When the optimizer stops (converged, or a line search or
- * CG that failed), the run ends there with the last good parameters and `stopped` says why.
+ * CG that failed), the run ends there with the last good parameters and `stopped` says why; a
+ * NaN or infinite loss or gradient fails it with a NonFiniteError.
  */
 export async function trainSecondOrder(
   config: RunConfig,
@@ -113,6 +115,8 @@ export async function trainSecondOrder(
         so.type === 'hessian_free'
           ? await hessianFreeStep(so, params, hf!, obj)
           : await lbfgsStep(so, params, lbfgs, obj, fullBatch && t > 0);
+      // a NaN or infinite loss or gradient fails the run, as a first-order run's does (the parameters are kept)
+      if (r.nonFinite) throw new NonFiniteError(t, 'gradient', { paramsKept: true });
       // removed connections stay exactly 0 (their gradient and curvature are 0 already)
       if (mask) for (let i = 0; i < params.length; i++) if (mask[i] === 0) params[i] = 0;
       stopped = r.stop;

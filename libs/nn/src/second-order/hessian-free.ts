@@ -67,7 +67,10 @@ export async function hessianFreeStep(
   let products = 0;
   const out = (loss: number, stop?: string): OuterStep => ({ loss, evaluations, products, ...(stop ? { stop } : {}) });
   if (!Number.isFinite(f0) || !allFinite(g)) {
-    return out(f0, `hessian_free: the loss or gradient at the parameters is not finite (loss ${f0})`);
+    return {
+      ...out(f0, `hessian_free: the loss or gradient at the parameters is not finite (loss ${f0})`),
+      nonFinite: true,
+    };
   }
   const G = await obj.curvatureAt(params);
   const lambda = state.damping;

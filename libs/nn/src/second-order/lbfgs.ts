@@ -87,7 +87,10 @@ export async function lbfgsStep(
   }
   const done = (stop?: string): OuterStep => ({ loss: here.loss, evaluations, products: 0, ...(stop ? { stop } : {}) });
   if (!Number.isFinite(here.loss) || !allFinite(here.grad)) {
-    return done(`lbfgs: the loss or gradient at the parameters is not finite (loss ${here.loss})`);
+    return {
+      ...done(`lbfgs: the loss or gradient at the parameters is not finite (loss ${here.loss})`),
+      nonFinite: true,
+    };
   }
   state.loss = here.loss;
   state.grad = here.grad;

@@ -39,6 +39,8 @@ export interface OuterStep {
   products: number;
   /** Set when the optimizer cannot go on: why, in words (the parameters are the last good ones). */
   stop?: string;
+  /** With stop: the loss or gradient at the parameters was NaN or infinite (a run fails on it). */
+  nonFinite?: true;
 }
 
 export function dot(a: Float64Array, b: Float64Array): number {

@@ -70,6 +70,7 @@ describe('L-BFGS', () => {
     const bad = { lossAndGrad: () => ({ loss: NaN, grad: new Float64Array(2) }) };
     const r = await lbfgsStep(config, p, createLbfgsState(), bad, true);
     expect(r.stop).toMatch(/lbfgs: the loss or gradient at the parameters is not finite/);
+    expect(r.nonFinite).toBe(true);
     expect(Array.from(p)).toEqual(START);
   });
 
