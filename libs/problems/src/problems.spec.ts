@@ -9,7 +9,6 @@ describe('ProblemsError', () => {
     expect(err.problems).toEqual(['a: must be 1', 'b[0]: must be 2']);
     expect(err.name).toBe('ProblemsError');
   });
-
 });
 
 describe('formatIssues', () => {
