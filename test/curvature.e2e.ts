@@ -84,6 +84,22 @@ describe('evaluation.curvature on a cluster of 2 workers', () => {
     expect(gauges(await (await fetch(`${base}/metrics`)).text(), run.id)).toEqual([]);
   });
 
+  it('gives the same numbers with the sliced and replicated step strategies (parameters pulled from workers)', async () => {
+    const { base } = cluster;
+    const strategies = [
+      { strategy: 'sliced', slices: 2 },
+      { strategy: 'replicated', slices: 1 },
+    ];
+    const runs = await Promise.all(
+      strategies.map((reduce) => submitRun(base, { ...config(`curvature-${reduce.strategy}`), reduce })),
+    );
+    for (const run of runs) {
+      expect((await waitForRun(base, run.id, 300_000)).state).toBe('completed');
+      const history = parseAnswer(HistorySchema, await getJson(`${base}/runs/${run.id}/history`), 'history');
+      expect(curvatureOf(history.filter((h) => h.type === 'evaluation'))).toEqual(curvatureOf(local.evaluations));
+    }
+  });
+
   it('POST /runs refuses it on a conv model with a 400 naming the field and the layer', async () => {
     const cnn = {
       ...config('curvature-cnn'),
