@@ -69,22 +69,29 @@ function libFence(lib, extra = {}) {
 const libBlocks = LIBS.map((lib) => ({ files: [`libs/${lib}/**/*.ts`], rules: libFence(lib) }));
 
 // Apps import libs, never another app (by relative path or by name).
+// The CLI loads no Nest (issue #22): the environment's config is @nnq/config and the redis-server launcher
+// @nnq/launch; @nnq/cluster (the apps' Nest module) is refused, statically or as import().
+const CLI_NO_NEST = 'apps/cli loads no Nest: the config is @nnq/config, the launcher @nnq/launch, not @nnq/cluster.';
+
 const appBlocks = APPS.map((app) => {
   const others = APPS.filter((a) => a !== app);
   const group = others
     .flatMap((a) => [`@nnq/${a}`, `**/apps/${a}/**`, `**/${a}/src`, `**/${a}/src/**`])
     .concat('**/libs/**');
+  const patterns = [
+    { group, message: `apps/${app} imports no other app (${others.join(', ')}), and libs by @nnq/<lib> only.` },
+  ];
+  if (app !== 'cli')
+    return { files: [`apps/${app}/**/*.ts`], rules: { 'no-restricted-imports': ['error', { patterns }] } };
+  const dynamic = { selector: "ImportExpression[source.value='@nnq/cluster']", message: CLI_NO_NEST };
   return {
     files: [`apps/${app}/**/*.ts`],
     rules: {
       'no-restricted-imports': [
         'error',
-        {
-          patterns: [
-            { group, message: `apps/${app} imports no other app (${others.join(', ')}), and libs by @nnq/<lib> only.` },
-          ],
-        },
+        { patterns: [...patterns, { group: ['@nnq/cluster'], message: CLI_NO_NEST }] },
       ],
+      'no-restricted-syntax': ['error', dynamic],
     },
   };
 });

@@ -23,7 +23,7 @@ export function registerExport(program: Command): void {
       if (opts.onnx) {
         const { exportOnnxModel } = await import('@nnq/engine-onnx');
         const { onnxExportInputs } = await import('@nnq/training');
-        const { nnqVersion } = await import('@nnq/cluster');
+        const { nnqVersion } = await import('@nnq/config');
         const version = nnqVersion();
         const bytes = exportOnnxModel({
           ...onnxExportInputs(model, { nnqVersion: version }),
