@@ -31,7 +31,7 @@ const MAY_IMPORT = {
   data: { libs: ['nn', 'protocol', 'problems'], frameworks: ['ioredis'] },
   protocol: { libs: [], frameworks: ['bullmq'] },
   training: { libs: ['nn', 'data', 'protocol', 'problems'], frameworks: [] },
-  cluster: { libs: ['nn', 'protocol', 'config'], frameworks: ['@nestjs/*', 'ioredis', 'prom-client', 'bullmq'] },
+  cluster: { libs: ['protocol', 'config'], frameworks: ['@nestjs/*', 'ioredis', 'prom-client', 'bullmq'] },
   exchange: { libs: ['nn', 'protocol', 'training'], frameworks: ['ioredis', 'bullmq'] },
   sweeps: { libs: ['nn', 'protocol', 'training', 'problems'], frameworks: [] },
   config: { libs: ['problems'], frameworks: ['ioredis'] },
