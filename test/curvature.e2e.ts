@@ -100,28 +100,18 @@ describe('evaluation.curvature on a cluster of 2 workers', () => {
     }
   });
 
-  it('POST /runs refuses it on a conv model with a 400 naming the field and the layer', async () => {
-    const cnn = {
-      ...config('curvature-cnn'),
-      dataset: { source: { type: 'synthetic', name: 'blobs', n: 64, features: 16, centers: 2 } },
-      model: {
-        inputShape: [4, 4, 1],
-        layers: [
-          { kind: 'conv2d', filters: 2, kernelSize: [2, 2], activation: 'relu' },
-          { kind: 'flatten' },
-          { units: 2, activation: 'softmax' },
-        ],
-        loss: 'softmax_cross_entropy',
-      },
-    };
+  it("POST /runs refuses products past an evaluation's work with a 400 naming the field", async () => {
+    // 64-64 tanh on two spirals: 2*64 + 64*64 + 64*2 = 4,352 multiply-adds per row
+    const curvature = { rows: 2048, iterations: 64, probes: 64 };
     const res = await fetch(`${cluster.base}/runs`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(cnn),
+      body: JSON.stringify({ ...config('curvature-big'), evaluation: { curvature } }),
     });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { problems: string[] }).problems).toEqual([
-      'evaluation.curvature: cannot be used with layers[0] (conv2d): Hessian-vector products cover dense layers only',
+      'evaluation.curvature: (iterations + probes) x rows x multiply-adds per row = 128 x 2048 x 4352 is past ' +
+        'the 268435456 of one evaluation: fewer products or rows',
     ]);
   });
 });

@@ -3,13 +3,14 @@ import {
   hessianVector64,
   hutchinsonTrace,
   lossAndGrad,
+  paramLayout,
   parseSpec,
   topEigenvalue,
   type NetworkSpecInput,
 } from '@nnq/nn';
 import { describe, expect, it } from 'vitest';
 import { XOR_PARAMS, XOR_SPEC } from '../../../test/support/xor';
-import { curvatureHook, RunCurvature } from './curvature-signal';
+import { curvatureHook, multiplyAddsPerRow, RunCurvature } from './curvature-signal';
 import { parseRunConfig, type RunConfigInput } from './run-config';
 import { initialParams, setupRun } from './run-setup';
 import { trainLocal, type LocalEngine } from './local-trainer';
@@ -103,6 +104,29 @@ describe('evaluation.curvature numbers', () => {
     let off = 0;
     cols.forEach((col, i) => col.forEach((h, j) => (off += i === j ? 0 : h * h)));
     expect(Math.abs(r.hessianTrace! - trace)).toBeLessThan(4 * Math.sqrt((2 * off) / 64));
+  });
+
+  it('cover a CNN too (conv, max pooling, flatten), counting each conv cell in the work', async () => {
+    const cnnData: DatasetSourceInput = { type: 'synthetic', name: 'blobs', n: 120, features: 36, centers: 3, seed: 1 };
+    const cnn: NetworkSpecInput = {
+      inputShape: [6, 6, 1],
+      layers: [
+        { kind: 'conv2d', filters: 3, kernelSize: [3, 3], padding: 'same', activation: 'tanh' },
+        { kind: 'maxPool2d', poolSize: [2, 2] },
+        { kind: 'flatten' },
+        { units: 3, activation: 'softmax' },
+      ],
+      loss: 'softmax_cross_entropy',
+    } as NetworkSpecInput;
+    const cfgIn = config({ dataset: { source: cnnData }, model: cnn }, { iterations: 10, probes: 3, rows: 40 });
+    const cfg = parseRunConfig(cfgIn);
+    // 36 cells x 9 x 3 (conv) + 9 cells x 3 channels x 4 (pool) + 27 x 3 (dense) = 1,161
+    expect(multiplyAddsPerRow(paramLayout(cfg.model))).toBe(36 * 9 * 3 + 9 * 3 * 4 + 27 * 3);
+    const setup = setupRun(cfg, loadDataset(cfg.dataset.source!));
+    const params = initialParams(cfg);
+    const got = await curvatureHook(cfg, setup)!.once(1, params);
+    expect(got).toEqual(await byHand(cfgIn, params));
+    expect(Number.isFinite(got.hessianTopEigenvalue) && Number.isFinite(got.hessianTrace)).toBe(true);
   });
 
   it('are given once per version (validation and test of the last step share them)', async () => {
@@ -208,32 +232,15 @@ describe('evaluation.curvature bounds', () => {
     expect(refusal({}, { seed: 1 })).toMatch(/^evaluation\.curvature: .*"seed"/);
   });
 
-  it('refuses conv and pooling models by the field and the layer', () => {
-    const cnn: NetworkSpecInput = {
-      inputShape: [4, 4, 1],
-      layers: [
-        { kind: 'conv2d', filters: 2, kernelSize: [2, 2], activation: 'relu' },
-        { kind: 'flatten' },
-        { units: 2, activation: 'softmax' },
-      ],
-      loss: 'softmax_cross_entropy',
-    } as NetworkSpecInput;
-    expect(refusal({ model: cnn })).toMatch(
-      /^evaluation\.curvature: cannot be used with layers\[0\] \(conv2d\): Hessian-vector products cover dense layers only$/,
-    );
-    // without the field the same model is not refused for it
-    expect(refusal({ model: cnn }, null)).not.toMatch(/curvature/);
-  });
-
   it("refuses products past their work (one, or one evaluation's) or workspace, saying what fits", () => {
-    // 784-512-512-10: 669,706 parameters; 2^24 / 669,706 = 25 rows
+    // 784-512-512-10: 784*512 + 512*512 + 512*10 = 668,672 multiply-adds per row; 2^24 / 668,672 = 25 rows
     expect(refusal({ model: wide(784, [512, 512, 10]) }, { rows: 26 })).toMatch(
-      /^evaluation\.curvature\.rows: 26 rows x 669706 parameters is past the 16777216 of one product \(at most 25 rows for this model\)$/,
+      /^evaluation\.curvature\.rows: 26 rows x 668672 multiply-adds per row is past the 16777216 of one product \(at most 25 rows for this model\)$/,
     );
     expect(refusal({ model: wide(784, [512, 512, 10]) }, { rows: 25, iterations: 10, probes: 6 })).toBe('accepted');
     // one evaluation: (iterations + probes) x rows x parameters at most 2^28
     expect(refusal({ model: wide(784, [512, 512, 10]) }, { rows: 25 })).toMatch(
-      /^evaluation\.curvature: \(iterations \+ probes\) x rows x parameters = 30 x 25 x 669706 is past the 268435456 of one evaluation: fewer products or rows$/,
+      /^evaluation\.curvature: \(iterations \+ probes\) x rows x multiply-adds per row = 30 x 25 x 668672 is past the 268435456 of one evaluation: fewer products or rows$/,
     );
     // 4096 inputs into 2 units: little work per row, a wide workspace (x and its R-term per row)
     expect(refusal({ model: wide(4096, [2]) }, { rows: 1800, iterations: 1, probes: 1 })).toMatch(

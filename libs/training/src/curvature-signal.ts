@@ -1,5 +1,12 @@
 import { gatherBatch, type Batch, type Dataset, type Splits, type Preprocessing } from '@nnq/data';
-import { CurvatureNetwork, hutchinsonTrace, paramLayout, topEigenvalue, type NetworkSpec } from '@nnq/nn';
+import {
+  CurvatureNetwork,
+  hutchinsonTrace,
+  paramLayout,
+  topEigenvalue,
+  type NetworkSpec,
+  type ParamLayout,
+} from '@nnq/nn';
 import { z } from 'zod';
 
 /**
@@ -12,7 +19,7 @@ import { z } from 'zod';
  * parameters, the batch and the seeds alone: the same in-process and on any number of workers.
  *
  * Cost of one evaluation: (iterations + probes) products, each about 4 passes over the batch
- * (forward, R-forward, backward, R-backward), so rows x params multiply-adds a few times over.
+ * (forward, R-forward, backward, R-backward), so rows x multiplyAddsPerRow a few times over.
  * The work of one product and of one evaluation and the float64 workspace are capped here at
  * submission (curvatureProblems). Measured (node, load average 16 on 2 cores): a product at the
  * product cap takes 107 ms (784-128-10, 164 rows) to 222 ms (784-512-512-10, 25 rows).
@@ -25,9 +32,9 @@ export const CURVATURE_LIMITS = {
   iterations: 64,
   probes: 64,
   rows: 2048,
-  /** rows x parameters of one product (about 0.1 s of float64 JavaScript per 2^24 on one core). */
+  /** rows x multiply-adds per row (multiplyAddsPerRow) of one product. */
   productWork: 1 << 24,
-  /** (iterations + probes) x rows x parameters: one evaluation's products (16 at the product cap). */
+  /** (iterations + probes) x rows x multiply-adds per row: one evaluation (16 products at the product cap). */
   evaluationWork: 1 << 28,
   /** The products' workspace (activations and their R-terms per row, parameter vectors, the batch). */
   workspaceBytes: 128 << 20,
@@ -62,35 +69,29 @@ export interface CurvatureSignal {
 }
 
 /**
- * Why a model cannot have evaluation.curvature (message by path, for the run config's refinement):
- * conv and pooling layers (libs/nn has no R-pass for them yet), or products whose work (one, or
- * all of an evaluation) or workspace is past CURVATURE_LIMITS.
+ * Why a run cannot have evaluation.curvature (message by path, for the run config's refinement):
+ * products whose work (one, or all of an evaluation) or workspace is past CURVATURE_LIMITS. Dense,
+ * conv, pooling and flatten layers all have their R-passes in libs/nn.
  */
 export function curvatureProblems(model: NetworkSpec, c: CurvatureConfig): Array<{ path: string[]; message: string }> {
-  const conv = model.layers.findIndex((l) => (l.kind ?? 'dense') !== 'dense');
-  if (conv >= 0) {
-    const message =
-      `cannot be used with layers[${conv}] (${model.layers[conv].kind}): ` +
-      'Hessian-vector products cover dense layers only';
-    return [{ path: ['evaluation', 'curvature'], message }];
-  }
   const layout = paramLayout(model);
-  const work = c.rows * layout.size;
+  const perRow = multiplyAddsPerRow(layout);
+  const work = c.rows * perRow;
   if (work > CURVATURE_LIMITS.productWork) {
-    const most = Math.max(1, Math.floor(CURVATURE_LIMITS.productWork / layout.size));
+    const most = Math.max(1, Math.floor(CURVATURE_LIMITS.productWork / perRow));
     const message =
-      `${c.rows} rows x ${layout.size} parameters is past the ${CURVATURE_LIMITS.productWork} of one product ` +
-      `(at most ${most} rows for this model)`;
+      `${c.rows} rows x ${perRow} multiply-adds per row is past the ${CURVATURE_LIMITS.productWork} of one ` +
+      `product (at most ${most} rows for this model)`;
     return [{ path: ['evaluation', 'curvature', 'rows'], message }];
   }
   const products = c.iterations + c.probes;
   if (products * work > CURVATURE_LIMITS.evaluationWork) {
     const message =
-      `(iterations + probes) x rows x parameters = ${products} x ${c.rows} x ${layout.size} is past the ` +
+      `(iterations + probes) x rows x multiply-adds per row = ${products} x ${c.rows} x ${perRow} is past the ` +
       `${CURVATURE_LIMITS.evaluationWork} of one evaluation: fewer products or rows`;
     return [{ path: ['evaluation', 'curvature'], message }];
   }
-  const bytes = workspaceBytes(model, c.rows);
+  const bytes = workspaceBytes(layout, c.rows);
   if (bytes > CURVATURE_LIMITS.workspaceBytes) {
     const message = `needs about ${mib(bytes)} MiB of float64 workspace, at most ${mib(CURVATURE_LIMITS.workspaceBytes)}`;
     return [{ path: ['evaluation', 'curvature', 'rows'], message }];
@@ -99,15 +100,36 @@ export function curvatureProblems(model: NetworkSpec, c: CurvatureConfig): Array
 }
 
 /**
- * Bytes of the products for `rows` rows: CurvatureNetwork's float64 arrays (h and R h of every
- * layer and the input, a, R a, dJ/dh and its R-term of every layer, x and R x of a skip's layer
- * and their deltas, three of the output's width, four of the parameters) and the float32 batch.
+ * Multiply-adds of one row's forward pass (a product makes a few passes of this size): dense
+ * fanIn x units, conv every output cell's fanIn x filters, pooling one per window cell, flatten
+ * none. For a dense network it is the kernels' size, a little under the parameter count.
  */
-function workspaceBytes(model: NetworkSpec, rows: number): number {
-  const { layers, widths, size } = paramLayout(model);
+export function multiplyAddsPerRow(layout: ParamLayout): number {
+  return layout.layers.reduce((n, l) => {
+    const cells = l.window ? l.window.outH * l.window.outW : 1;
+    if (l.kind === 'dense' || l.kind === 'conv2d') return n + cells * l.fanIn * l.units;
+    return n + (l.window ? cells * l.window.outC * l.window.kh * l.window.kw : 0);
+  }, 0);
+}
+
+/**
+ * Bytes of the products for `rows` rows: CurvatureNetwork's float64 arrays (h and R h of the input
+ * and every layer, a, R a, dJ/dh and its R-term and a scratch of every layer's flat width, x and R x
+ * of a skip's layer and their deltas, three of the output's width; four of the parameters and two
+ * of a conv's im2col per sample), max-pooling's int32 arg-max per cell, and the float32 batch.
+ */
+function workspaceBytes(layout: ParamLayout, rows: number): number {
+  const { layers, widths, size } = layout;
   const K = widths[widths.length - 1];
-  const perRow = layers.reduce((n, l) => n + 6 * l.units + (l.skip ? 4 * l.fanIn : 0), 2 * widths[0] + 3 * K);
-  return 8 * (rows * perRow + 4 * size) + 4 * rows * (widths[0] + K);
+  let perRow = 2 * widths[0] + 3 * K;
+  let cols = 0;
+  for (const l of layers) {
+    const w = widths[l.index];
+    const xw = l.skip ? widths[l.index - 1] + widths[l.skip.from] : 0;
+    perRow += 7 * w + 4 * xw + (l.kind === 'maxPool2d' ? w / 2 : 0);
+    if (l.kind === 'conv2d' && l.window) cols = Math.max(cols, l.window.outH * l.window.outW * l.fanIn);
+  }
+  return 8 * (rows * perRow + 4 * size + 2 * cols) + 4 * rows * (widths[0] + K);
 }
 
 const mib = (bytes: number) => Math.ceil(bytes / (1 << 20));
