@@ -84,7 +84,8 @@ describe('evaluation.curvature on a cluster of 2 workers', () => {
     expect(gauges(await (await fetch(`${base}/metrics`)).text(), run.id)).toEqual([]);
   });
 
-  it('gives the same numbers with the sliced and replicated step strategies (parameters pulled from workers)', async () => {
+  it('gives the same numbers with the sliced and replicated step strategies', async () => {
+    // their parameters are pulled from the workers' side (reducers' slices, a replica)
     const { base } = cluster;
     const strategies = [
       { strategy: 'sliced', slices: 2 },

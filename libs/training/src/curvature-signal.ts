@@ -93,7 +93,8 @@ export function curvatureProblems(model: NetworkSpec, c: CurvatureConfig): Array
   }
   const bytes = workspaceBytes(layout, c.rows);
   if (bytes > CURVATURE_LIMITS.workspaceBytes) {
-    const message = `needs about ${mib(bytes)} MiB of float64 workspace, at most ${mib(CURVATURE_LIMITS.workspaceBytes)}`;
+    const most = mib(CURVATURE_LIMITS.workspaceBytes);
+    const message = `needs about ${mib(bytes)} MiB of float64 workspace, at most ${most}`;
     return [{ path: ['evaluation', 'curvature', 'rows'], message }];
   }
   return [];
