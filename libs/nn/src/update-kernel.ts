@@ -22,6 +22,14 @@ const TERM0 = 6;
 const O = TERM0 + TERMS;
 const SPLAT0 = O + 1;
 
+/** Each binary operator's scalar f64 and f64x2 opcode. */
+const BIN: Record<'+' | '-' | '*' | '/', [number, number]> = {
+  '+': [OP.f64Add, SIMD.f64x2Add],
+  '-': [OP.f64Sub, SIMD.f64x2Sub],
+  '*': [OP.f64Mul, SIMD.f64x2Mul],
+  '/': [OP.f64Div, SIMD.f64x2Div],
+};
+
 /** One kernel function: (pP, pG, pA, pB, from, to: i32 byte offsets; 9 f64 terms). */
 function compile(name: string, program: Stmt[]): WasmFunction {
   const names = program.flatMap((s) => ('let' in s ? [s.let] : []));
@@ -29,9 +37,6 @@ function compile(name: string, program: Stmt[]): WasmFunction {
   const fLocal = (n: string) => SPLAT0 + TERMS + names.length + names.indexOf(n);
   const at = (v: number) => [OP.localGet, ...u32(v), OP.localGet, ...u32(O), OP.i32Add];
 
-  const BIN = { '+': [OP.f64Add, SIMD.f64x2Add], '-': [OP.f64Sub, SIMD.f64x2Sub] } as Record<string, number[]>;
-  BIN['*'] = [OP.f64Mul, SIMD.f64x2Mul];
-  BIN['/'] = [OP.f64Div, SIMD.f64x2Div];
   // an expression in f64x2 (lanes = 1) or scalar f64 (lanes = 0)
   const expr = (e: Expr, lanes: 0 | 1): number[] => {
     if ('k' in e) return [OP.localGet, ...u32(lanes ? SPLAT0 + e.k : TERM0 + e.k)];
