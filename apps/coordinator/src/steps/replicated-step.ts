@@ -82,13 +82,10 @@ export class ReplicatedStep implements StepStrategy {
     await queue.addBulk(this.dispatchedAhead === t ? ahead : [...jobs, ...ahead]);
     this.dispatchedAhead = t + 1;
     timer.lap('dispatch');
-    // 2. wait until every shard's gradient is written; read them as they come (summed after the publish)
+    // 2. wait until every shard's gradient is written (existence only: this copy reads them after the
+    // publish, so that its reads do not compete with the workers' for Redis at the step's end)
     const gradKeys = ranges.map((r) => keys.gradient(id, t, r.shard));
-    const blobs: Buffer[] = [];
-    await waiter.waitFor(gradKeys, jobIds, signal, stragglerDeadline(this.deps, this.logger, t, jobs), {
-      read: (s) => redis.getBuffer(gradKeys[s]),
-      use: (s, blob) => void (blobs[s] = blob),
-    });
+    await waiter.waitFor(gradKeys, jobIds, signal, stragglerDeadline(this.deps, this.logger, t, jobs));
     this.kept.push(t);
     timer.lap('wait');
     // 3. the workers' go: version t+1, its notice, and the jobs parked waiting for it (parked-jobs.ts)
@@ -102,10 +99,12 @@ export class ReplicatedStep implements StepStrategy {
       .exec();
     await promoteParked(queue, replies?.[2]?.[1]);
     timer.lap('publish');
-    // 4. this replica's update, while the workers compute step t+1
+    // 4. this replica's update, while the workers compute step t+1 (the gradients stay until the next snapshot)
+    const blobs = await Promise.all(gradKeys.map((k) => redis.getBuffer(k)));
     const sum = new ShardSum(ranges.length, (this.gradSum ??= new Float32Array(this.setup.paramCount)));
     let bytes = 0;
-    for (const blob of blobs) {
+    for (const [s, blob] of blobs.entries()) {
+      if (!blob) throw new Error(`run ${id}: the gradient of step ${t} shard ${s} is gone before its step's update`);
       sum.add(decodeShardResult(blob, this.setup.paramCount, this.config.gradientTransfer));
       bytes += blob.byteLength;
     }
