@@ -62,7 +62,12 @@ interface RunReplica {
   undo: StepUndo | null;
   /** Advances one after another. */
   chain: Promise<unknown>;
+  /** Gradients this process wrote (`<step>:<shard>`), with what gives their buffer back once applied. */
+  own: Map<string, { blob: Buffer; release: (blob: Buffer) => void }>;
 }
+
+/** Own gradients a replica holds at most (the oldest is given back first). */
+const OWN_KEPT = 8;
 
 /** How often a replica re-reads the newest snapshot when the gradients it needs were deleted meanwhile. */
 const ATTEMPTS = 4;
@@ -70,6 +75,8 @@ const ATTEMPTS = 4;
 /** The replicas of one process: one per replicated run (the newest few runs). */
 export class Replicas {
   private readonly runs = new Map<string, Promise<RunReplica | null>>();
+  /** The same replicas once loaded, for `keep` (synchronous). */
+  private readonly loaded = new Map<string, RunReplica>();
 
   constructor(
     private readonly redis: Redis,
@@ -99,18 +106,48 @@ export class Replicas {
     return run;
   }
 
+  /**
+   * A shard gradient this process computed and wrote itself (its SET NX won: the bytes in Redis),
+   * held for the step's update instead of read back; `release` gets the buffer once it is applied
+   * (or given up). Only for a run already known to replicate (a replica that has read its config).
+   */
+  keep(runId: string, step: number, shard: number, blob: Buffer, release: (blob: Buffer) => void): boolean {
+    const r = this.loaded.get(runId);
+    if (!r?.replicated || step < r.version) return false;
+    r.own.set(`${step}:${shard}`, { blob, release });
+    while (r.own.size > OWN_KEPT) this.giveBack(r, r.own.keys().next().value!);
+    return true;
+  }
+
+  private giveBack(r: RunReplica, key: string): void {
+    const kept = r.own.get(key);
+    r.own.delete(key);
+    kept?.release(kept.blob);
+  }
+
   /** Forget a run (it ended). */
   drop(runId: string): void {
     this.runs.delete(runId);
+    const gone = this.loaded.get(runId);
+    this.loaded.delete(runId);
+    if (gone) for (const key of [...gone.own.keys()]) this.giveBack(gone, key);
   }
 
   private replica(runId: string): Promise<RunReplica | null> {
     let r = this.runs.get(runId);
     if (!r) {
       r = this.load(runId);
-      r.catch(() => this.runs.delete(runId));
+      r.then((loaded) => loaded && this.runs.get(runId) === r && this.loaded.set(runId, loaded)).catch(() => {
+        this.runs.delete(runId);
+      });
       this.runs.set(runId, r);
-      while (this.runs.size > this.maxRuns) this.runs.delete(this.runs.keys().next().value!);
+      while (this.runs.size > this.maxRuns) {
+        const oldest = this.runs.keys().next().value!;
+        this.runs.delete(oldest);
+        const gone = this.loaded.get(oldest);
+        this.loaded.delete(oldest);
+        if (gone) for (const key of [...gone.own.keys()]) this.giveBack(gone, key);
+      }
     }
     return r;
   }
@@ -130,6 +167,7 @@ export class Replicas {
       version: -1,
       undo: config.onNonFinite === 'skip' ? new StepUndo() : null,
       chain: Promise.resolve(),
+      own: new Map(),
     };
   }
 
@@ -144,7 +182,7 @@ export class Replicas {
         bytes += await this.fromSnapshot(r, version);
       while (r.version >= 0 && r.version < version) {
         const read = await this.applyStep(r, r.version);
-        if (read === 0) break; // a gradient is gone: snapshot again
+        if (read === null) break; // a gradient is gone: snapshot again
         bytes += read;
       }
     }
@@ -167,22 +205,33 @@ export class Replicas {
     return blob.byteLength;
   }
 
-  /** Step t's update from its shard gradients; 0 when one is not in Redis (any more). */
-  private async applyStep(r: RunReplica, t: number): Promise<number> {
+  /** Step t's update from its shard gradients (the bytes read); null when one is not in Redis (any more). */
+  private async applyStep(r: RunReplica, t: number): Promise<number | null> {
     const { shards, gradientTransfer } = r.config;
-    const pipe = this.redis.pipeline();
-    for (let s = 0; s < shards; s++) pipe.getBuffer(this.keys.gradient(r.runId, t, s));
-    const blobs = ((await pipe.exec()) ?? []).map(([err, b]) => {
-      if (err) throw err;
-      return b as Buffer | null;
-    });
-    if (blobs.length !== shards || blobs.some((b) => !b)) return 0;
-    const sum = new ShardSum(shards, (r.sum ??= new Float32Array(r.paramCount)));
-    let bytes = 0;
-    for (const b of blobs) {
-      sum.add(decodeShardResult(b!, r.paramCount, gradientTransfer));
-      bytes += b!.byteLength;
+    // the step's gradients this process wrote are in hand; the others are read
+    const blobs: Array<Buffer | null> = [];
+    const missing: number[] = [];
+    for (let s = 0; s < shards; s++) {
+      blobs[s] = r.own.get(`${t}:${s}`)?.blob ?? null;
+      if (!blobs[s]) missing.push(s);
     }
+    let bytes = 0;
+    if (missing.length) {
+      const pipe = this.redis.pipeline();
+      for (const s of missing) pipe.getBuffer(this.keys.gradient(r.runId, t, s));
+      const replies = (await pipe.exec()) ?? [];
+      missing.forEach((s, i) => {
+        const [err, b] = replies[i] ?? [new Error('no reply')];
+        if (err) throw err;
+        blobs[s] = b as Buffer | null;
+        bytes += (b as Buffer | null)?.byteLength ?? 0;
+      });
+    }
+    if (blobs.some((b) => !b)) return null;
+    const sum = new ShardSum(shards, (r.sum ??= new Float32Array(r.paramCount)));
+    for (const b of blobs) sum.add(decodeShardResult(b!, r.paramCount, gradientTransfer));
+    // summed (ShardSum copies): the buffers of this step and any older go back
+    for (const key of [...r.own.keys()]) if (Number(key.split(':')[0]) <= t) this.giveBack(r, key);
     // the epoch only labels the record, which a replica does not keep
     const at = { t, epoch: 0 };
     const { nonFinite } = updateStep(r.config, r.params!, sum.result(), r.state!, at, r.mask, r.undo);

@@ -220,9 +220,15 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     const blob = encodeShardResult(result, m.gradientTransfer, this.spareBlobs.pop());
     this.pool.recycle(r.buffers);
     const set = await this.writeResult(job.runId, key, blob);
-    // written and answered: the client holds no reference any more (a failed write drops the buffer)
-    this.spareBlobs.push(blob);
-    if (this.spareBlobs.length > this.config.NNQ_WORKER_CONCURRENCY + 1) this.spareBlobs.shift();
+    // written and answered: the client holds no reference any more (a failed write drops the buffer).
+    // A replicated run's replica holds the bytes it wrote for the step's update (no read back), and
+    // gives the buffer back once it has applied them
+    const spare = (b: Buffer) => {
+      this.spareBlobs.push(b);
+      if (this.spareBlobs.length > this.config.NNQ_WORKER_CONCURRENCY + 1) this.spareBlobs.shift();
+    };
+    const kept = set === 1 && ctx.replicated && this.runs.replicas.keep(job.runId, job.step, job.shard, blob, spare);
+    if (!kept) spare(blob);
     this.metrics.shardDone('gradient', Number(process.hrtime.bigint() - started) / 1e9, blob.byteLength, rows.length);
     return { written: set === 1 };
   }
