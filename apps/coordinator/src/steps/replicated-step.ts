@@ -31,7 +31,7 @@ import { stragglerDeadline } from './stragglers';
 export class ReplicatedStep implements StepStrategy {
   private params!: Float32Array;
   private state!: OptimizerState;
-  /** Step whose gradient jobs are already queued (sent ahead with the previous step). */
+  /** The last step whose gradient jobs are queued (ahead of their step: two steps ahead once running). */
   private dispatchedAhead = -1;
   private gradSum?: Float32Array;
   /** Always kept: a non-finite update is undone here, so the parameters in hand stay finite. */
@@ -73,14 +73,17 @@ export class ReplicatedStep implements StepStrategy {
     const { keys, redis, queue, waiter, metrics } = this.deps;
     const id = this.runId;
     const timer = new PhaseTimer(metrics);
-    // 1. dispatch, with step t+1's jobs ahead (central-step.ts)
+    // 1. dispatch: step t's jobs and step t+1's, marked ahead, unless queued already (a step queues
+    // the jobs of the step after next as soon as it has published: see 3)
     const ranges = this.setup.plan.shardsOf(t);
     const jobs = gradientJobs(id, this.setup.plan, t);
     const jobIds = jobs.map((j) => j.opts.jobId);
-    const ahead = t + 1 < this.setup.plan.totalSteps ? gradientJobs(id, this.setup.plan, t + 1, true) : [];
-    waiter.forget([...jobIds, ...ahead.map((j) => j.opts.jobId)]);
-    await queue.addBulk(this.dispatchedAhead === t ? ahead : [...jobs, ...ahead]);
-    this.dispatchedAhead = t + 1;
+    if (this.dispatchedAhead < t + 1) {
+      const ahead = this.aheadJobs(t + 1);
+      waiter.forget([...jobIds, ...ahead.map((j) => j.opts.jobId)]);
+      await queue.addBulk(this.dispatchedAhead === t ? ahead : [...jobs, ...ahead]);
+      this.dispatchedAhead = t + 1;
+    }
     timer.lap('dispatch');
     // 2. wait until every shard's gradient is written (existence only: this copy reads them after the
     // publish, so that its reads do not compete with the workers' for Redis at the step's end)
@@ -99,6 +102,15 @@ export class ReplicatedStep implements StepStrategy {
       .exec();
     await promoteParked(queue, replies?.[2]?.[1]);
     timer.lap('publish');
+    // step t+2's jobs now, not after this copy's update: a worker done with step t+1 finds them
+    // queued (they wait for version t+2, one step ahead of the version just published)
+    const after = this.aheadJobs(t + 2);
+    if (after.length) {
+      waiter.forget(after.map((j) => j.opts.jobId));
+      await queue.addBulk(after);
+    }
+    this.dispatchedAhead = t + 2;
+    timer.lap('dispatch');
     // 4. this replica's update, while the workers compute step t+1 (the gradients stay until the next snapshot)
     const blobs = await Promise.all(gradKeys.map((k) => redis.getBuffer(k)));
     const sum = new ShardSum(ranges.length, (this.gradSum ??= new Float32Array(this.setup.paramCount)));
@@ -138,6 +150,11 @@ export class ReplicatedStep implements StepStrategy {
     timer.report();
     if (!nonFinite) metrics.step(id, reduced.rows, record.loss, record.accuracy, record.lr, reduced.gradNorm, t + 1);
     return record;
+  }
+
+  /** Step `step`'s jobs, marked ahead; none past the run's last step. */
+  private aheadJobs(step: number) {
+    return step < this.setup.plan.totalSteps ? gradientJobs(this.runId, this.setup.plan, step, true) : [];
   }
 
   /**
