@@ -19,7 +19,7 @@ describe.skipIf(!hasChromium)('the dashboard runs table and run cards', () => {
   const h = dashboardHarness('dashboard-runs');
   const { redisUrl, prefix, auth, openDashboard, post } = h;
 
-  it('a 1-D regression: epoch 10/10 when done, its test loss, model summary, prediction against the target', async () => {
+  it('1-D regression: epoch 10/10 when done, test loss, model summary, prediction against the target', async () => {
     const page = await openDashboard();
     // examples/lecture/sine.json: y = sin(x) on [-pi, pi], 1-16-1 tanh, 10 epochs
     const config = exampleConfig('lecture/sine.json');

@@ -21,7 +21,7 @@ describe('the engine a run computes with', () => {
     await redis.quit();
   });
 
-  it('is named in the run; a worker of another engine is refused and the shard computed by one of its own', async () => {
+  it('is named in the run; a worker of another engine is refused, the shard computed by one of its own', async () => {
     await cluster.startCoordinator();
     // two workers from the start: whichever writes the run's first shard names its engine
     const workers = [await cluster.addWorker(), await cluster.addWorker({ NNQ_ENGINE: 'reference' })];
