@@ -1,23 +1,14 @@
 import type { Activation } from '@nnq/nn';
 import type { Command } from 'commander';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { CliError, EXIT } from '../cli-error';
-import { approximate, TARGET_NAMES, type TargetName } from '../lecture/approx';
+import { approximate, TARGET_NAMES, type ApproxOptions, type TargetName } from '../lecture/approx';
 import { fmt, intIn, intList, oneOf, positiveAtMost } from '../lecture/options';
 import { linePlot } from '../lecture/svg-plot';
+import { writeOutputFile } from '../output-file';
 
 const HIDDEN_ACTIVATIONS: readonly Activation[] = ['relu', 'tanh', 'sigmoid'];
 
-interface ApproxOpts {
-  units: number[];
-  activation: Activation;
-  points: number;
-  steps: number;
-  lr: number;
-  seed: number;
-  svg?: string;
-}
+/** The lecture's options but the target (an argument), and where the picture goes. */
+type ApproxOpts = Omit<ApproxOptions, 'target'> & { svg?: string };
 
 /**
  * `nnq approx <sin|abs|step>`: universal approximation, measured. Fits one hidden layer of 1, 2,
@@ -55,12 +46,7 @@ export function registerApprox(program: Command): void {
         result.fits.map((f) => ({ label: `${f.units} unit${f.units === 1 ? '' : 's'}`, y: f.outputs })),
       );
       const out = opts.svg ?? `./approx-${target}.svg`;
-      try {
-        mkdirSync(dirname(out), { recursive: true });
-        writeFileSync(out, svg);
-      } catch (err) {
-        throw new CliError(`cannot write the picture to ${out}: ${(err as Error).message}`, EXIT.failed);
-      }
+      writeOutputFile(out, svg, `the picture to ${out}`);
       process.stdout.write(`picture written to ${out}\n`);
     });
 }

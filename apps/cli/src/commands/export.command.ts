@@ -1,8 +1,7 @@
-import { readModel, type ModelContents } from '@nnq/nn';
 import type { Command } from 'commander';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { CliError, EXIT } from '../cli-error';
+import { loadModelFile } from '../model-file';
+import { writeOutputFile } from '../output-file';
 
 /**
  * `nnq export <model> --onnx out.onnx [--json [weights.json]]`: a model file for use outside nnq,
@@ -19,7 +18,7 @@ export function registerExport(program: Command): void {
     .action(async (modelPath: string, opts: { onnx?: string; json?: string | true }) => {
       if (!opts.onnx && !opts.json)
         throw new CliError('nnq export: say what to write: --onnx <file> and/or --json', EXIT.usage);
-      const model = loadModel(modelPath);
+      const model = loadModelFile(modelPath);
       if (opts.onnx) {
         const { exportOnnxModel } = await import('@nnq/engine-onnx');
         const { onnxExportInputs } = await import('@nnq/training');
@@ -29,7 +28,7 @@ export function registerExport(program: Command): void {
           ...onnxExportInputs(model, { nnqVersion: version }),
           producerVersion: version,
         });
-        writeOut(opts.onnx, bytes);
+        writeOutputFile(opts.onnx, bytes);
         const F = model.spec.inputSize;
         process.stderr.write(
           `nnq: wrote ${opts.onnx} (ONNX, input [batch, ${F}] raw features, ${bytes.length} bytes)\n`,
@@ -40,33 +39,9 @@ export function registerExport(program: Command): void {
         const text = `${JSON.stringify(kerasWeights(model))}\n`;
         if (opts.json === true) process.stdout.write(text);
         else {
-          writeOut(opts.json, Buffer.from(text));
+          writeOutputFile(opts.json, Buffer.from(text));
           process.stderr.write(`nnq: wrote ${opts.json} (Keras-style named weight arrays)\n`);
         }
       }
     });
-}
-
-function loadModel(path: string): ModelContents {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new CliError(`cannot read model ${path}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, EXIT.usage);
-  }
-  try {
-    return readModel(bytes);
-  } catch (err) {
-    throw new CliError(`${path}: not an nnq model file: ${(err as Error).message}`, EXIT.usage);
-  }
-}
-
-function writeOut(path: string, bytes: Uint8Array): void {
-  try {
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, bytes);
-  } catch (err) {
-    throw new CliError(`cannot write ${path}: ${(err as Error).message}`, EXIT.failed);
-  }
 }

@@ -1,10 +1,11 @@
-import { flattenInputRow, readModel } from '@nnq/nn';
+import { flattenInputRow } from '@nnq/nn';
 import { predictRows } from '@nnq/training';
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { CliError, EXIT } from '../cli-error';
 import { readTextFile } from '../config-file';
 import { formatLayerTrace } from '../layer-trace';
+import { loadModelFile } from '../model-file';
 import { parsePredictInput } from '../predict-input';
 
 /** `nnq predict <model> <input|->`: predictions of a model file, in this process (no cluster). */
@@ -20,7 +21,7 @@ export function registerPredict(program: Command): void {
     .option('--pretty', 'indent the JSON output')
     .option('--layers', "print every layer's values for each row (a = x W + b, h = f(a)) instead of JSON")
     .action((modelPath: string, input: string, opts: { pretty?: boolean; layers?: boolean }) => {
-      const model = loadModel(modelPath);
+      const model = loadModelFile(modelPath);
       const source = input === '-' ? '<stdin>' : input;
       const text = input === '-' ? readStdin() : readTextFile(input, 'input');
       // an image model also takes rows nested [h][w][c] (flattened as training stored them)
@@ -39,21 +40,6 @@ export function registerPredict(program: Command): void {
       }
       process.stdout.write(`${JSON.stringify(prediction, null, opts.pretty ? 2 : undefined)}\n`);
     });
-}
-
-function loadModel(path: string): ReturnType<typeof readModel> {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new CliError(`cannot read model ${path}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, EXIT.usage);
-  }
-  try {
-    return readModel(bytes);
-  } catch (err) {
-    throw new CliError(`${path}: not an nnq model file: ${(err as Error).message}`, EXIT.usage);
-  }
 }
 
 function readStdin(): string {

@@ -1,7 +1,5 @@
 import { SweepResultsSchema, SweepTrialSchema, SweepViewSchema as ContractSweepViewSchema } from '@nnq/protocol';
 import type { Command } from 'commander';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { ApiError } from '../api-client';
 import { CliError, EXIT } from '../cli-error';
 import { readTextFile } from '../config-file';
@@ -10,6 +8,7 @@ import { embeddedDataRoots } from '../embedded-roots';
 import { sleep } from '../follow-run';
 import { parseJsonText } from '../json-text';
 import { writeModelFile } from '../model-output';
+import { writeOutputFile } from '../output-file';
 import { parsePositiveInt } from './up.command';
 import { z } from 'zod';
 
@@ -193,11 +192,11 @@ async function runSweep(
   const id = encodeURIComponent(sweep.id);
   if (opts.csv) {
     const csv = Buffer.from(await client.bytes(`/sweeps/${id}/results.csv`)).toString('utf8');
-    say(`leaderboard written to ${writeText(opts.csv, csv)}`);
+    say(`leaderboard written to ${writeOutputFile(opts.csv, csv)}`);
   }
   if (opts.json) {
     const results = await client.get(`/sweeps/${id}/results.json`, SweepResultsSchema);
-    say(`results written to ${writeText(opts.json, `${JSON.stringify(results, null, 2)}\n`)}`);
+    say(`results written to ${writeOutputFile(opts.json, `${JSON.stringify(results, null, 2)}\n`)}`);
   }
   if (sweep.best) {
     const { metric, split } = sweep.objective;
@@ -215,14 +214,4 @@ async function runSweep(
   }
   if (sweep.state === 'failed') say(`sweep failed: ${sweep.error ?? 'see the trials'}`);
   return sweep.state === 'completed' ? EXIT.ok : sweep.state === 'cancelled' ? EXIT.interrupted : EXIT.failed;
-}
-
-function writeText(path: string, text: string): string {
-  try {
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, text);
-  } catch (err) {
-    throw new CliError(`cannot write ${path}: ${(err as Error).message}`, EXIT.failed);
-  }
-  return path;
 }
