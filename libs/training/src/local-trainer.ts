@@ -1,12 +1,12 @@
-import { gatherBatch, loadDataset, type Dataset } from '@nnq/data';
+import type { Dataset } from '@nnq/data';
 import { roundToPrecision, type StepEntry } from '@nnq/protocol';
 import { createOptimizerState, type NetworkSpec, type SecondOrderConfig } from '@nnq/nn';
-import { curvatureHook } from './curvature-signal';
-import { combineParts, evalRanges, evaluatePart, type Evaluation, type SplitName } from './evaluation';
+import type { Evaluation } from './evaluation';
+import { localEvaluator, openLocalRun } from './local-run';
 import type { RunConfig } from './run-config';
 import { PermutationCache, rowsOf } from './run-plan';
-import { initialParams, setupRun, type RunSetup } from './run-setup';
-import { computeShard, type GatherRows, type LossAndGradFn } from './shard-compute';
+import { initialParams, type RunSetup } from './run-setup';
+import { computeShard, type LossAndGradFn } from './shard-compute';
 import { MAX_SKIPPED_IN_A_ROW, NonFiniteError, StepUndo, updateStep } from './non-finite';
 import { sumShards } from './step-reduce';
 import { trainSecondOrder } from './second-order-trainer';
@@ -69,14 +69,9 @@ export function evaluatesAfter(config: RunConfig, setup: RunSetup, t: number): b
  */
 export async function trainLocal(config: RunConfig, options: LocalRunOptions): Promise<LocalRunResult> {
   if (options.secondOrder) return trainSecondOrder(config, options.secondOrder, options);
-  if (!options.dataset && !config.dataset.source) {
-    throw new Error('a run that names a registered dataset id needs the cluster (or pass the dataset)');
-  }
-  const dataset = options.dataset ?? loadDataset(config.dataset.source!);
-  const setup = setupRun(config, dataset);
-  const engine = await options.engine(config.model);
+  const run = await openLocalRun(config, options);
+  const { setup, engine, gather } = run;
   try {
-    const gather: GatherRows = (rows, pre) => gatherBatch(dataset, rows, pre);
     const buffers = Array.from({ length: config.shards }, () => new Float32Array(setup.paramCount));
     const params = initialParams(config);
     const state = createOptimizerState(config.optimizer, setup.paramCount);
@@ -86,20 +81,7 @@ export async function trainLocal(config: RunConfig, options: LocalRunOptions): P
     let skippedInARow = 0;
     const steps: StepRecord[] = [];
     const evaluations: Evaluation[] = [];
-    // evaluation.curvature: on the first evaluation of a step, as the coordinator's driver does
-    const curvature = curvatureHook(config, setup);
-    const evaluate = async (split: SplitName, t: number) => {
-      const idx = setup.splits[split];
-      if (idx.length === 0) return;
-      const compute: LossAndGradFn = (p, x, y, n) => engine.lossAndGrad(p, x, y, n);
-      const parts = [];
-      for (const [s, e] of evalRanges(idx.length, config.evaluation.rowsPerShard)) {
-        parts.push(await evaluatePart(gather, compute, setup.preprocessing, params, idx.subarray(s, e)));
-      }
-      const ev: Evaluation = { ...combineParts(split, t, parts), ...(await curvature?.once(t, params)) };
-      evaluations.push(ev);
-      options.onEvaluation?.(ev);
-    };
+    const evaluate = localEvaluator(config, run, options, evaluations);
     for (let t = 0; t < setup.plan.totalSteps; t++) {
       if (options.signal?.aborted) throw new Error('cancelled');
       const results = [];
@@ -124,8 +106,8 @@ export async function trainLocal(config: RunConfig, options: LocalRunOptions): P
       steps.push(rec);
       options.onStep?.(rec);
       if (evaluatesAfter(config, setup, t)) {
-        await evaluate('validation', t + 1);
-        if (t === setup.plan.totalSteps - 1) await evaluate('test', t + 1);
+        await evaluate('validation', t + 1, params);
+        if (t === setup.plan.totalSteps - 1) await evaluate('test', t + 1, params);
       }
     }
     return { params, setup, steps, evaluations, engine: engine.kind };

@@ -1,4 +1,4 @@
-import { gatherBatch, loadDataset, type Batch, type Preprocessing } from '@nnq/data';
+import type { Batch, Preprocessing } from '@nnq/data';
 import {
   createHessianFreeState,
   createLbfgsState,
@@ -9,14 +9,14 @@ import {
   type OuterStep,
   type SecondOrderConfig,
 } from '@nnq/nn';
-import { curvatureHook } from './curvature-signal';
-import { combineParts, evalRanges, evaluatePart, type Evaluation, type SplitName } from './evaluation';
+import type { Evaluation } from './evaluation';
+import { localEvaluator, openLocalRun } from './local-run';
 import type { LocalRunOptions, LocalRunResult, StepRecord } from './local-trainer';
 import { NonFiniteError } from './non-finite';
 import type { RunConfig } from './run-config';
 import { PermutationCache, rowsOf, type ShardRange } from './run-plan';
-import { initialParams, setupRun } from './run-setup';
-import type { GatherRows, LossAndGradFn } from './shard-compute';
+import { initialParams } from './run-setup';
+import type { GatherRows } from './shard-compute';
 
 /**
  * trainLocal for a second-order optimizer (libs/nn second-order): each step of the run is one
@@ -38,14 +38,9 @@ export async function trainSecondOrder(
   so: SecondOrderConfig,
   options: LocalRunOptions,
 ): Promise<LocalRunResult> {
-  if (!options.dataset && !config.dataset.source) {
-    throw new Error('a run that names a registered dataset id needs the cluster (or pass the dataset)');
-  }
-  const dataset = options.dataset ?? loadDataset(config.dataset.source!);
-  const setup = setupRun(config, dataset);
-  const engine = await options.engine(config.model);
+  const run = await openLocalRun(config, options);
+  const { setup, engine, gather } = run;
   try {
-    const gather: GatherRows = (rows, pre) => gatherBatch(dataset, rows, pre);
     const params = Float64Array.from(initialParams(config));
     const mask = setup.mask;
     const train = setup.splits.train;
@@ -58,22 +53,7 @@ export async function trainSecondOrder(
     const steps: StepRecord[] = [];
     const evaluations: Evaluation[] = [];
     let stopped: string | undefined;
-    // evaluation.curvature: on the first evaluation of a step (curvature-signal.ts)
-    const signal = curvatureHook(config, setup);
-
-    const evaluate = async (split: SplitName, t: number) => {
-      const idx = setup.splits[split];
-      if (idx.length === 0) return;
-      const p32 = Float32Array.from(params);
-      const compute: LossAndGradFn = (p, x, y, n) => engine.lossAndGrad(p, x, y, n);
-      const parts = [];
-      for (const [s, e] of evalRanges(idx.length, config.evaluation.rowsPerShard)) {
-        parts.push(await evaluatePart(gather, compute, setup.preprocessing, p32, idx.subarray(s, e)));
-      }
-      const ev: Evaluation = { ...combineParts(split, t, parts), ...(await signal?.once(t, p32)) };
-      evaluations.push(ev);
-      options.onEvaluation?.(ev);
-    };
+    const evaluate = localEvaluator(config, run, options, evaluations);
 
     let batches: Batch[] = [];
     for (let t = 0; t < setup.plan.totalSteps && !stopped; t++) {
@@ -132,8 +112,9 @@ export async function trainSecondOrder(
       options.onStep?.(rec);
       const last = t === setup.plan.totalSteps - 1 || stopped !== undefined;
       if (last || (config.evaluation.every > 0 ? (t + 1) % config.evaluation.every === 0 : setup.plan.endsEpoch(t))) {
-        await evaluate('validation', t + 1);
-        if (last) await evaluate('test', t + 1);
+        const p32 = Float32Array.from(params);
+        await evaluate('validation', t + 1, p32);
+        if (last) await evaluate('test', t + 1, p32);
       }
     }
     const result: LocalRunResult = {
