@@ -105,6 +105,35 @@ export async function until<T>(fn: () => Promise<T | undefined>, ms: number, wha
   }
 }
 
+/** The coordinator's base URL, once it has printed where it listens (it runs with NNQ_PORT=0). */
+export async function coordinatorBase(coord: { out: () => string }, ms: number): Promise<string> {
+  const port = await until(
+    async () => /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(coord.out())?.[1],
+    ms,
+    'coordinator',
+  );
+  return `http://127.0.0.1:${port}`;
+}
+
+/** Waits until `count` workers have registered with the coordinator at `base`. */
+export async function waitForWorkers(base: string, count: number, ms: number): Promise<void> {
+  await until(
+    async () => ((await (await fetch(`${base}/workers`)).json()) as unknown[]).length === count || undefined,
+    ms,
+    'workers',
+  );
+}
+
+/** POST /runs to the coordinator at `base`: the new run's id. */
+export async function postRun(base: string, body: RunConfigInput): Promise<string> {
+  const res = await fetch(`${base}/runs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return ((await res.json()) as { id: string }).id;
+}
+
 async function phaseSums(base: string): Promise<Record<string, number>> {
   const text = await (await fetch(`${base}/metrics`)).text();
   const out: Record<string, number> = {};
@@ -181,24 +210,10 @@ export async function cluster(
   const procs = [coord.child];
   const redisMemory = watchRedisMemory(redisUrl, prefix);
   try {
-    const port = await until(
-      async () => /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(coord.out())?.[1],
-      30_000,
-      'coordinator',
-    );
-    const base = `http://127.0.0.1:${port}`;
+    const base = await coordinatorBase(coord, 30_000);
     for (let i = 0; i < workers; i++) procs.push(start('worker', env).child);
-    await until(
-      async () => ((await (await fetch(`${base}/workers`)).json()) as unknown[]).length === workers || undefined,
-      30_000,
-      'workers',
-    );
-    const res = await fetch(`${base}/runs`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(config(batch, steps, strategy)),
-    });
-    const { id } = (await res.json()) as { id: string };
+    await waitForWorkers(base, workers, 30_000);
+    const id = await postRun(base, config(batch, steps, strategy));
     // phases are summed between the end of the warm-up and the last step
     const before = await until(
       async () => {

@@ -17,7 +17,18 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRedisServer } from '@nnq/launch';
-import { config, peakRss, ROOT, start, until, watchRedisMemory, type Strategy } from '../cluster/measure';
+import {
+  config,
+  coordinatorBase,
+  peakRss,
+  postRun,
+  ROOT,
+  start,
+  until,
+  waitForWorkers,
+  watchRedisMemory,
+  type Strategy,
+} from '../cluster/measure';
 
 const STEPS = Number(process.env.BENCH_STEPS ?? 5000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 128);
@@ -49,23 +60,9 @@ async function main(): Promise<void> {
   const redisMemory = watchRedisMemory(redis.url, prefix);
   const load = loadavg()[0];
   try {
-    const port = await until(
-      async () => /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(coord.out())?.[1],
-      60_000,
-      'coordinator',
-    );
-    const base = `http://127.0.0.1:${port}`;
-    await until(
-      async () => ((await (await fetch(`${base}/workers`)).json()) as unknown[]).length === WORKERS || undefined,
-      60_000,
-      'workers',
-    );
-    const res = await fetch(`${base}/runs`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ ...config(BATCH, STEPS, STRATEGY), name: `memory-${STEPS}` }),
-    });
-    const { id } = (await res.json()) as { id: string };
+    const base = await coordinatorBase(coord, 60_000);
+    await waitForWorkers(base, WORKERS, 60_000);
+    const id = await postRun(base, { ...config(BATCH, STEPS, STRATEGY), name: `memory-${STEPS}` });
     const step = async () => (await (await fetch(`${base}/runs/${id}`)).json()) as { step: number; state: string };
     const warm = await until(
       async () => ((await step()).step >= WARMUP_STEPS ? Date.now() : undefined),

@@ -22,7 +22,7 @@ import type { RunConfigInput } from '@nnq/training';
 import { startRedisServer } from '@nnq/launch';
 import { realWorkers, type RealRow } from './real';
 import { expectedTraffic, redisTraffic } from './redis-traffic';
-import { until } from '../cluster/measure';
+import { coordinatorBase, until } from '../cluster/measure';
 import { ROOT, start, stopAll, type Started } from './processes';
 
 const list = (v: string | undefined, d: number[]) => (v ? v.split(',').map(Number) : d);
@@ -168,12 +168,7 @@ async function main(): Promise<void> {
   try {
     const coord = start(join('apps', 'coordinator', 'src', 'main.js'), { ...env, NNQ_PORT: '0', NNQ_LOG_LEVEL: 'log' });
     procs.push(coord);
-    const port = await until(
-      async () => /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(coord.out())?.[1],
-      30_000,
-      'coordinator',
-    );
-    const base = `http://127.0.0.1:${port}`;
+    const base = await coordinatorBase(coord, 30_000);
     for (const W of process.env.SCALE_SIM === '0' ? [] : WS) {
       // a few processes, each running many simulated workers
       const nProc = Math.min(W, 4);
