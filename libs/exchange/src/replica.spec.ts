@@ -1,28 +1,13 @@
 import { createOptimizerState, paramLayout } from '@nnq/nn';
 import { encodeShardResult, KeySchema } from '@nnq/protocol';
-import { initialParams, parseRunConfig, ShardSum, updateStep } from '@nnq/training';
+import { initialParams, ShardSum, updateStep } from '@nnq/training';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { smallRegressionRun } from '../../../test/support/small-regression';
 import { encodeSnapshot, Replicas } from './replica';
 
-const config = parseRunConfig({
-  name: 'replica',
-  dataset: { source: { type: 'synthetic', name: 'xor', n: 400, seed: 1, task: 'regression' } },
-  model: {
-    inputSize: 2,
-    layers: [
-      { units: 4, activation: 'tanh' },
-      { units: 1, activation: 'identity' },
-    ],
-    loss: 'sum_of_squares',
-  },
-  optimizer: { type: 'adam', lr: 0.01 },
-  batchSize: 40,
-  shards: 2,
-  steps: 4,
-  reduce: { strategy: 'replicated' },
-});
+const config = smallRegressionRun('replica', { steps: 4, reduce: { strategy: 'replicated' } });
 const P = paramLayout(config.model).size;
 
 /** A shard result with gradient values from a fixed LCG (the same every run). */

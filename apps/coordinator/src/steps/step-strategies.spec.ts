@@ -1,8 +1,9 @@
 import { Logger } from '@nestjs/common';
 import { gradientJobId } from '@nnq/protocol';
-import { NonFiniteError, parseRunConfig, type RunConfig, type RunSetup } from '@nnq/training';
+import { NonFiniteError, type RunConfig, type RunSetup } from '@nnq/training';
 import { ReplicaPastError, Replicas } from '@nnq/exchange';
 import { afterEach, describe, expect, inject, it } from 'vitest';
+import { smallRegressionRun } from '../../../../test/support/small-regression';
 import { driveSteps, referenceSteps, SimCluster, type SimBehaviour } from '../../../../test/support/sim-worker';
 import type { DriverDeps } from '../runs/driver-deps';
 import { CentralStep } from './central-step';
@@ -11,24 +12,7 @@ import { SlicedStep } from './sliced-step';
 import type { StepStrategy } from './step-strategy';
 
 /** 2 shards of 20 rows a step, Adam, a 2-4-1 network (17 parameters); `patch` picks the strategy's options. */
-const config = (patch: object = {}) =>
-  parseRunConfig({
-    name: 'steps',
-    dataset: { source: { type: 'synthetic', name: 'xor', n: 400, seed: 1, task: 'regression' } },
-    model: {
-      inputSize: 2,
-      layers: [
-        { units: 4, activation: 'tanh' },
-        { units: 1, activation: 'identity' },
-      ],
-      loss: 'sum_of_squares',
-    },
-    optimizer: { type: 'adam', lr: 0.01 },
-    batchSize: 40,
-    shards: 2,
-    steps: 6,
-    ...patch,
-  });
+const config = (patch: object = {}) => smallRegressionRun('steps', { steps: 6, ...patch });
 
 const bytes = (v: Float32Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 
