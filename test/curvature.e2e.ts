@@ -34,7 +34,8 @@ const gauges = (text: string, id: string) =>
 // Curvature as a signal (#20): at each evaluation the Hessian's top eigenvalue and trace estimate
 // of the training loss, the same numbers in-process and on the cluster.
 describe('evaluation.curvature on a cluster of 2 workers', () => {
-  const cluster = new TestCluster(inject('redisUrl'), 'curvature');
+  // a finished run's series go at once (not after NNQ_METRICS_LINGER_SECONDS), as the gauges' test below checks
+  const cluster = new TestCluster(inject('redisUrl'), 'curvature', { NNQ_METRICS_LINGER_SECONDS: '0' });
   let local: Awaited<ReturnType<typeof trainLocal>>;
 
   beforeAll(async () => {

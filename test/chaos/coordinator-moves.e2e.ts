@@ -56,6 +56,7 @@ describe('a coordinator that moves', () => {
   const cluster = new TestCluster(inject('redisUrl'), 'moves', {
     NNQ_RUN_STORE: 'redis',
     NNQ_CHAOS_SHARD_DELAY_MS: '20',
+    NNQ_METRICS_LINGER_SECONDS: '0', // the series count after the sweep: a finished trial's go at once
   });
   afterAll(async () => {
     await cluster.stop();

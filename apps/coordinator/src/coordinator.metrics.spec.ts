@@ -1,6 +1,6 @@
 import type { RunRecord } from '@nnq/protocol';
 import { Registry } from 'prom-client';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { CoordinatorMetrics } from './coordinator.metrics';
 
 /** Series labelled with `run`, as `<metric>{split}` strings, from the registry's own view. */
@@ -61,5 +61,21 @@ describe('CoordinatorMetrics run-labelled series', () => {
     const m = new CoordinatorMetrics(registry);
     m.runFinished(ended('never-stepped', 'failed'));
     expect(await seriesOf(registry, 'never-stepped')).toEqual([]);
+  });
+
+  it('stay NNQ_METRICS_LINGER_SECONDS after the end, so a scraper sees the last values, then go', async () => {
+    vi.useFakeTimers();
+    try {
+      const registry = new Registry();
+      const m = new CoordinatorMetrics(registry, { NNQ_METRICS_LINGER_SECONDS: 60 });
+      m.step('a', 32, 0.5, 0.75, 0.01, 1.5, 3);
+      m.runFinished(ended('a', 'completed'));
+      vi.advanceTimersByTime(59_000);
+      expect(await seriesOf(registry, 'a')).toHaveLength(5);
+      vi.advanceTimersByTime(1_000);
+      expect(await seriesOf(registry, 'a')).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -1,5 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { METRICS_REGISTRY } from '@nnq/cluster';
+import { Inject, Injectable, Optional, type OnModuleDestroy } from '@nestjs/common';
+import { METRICS_REGISTRY, NNQ_CONFIG, type NnqConfig } from '@nnq/cluster';
 import type { Evaluation } from '@nnq/training';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { SPLIT_NAMES, type RunRecord } from '@nnq/protocol';
@@ -10,12 +10,13 @@ export type StepPhase = (typeof STEP_PHASES)[number];
 /**
  * The coordinator's series. The run label appears only on the training gauges (loss, accuracy,
  * step, gradient norm, learning rate, the Hessian's top eigenvalue and trace), and only while the
- * run trains: its end removes them (the last values stay in the run's history), so finished runs
- * and sweep trials leave no dead series.
+ * run trains and NNQ_METRICS_LINGER_SECONDS after (so a scraper sees its last values): then they are
+ * removed (the last values stay in the run's history), so finished runs and sweep trials leave no
+ * dead series.
  * Everything else is aggregated.
  */
 @Injectable()
-export class CoordinatorMetrics {
+export class CoordinatorMetrics implements OnModuleDestroy {
   private readonly loss: Gauge<'run' | 'split'>;
   private readonly accuracy: Gauge<'run' | 'split'>;
   private readonly stepGauge: Gauge<'run'>;
@@ -30,8 +31,15 @@ export class CoordinatorMetrics {
   private readonly nonFiniteSteps: Counter;
   private readonly runsFinished: Counter<'state'>;
   private readonly stragglerShards: Counter;
+  private readonly lingerMs: number;
+  /** Finished runs whose series are still shown, with the timer that removes them. */
+  private readonly lingering = new Map<string, NodeJS.Timeout>();
 
-  constructor(@Inject(METRICS_REGISTRY) readonly registry: Registry) {
+  constructor(
+    @Inject(METRICS_REGISTRY) readonly registry: Registry,
+    @Optional() @Inject(NNQ_CONFIG) config?: Pick<NnqConfig, 'NNQ_METRICS_LINGER_SECONDS'>,
+  ) {
+    this.lingerMs = (config?.NNQ_METRICS_LINGER_SECONDS ?? 0) * 1000;
     const registers = [registry];
     this.loss = new Gauge({
       name: 'nnq_train_loss',
@@ -144,18 +152,27 @@ export class CoordinatorMetrics {
     if (e.hessianTrace !== undefined) this.hessianTrace.set({ run }, e.hessianTrace);
   }
 
-  /** Count the run's end and remove its series. */
+  /** Count the run's end and remove its series, after the linger. */
   runFinished(r: RunRecord): void {
     this.runsFinished.inc({ state: r.state });
-    this.forgetRun(r.id);
+    if (this.lingerMs === 0) return this.forgetRun(r.id);
+    clearTimeout(this.lingering.get(r.id));
+    this.lingering.set(r.id, setTimeout(() => this.forgetRun(r.id), this.lingerMs).unref());
   }
 
-  /** Remove every series labelled with `run` (removing one that was never set is a no-op). */
+  /** Remove every series labelled with `run` now (removing one that was never set is a no-op). */
   forgetRun(run: string): void {
+    clearTimeout(this.lingering.get(run));
+    this.lingering.delete(run);
     for (const split of SPLIT_NAMES) {
       this.loss.remove({ run, split });
       this.accuracy.remove({ run, split });
     }
     for (const g of [this.stepGauge, this.gradNorm, this.lr, this.hessianTop, this.hessianTrace]) g.remove({ run });
+  }
+
+  onModuleDestroy(): void {
+    for (const timer of this.lingering.values()) clearTimeout(timer);
+    this.lingering.clear();
   }
 }

@@ -79,6 +79,11 @@ export const EnvSchema = z.object({
   /** Finished runs older than this many days are removed with their files (0 keeps them for ever). */
   NNQ_RUN_RETENTION_DAYS: positiveInt('NNQ_RUN_RETENTION_DAYS', 30, 0),
   /**
+   * Seconds a finished run's labelled series stay on /metrics before they are removed, so that a
+   * scraper sees the run's last values (0 removes them at the run's end).
+   */
+  NNQ_METRICS_LINGER_SECONDS: positiveInt('NNQ_METRICS_LINGER_SECONDS', 60, 0),
+  /**
    * Directories dataset files may be read from, `:`-separated like PATH (symbolic links resolved,
    * then checked); unset: NNQ_DATA_DIR and /usr/share/datasets/fashion-mnist.
    */
