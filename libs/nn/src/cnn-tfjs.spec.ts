@@ -3,12 +3,12 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { layerViews, paramLayout, type ParamLayout } from './layout';
+import { layerViews, type ParamLayout } from './layout';
 import { forwardTrace, lossAndGrad, type ForwardTrace } from './network';
-import { randomCnnCase, randomData, randomParams } from '../../../test/support/random-network';
-import { createRng } from './rng';
+import { randomCnnCase } from '../../../test/support/random-network';
+import { drawCase32, tfActivation } from '../../../test/support/tfjs-nets';
 import type { Window2d } from './shapes';
-import { activationOf, type Activation, type NetworkSpec } from './spec';
+import { activationOf, type NetworkSpec } from './spec';
 
 /**
  * CNNs built from TensorFlow.js ops (tf.conv2d, tf.maxPool, tf.avgPool, reshape; float32, cpu
@@ -16,32 +16,6 @@ import { activationOf, type Activation, type NetworkSpec } from './spec';
  * gradient tensor (each layer's kernel and bias), per tensor, on 200 random CNN specs. tf.js sums
  * in float32 (we in float64), so a tensor agrees to 1e-4 of its largest value (2e-5 seen).
  */
-
-function activation(act: Activation, a: tf.Tensor): tf.Tensor {
-  switch (act) {
-    case 'identity':
-      return a;
-    case 'relu':
-      return tf.relu(a);
-    case 'leaky_relu':
-      return tf.leakyRelu(a, 0.01);
-    case 'elu':
-      return tf.elu(a);
-    case 'sigmoid':
-      return tf.sigmoid(a);
-    case 'tanh':
-      return tf.tanh(a);
-    case 'softplus':
-      return tf.softplus(a);
-    case 'gelu': // 0.5 a (1 + tanh(sqrt(2/pi) (a + 0.044715 a^3)))
-      return tf.mul(
-        0.5,
-        tf.mul(a, tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(a, tf.mul(0.044715, tf.pow(a, 3))))))),
-      );
-    case 'softmax':
-      return tf.softmax(a as tf.Tensor2D);
-  }
-}
 
 /** J(kernels and biases) as a tf graph; kernels of conv layers are [kh, kw, cin, filters] (HWIO). */
 function tfLoss(spec: NetworkSpec, layout: ParamLayout, x: tf.Tensor, y: tf.Tensor2D) {
@@ -78,7 +52,7 @@ function tfLoss(spec: NetworkSpec, layout: ParamLayout, x: tf.Tensor, y: tf.Tens
           break;
       }
       if (l.biasOffset >= 0) a = tf.add(a, vars[v++]);
-      h.push(activation(activationOf(layer), a));
+      h.push(tfActivation(activationOf(layer), a));
     }
     const out = h[h.length - 1] as tf.Tensor2D;
     switch (spec.loss) {
@@ -157,12 +131,7 @@ describe('CNN backprop vs TensorFlow.js tf.grads (float32)', () => {
     let tensors = 0;
     fc.assert(
       fc.property(randomCnnCase, ({ spec, batch, seed }) => {
-        const rng = createRng(seed);
-        const layout = paramLayout(spec);
-        const p = Float32Array.from(randomParams(layout.size, rng));
-        const data = randomData(spec, batch, rng);
-        const x = Float32Array.from(data.x);
-        const y = Float32Array.from(data.y);
+        const { layout, p, x, y } = drawCase32(spec, batch, seed);
         fc.pre(!nearKink(layout, spec, forwardTrace(spec, p, x, batch), 1e-4));
         const ours = lossAndGrad(spec, p, x, y, batch);
 

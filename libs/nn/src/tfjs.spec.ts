@@ -3,42 +3,16 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { flatMask, layerViews, paramLayout } from './layout';
+import { flatMask } from './layout';
 import { lossAndGrad, lossAndGrad64 } from './network';
-import { randomCase, randomData, randomParams } from '../../../test/support/random-network';
-import { createRng } from './rng';
-import { isDense, type Activation, type DenseLayer, type NetworkSpec } from './spec';
+import { randomCase } from '../../../test/support/random-network';
+import { denseMasks, denseTensors, drawCase32, tfActivation } from '../../../test/support/tfjs-nets';
+import { isDense, type NetworkSpec } from './spec';
 
 /**
  * The same network built from TensorFlow.js ops (float32, cpu backend), differentiated by tf.grads,
  * against our float32 lossAndGrad: micrograd's test against PyTorch, in TypeScript.
  */
-
-function activation(act: Activation, a: tf.Tensor2D): tf.Tensor2D {
-  switch (act) {
-    case 'identity':
-      return a;
-    case 'relu':
-      return tf.relu(a);
-    case 'leaky_relu':
-      return tf.leakyRelu(a, 0.01);
-    case 'elu':
-      return tf.elu(a);
-    case 'sigmoid':
-      return tf.sigmoid(a);
-    case 'tanh':
-      return tf.tanh(a);
-    case 'softplus':
-      return tf.softplus(a);
-    case 'gelu': // 0.5 a (1 + tanh(sqrt(2/pi) (a + 0.044715 a^3)))
-      return tf.mul(
-        0.5,
-        tf.mul(a, tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(a, tf.mul(0.044715, tf.pow(a, 3))))))),
-      );
-    case 'softmax':
-      return tf.softmax(a);
-  }
-}
 
 /** J(params) as a tf graph: per-layer [kernel, bias?] tensors in the flat layout's order. */
 function tfLoss(spec: NetworkSpec, x: tf.Tensor2D, y: tf.Tensor2D, masks: (tf.Tensor2D | null)[]) {
@@ -56,7 +30,7 @@ function tfLoss(spec: NetworkSpec, x: tf.Tensor2D, y: tf.Tensor2D, masks: (tf.Te
       if (masks[k]) W = tf.mul(W, masks[k]!); // effective kernel W * mask
       a = tf.matMul(xin, W);
       if (layer.useBias) a = tf.add(a, vars[v++]);
-      h.push(activation(layer.activation, a));
+      h.push(tfActivation(layer.activation, a));
     });
     const out = h[h.length - 1];
     const K = out.shape[1];
@@ -82,25 +56,13 @@ describe('backprop vs TensorFlow.js tf.grads (float32)', () => {
     let worst = 0;
     fc.assert(
       fc.property(randomCase, ({ spec, batch, seed }) => {
-        const rng = createRng(seed);
-        const layout = paramLayout(spec);
-        const p = Float32Array.from(randomParams(layout.size, rng));
-        const data = randomData(spec, batch, rng);
-        const x = Float32Array.from(data.x);
-        const y = Float32Array.from(data.y);
+        const { layout, p, x, y } = drawCase32(spec, batch, seed);
         const ours = lossAndGrad(spec, p, x, y, batch);
 
         const flatM = flatMask(spec, layout);
         const theirs = tf.tidy(() => {
-          const views = layerViews(layout, p);
-          const vars: tf.Tensor[] = [];
-          const masks = layout.layers.map((l, k) => {
-            vars.push(tf.tensor2d(views[k].kernel, [l.fanIn, l.units]));
-            if (views[k].bias) vars.push(tf.tensor1d(views[k].bias!));
-            return flatM && (spec.layers[k] as DenseLayer).mask
-              ? tf.tensor2d(flatM.subarray(l.kernelOffset, l.kernelOffset + l.kernelSize), [l.fanIn, l.units])
-              : null;
-          });
+          const vars = denseTensors(layout, p);
+          const masks = denseMasks(spec, layout, flatM);
           const f = tfLoss(
             spec,
             tf.tensor2d(x, [batch, spec.inputSize]),

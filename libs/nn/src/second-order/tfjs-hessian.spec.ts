@@ -3,11 +3,12 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { flatMask, layerViews, paramLayout } from '../layout';
+import { flatMask } from '../layout';
 import { forwardTrace } from '../network';
-import { createRng } from '../rng';
 import type { Activation, DenseLayer, NetworkSpec } from '../spec';
-import { randomCase, randomData, randomParams } from '../../../../test/support/random-network';
+import { nearKink } from '../../../../test/support/gradient-check';
+import { randomCase } from '../../../../test/support/random-network';
+import { denseMasks, denseTensors, drawCase32 } from '../../../../test/support/tfjs-nets';
 import { hessianVector, hessianVector64 } from './hessian-vector';
 
 /**
@@ -25,8 +26,6 @@ const exp: (a: tf.Tensor) => tf.Tensor = tf.customGrad(((a: tf.Tensor, save: tf.
   save([a]);
   return { value: tf.exp(a), gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, exp(saved[0])) };
 }) as Parameters<typeof tf.customGrad>[0]) as (a: tf.Tensor) => tf.Tensor;
-
-const KINKED = new Set(['relu', 'leaky_relu', 'elu']);
 
 /** |a| = a (2 [a > 0] - 1). */
 function absolute(a: tf.Tensor2D): tf.Tensor2D {
@@ -130,20 +129,10 @@ describe('H v vs TensorFlow.js tf.grads of (tf.grads J) . v (float32)', () => {
     let worst64 = 0;
     fc.assert(
       fc.property(randomCase, ({ spec, batch, seed }) => {
-        const rng = createRng(seed);
-        const layout = paramLayout(spec);
-        const p = Float32Array.from(randomParams(layout.size, rng));
-        const data = randomData(spec, batch, rng);
-        const x = Float32Array.from(data.x);
-        const y = Float32Array.from(data.y);
+        const { rng, layout, p, data, x, y } = drawCase32(spec, batch, seed);
         const v = Float32Array.from({ length: layout.size }, () => rng.normal());
-        // relu and leaky_relu have a kink at 0 and elu a jump in f'' there: keep pre-activations away from it
-        const t = forwardTrace(spec, Float64Array.from(p), Float64Array.from(x), batch);
-        fc.pre(
-          !(spec.layers as DenseLayer[]).some(
-            (l, k) => KINKED.has(l.activation) && t.a[k + 1].some((a) => Math.abs(a) < 0.05),
-          ),
-        );
+        // keep the pre-activations of kinked layers away from their kink
+        fc.pre(!nearKink(spec, forwardTrace(spec, Float64Array.from(p), Float64Array.from(x), batch)));
         const ours32 = hessianVector(spec, p, v, x, y, batch);
         const ours64 = hessianVector64(
           spec,
@@ -156,21 +145,9 @@ describe('H v vs TensorFlow.js tf.grads of (tf.grads J) . v (float32)', () => {
 
         const flatM = flatMask(spec, layout);
         const theirs = tf.tidy(() => {
-          const views = layerViews(layout, p);
-          const vViews = layerViews(layout, v);
-          const vars: tf.Tensor[] = [];
-          const dirs: tf.Tensor[] = [];
-          const masks = layout.layers.map((l, k) => {
-            vars.push(tf.tensor2d(views[k].kernel, [l.fanIn, l.units]));
-            dirs.push(tf.tensor2d(vViews[k].kernel, [l.fanIn, l.units]));
-            if (views[k].bias) {
-              vars.push(tf.tensor1d(views[k].bias!));
-              dirs.push(tf.tensor1d(vViews[k].bias!));
-            }
-            return flatM && (spec.layers[k] as DenseLayer).mask
-              ? tf.tensor2d(flatM.subarray(l.kernelOffset, l.kernelOffset + l.kernelSize), [l.fanIn, l.units])
-              : null;
-          });
+          const vars = denseTensors(layout, p);
+          const dirs = denseTensors(layout, v);
+          const masks = denseMasks(spec, layout, flatM);
           const J = tfLoss(
             spec,
             tf.tensor2d(x, [batch, spec.inputSize]),
