@@ -1,7 +1,6 @@
 import {
   createRng,
   forward,
-  initParams,
   lossAndGrad,
   paramLayout,
   parseSpec,
@@ -18,6 +17,7 @@ import { sessionOptions } from './ort';
 import { flatSlots } from './training-graph';
 import { compileTrainingStep, type OnnxTrainingStep } from './training-step';
 import { relErr } from '../../../test/support/param-tensors';
+import { expectStepLikeReference, paramsWithBiases } from '../../../test/support/onnx-step-check';
 import { HIDDEN, randomBatch, randomCnnCase } from '../../../test/support/random-network';
 
 /**
@@ -108,15 +108,6 @@ const cnnSpecArb: fc.Arbitrary<NetworkSpec> = fc
   })
   .filter((s): s is NetworkSpec => s !== null);
 
-/** Glorot kernels and N(0, 0.3^2) biases, so every path of the graph carries signal. */
-function paramsFor(spec: NetworkSpec, seed: number): Float32Array {
-  const rng = createRng(seed);
-  const p = initParams(spec, rng, 'glorot_uniform');
-  for (const l of paramLayout(spec).layers)
-    for (let i = 0; i < l.biasSize; i++) p[l.biasOffset + i] = 0.3 * rng.normal();
-  return p;
-}
-
 /**
  * The parameter tensors (kernel_n, bias_n) whose relative error is tol or more. A tensor far smaller
  * than the network's largest (a conv bias summed over every cell, whose terms cancel) is measured
@@ -154,18 +145,9 @@ describe('engine-onnx CNNs against libs/nn', () => {
 
   /** Loss, correct count and gradient of engine-onnx and libs/nn on one case. */
   async function agree(spec: NetworkSpec, batch: number, seed: number): Promise<void> {
-    const params = paramsFor(spec, seed);
+    const params = paramsWithBiases(spec, createRng(seed));
     const { x, y } = randomBatch(spec, batch, createRng(seed + 1));
-    const step = compileTrainingStep(spec);
-    try {
-      const r = await step.run(params, x, y, batch);
-      const ref = lossAndGrad(spec, params, x, y, batch);
-      expect(relErr([r.loss], [ref.loss], 1e-3)).toBeLessThan(1e-5);
-      expect(r.correct).toBe(ref.correct);
-      expect(slotMismatches(spec, r.grad, ref.grad, 1e-5)).toEqual([]);
-    } finally {
-      await step.dispose();
-    }
+    await expectStepLikeReference(spec, params, x, y, batch, (got, want) => slotMismatches(spec, got, want, 1e-5));
   }
 
   it('has the same loss, correct count and gradient (1e-5 per tensor) on 200 random CNNs', async () => {
@@ -197,7 +179,7 @@ describe('engine-onnx CNNs against libs/nn', () => {
       loss: 'softmax_cross_entropy',
     });
     const rng = createRng(3);
-    const params = paramsFor(spec, 4);
+    const params = paramsWithBiases(spec, createRng(4));
     const conv = paramLayout(spec).layers[1];
     params.fill(0.5, conv.kernelOffset, conv.kernelOffset + conv.kernelSize);
     params.fill(0, conv.biasOffset, conv.biasOffset + conv.biasSize);
@@ -212,7 +194,7 @@ describe('engine-onnx CNNs against libs/nn', () => {
 
   it('predicts like libs/nn forward, in the engine and as an exported model (1e-5)', async () => {
     for (const spec of fc.sample(cnnSpecArb, { numRuns: 40, seed: 23 })) {
-      const params = paramsFor(spec, 5);
+      const params = paramsWithBiases(spec, createRng(5));
       const { x } = randomBatch(spec, 3, createRng(6));
       const want = forward(spec, params, x, 3);
       const f = compileForward(spec);

@@ -1,8 +1,9 @@
-import { createRng, flatMask, initParams, lossAndGrad, paramLayout, parseSpec, type NetworkSpec } from '@nnq/nn';
+import { createRng, flatMask, initParams, lossAndGrad, parseSpec, type NetworkSpec } from '@nnq/nn';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildTrainingGraph } from './training-graph';
 import { compileTrainingStep, type OnnxTrainingStep } from './training-step';
+import { expectStepLikeReference, paramsWithBiases } from '../../../test/support/onnx-step-check';
 import { fillMasked, relErr, tensorMismatches } from '../../../test/support/param-tensors';
 import { randomBatch, specArb } from '../../../test/support/random-network';
 import { XOR_PARAMS, XOR_SPEC, XOR_X, XOR_Y } from '../../../test/support/xor-float32';
@@ -60,26 +61,14 @@ describe('compileTrainingStep: random specs against libs/nn', () => {
     await fc.assert(
       fc.asyncProperty(specArb, fc.integer({ min: 1, max: 9 }), fc.integer(), async (spec, batch, seed) => {
         const rng = createRng(seed);
-        const params = initParams(spec, rng, 'glorot_uniform');
-        // biases nonzero too, so every path of the graph carries signal
-        for (const l of paramLayout(spec).layers) {
-          for (let i = 0; i < l.biasSize; i++) params[l.biasOffset + i] = 0.3 * rng.normal();
-        }
+        const params = paramsWithBiases(spec, rng);
         // and weights under the masks, which both engines must ignore
         fillMasked(spec, params, rng);
         const { x, y } = randomBatch(spec, batch, rng);
-        const step = compileTrainingStep(spec);
-        try {
-          const r = await step.run(params, x, y, batch);
-          const ref = lossAndGrad(spec, params, x, y, batch);
-          expect(relErr([r.loss], [ref.loss], 1e-3)).toBeLessThan(1e-5);
-          expect(r.correct).toBe(ref.correct);
-          expect(tensorMismatches(spec, r.grad, ref.grad, 1e-5)).toEqual([]);
-          const mask = flatMask(spec);
-          if (mask) mask.forEach((m, i) => m === 0 && expect(r.grad[i]).toBe(0));
-        } finally {
-          await step.dispose();
-        }
+        const check = (got: Float32Array, want: Float32Array) => tensorMismatches(spec, got, want, 1e-5);
+        const r = await expectStepLikeReference(spec, params, x, y, batch, check);
+        const mask = flatMask(spec);
+        if (mask) mask.forEach((m, i) => m === 0 && expect(r.grad[i]).toBe(0));
       }),
       // a fixed seed: the same 150 networks on every run, so a failure comes back
       { numRuns: 150, seed: 20_226, endOnFailure: true },
