@@ -1,10 +1,10 @@
-import { freePort } from '@nnq/launch';
 import { KeySchema } from '@nnq/protocol';
 import { Redis } from 'ioredis';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { localClusterEnv } from './support/local-cluster-env';
 import { startApp, stopApp, uniquePrefix, until, type AppProcess } from './support/processes';
 import { deletePrefix } from './support/redis';
 
@@ -39,13 +39,7 @@ describe('Ctrl-C of nnq train and nnq sweep on their local cluster', () => {
       sweep,
       JSON.stringify({ ...example('sweep-spirals.json'), base, space, budget, scheduler: undefined }),
     );
-    env = {
-      REDIS_URL: redisUrl,
-      NNQ_PREFIX: prefix,
-      NNQ_DATA_DIR: join(dir, 'data'),
-      // no coordinator answers here: nnq embeds a local cluster
-      NNQ_URL: `http://127.0.0.1:${await freePort()}`,
-    };
+    env = await localClusterEnv(redisUrl, prefix, dir);
   });
 
   afterAll(async () => {

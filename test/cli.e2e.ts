@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { freePort } from '@nnq/launch';
+import { localClusterEnv } from './support/local-cluster-env';
 import { startApp, uniquePrefix } from './support/processes';
 import { deletePrefix } from './support/redis';
 
@@ -18,13 +18,7 @@ describe('nnq train, predict and train --local', () => {
   let env: NodeJS.ProcessEnv = {};
 
   beforeAll(async () => {
-    env = {
-      REDIS_URL: redisUrl,
-      NNQ_PREFIX: prefix,
-      NNQ_DATA_DIR: join(dir, 'data'),
-      // no coordinator answers here: nnq train embeds a local cluster
-      NNQ_URL: `http://127.0.0.1:${await freePort()}`,
-    };
+    env = await localClusterEnv(redisUrl, prefix, dir);
   });
 
   afterAll(async () => {
