@@ -1,6 +1,7 @@
 import { backwardActivation, forwardActivation, type Vec } from './activations';
 import { flatMask, paramLayout, type LayerLayout, type ParamLayout } from './layout';
 import { lossAndDelta } from './losses';
+import { checkRunArgs, gatherSkip, inputWidth } from './run-inputs';
 import { matmulAdd, matmulAddTransA, matmulAddTransB } from './matmul';
 import {
   backwardSpatial,
@@ -239,15 +240,7 @@ export class Network {
   /** Forward pass into the workspaces. */
   private run(params: Vec, x: Vec, batch: number): void {
     const { widths, layers, size } = this.layout;
-    if (params.length !== size) {
-      throw new RangeError(`parameter vector has ${params.length} values, the layout needs ${size}`);
-    }
-    if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`batch must be a positive integer, got ${batch}`);
-    if (x.length !== batch * widths[0]) {
-      throw new RangeError(
-        `inputs have ${x.length} values, batch ${batch} x ${widths[0]} inputs needs ${batch * widths[0]}`,
-      );
-    }
+    checkRunArgs(this.layout, params, x, batch);
     this.reserve(batch);
     // effective kernel W * mask: removed connections are exactly 0 in the forward pass
     const m = this.mask;
@@ -257,7 +250,7 @@ export class Network {
     for (const l of layers) {
       const n = l.index;
       const xn = this.x[n];
-      if (l.skip) this.gatherInput(l, batch);
+      if (l.skip) gatherSkip(xn, this.h[n - 1], this.h[l.skip.from], l, widths, this.xWidth(l), batch);
       const a = this.a[n];
       if (l.kind !== 'dense') {
         forwardSpatial(l, xn, a, batch, this.w, this.spatial);
@@ -276,29 +269,9 @@ export class Network {
     }
   }
 
-  /** Values per sample of x(n): a dense layer's fanIn (concat skips included), else h(n-1)'s width. */
+  /** Values per sample of x(n). */
   private xWidth(l: LayerLayout): number {
-    return l.kind === 'dense' ? l.fanIn : this.layout.widths[l.index - 1];
-  }
-
-  /** x(n) = [h(n-1), h(from)] (concat) or h(n-1) + h(from) (add). */
-  private gatherInput(l: LayerLayout, batch: number): void {
-    const { from, mode } = l.skip!;
-    const xn = this.x[l.index];
-    const hp = this.h[l.index - 1];
-    const hf = this.h[from];
-    const prev = this.layout.widths[l.index - 1];
-    const wf = this.layout.widths[from];
-    const xw = this.xWidth(l);
-    for (let r = 0; r < batch; r++) {
-      const xo = r * xw;
-      if (mode === 'concat') {
-        for (let i = 0; i < prev; i++) xn[xo + i] = hp[r * prev + i];
-        for (let i = 0; i < wf; i++) xn[xo + prev + i] = hf[r * wf + i];
-      } else {
-        for (let i = 0; i < prev; i++) xn[xo + i] = hp[r * prev + i] + hf[r * wf + i];
-      }
-    }
+    return inputWidth(this.layout, l);
   }
 }
 

@@ -10,6 +10,7 @@ import {
   type SpatialWorkspace,
 } from '../spatial-layers';
 import { isDense, type Activation, type NetworkSpec } from '../spec';
+import { checkRunArgs, gatherSkip, inputWidth } from '../run-inputs';
 import { rBackwardActivation, rForwardActivation } from './activation-r';
 import { rBackwardSpatial, rForwardSpatial } from './spatial-r';
 
@@ -98,15 +99,7 @@ export class CurvatureNetwork {
     const { widths, layers, size } = this.layout;
     const L = layers.length;
     const K = widths[L];
-    if (params.length !== size) {
-      throw new RangeError(`parameter vector has ${params.length} values, the layout needs ${size}`);
-    }
-    if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`batch must be a positive integer, got ${batch}`);
-    if (x.length !== batch * widths[0]) {
-      throw new RangeError(
-        `inputs have ${x.length} values, batch ${batch} x ${widths[0]} inputs needs ${batch * widths[0]}`,
-      );
-    }
+    checkRunArgs(this.layout, params, x, batch);
     if (y.length !== batch * K) {
       throw new RangeError(`targets have ${y.length} values, batch ${batch} x ${K} outputs needs ${batch * K}`);
     }
@@ -119,7 +112,7 @@ export class CurvatureNetwork {
     for (let i = 0; i < batch * K; i++) this.y[i] = y[i];
     for (const l of layers) {
       const n = l.index;
-      if (l.skip) gather(this.x[n], this.h[n - 1], this.h[l.skip.from], l, widths, this.xWidth(l), batch);
+      if (l.skip) gatherSkip(this.x[n], this.h[n - 1], this.h[l.skip.from], l, widths, this.xWidth(l), batch);
       const a = this.a[n];
       if (l.kind === 'dense') {
         // a(n) = x(n) W(n) + b(n)
@@ -212,7 +205,7 @@ export class CurvatureNetwork {
     const batch = this.batch;
     for (const l of layers) {
       const n = l.index;
-      if (l.skip) gather(this.rx[n], this.rh[n - 1], this.rh[l.skip.from], l, widths, this.xWidth(l), batch);
+      if (l.skip) gatherSkip(this.rx[n], this.rh[n - 1], this.rh[l.skip.from], l, widths, this.xWidth(l), batch);
       const ra = this.ra[n];
       if (l.kind !== 'dense') {
         rForwardSpatial(l, this.x[n], this.rx[n], ra, batch, this.w, this.v, this.ws, this.tmp);
@@ -330,9 +323,9 @@ export class CurvatureNetwork {
     return true;
   }
 
-  /** Values per sample of x(n): a dense layer's fanIn (concat skips included), else h(n-1)'s width. */
+  /** Values per sample of x(n). */
   private xWidth(l: LayerLayout): number {
-    return l.kind === 'dense' ? l.fanIn : this.layout.widths[l.index - 1];
+    return inputWidth(this.layout, l);
   }
 
   private reserve(batch: number): void {
@@ -368,30 +361,6 @@ export class CurvatureNetwork {
 
 function kernel(flat: Float64Array, l: LayerLayout): Float64Array {
   return flat.subarray(l.kernelOffset, l.kernelOffset + l.kernelSize);
-}
-
-/** x(n) = [h(n-1), h(from)] (concat) or h(n-1) + h(from) (add); the same for the R-pass. */
-function gather(
-  xn: Float64Array,
-  hp: Float64Array,
-  hf: Float64Array,
-  l: LayerLayout,
-  widths: readonly number[],
-  xw: number,
-  batch: number,
-): void {
-  const { from, mode } = l.skip!;
-  const prev = widths[l.index - 1];
-  const wf = widths[from];
-  for (let r = 0; r < batch; r++) {
-    const xo = r * xw;
-    if (mode === 'concat') {
-      for (let i = 0; i < prev; i++) xn[xo + i] = hp[r * prev + i];
-      for (let i = 0; i < wf; i++) xn[xo + prev + i] = hf[r * wf + i];
-    } else {
-      for (let i = 0; i < prev; i++) xn[xo + i] = hp[r * prev + i] + hf[r * wf + i];
-    }
-  }
 }
 
 function writeMasked(dst: Vec, src: Float64Array, m: Float32Array | null): void {
