@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CliError } from './cli-error';
 import { ConfigFileError, readRunConfigFile } from './config-file';
+import { thrownBy } from '../../../test/support/thrown';
 
 const good = {
   name: 'xor',
@@ -31,12 +32,7 @@ describe('readRunConfigFile', () => {
 
   it('lists every problem by path under the file name, exit code 2', () => {
     const path = file('bad.json', JSON.stringify({ ...good, batchSize: 0, shards: 2.5, steps: undefined }));
-    let err: unknown;
-    try {
-      readRunConfigFile(path);
-    } catch (e) {
-      err = e;
-    }
+    const err = thrownBy(() => readRunConfigFile(path));
     expect(err).toBeInstanceOf(ConfigFileError);
     const e = err as ConfigFileError;
     expect(e.code).toBe(2);

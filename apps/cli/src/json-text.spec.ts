@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EXIT } from './cli-error';
 import { parseJsonText } from './json-text';
+import { thrownBy } from '../../../test/support/thrown';
 
 describe('parseJsonText', () => {
   it('names the file, line and column, without V8 quoting the text back', () => {
@@ -14,10 +15,6 @@ describe('parseJsonText', () => {
   it('drops V8 copy of a long text cut at its end ("abc"... is not valid JSON), exit 2', () => {
     const text = `x${'1, '.repeat(40)}`;
     expect(() => parseJsonText(text, 'long.json')).toThrow(/^long\.json:1:1: invalid JSON: unexpected token "x"$/);
-    try {
-      parseJsonText(text, 'long.json');
-    } catch (err) {
-      expect((err as { code: number }).code).toBe(EXIT.usage);
-    }
+    expect((thrownBy(() => parseJsonText(text, 'long.json')) as { code: number }).code).toBe(EXIT.usage);
   });
 });

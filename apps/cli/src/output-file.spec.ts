@@ -7,19 +7,16 @@ import { CliError, EXIT } from './cli-error';
 import { loadModelFile } from './model-file';
 import { writeModelFile } from './model-output';
 import { writeOutputFile } from './output-file';
+import { thrownBy } from '../../../test/support/thrown';
 
 const dir = mkdtempSync(join(tmpdir(), 'nnq-cli-files-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The CliError `fn` throws (fails the test when it throws nothing or something else). */
 function cliError(fn: () => unknown): CliError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CliError);
-    return err as CliError;
-  }
-  throw new Error('expected a CliError');
+  const err = thrownBy(fn);
+  expect(err).toBeInstanceOf(CliError);
+  return err as CliError;
 }
 
 describe('writeOutputFile', () => {

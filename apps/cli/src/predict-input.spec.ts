@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { flattenInputRow, parseSpec } from '@nnq/nn';
 import { parsePredictInput } from './predict-input';
+import { thrownBy } from '../../../test/support/thrown';
 
 describe('parsePredictInput', () => {
   it.each([
@@ -36,13 +37,9 @@ describe('parsePredictInput', () => {
 
   it('exits 2 and caps the list of problems', () => {
     const rows = Array.from({ length: 30 }, () => '["x"]').join('\n');
-    try {
-      parsePredictInput(rows, 'in');
-      expect.unreachable();
-    } catch (err) {
-      expect((err as { code: number }).code).toBe(2);
-      expect((err as Error).message).toMatch(/line 20\[0\][\s\S]*\.\.\. and 10 more$/);
-    }
+    const err = thrownBy(() => parsePredictInput(rows, 'in'));
+    expect((err as { code: number }).code).toBe(2);
+    expect((err as Error).message).toMatch(/line 20\[0\][\s\S]*\.\.\. and 10 more$/);
   });
 
   it('takes more rows than the HTTP body limit (predicting in-process)', () => {
