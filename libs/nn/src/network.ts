@@ -1,6 +1,7 @@
 import { backwardActivation, forwardActivation, type Vec } from './activations';
 import { flatMask, paramLayout, type LayerLayout, type ParamLayout } from './layout';
 import { lossAndDelta } from './losses';
+import { perSpec } from './per-spec';
 import { checkRunArgs, gatherSkip, inputWidth } from './run-inputs';
 import { matmulAdd, matmulAddTransA, matmulAddTransB } from './matmul';
 import {
@@ -284,17 +285,8 @@ function copyInto(dst: Vec, src: Vec, n: number, what: string): void {
 // Functional API with cached workspaces (one Network per spec object, grown to the largest batch)
 // ---------------------------------------------------------------------------------------------
 
-const cache = new WeakMap<NetworkSpec, Network>();
-
 /** The cached Network of a spec (workspaces reused across calls). */
-export function networkFor(spec: NetworkSpec): Network {
-  let net = cache.get(spec);
-  if (!net) {
-    net = new Network(spec);
-    cache.set(spec, net);
-  }
-  return net;
-}
+export const networkFor: (spec: NetworkSpec) => Network = perSpec((spec) => new Network(spec));
 
 function outUnits(spec: NetworkSpec): number {
   return outputUnits(spec);

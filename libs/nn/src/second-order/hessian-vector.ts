@@ -1,4 +1,5 @@
 import type { Vec } from '../activations';
+import { perSpec } from '../per-spec';
 import type { NetworkSpec } from '../spec';
 import { CurvatureNetwork } from './curvature-network';
 
@@ -8,17 +9,10 @@ import { CurvatureNetwork } from './curvature-network';
  * float32 or float64. The R-operator equations are in curvature-network.ts and activation-r.ts.
  */
 
-const cache = new WeakMap<NetworkSpec, CurvatureNetwork>();
-
 /** The cached CurvatureNetwork of a spec (workspaces reused across calls). */
-export function curvatureNetworkFor(spec: NetworkSpec): CurvatureNetwork {
-  let net = cache.get(spec);
-  if (!net) {
-    net = new CurvatureNetwork(spec);
-    cache.set(spec, net);
-  }
-  return net;
-}
+export const curvatureNetworkFor: (spec: NetworkSpec) => CurvatureNetwork = perSpec(
+  (spec) => new CurvatureNetwork(spec),
+);
 
 function product<T extends Vec>(
   kind: 'hessian' | 'gauss-newton',
