@@ -20,27 +20,22 @@ function along(p: Float64Array, v: Float64Array, e: number): Float64Array {
   return p.map((pi, i) => pi + e * v[i]);
 }
 
-/** H v by differences of the float64 gradient along v. */
-export function hessianVectorOracle(
+/** A float64 curvature product along v at parameters p and a batch (x, y). */
+type Oracle = (
   spec: NetworkSpec,
   p: Float64Array,
   v: Float64Array,
   x: Float64Array,
   y: Float64Array,
   batch: number,
-): Float64Array {
-  return stencil((e) => lossAndGrad64(spec, along(p, v, e), x, y, batch).grad);
-}
+) => Float64Array;
+
+/** H v by differences of the float64 gradient along v. */
+export const hessianVectorOracle: Oracle = (spec, p, v, x, y, batch) =>
+  stencil((e) => lossAndGrad64(spec, along(p, v, e), x, y, batch).grad);
 
 /** G v = J^T H_out J v from forward differences, H_out by hand and backprop. */
-export function gaussNewtonOracle(
-  spec: NetworkSpec,
-  p: Float64Array,
-  v: Float64Array,
-  x: Float64Array,
-  y: Float64Array,
-  batch: number,
-): Float64Array {
+export const gaussNewtonOracle: Oracle = (spec, p, v, x, y, batch) => {
   const zSpec = outputNetwork(spec);
   const z = forward64(zSpec, p, x, batch);
   const jv = stencil((e) => forward64(zSpec, along(p, v, e), x, batch));
@@ -53,7 +48,7 @@ export function gaussNewtonOracle(
     z.map((zi, i) => zi - u[i]),
     batch,
   ).grad;
-}
+};
 
 /** H_out u at the output z of a batch: c u (regression) or the softmax / sigmoid Hessian in the logits. */
 function applyHout(spec: NetworkSpec, z: Float64Array, u: Float64Array, batch: number): Float64Array {
