@@ -31,6 +31,46 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const run = (c: TestCluster, id: string) => getJson<RunView>(`${c.base}/runs/${id}`);
 
+/** A coordinator and 3 workers for runs trained through worker and coordinator SIGKILLs. */
+async function killableCluster(redisUrl: string, prefix: string): Promise<TestCluster> {
+  const cluster = new TestCluster(redisUrl, prefix, {
+    NNQ_LOCK_DURATION_MS: '1000',
+    NNQ_CHAOS_SHARD_DELAY_MS: '40',
+    NNQ_MAX_WORKER_DEATHS: '6', // as in the worker kills below
+  });
+  try {
+    await cluster.startCoordinator();
+    for (let i = 0; i < 3; i++) await cluster.addWorker();
+  } catch (err) {
+    await cluster.stop(); // not the test's yet: its afterEach would not stop it
+    throw err;
+  }
+  return cluster;
+}
+
+/**
+ * Up to 8 SIGKILLs, a step or more apart while run `id` goes on, none once it reaches step
+ * `lastAt`: a worker (replaced) and the coordinator (restarted) in turn. Resolves with how many.
+ */
+async function killInTurn(cluster: TestCluster, id: string, lastAt: number): Promise<number> {
+  let kills = 0;
+  while (kills < 8) {
+    const at = (await run(cluster, id)).step;
+    if (at >= lastAt) break;
+    await until(async () => (await run(cluster, id)).step >= at + 1, 60_000, 'progress');
+    await sleep(Math.floor(Math.random() * 100));
+    if (kills % 2 === 0) {
+      await cluster.kill(cluster.workers[kills % cluster.workers.length]);
+      await cluster.addWorker();
+    } else {
+      await cluster.kill(cluster.coordinator!);
+      await cluster.startCoordinator();
+    }
+    kills++;
+  }
+  return kills;
+}
+
 describe('chaos', () => {
   const redisUrl = inject('redisUrl');
   let cluster: TestCluster | undefined;
@@ -188,33 +228,12 @@ describe('chaos', () => {
 
   it('trains a sliced run through worker and coordinator SIGKILLs, bit for bit', async () => {
     // reduce jobs queue the next step's shards: a kill between the two must lose no shard
-    cluster = new TestCluster(redisUrl, 'skill', {
-      NNQ_LOCK_DURATION_MS: '1000',
-      NNQ_CHAOS_SHARD_DELAY_MS: '40',
-      NNQ_MAX_WORKER_DEATHS: '6', // as in the worker kills above
-    });
-    await cluster.startCoordinator();
-    for (let i = 0; i < 3; i++) await cluster.addWorker();
+    cluster = await killableCluster(redisUrl, 'skill');
     // 216 steps, kills before step 208: on a loaded 2-core machine a restart lets the run go on for
     // 10-20 steps, and 144 steps (kills before 136) ran out after 7 kills
     const sliced = config(18, { reduce: { slices: 3, sliceAbove: 0 }, checkpoint: { every: 3 } });
     const r = await submitRun(cluster.base, sliced);
-    let kills = 0;
-    while (kills < 8) {
-      const at = (await run(cluster, r.id)).step;
-      if (at >= 208) break;
-      await until(async () => (await run(cluster!, r.id)).step >= at + 1, 60_000, 'progress');
-      await sleep(Math.floor(Math.random() * 100));
-      if (kills % 2 === 0) {
-        await cluster.kill(cluster.workers[kills % cluster.workers.length]);
-        await cluster.addWorker();
-      } else {
-        await cluster.kill(cluster.coordinator!);
-        await cluster.startCoordinator();
-      }
-      kills++;
-    }
-    expect(kills).toBe(8);
+    expect(await killInTurn(cluster, r.id, 208)).toBe(8);
     const done = await waitForRun(cluster.base, r.id, 300_000);
     expect([done.state, done.error]).toEqual(['completed', undefined]);
     expect((await modelParams(cluster.base, r.id)).equals(await faultFree(18))).toBe(true);
@@ -223,32 +242,11 @@ describe('chaos', () => {
   it('trains a replicated run through worker and coordinator SIGKILLs, bit for bit', async () => {
     // every worker keeps a replica: a killed one's successor starts from a snapshot and the kept
     // gradients; a resumed coordinator publishes its checkpoint as the snapshot replicas go back to
-    cluster = new TestCluster(redisUrl, 'rkill', {
-      NNQ_LOCK_DURATION_MS: '1000',
-      NNQ_CHAOS_SHARD_DELAY_MS: '40',
-      NNQ_MAX_WORKER_DEATHS: '6', // as in the worker kills above
-    });
-    await cluster.startCoordinator();
-    for (let i = 0; i < 3; i++) await cluster.addWorker();
+    cluster = await killableCluster(redisUrl, 'rkill');
     // 480 steps: a replicated step is fast, and 216 steps ran out after 7 kills
     const replicated = config(40, { reduce: { strategy: 'replicated' }, checkpoint: { every: 5 } });
     const r = await submitRun(cluster.base, replicated);
-    let kills = 0;
-    while (kills < 8) {
-      const at = (await run(cluster, r.id)).step;
-      if (at >= 470) break;
-      await until(async () => (await run(cluster!, r.id)).step >= at + 1, 60_000, 'progress');
-      await sleep(Math.floor(Math.random() * 100));
-      if (kills % 2 === 0) {
-        await cluster.kill(cluster.workers[kills % cluster.workers.length]);
-        await cluster.addWorker();
-      } else {
-        await cluster.kill(cluster.coordinator!);
-        await cluster.startCoordinator();
-      }
-      kills++;
-    }
-    expect(kills).toBe(8);
+    expect(await killInTurn(cluster, r.id, 470)).toBe(8);
     const done = await waitForRun(cluster.base, r.id, 300_000);
     expect([done.state, done.error]).toEqual(['completed', undefined]);
     expect((await modelParams(cluster.base, r.id)).equals(await faultFree(40))).toBe(true);
