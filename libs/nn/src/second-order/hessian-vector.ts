@@ -14,6 +14,9 @@ export const curvatureNetworkFor: (spec: NetworkSpec) => CurvatureNetwork = perS
   (spec) => new CurvatureNetwork(spec),
 );
 
+/** A curvature-vector product along v at params and a batch (x, y), in one precision. */
+type Product<T extends Vec> = (spec: NetworkSpec, params: T, v: T, x: T, y: T, batch: number) => T;
+
 function product<T extends Vec>(
   kind: 'hessian' | 'gauss-newton',
   spec: NetworkSpec,
@@ -30,49 +33,17 @@ function product<T extends Vec>(
 }
 
 /** H v = d/dr dJ/dparams(params + r v) at r = 0, summed over the batch (float32 in and out). */
-export function hessianVector(
-  spec: NetworkSpec,
-  params: Float32Array,
-  v: Float32Array,
-  x: Float32Array,
-  y: Float32Array,
-  batch: number,
-): Float32Array {
-  return product('hessian', spec, params, v, x, y, batch, new Float32Array(params.length));
-}
+export const hessianVector: Product<Float32Array> = (spec, params, v, x, y, batch) =>
+  product('hessian', spec, params, v, x, y, batch, new Float32Array(params.length));
 
 /** hessianVector in float64. */
-export function hessianVector64(
-  spec: NetworkSpec,
-  params: Float64Array,
-  v: Float64Array,
-  x: Float64Array,
-  y: Float64Array,
-  batch: number,
-): Float64Array {
-  return product('hessian', spec, params, v, x, y, batch, new Float64Array(params.length));
-}
+export const hessianVector64: Product<Float64Array> = (spec, params, v, x, y, batch) =>
+  product('hessian', spec, params, v, x, y, batch, new Float64Array(params.length));
 
 /** G v = J^T H_out J v, summed over the batch (float32 in and out). */
-export function gaussNewtonVector(
-  spec: NetworkSpec,
-  params: Float32Array,
-  v: Float32Array,
-  x: Float32Array,
-  y: Float32Array,
-  batch: number,
-): Float32Array {
-  return product('gauss-newton', spec, params, v, x, y, batch, new Float32Array(params.length));
-}
+export const gaussNewtonVector: Product<Float32Array> = (spec, params, v, x, y, batch) =>
+  product('gauss-newton', spec, params, v, x, y, batch, new Float32Array(params.length));
 
 /** gaussNewtonVector in float64. */
-export function gaussNewtonVector64(
-  spec: NetworkSpec,
-  params: Float64Array,
-  v: Float64Array,
-  x: Float64Array,
-  y: Float64Array,
-  batch: number,
-): Float64Array {
-  return product('gauss-newton', spec, params, v, x, y, batch, new Float64Array(params.length));
-}
+export const gaussNewtonVector64: Product<Float64Array> = (spec, params, v, x, y, batch) =>
+  product('gauss-newton', spec, params, v, x, y, batch, new Float64Array(params.length));
