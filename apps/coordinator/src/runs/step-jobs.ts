@@ -17,6 +17,12 @@ import {
   type SplitName,
 } from '@nnq/training';
 
+/** Step t's shard ranges, its gradient jobs (one per shard, in shard order) and their job ids. */
+export function stepJobs(runId: string, plan: RunPlan, t: number) {
+  const jobs = gradientJobs(runId, plan, t);
+  return { ranges: plan.shardsOf(t), jobs, jobIds: jobs.map((j) => j.opts.jobId) };
+}
+
 /** The gradient jobs of step t, one per shard (`ahead`: queued while step t-1 still runs). */
 export function gradientJobs(runId: string, plan: RunPlan, t: number, ahead = false) {
   const ranges = plan.shardsOf(t);

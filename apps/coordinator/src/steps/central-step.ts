@@ -13,7 +13,7 @@ import {
 import type { DriverDeps } from '../runs/driver-deps';
 import { promoteParked } from '../runs/parked-jobs';
 import { storedFiniteParams } from '../runs/run-end';
-import { gradientJobs } from '../runs/step-jobs';
+import { gradientJobs, stepJobs } from '../runs/step-jobs';
 import { PhaseTimer } from './phase-timer';
 import type { StepOutcome, StepState, StepStrategy } from './step-strategy';
 import { stragglerDeadline } from './stragglers';
@@ -72,9 +72,7 @@ export class CentralStep implements StepStrategy {
     // 1. dispatch: one job per shard; the jobId makes a re-added job a no-op. Step t+1's jobs go
     // out now too, marked `ahead`: a worker that finishes early gathers their rows while this
     // step ends, then waits for parameters t+1 (the step order and the sums are unchanged).
-    const ranges = this.setup.plan.shardsOf(t);
-    const jobs = gradientJobs(id, this.setup.plan, t);
-    const jobIds = jobs.map((j) => j.opts.jobId);
+    const { ranges, jobs, jobIds } = stepJobs(id, this.setup.plan, t);
     const ahead = t + 1 < this.setup.plan.totalSteps ? gradientJobs(id, this.setup.plan, t + 1, true) : [];
     waiter.forget([...jobIds, ...ahead.map((j) => j.opts.jobId)]);
     await queue.addBulk(this.dispatchedAhead === t ? ahead : [...jobs, ...ahead]);

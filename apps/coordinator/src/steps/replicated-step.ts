@@ -13,7 +13,7 @@ import {
 } from '@nnq/training';
 import type { DriverDeps } from '../runs/driver-deps';
 import { promoteParked } from '../runs/parked-jobs';
-import { gradientJobs } from '../runs/step-jobs';
+import { gradientJobs, stepJobs } from '../runs/step-jobs';
 import { PhaseTimer } from './phase-timer';
 import type { StepOutcome, StepState, StepStrategy } from './step-strategy';
 import { stragglerDeadline } from './stragglers';
@@ -75,9 +75,7 @@ export class ReplicatedStep implements StepStrategy {
     const timer = new PhaseTimer(metrics);
     // 1. dispatch: step t's jobs and step t+1's, marked ahead, unless queued already (a step queues
     // the jobs of the step after next as soon as it has published: see 3)
-    const ranges = this.setup.plan.shardsOf(t);
-    const jobs = gradientJobs(id, this.setup.plan, t);
-    const jobIds = jobs.map((j) => j.opts.jobId);
+    const { ranges, jobs, jobIds } = stepJobs(id, this.setup.plan, t);
     if (this.dispatchedAhead < t + 1) {
       const ahead = this.aheadJobs(t + 1);
       waiter.forget([...jobIds, ...ahead.map((j) => j.opts.jobId)]);

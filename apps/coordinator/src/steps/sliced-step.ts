@@ -14,7 +14,7 @@ import {
 import type { DriverDeps } from '../runs/driver-deps';
 import { promoteParked } from '../runs/parked-jobs';
 import { storedFiniteParams } from '../runs/run-end';
-import { gradientJobs, reduceStep } from '../runs/step-jobs';
+import { reduceStep, stepJobs } from '../runs/step-jobs';
 import { PhaseTimer } from './phase-timer';
 import { publishSlices } from './publish-slices';
 import type { StepOutcome, StepState, StepStrategy } from './step-strategy';
@@ -93,9 +93,7 @@ export class SlicedStep implements StepStrategy {
     const timer = new PhaseTimer(metrics);
     // 1. one gradient job per shard: queued ahead by the reduce jobs of step t-1, or here (the
     // run's first step, or a resumed one)
-    const shards = plan.shardsOf(t);
-    const jobs = gradientJobs(id, plan, t);
-    const jobIds = jobs.map((j) => j.opts.jobId);
+    const { ranges: shards, jobs, jobIds } = stepJobs(id, plan, t);
     if (this.queued !== t) {
       waiter.forget(jobIds);
       await queue.addBulk(jobs);
