@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { problemsOf } from '../../../test/support/problems';
 import { parsePath } from './config-path';
 import { parseSweepConfig, SweepConfigError } from './sweep-config';
 
@@ -11,13 +12,7 @@ const sweep = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'example
 /** The sweep's problems with one more space key (JSON text, so `__proto__` is an own key as over HTTP). */
 const problemsWith = (key: string, value: string): string[] => {
   const text = JSON.stringify(sweep).replace('"space":{', `"space":{${JSON.stringify(key)}:${value},`);
-  try {
-    parseSweepConfig(JSON.parse(text));
-    return [];
-  } catch (err) {
-    if (err instanceof SweepConfigError) return err.problems;
-    throw err;
-  }
+  return problemsOf(SweepConfigError, parseSweepConfig, JSON.parse(text));
 };
 
 describe('sweep space keys are applied or refused', () => {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { problemsOf } from '../../../test/support/problems';
 import { parseSweepConfig, plannedTrials, SweepConfigError, trialConfig } from './sweep-config';
 import { suggestTrial } from './sweep-plan';
 
@@ -20,15 +21,7 @@ const sweep = (over: Record<string, unknown> = {}) => ({
   ...over,
 });
 
-function problems(json: unknown): string[] {
-  try {
-    parseSweepConfig(json);
-  } catch (err) {
-    if (err instanceof SweepConfigError) return err.problems;
-    throw err;
-  }
-  return [];
-}
+const problems = (json: unknown): string[] => problemsOf(SweepConfigError, parseSweepConfig, json);
 
 describe('sweep config', () => {
   it('accepts the example sweeps', () => {

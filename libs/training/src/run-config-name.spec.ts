@@ -1,19 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { problemsOf } from '../../../test/support/problems';
 import { parseRunConfig, RunConfigError } from './run-config';
 
 const xor = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'examples', 'xor.json'), 'utf8')) as object;
 
-const problems = (json: unknown): string[] => {
-  try {
-    parseRunConfig(json);
-    return [];
-  } catch (err) {
-    if (err instanceof RunConfigError) return err.problems;
-    throw err;
-  }
-};
+const problems = (json: unknown): string[] => problemsOf(RunConfigError, parseRunConfig, json);
 
 describe('run names are printable text', () => {
   it('accepts names in any script, with emoji', () => {
