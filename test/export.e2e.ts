@@ -10,8 +10,9 @@ import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TestCluster } from './support/cluster';
-import { appMain, getJson, until } from './support/processes';
+import { appMain } from './support/processes';
 import { exampleConfig, submitRun, waitForRun } from './support/runs';
+import { waitForSweep } from './support/sweeps';
 import { hasTool } from './support/tools';
 
 // Models that leave nnq: a spirals run (standardized inputs, softmax over 2 classes) trained on the
@@ -195,14 +196,7 @@ describe('nnq export and GET /runs/:id/model.onnx', () => {
     });
     expect(res.status, cluster.coordinator!.output().slice(-3000)).toBe(201);
     const sweep = (await res.json()) as SweepView;
-    const done = await until(
-      async () => {
-        const s = await getJson<SweepView>(`${cluster.base}/sweeps/${sweep.id}`);
-        return s.state !== 'running' && s;
-      },
-      120_000,
-      'the sweep to end',
-    );
+    const done = await waitForSweep<SweepView>(cluster.base, sweep.id, 120_000);
     expect(done.state).toBe('completed');
     const best = done.leaderboard[0].runId!;
     const fromSweep = await fetchBytes(`${cluster.base}/sweeps/${sweep.id}/model.onnx`);

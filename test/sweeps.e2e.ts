@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TestCluster } from './support/cluster';
 import { getJson, until } from './support/processes';
 import { exampleConfig } from './support/runs';
+import { waitForSweep } from './support/sweeps';
 import { CHROMIUM, hasTool } from './support/tools';
 
 /** A sweep and a trial as the coordinator answers them: the HTTP contract's (@nnq/protocol). */
@@ -157,14 +158,7 @@ describe('hyperparameter sweeps on the shared worker pool', () => {
       budget: { maxTrials: 2, maxConcurrent: 1 },
       scheduler: { type: 'none' },
     });
-    const done = await until(
-      async () => {
-        const s = await getJson<Sweep>(`${cluster.base}/sweeps/${sweep.id}`);
-        return s.state !== 'running' && s;
-      },
-      60_000,
-      'the sweep to end',
-    );
+    const done = await waitForSweep<Sweep>(cluster.base, sweep.id, 60_000);
     expect(done.state).toBe('completed');
     expect(done.trials.map((t) => t.state)).toEqual(['failed', 'completed']);
     expect((done.trials[0] as Trial & { error: string }).error).toMatch(

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { TestCluster } from '../support/cluster';
 import { getJson, until } from '../support/processes';
 import { exampleConfig, modelParams, submitRun, waitForRun, type RunView } from '../support/runs';
+import { waitForSweep } from '../support/sweeps';
 
 // A coordinator that moves: it is SIGKILLed and the next one starts with a new, empty data
 // directory (another machine, only REDIS_URL in common). Checkpoints and models live in Redis
@@ -105,14 +106,7 @@ describe('a coordinator that moves', () => {
     const done = await waitForRun(cluster.base, run.id, 240_000);
     expect([done.state, done.error]).toEqual(['completed', undefined]);
     expect((await modelParams(cluster.base, run.id)).equals(expected)).toBe(true);
-    const ended = await until(
-      async () => {
-        const s = await getJson<SweepView>(`${cluster.base}/sweeps/${sweep.id}`);
-        return s.state !== 'running' && s;
-      },
-      240_000,
-      'the sweep to end',
-    );
+    const ended = await waitForSweep<SweepView>(cluster.base, sweep.id, 240_000);
     expect(ended.state).toBe('completed');
     expect(ended.trials.map((t) => [t.index, t.state])).toEqual([
       [0, 'completed'],
