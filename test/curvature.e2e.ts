@@ -9,6 +9,7 @@ import { ARTIFACTS, dashboardHarness } from './support/dashboard';
 import { getJson } from './support/processes';
 import { exampleConfig, modelParams, submitRun, waitForRun } from './support/runs';
 import { hasTool } from './support/tools';
+import { startWithWorkers } from './support/worker-pool';
 
 const hasChromium = hasTool('chromium', 'test/curvature.e2e.ts');
 
@@ -39,10 +40,7 @@ describe('evaluation.curvature on a cluster of 2 workers', () => {
   let local: Awaited<ReturnType<typeof trainLocal>>;
 
   beforeAll(async () => {
-    await cluster.startCoordinator();
-    await cluster.addWorker();
-    await cluster.addWorker();
-    await cluster.waitForWorkers(2);
+    await startWithWorkers(cluster, 2);
     local = await trainLocal(parseRunConfig(config('curvature-local')), { engine: createTrainingEngine });
   });
 

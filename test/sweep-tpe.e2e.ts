@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TestCluster } from './support/cluster';
 import { getJson, until } from './support/processes';
 import { exampleConfig } from './support/runs';
+import { startWithWorkers } from './support/worker-pool';
 
 // TPE with maxConcurrent 2 on a shared pool: two copies of one sweep run side by side, so their
 // trials finish in whatever order the workers give them, and still propose the same trials
@@ -35,10 +36,7 @@ describe('TPE with maxConcurrent > 1', () => {
   const cluster = new TestCluster(inject('redisUrl'), 'tpe');
 
   beforeAll(async () => {
-    await cluster.startCoordinator();
-    await cluster.addWorker();
-    await cluster.addWorker();
-    await cluster.waitForWorkers(2);
+    await startWithWorkers(cluster, 2);
   });
   afterAll(() => cluster.stop());
 

@@ -9,6 +9,7 @@ import { getJson, until } from './support/processes';
 import { exampleConfig } from './support/runs';
 import { waitForSweep } from './support/sweeps';
 import { CHROMIUM, hasTool } from './support/tools';
+import { startWithWorkers } from './support/worker-pool';
 
 /** A sweep and a trial as the coordinator answers them: the HTTP contract's (@nnq/protocol). */
 type Sweep = SweepView;
@@ -32,10 +33,7 @@ describe('hyperparameter sweeps on the shared worker pool', () => {
   let sweepId = '';
 
   beforeAll(async () => {
-    await cluster.startCoordinator();
-    await cluster.addWorker();
-    await cluster.addWorker();
-    await cluster.waitForWorkers(2);
+    await startWithWorkers(cluster, 2);
   });
 
   afterAll(() => cluster.stop());
