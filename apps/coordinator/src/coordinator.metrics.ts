@@ -53,36 +53,19 @@ export class CoordinatorMetrics implements OnModuleDestroy {
       labelNames: ['run', 'split'],
       registers,
     });
-    this.stepGauge = new Gauge({
-      name: 'nnq_train_step',
-      help: 'Steps completed by the run.',
-      labelNames: ['run'],
-      registers,
-    });
-    this.gradNorm = new Gauge({
-      name: 'nnq_gradient_norm',
-      help: 'Global L2 norm of the mean gradient of the last step.',
-      labelNames: ['run'],
-      registers,
-    });
-    this.lr = new Gauge({
-      name: 'nnq_learning_rate',
-      help: 'Learning rate of the last step.',
-      labelNames: ['run'],
-      registers,
-    });
-    this.hessianTop = new Gauge({
-      name: 'nnq_hessian_top_eigenvalue',
-      help: 'Top Hessian eigenvalue of the training loss at the last evaluation (runs with evaluation.curvature).',
-      labelNames: ['run'],
-      registers,
-    });
-    this.hessianTrace = new Gauge({
-      name: 'nnq_hessian_trace',
-      help: 'Hutchinson estimate of the Hessian trace of the training loss at the last evaluation (as above).',
-      labelNames: ['run'],
-      registers,
-    });
+    // the run's training gauges: one series per run, labelled by its id
+    const runGauge = (name: string, help: string) => new Gauge({ name, help, labelNames: ['run'] as const, registers });
+    this.stepGauge = runGauge('nnq_train_step', 'Steps completed by the run.');
+    this.gradNorm = runGauge('nnq_gradient_norm', 'Global L2 norm of the mean gradient of the last step.');
+    this.lr = runGauge('nnq_learning_rate', 'Learning rate of the last step.');
+    this.hessianTop = runGauge(
+      'nnq_hessian_top_eigenvalue',
+      'Top Hessian eigenvalue of the training loss at the last evaluation (runs with evaluation.curvature).',
+    );
+    this.hessianTrace = runGauge(
+      'nnq_hessian_trace',
+      'Hutchinson estimate of the Hessian trace of the training loss at the last evaluation (as above).',
+    );
     this.steps = new Counter({ name: 'nnq_steps_total', help: 'Synchronous steps completed, all runs.', registers });
     this.samples = new Counter({ name: 'nnq_samples_total', help: 'Training rows processed, all runs.', registers });
     this.phases = new Histogram({
