@@ -30,6 +30,7 @@ import { PrefetchPolicy } from './prefetch';
 import { checkMemory } from './memory-check';
 import { park } from './park';
 import { engineTag } from './engine-tag';
+import { liveWorkerComputes } from './engine-peers';
 
 /** Results of shards outlive their step only this long (a late duplicate cannot leak forever). */
 const RESULT_TTL_MS = 6 * 60 * 60 * 1000;
@@ -45,10 +46,13 @@ const AHEAD_WAIT_MS = 250;
 
 /**
  * A job computed by another engine than its run's goes back to the delayed set for this long, up to
- * MAX_ENGINE_REFUSALS times (then it fails for good, and with it the run: no worker of its engine).
+ * MAX_ENGINE_REFUSALS times; past that it fails for good (and with it the run) once no live worker
+ * computes with the run's engine, or past MAX_ENGINE_REFUSALS_WITH_PEER even with one (a worker of
+ * the run's engine that is busy, e.g. holding a job queued ahead, lets the other win the job often).
  */
 const ENGINE_REFUSED_DELAY_MS = 500;
 const MAX_ENGINE_REFUSALS = 20;
+const MAX_ENGINE_REFUSALS_WITH_PEER = 600;
 
 /** A shard computed by another engine than its run's (engine-claim.ts): not written. */
 class EngineRefusedError extends Error {}
@@ -256,7 +260,10 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     const id = `${job.runId}-${job.step}-${job.shard}`;
     const refusals = await this.redis.hincrby(this.keys.engineRefusals(job.runId), id, 1);
     const why = engineMismatch(id, job.runId, engine, runEngine);
-    if (refusals > MAX_ENGINE_REFUSALS) throw new UnrecoverableError(`${why}; refused ${refusals - 1} times`);
+    const final =
+      refusals > MAX_ENGINE_REFUSALS &&
+      (refusals > MAX_ENGINE_REFUSALS_WITH_PEER || !(await liveWorkerComputes(this.redis, this.keys, runEngine)));
+    if (final) throw new UnrecoverableError(`${why}; refused ${refusals - 1} times`);
     throw new EngineRefusedError(why);
   }
 
