@@ -17,7 +17,7 @@ function redisWith(beats: Record<string, string | null>): Redis {
 }
 
 describe('liveWorkerComputes', () => {
-  it("finds a live worker of the run's engine, and none among expired, other-engine or garbled heartbeats", async () => {
+  it("finds a live worker of the run's engine; none among expired, other-engine, garbled beats", async () => {
     const onnx = engineTag('onnx');
     const reference = engineTag('reference');
     expect(await liveWorkerComputes(redisWith({ a: beat('a', 'reference'), b: beat('b', 'onnx') }), keys, onnx)).toBe(
