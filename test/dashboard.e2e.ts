@@ -28,7 +28,7 @@ describe.skipIf(!hasChromium)('the coordinator dashboard in a browser', () => {
   it('shows a submitted run, its loss curve growing live, the workers and the queue', async () => {
     const page = await openDashboard();
     // the workers table fills from the feed's first message, which may come just after "live"
-    await page.waitForSelector('#workers tbody tr', { timeout: 10_000 });
+    await page.waitForSelector('#workers tbody tr', { state: 'attached', timeout: 10_000 });
     expect(await page.$$eval('#workers tbody tr', (rows) => rows.length)).toBe(2);
     // markup in a name must come out as the same text: the page never parses data as HTML
     const name = 'spirals &lt;b&gt;e2e&lt;/b&gt; & "quoted"';
