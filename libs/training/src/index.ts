@@ -14,4 +14,6 @@ export * from './memory-budget';
 export * from './schemas';
 export * from './slices';
 export * from './second-order-config';
+export * from './second-order-trainer-step';
+export { shardRows } from './second-order-trainer';
 export * from './model-export';

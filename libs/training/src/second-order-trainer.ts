@@ -1,22 +1,19 @@
-import type { Batch, Preprocessing } from '@nnq/data';
-import {
-  createHessianFreeState,
-  createLbfgsState,
-  CurvatureNetwork,
-  hessianFreeStep,
-  lbfgsStep,
-  type CurvatureObjective,
-  type OuterStep,
-  type SecondOrderConfig,
-} from '@nnq/nn';
+import type { Batch } from '@nnq/data';
+import { CurvatureNetwork, type SecondOrderConfig } from '@nnq/nn';
 import type { Evaluation } from './evaluation';
 import { localEvaluator, openLocalRun } from './local-run';
 import type { LocalRunOptions, LocalRunResult, StepRecord } from './local-trainer';
-import { NonFiniteError } from './non-finite';
 import type { RunConfig } from './run-config';
-import { PermutationCache, rowsOf, type ShardRange } from './run-plan';
+import { PermutationCache, rowsOf } from './run-plan';
 import { initialParams } from './run-setup';
-import type { GatherRows } from './shard-compute';
+import {
+  createSecondOrderState,
+  isFullBatch,
+  secondOrderOuterStep,
+  secondOrderShards,
+  type SecondOrderPasses,
+  type SecondOrderShard,
+} from './second-order-trainer-step';
 
 /**
  * trainLocal for a second-order optimizer (libs/nn second-order): each step of the run is one
@@ -24,9 +21,10 @@ import type { GatherRows } from './shard-compute';
  * order when batchSize is its size (full batch: the same batch every step, so L-BFGS reuses its
  * last loss and gradient), else the plan's batch of the step (a fixed large batch per outer step).
  *
- * Loss and gradient come from the run's engine, shard by shard and summed in shard order in
- * float64, then divided by the batch's rows (the optimizer sees the mean loss); Gauss-Newton
- * products from libs/nn's R-operator (float64) over the same rows. Parameters are float64 inside
+ * Loss and gradient come from the run's engine, Gauss-Newton products from libs/nn's R-operator
+ * (float64), shard by shard (secondOrderShards), summed in shard order in float64 and divided by
+ * the batch's rows (second-order-trainer-step.ts): exactly what the cluster computes, one job a
+ * shard (the coordinator's SecondOrderStep), so the two give the same bytes. Parameters are float64 inside
  * the optimizer and float32 at every pass and in the result. A step's record holds the loss after
  * the step, the accuracy of the last pass, lr 0 (the step length is the optimizer's) and the
  * gradient norm at the start of the step. When the optimizer stops (converged, or a line search or
@@ -42,13 +40,12 @@ export async function trainSecondOrder(
   const { setup, engine, gather } = run;
   try {
     const params = Float64Array.from(initialParams(config));
-    const mask = setup.mask;
     const train = setup.splits.train;
-    const fullBatch = config.batchSize === train.length;
+    const fullBatch = isFullBatch(config, train.length);
     const perms = new PermutationCache(train.length, config.seed);
-    const curvature = new CurvatureNetwork(config.model);
-    const lbfgs = createLbfgsState();
-    const hf = so.type === 'hessian_free' ? createHessianFreeState(so) : null;
+    // one curvature network per shard: each keeps its shard's forward pass between products
+    const curvature: CurvatureNetwork[] = [];
+    const state = createSecondOrderState(so);
     const buffer = new Float32Array(setup.paramCount);
     const steps: StepRecord[] = [];
     const evaluations: Evaluation[] = [];
@@ -58,56 +55,30 @@ export async function trainSecondOrder(
     let batches: Batch[] = [];
     for (let t = 0; t < setup.plan.totalSteps && !stopped; t++) {
       if (options.signal?.aborted) throw new Error('cancelled');
-      if (t === 0 || !fullBatch)
-        batches = await stepBatches(config, setup.plan.shardsOf(t), train, perms, gather, setup);
+      if (t === 0 || !fullBatch) {
+        const shards = secondOrderShards(config, setup.plan, train.length, t);
+        batches = [];
+        for (const r of shards) batches.push(await gather(shardRows(train, perms, r), setup.preprocessing));
+      }
+      const passes: SecondOrderPasses = {
+        async lossAndGrad(p32, use) {
+          for (const b of batches) use(await engine.lossAndGrad(p32, b.x, b.y, b.rows, buffer));
+        },
+        curvatureAt(p32) {
+          batches.forEach((b, s) =>
+            (curvature[s] ??= new CurvatureNetwork(config.model)).setPoint(p32, b.x, b.y, b.rows),
+          );
+          const gv = new Float64Array(p32.length);
+          return Promise.resolve(async (v: Float64Array, use: (gv: Float64Array) => void) => {
+            for (let s = 0; s < batches.length; s++) use(curvature[s].gaussNewtonVector(v, gv));
+            return Promise.resolve();
+          });
+        },
+      };
       const rows = batches.reduce((n, b) => n + b.rows, 0);
-      let correct = 0;
-      let gradNorm = hf === null && fullBatch && t > 0 ? norm(lbfgs.grad) : NaN;
-      const obj: CurvatureObjective = {
-        async lossAndGrad(p) {
-          const p32 = Float32Array.from(p);
-          const grad = new Float64Array(p.length);
-          let loss = 0;
-          correct = 0;
-          // summed in shard order, in float64
-          for (const b of batches) {
-            const r = await engine.lossAndGrad(p32, b.x, b.y, b.rows, buffer);
-            loss += r.loss;
-            correct += r.correct;
-            for (let i = 0; i < grad.length; i++) grad[i] += r.grad[i];
-          }
-          for (let i = 0; i < grad.length; i++) grad[i] /= rows;
-          if (Number.isNaN(gradNorm)) gradNorm = norm(grad);
-          return { loss: loss / rows, grad };
-        },
-        curvatureAt(p) {
-          const { x, y } = concat(batches);
-          curvature.setPoint(Float32Array.from(p), x, y, rows);
-          const gv = new Float64Array(p.length);
-          return (v) => {
-            curvature.gaussNewtonVector(v, gv);
-            for (let i = 0; i < gv.length; i++) gv[i] /= rows;
-            return gv;
-          };
-        },
-      };
-      const r: OuterStep =
-        so.type === 'hessian_free'
-          ? await hessianFreeStep(so, params, hf!, obj)
-          : await lbfgsStep(so, params, lbfgs, obj, fullBatch && t > 0);
-      // a NaN or infinite loss or gradient fails the run, as a first-order run's does (the parameters are kept)
-      if (r.nonFinite) throw new NonFiniteError(t, 'gradient', { paramsKept: true });
-      // removed connections stay exactly 0 (their gradient and curvature are 0 already)
-      if (mask) for (let i = 0; i < params.length; i++) if (mask[i] === 0) params[i] = 0;
-      stopped = r.stop;
-      const rec: StepRecord = {
-        step: t,
-        epoch: setup.plan.epochOf(t),
-        loss: r.loss,
-        accuracy: correct / rows,
-        lr: 0,
-        gradNorm: Number.isFinite(gradNorm) ? gradNorm : 0,
-      };
+      const at = { so, params, state, mask: setup.mask, fullBatch, rows, step: t, epoch: setup.plan.epochOf(t) };
+      const { record: rec, stop } = await secondOrderOuterStep(at, passes);
+      stopped = stop;
       steps.push(rec);
       options.onStep?.(rec);
       const last = t === setup.plan.totalSteps - 1 || stopped !== undefined;
@@ -130,46 +101,7 @@ export async function trainSecondOrder(
   }
 }
 
-/** The step's shard batches: the whole train split cut into config.shards parts (full batch), else the plan's. */
-async function stepBatches(
-  config: RunConfig,
-  shards: ShardRange[],
-  train: Uint32Array,
-  perms: PermutationCache,
-  gather: GatherRows,
-  setup: { preprocessing: Preprocessing },
-): Promise<Batch[]> {
-  const out: Batch[] = [];
-  if (config.batchSize === train.length) {
-    const per = Math.ceil(train.length / config.shards);
-    for (let s = 0; s < train.length; s += per) {
-      out.push(await gather(train.subarray(s, Math.min(train.length, s + per)), setup.preprocessing));
-    }
-    return out;
-  }
-  for (const r of shards) {
-    out.push(await gather(rowsOf(train, perms.get(r.epoch), r.start, r.end), setup.preprocessing));
-  }
-  return out;
-}
-
-function concat(batches: Batch[]): { x: Float32Array; y: Float32Array } {
-  if (batches.length === 1) return batches[0];
-  const x = new Float32Array(batches.reduce((n, b) => n + b.x.length, 0));
-  const y = new Float32Array(batches.reduce((n, b) => n + b.y.length, 0));
-  let ox = 0;
-  let oy = 0;
-  for (const b of batches) {
-    x.set(b.x, ox);
-    y.set(b.y, oy);
-    ox += b.x.length;
-    oy += b.y.length;
-  }
-  return { x, y };
-}
-
-function norm(v: Float64Array): number {
-  let s = 0;
-  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
-  return Math.sqrt(s);
+/** A second-order shard's train rows: in split order (full batch) or the epoch permutation's. */
+export function shardRows(train: Uint32Array, perms: PermutationCache, r: SecondOrderShard): Uint32Array {
+  return r.epoch === undefined ? train.subarray(r.start, r.end) : rowsOf(train, perms.get(r.epoch), r.start, r.end);
 }
