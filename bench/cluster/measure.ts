@@ -81,7 +81,9 @@ export function start(
   nodeArgs: readonly string[] = [],
 ): { child: ChildProcess; out: () => string } {
   const main = join(ROOT, 'dist', 'apps', app, 'src', 'main.js');
-  const child = spawn(process.execPath, [...APP_NODE_ARGS, ...nodeArgs, main], {
+  // BENCH_APP_NODE_ARGS: extra node flags for the apps, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+  const extra = process.env.BENCH_APP_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...APP_NODE_ARGS, ...extra, ...nodeArgs, main], {
     env: { ...process.env, NO_COLOR: '1', NNQ_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { smallRegressionRun } from '../../../test/support/small-regression';
-import { encodeSnapshot, Replicas } from './replica';
+import { encodeSnapshot, ReplicaNotYetError, Replicas } from './replica';
 
 const config = smallRegressionRun('replica', { steps: 4, reduce: { strategy: 'replicated' } });
 const P = paramLayout(config.model).size;
@@ -50,6 +50,30 @@ describe('Replicas on a real Redis', () => {
     const read = await replicas.paramsAt('k1', 1, (p) => (got = p.slice()));
     expect(read).toBe(4 * P + 8 + 2 * 4 * P + g1.byteLength);
     expect(released).toEqual([g0]);
+    const sum = new ShardSum(2, new Float32Array(P));
+    for (const g of [g0, g1])
+      sum.add({ grad: new Float32Array(g.buffer, g.byteOffset, P), loss: 1.5, correct: 0, rows: 20 });
+    updateStep(config, params, sum.result(), state, { t: 0, epoch: 0 }, null, null);
+    expect(Buffer.from(got!.buffer).equals(Buffer.from(params.buffer))).toBe(true);
+  });
+
+  it('asked early, waits for a gradient still to come, reading each written one once', async () => {
+    const params = initialParams(config);
+    const state = createOptimizerState(config.optimizer, P);
+    const [g0, g1] = [shard(4), shard(5)];
+    await redis.set(keys.runConfig('k2'), JSON.stringify(config));
+    await redis.set(keys.replicaSnapshot('k2', 0), encodeSnapshot(config, params, state));
+    await redis.set(keys.replicaSnapshotVersion('k2'), 0);
+    await redis.set(keys.gradient('k2', 0, 0), g0);
+    const replicas = new Replicas(redis, keys);
+    const use = () => expect.unreachable('no parameters before shard 1 is written');
+    await expect(replicas.paramsAt('k2', 1, use, true)).rejects.toBeInstanceOf(ReplicaNotYetError);
+    await redis.set(keys.gradient('k2', 0, 1), g1);
+    // shard 0 replaced in Redis: the bytes read the first time are the ones applied
+    await redis.set(keys.gradient('k2', 0, 0), shard(6));
+    let got: Float32Array | undefined;
+    const read = await replicas.paramsAt('k2', 1, (p) => (got = p.slice()), true);
+    expect(read).toBe(g1.byteLength);
     const sum = new ShardSum(2, new Float32Array(P));
     for (const g of [g0, g1])
       sum.add({ grad: new Float32Array(g.buffer, g.byteOffset, P), loss: 1.5, correct: 0, rows: 20 });

@@ -30,6 +30,9 @@ export class ReplicaPastError extends Error {}
 /** A step's update was non-finite under `onNonFinite: "fail"`: the run fails; its replicas go no further. */
 export class ReplicaNonFiniteError extends Error {}
 
+/** A gradient of the step before the parameters asked for is not written yet (asked `early`). */
+export class ReplicaNotYetError extends Error {}
+
 /** Snapshot bytes: parameters (float32 LE) then the optimizer state over all of them (encodeSliceState). */
 export function encodeSnapshot(config: RunConfig, params: Float32Array, state: OptimizerState): Buffer {
   return Buffer.concat([encodeFloat32(params), encodeSliceState(state, config.optimizer, 0, params.length)]);
@@ -64,6 +67,8 @@ interface RunReplica {
   chain: Promise<unknown>;
   /** Gradients this process wrote (`<step>:<shard>`), with what gives their buffer back once applied. */
   own: Map<string, { blob: Buffer; release: (blob: Buffer) => void }>;
+  /** Gradients of one step read before the step's last was written (`early`): not read twice. */
+  fetched: { step: number; blobs: Map<number, Buffer> };
 }
 
 /** Own gradients a replica holds at most (the oldest is given back first). */
@@ -92,13 +97,16 @@ export class Replicas {
   /**
    * Bring the run's replica to parameters `version` and hand them to `use`, synchronously, before
    * any other advance of the replica (copy them there). Resolves with the bytes read from Redis.
-   * Callers first check that step version-1's gradients are all written (the run's version).
+   * Callers first check that step version-1's gradients are all written (the run's version is
+   * `version`), or ask `early` (the run's version is version-1: the coordinator has not seen them
+   * all yet): then a gradient of step version-1 not written yet rejects with ReplicaNotYetError,
+   * and the replica stays at version-1 with the gradients it has read.
    */
-  async paramsAt(runId: string, version: number, use: (params: Float32Array) => void): Promise<number> {
+  async paramsAt(runId: string, version: number, use: (params: Float32Array) => void, early = false): Promise<number> {
     const r = await this.replica(runId);
     if (!r?.replicated) throw new Error(`run ${runId} does not replicate its steps`);
     const run = r.chain.then(async () => {
-      const bytes = await this.advance(r, version);
+      const bytes = await this.advance(r, version, early);
       use(r.params!);
       return bytes;
     });
@@ -168,11 +176,12 @@ export class Replicas {
       undo: config.onNonFinite === 'skip' ? new StepUndo() : null,
       chain: Promise.resolve(),
       own: new Map(),
+      fetched: { step: -1, blobs: new Map() },
     };
   }
 
   /** Apply the kept gradients from the replica's version (or the newest snapshot) up to `version`. */
-  private async advance(r: RunReplica, version: number): Promise<number> {
+  private async advance(r: RunReplica, version: number, early: boolean): Promise<number> {
     let bytes = 0;
     for (let attempt = 0; r.version !== version; attempt++) {
       if (attempt >= ATTEMPTS) throw new Error(`run ${r.runId}: the gradients up to version ${version} are gone`);
@@ -181,7 +190,11 @@ export class Replicas {
       if (r.version < 0 || r.version > version || r.version < version - 1 || attempt > 0)
         bytes += await this.fromSnapshot(r, version);
       while (r.version >= 0 && r.version < version) {
-        const read = await this.applyStep(r, r.version);
+        const t = r.version;
+        const read = await this.applyStep(r, t);
+        // the step before `version` asked early: its missing gradient is still being computed
+        if (read === null && early && t === version - 1)
+          throw new ReplicaNotYetError(`step ${t} of run ${r.runId} has gradients still to come`);
         if (read === null) break; // a gradient is gone: snapshot again
         bytes += read;
       }
@@ -211,8 +224,9 @@ export class Replicas {
     // the step's gradients this process wrote are in hand; the others are read
     const blobs: Array<Buffer | null> = [];
     const missing: number[] = [];
+    if (r.fetched.step !== t) r.fetched = { step: t, blobs: new Map() };
     for (let s = 0; s < shards; s++) {
-      blobs[s] = r.own.get(`${t}:${s}`)?.blob ?? null;
+      blobs[s] = r.own.get(`${t}:${s}`)?.blob ?? r.fetched.blobs.get(s) ?? null;
       if (!blobs[s]) missing.push(s);
     }
     let bytes = 0;
@@ -225,9 +239,11 @@ export class Replicas {
         if (err) throw err;
         blobs[s] = b as Buffer | null;
         bytes += (b as Buffer | null)?.byteLength ?? 0;
+        if (b) r.fetched.blobs.set(s, b as Buffer);
       });
     }
     if (blobs.some((b) => !b)) return null;
+    r.fetched = { step: -1, blobs: new Map() };
     const sum = new ShardSum(shards, (r.sum ??= new Float32Array(r.paramCount)));
     for (const b of blobs) sum.add(decodeShardResult(b!, r.paramCount, gradientTransfer));
     // summed (ShardSum copies): the buffers of this step and any older go back

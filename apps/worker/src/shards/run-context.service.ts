@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { KEYS, REDIS } from '@nnq/cluster';
 import { DatasetCache } from '@nnq/data';
-import { ReplicaNonFiniteError, ReplicaPastError, Replicas } from '@nnq/exchange';
+import { ReplicaNonFiniteError, ReplicaNotYetError, ReplicaPastError, Replicas } from '@nnq/exchange';
 import { decodeFloat32Into, type KeySchema } from '@nnq/protocol';
 import { PermutationCache, RunManifestSchema, type RunManifest } from '@nnq/training';
 import type { Redis } from 'ioredis';
@@ -166,6 +166,12 @@ export class RunContextService implements OnApplicationShutdown {
       const V = Number(published);
       if (V > version) throw new StepPastError(`step ${version} of run ${runId} is over (parameters ${V} are out)`);
       if (V === version && ctx.replicated) return this.replicaParams(ctx, version, started);
+      // a replica need not wait for the coordinator's version: step version-1's gradients written
+      // (each writer's notice wakes this wait) are all it takes
+      if (V === version - 1 && ctx.replicated) {
+        const slot = await this.replicaParams(ctx, version, started, true);
+        if (slot) return slot;
+      }
       if (V === version) continue; // published between the two reads
       if (V < version - 1)
         throw new ParamsNotReadyError(
@@ -202,15 +208,30 @@ export class RunContextService implements OnApplicationShutdown {
 
   /**
    * Parameters `version` of a replicated run from this worker's replica (step version-1's
-   * gradients are all written). A non-finite step under "fail" parks the job until its run ends.
+   * gradients are all written; asked `early`, undefined when one is still to come). A non-finite
+   * step under "fail" parks the job until its run ends.
    */
-  private async replicaParams(ctx: RunContext, version: number, started: bigint): Promise<ParamsSlot> {
+  private async replicaParams(ctx: RunContext, version: number, started: bigint): Promise<ParamsSlot>;
+  private async replicaParams(
+    ctx: RunContext,
+    version: number,
+    started: bigint,
+    early: true,
+  ): Promise<ParamsSlot | undefined>;
+  private async replicaParams(
+    ctx: RunContext,
+    version: number,
+    started: bigint,
+    early = false,
+  ): Promise<ParamsSlot | undefined> {
     const runId = ctx.manifest.runId;
     let slot: ParamsSlot | undefined;
     try {
-      const bytes = await this.replicas.paramsAt(runId, version, (p) => (slot = this.slot(ctx, version)).values.set(p));
+      const use = (p: Float32Array) => (slot = this.slot(ctx, version)).values.set(p);
+      const bytes = await this.replicas.paramsAt(runId, version, use, early);
       this.onParamsFetched?.(bytes, Number(process.hrtime.bigint() - started) / 1e9);
     } catch (err) {
+      if (err instanceof ReplicaNotYetError) return undefined;
       if (err instanceof ReplicaPastError) throw new StepPastError(err.message);
       if (err instanceof ReplicaNonFiniteError)
         throw new ParamsNotReadyError(err.message, RESUME_DELAY_MS, runId, version);

@@ -233,6 +233,10 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     };
     const kept = set === 1 && ctx.replicated && this.runs.replicas.keep(job.runId, job.step, job.shard, blob, spare);
     if (!kept) spare(blob);
+    // a replica waiting for this step's gradients to make the next parameters wakes now, not at the
+    // coordinator's version (run-context.service.ts): a notice only, after the write and the keep
+    if (set === 1 && ctx.replicated)
+      await this.redis.publish(this.keys.paramsChannel(), `${job.runId}:${job.step + 1}`);
     this.metrics.shardDone('gradient', Number(process.hrtime.bigint() - started) / 1e9, blob.byteLength, rows.length);
     return { written: set === 1 };
   }
