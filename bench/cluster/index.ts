@@ -5,8 +5,10 @@
  * of 2 workers (real processes, one throwaway redis-server). Each round runs every variant once,
  * in turn (interleaved, so load on the shared machine hits each alike); the table gives medians
  * over the rounds and the paired ratios (each cluster run over its round's in-process run), plus
- * Redis's peak used_memory and the largest worker's peak resident memory per case, and the
- * coordinator's step time split into dispatch, wait for gradients, sum, optimizer and publish.
+ * Redis's peak used_memory and the largest worker's peak resident memory per case, the CPU time
+ * per step of each process (coordinator, each worker, Redis; every thread) against the in-process
+ * trainer's (on a machine of C cores no step can take less than the cluster's total over C), and
+ * the coordinator's step time split into dispatch, wait for gradients, sum, optimizer and publish.
  *
  *   npm run bench:cluster     # BENCH_RUNS=3 rounds; BENCH_BATCHES=4096 and BENCH_STRATEGIES=central,sliced narrow
  *
@@ -121,6 +123,20 @@ function print(rows: Row[], loads: number[]): void {
   for (const r of rows) {
     const { worker1VsInProcess: one, worker2VsInProcess: two } = r.perRound;
     console.log(`${r.batch} ${r.strategy} | 1w / in-proc: ${list(one)} | 2w / in-proc: ${list(two)}`);
+  }
+  console.log('\nCPU time per step, every thread (ms, median): the cluster against the in-process trainer\n');
+  console.log('batch | strategy | workers | in-process | coordinator | workers (each) | redis | cluster total');
+  for (const r of rows) {
+    const inProc = median(r.samples.inProcess.map((x) => x.inProcessCpuMsPerStep ?? NaN));
+    for (const w of ['worker1', 'worker2']) {
+      const cpu = r.samples[w].map((x) => x.cpuMsPerStep).filter((c) => c !== undefined);
+      if (!cpu.length) continue;
+      const each = cpu[0].workers.map((_, i) => median(cpu.map((c) => c.workers[i])).toFixed(1));
+      const total = median(cpu.map((c) => c.coordinator + c.redis + c.workers.reduce((a, b) => a + b, 0)));
+      const cells = [median(cpu.map((c) => c.coordinator)), each.join(', '), median(cpu.map((c) => c.redis)), total];
+      const f = (x: number | string) => (typeof x === 'number' ? x.toFixed(1) : x);
+      console.log(`${r.batch} | ${r.strategy} | ${w.slice(-1)} | ${inProc.toFixed(1)} | ${cells.map(f).join(' | ')}`);
+    }
   }
   console.log('\nstep phases on the coordinator (ms per step, median)\n');
   console.log(`batch | strategy | workers | ${PHASES.join(' | ')}`);

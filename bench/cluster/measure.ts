@@ -57,6 +57,10 @@ export function config(batch: number, steps = STEPS[batch] ?? 16, strategy?: Str
 
 export interface Measure {
   samplesPerSecond: number;
+  /** CPU time per step of each process (all its threads), between two polls of the run's steps. */
+  cpuMsPerStep?: CpuPerStep;
+  /** The in-process trainer's CPU time per step (this process, all threads). */
+  inProcessCpuMsPerStep?: number;
   phases?: Record<string, number>;
   /** Redis used_memory once the run is warm (data set loaded) and its peak after (INFO memory every 100 ms). */
   redisBaseBytes?: number;
@@ -67,12 +71,20 @@ export interface Measure {
 
 export async function inProcess(batch: number, steps?: number): Promise<Measure> {
   const stamps: number[] = [];
+  const cpu: number[] = [];
   await trainLocal(parseRunConfig(config(batch, steps)), {
     engine: createTrainingEngine,
-    onStep: () => stamps.push(performance.now()),
+    onStep: () => {
+      stamps.push(performance.now());
+      const u = process.cpuUsage();
+      cpu.push((u.user + u.system) / 1000);
+    },
   });
   const timed = stamps.length - 1 - WARMUP;
-  return { samplesPerSecond: (timed * batch) / ((stamps.at(-1)! - stamps[WARMUP]) / 1000) };
+  return {
+    samplesPerSecond: (timed * batch) / ((stamps.at(-1)! - stamps[WARMUP]) / 1000),
+    inProcessCpuMsPerStep: (cpu.at(-1)! - cpu[WARMUP]) / timed,
+  };
 }
 
 export function start(
@@ -226,9 +238,15 @@ export async function cluster(
       'warm-up',
     );
     await redisMemory.mark();
+    const cpu = new CpuSampler(
+      redisUrl,
+      coord.child.pid,
+      procs.slice(1).map((p) => p.pid),
+    );
     const state = await until(
       async () => {
-        const r = (await (await fetch(`${base}/runs/${id}`)).json()) as { state: string };
+        const r = (await (await fetch(`${base}/runs/${id}`)).json()) as { state: string; step: number };
+        await cpu.sample(r.step, config(batch, steps).steps!);
         return ['completed', 'failed', 'cancelled'].includes(r.state) ? r.state : undefined;
       },
       600_000,
@@ -253,6 +271,7 @@ export async function cluster(
     const [redisBaseBytes, redisPeakBytes] = await redisMemory.stop();
     return {
       samplesPerSecond: (timed.length * batch) / seconds,
+      cpuMsPerStep: await cpu.perStep(),
       phases,
       redisBaseBytes,
       redisPeakBytes,
@@ -263,5 +282,61 @@ export async function cluster(
     await Promise.all(procs.map((p) => new Promise((r) => (p.exitCode !== null ? r(null) : p.once('exit', r)))));
     rmSync(dataDir, { recursive: true, force: true });
     await redisMemory.remove();
+  }
+}
+
+export interface CpuPerStep {
+  coordinator: number;
+  /** Each worker's. */
+  workers: number[];
+  redis: number;
+}
+
+/** CPU seconds (user + system, every thread) of a process from /proc/<pid>/stat (Linux; 0 elsewhere). */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+const CLOCK_TICKS = 100; // sysconf(_SC_CLK_TCK) on Linux
+
+/**
+ * CPU time per step of the coordinator, each worker and Redis (INFO cpu), from the first poll
+ * past the warm-up to the last poll before the run's last step (its end-of-run work excluded).
+ */
+class CpuSampler {
+  private readonly redis: Redis;
+  private first?: { step: number; at: number[] };
+  private last?: { step: number; at: number[] };
+
+  constructor(
+    redisUrl: string,
+    private readonly coordinator: number | undefined,
+    private readonly workers: (number | undefined)[],
+  ) {
+    this.redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  }
+
+  async sample(step: number, total: number): Promise<void> {
+    if (step >= total || step < WARMUP) return;
+    const info = await this.redis.info('cpu');
+    const redis = ['used_cpu_user', 'used_cpu_sys']
+      .map((k) => Number(new RegExp(`^${k}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0))
+      .reduce((a, b) => a + b, 0);
+    const at = [cpuSeconds(this.coordinator), ...this.workers.map(cpuSeconds), redis];
+    if (!this.first) this.first = { step, at };
+    else if (step > this.first.step) this.last = { step, at };
+  }
+
+  async perStep(): Promise<CpuPerStep | undefined> {
+    this.redis.disconnect();
+    const { first, last } = this;
+    if (!first || !last) return undefined;
+    const per = last.at.map((v, i) => ((v - first.at[i]) / (last.step - first.step)) * 1000);
+    return { coordinator: per[0], workers: per.slice(1, -1), redis: per.at(-1)! };
   }
 }
