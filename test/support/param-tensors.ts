@@ -22,11 +22,15 @@ export interface ParamTensor {
   to: number;
 }
 
-/** Layer n's kernel (rows of h(n-1)), the rows a concat skip adds to it, and its bias, in flat order. */
+/**
+ * Layer n's kernel (rows of h(n-1)), the rows a concat skip adds to it, and its bias, in flat order
+ * (a conv kernel is one tensor; pooling and flatten layers have none).
+ */
 export function paramTensors(spec: NetworkSpec): ParamTensor[] {
   const layout = paramLayout(spec);
   return layout.layers.flatMap((l) => {
-    const own = layout.widths[l.index - 1] * l.units;
+    if (l.kernelSize === 0) return [];
+    const own = l.kind === 'dense' ? layout.widths[l.index - 1] * l.units : l.kernelSize;
     const out: ParamTensor[] = [{ name: `kernel_${l.index}`, from: l.kernelOffset, to: l.kernelOffset + own }];
     if (own < l.kernelSize) {
       const to = l.kernelOffset + l.kernelSize;

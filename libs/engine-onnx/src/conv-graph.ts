@@ -55,7 +55,7 @@ function windowAttrs(w: Window2d): Record<string, AttrValue> {
  * ConvTranspose attributes that give back the window's input size exactly: the rows a valid
  * window never reads (when in - k is not a multiple of the stride) are output padding.
  */
-function transposeAttrs(w: Window2d): Record<string, AttrValue> {
+export function transposeAttrs(w: Window2d): Record<string, AttrValue> {
   const [bottom, right] = padAfter(w);
   const extraH = w.inH - ((w.outH - 1) * w.sh + w.kh - w.padTop - bottom);
   const extraW = w.inW - ((w.outW - 1) * w.sw + w.kw - w.padLeft - right);
@@ -112,6 +112,8 @@ export interface EmittedPool {
   /** The pooled value, NCHW [batch, c, outH, outW]. */
   readonly h: string;
   readonly backward: LayerBackward;
+  /** Max pooling in a training graph: the arg-max of each window, an index into the NCHW input flat. */
+  readonly indices?: string;
 }
 
 /**
@@ -126,6 +128,7 @@ export function emitMaxPool(g: GraphBuilder, x: string, w: Window2d, batch: numb
   const [, indices] = g.opMulti('MaxPool', [x], [h, `${h}_indices`], attrs);
   return {
     h,
+    indices,
     backward: (delta, needInput) => {
       if (!needInput) return null;
       const shape = [batch, w.inC, w.inH, w.inW];

@@ -1,6 +1,5 @@
 import {
   createRng,
-  CurvatureNetwork,
   flatMask,
   forwardTrace,
   gaussNewtonVector64,
@@ -8,7 +7,6 @@ import {
   initParams,
   isDense,
   paramLayout,
-  parseSpec,
   type NetworkSpec,
 } from '@nnq/nn';
 import fc from 'fast-check';
@@ -16,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { fillMasked, tensorMismatches } from '../../../test/support/param-tensors';
 import { randomBatch, specArb } from '../../../test/support/random-network';
 import { OnnxCurvature } from './curvature-step';
-import { buildCurvatureGraph, type CurvatureKind } from './hessian-graph';
+import type { CurvatureKind } from './hessian-graph';
 
 /**
  * engine-onnx's H v and G v graphs (float32) against libs/nn's R-operator in float64 on the same
@@ -85,22 +83,5 @@ describe.each<[CurvatureKind, typeof hessianVector64]>([
       }
     };
     expect(await hex()).toBe(await hex());
-  });
-});
-
-describe('conv and pooling layers', () => {
-  it('are refused by name (libs/nn computes their products; this graph not yet)', () => {
-    const spec = parseSpec({
-      inputShape: [4, 4, 1],
-      layers: [
-        { kind: 'conv2d', filters: 2, kernelSize: 2, activation: 'relu' },
-        { kind: 'flatten' },
-        { units: 1, activation: 'identity' },
-      ],
-      loss: 'sum_of_squares',
-    });
-    const notYet = /^layers\[0\]\.kind: Hv for conv layers: not yet/;
-    expect(() => buildCurvatureGraph(spec, 2, 'hessian')).toThrow(notYet);
-    expect(new CurvatureNetwork(spec).layout.layers).toHaveLength(3);
   });
 });

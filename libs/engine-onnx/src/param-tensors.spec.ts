@@ -25,6 +25,27 @@ describe('paramTensors / tensorMismatches', () => {
     expect(paramLayout(spec).size).toBe(32);
   });
 
+  it('takes a conv kernel whole and skips pooling and flatten layers', () => {
+    const cnn = parseSpec({
+      inputShape: [4, 4, 2],
+      layers: [
+        { kind: 'conv2d', filters: 3, kernelSize: 2, activation: 'relu' },
+        { kind: 'maxPool2d', poolSize: 3 },
+        { kind: 'flatten' },
+        { units: 2, activation: 'identity' },
+      ],
+      loss: 'sum_of_squares',
+    });
+    // conv kernel 2 * 2 * 2 x 3 = 24, its bias 3; pool output 1x1x3 -> dense 3 x 2 and bias 2
+    expect(paramTensors(cnn)).toEqual([
+      { name: 'kernel_1', from: 0, to: 24 },
+      { name: 'bias_1', from: 24, to: 27 },
+      { name: 'kernel_4', from: 27, to: 33 },
+      { name: 'bias_4', from: 33, to: 35 },
+    ]);
+    expect(paramLayout(cnn).size).toBe(35);
+  });
+
   it('names a small bias that is wrong even when the norm of the whole vector agrees', () => {
     const want = Float64Array.from({ length: 32 }, (_, i) => (i >= 30 ? 1e-4 : 10));
     const got = Float64Array.from(want);
