@@ -3,7 +3,6 @@ import { listProblems } from '@nnq/problems';
 import {
   memoryBudgetProblems,
   parseLocalRunConfig,
-  parseRunConfig,
   RunConfigError,
   type MemoryBudgets,
   type RunConfig,
@@ -40,7 +39,7 @@ export interface RunConfigFile {
   config: RunConfig;
   /** The file's JSON as written: what is submitted to the coordinator. */
   json: unknown;
-  /** A second-order optimizer (lbfgs, hessian_free), read with `local` only: config.optimizer is a stand-in then. */
+  /** A second-order optimizer (lbfgs, hessian_free): config.optimizer is a stand-in then. */
   secondOrder?: SecondOrderConfig | null;
 }
 
@@ -58,12 +57,12 @@ export function readRunConfigFile(path: string, opts: { local?: boolean } = {}):
   return runConfigFromText(readTextFile(path, 'run config'), path, opts);
 }
 
-/** `local`: for the in-process trainer, which also runs the second-order optimizers. */
-export function runConfigFromText(text: string, path: string, opts: { local?: boolean } = {}): RunConfigFile {
+/** `local`: for the in-process trainer (the same validation: both run the second-order optimizers). */
+export function runConfigFromText(text: string, path: string, _opts: { local?: boolean } = {}): RunConfigFile {
   const json = parseJsonText(text, path);
   try {
-    if (opts.local) return { ...parseLocalRunConfig(json), json };
-    return { config: parseRunConfig(json), json };
+    // lbfgs and hessian_free run in-process and on the cluster alike (config.optimizer is a stand-in then)
+    return { ...parseLocalRunConfig(json), json };
   } catch (err) {
     if (err instanceof RunConfigError) throw new ConfigFileError(path, err.problems);
     throw err;

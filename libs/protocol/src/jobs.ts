@@ -84,9 +84,62 @@ export const ReduceJobSchema = z
   });
 export type ReduceJob = z.infer<typeof ReduceJobSchema>;
 
+/**
+ * Second-order runs (lbfgs, hessian_free; docs/deploy.md "Second-order passes"): one distributed
+ * pass per loss-and-gradient evaluation or Gauss-Newton product of an outer step, numbered `pass`
+ * within step `step`. The tensors are in Redis (keys.ts soParams, soVector); a shard's result goes
+ * to soResult(run, step, pass, shard), written once. Rows: positions [start, end) of the train split
+ * in the permutation of `epoch`, or in split order without it (full batch).
+ */
+const passFields = {
+  runId: id,
+  step: count,
+  pass: count,
+  shard: count,
+  shards: z.number().int().min(1),
+  start: count,
+  end: count,
+  epoch: count.optional(),
+};
+
+/** Loss, correct count and gradient of the shard at the parameters soParams(run, step, pass). */
+export const PassGradientJobSchema = z
+  .object({ kind: z.literal('pass-gradient'), ...passFields })
+  .strict()
+  .refine((j) => j.end > j.start, { message: 'end must be greater than start', path: ['end'] })
+  .refine((j) => j.shard < j.shards, { message: 'shard must be below shards', path: ['shard'] });
+export type PassGradientJob = z.infer<typeof PassGradientJobSchema>;
+
+/**
+ * The Gauss-Newton-vector product G v of the shard's loss (summed over its rows, float64) at the
+ * parameters soParams(run, step, point) along the direction soVector(run, step, pass).
+ */
+export const CurvatureJobSchema = z
+  .object({ kind: z.literal('curvature'), ...passFields, point: count })
+  .strict()
+  .refine((j) => j.end > j.start, { message: 'end must be greater than start', path: ['end'] })
+  .refine((j) => j.shard < j.shards, { message: 'shard must be below shards', path: ['shard'] });
+export type CurvatureJob = z.infer<typeof CurvatureJobSchema>;
+
+/** `<run>-o<step>x<pass>-g<shard>` or `-c<shard>`: one job per shard and pass (parses as no other kind's id). */
+export function passJobId(
+  kind: 'pass-gradient' | 'curvature',
+  runId: string,
+  step: number,
+  pass: number,
+  shard: number,
+) {
+  return `${runId}-o${step}x${pass}-${kind === 'curvature' ? 'c' : 'g'}${shard}`;
+}
+
 // discriminated on kind: a plain union reports a missing field or an unknown kind as '(root): Invalid input'
 export const ShardJobSchema = z.discriminatedUnion('kind', [GradientJobSchema, EvaluateJobSchema, ReduceJobSchema]);
 export type ShardJob = GradientJob | EvaluateJob | ReduceJob;
+
+/** The second-order pass jobs (same queue; a worker tells them by kind before parsing). */
+export const PassJobSchema = z.discriminatedUnion('kind', [PassGradientJobSchema, CurvatureJobSchema]);
+export type PassJob = PassGradientJob | CurvatureJob;
+export const PASS_JOB_KINDS: readonly string[] = ['pass-gradient', 'curvature'];
 
 /** BullMQ job id: `<run>-<step>-<shard>` (no `:`), so a re-added job is a no-op. */
 export function gradientJobId(runId: string, step: number, shard: number): string {

@@ -140,6 +140,29 @@ export class KeySchema {
     return `${this.run(runId)}:snapshot-version`;
   }
 
+  /** A second-order run's optimizer config (JSON); its `config` holds a first-order stand-in (parseLocalRunConfig). */
+  runSecondOrder(runId: string): string {
+    return `${this.run(runId)}:second-order`;
+  }
+
+  /** Parameters of pass `pass` of a second-order step (float32 LE, flat layout): a trial point or a curvature point. */
+  soParams(runId: string, step: number, pass: number): string {
+    return `${this.run(runId)}:so:${step}:${pass}:params`;
+  }
+
+  /** The direction v of curvature pass `pass` (float64 LE, flat layout). */
+  soVector(runId: string, step: number, pass: number): string {
+    return `${this.run(runId)}:so:${step}:${pass}:v`;
+  }
+
+  /**
+   * A shard's result of a second-order pass: a gradient pass's as gradient() holds it (float32),
+   * a curvature pass's G v summed over the shard's rows (float64 LE).
+   */
+  soResult(runId: string, step: number, pass: number, shard: number): string {
+    return `${this.run(runId)}:so:${step}:${pass}:r:${shard}`;
+  }
+
   /** Result of an evaluation shard. */
   evaluation(runId: string, evalId: string, shard: number): string {
     return `${this.run(runId)}:eval:${evalId}:${shard}`;

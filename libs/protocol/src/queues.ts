@@ -5,3 +5,5 @@ export const SHARD_QUEUE = 'nnq-shards';
 export const JOB_GRADIENT = 'gradient';
 export const JOB_EVALUATE = 'evaluate';
 export const JOB_REDUCE = 'reduce';
+export const JOB_PASS_GRADIENT = 'pass-gradient';
+export const JOB_CURVATURE = 'curvature';

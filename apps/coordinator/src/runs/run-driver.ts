@@ -1,5 +1,11 @@
 import { Logger } from '@nestjs/common';
-import { writeModel, createOptimizerState, deserializeOptimizerState, serializeOptimizerState } from '@nnq/nn';
+import {
+  writeModel,
+  createOptimizerState,
+  deserializeOptimizerState,
+  serializeOptimizerState,
+  type SecondOrderConfig,
+} from '@nnq/nn';
 import { encodeFloat32, type FitCurve, type HistoryEntry, type RunRecord } from '@nnq/protocol';
 import {
   combineParts,
@@ -18,6 +24,8 @@ import {
 } from '@nnq/training';
 import { CentralStep } from '../steps/central-step';
 import { ReplicatedStep } from '../steps/replicated-step';
+import { decodeSecondOrderCheckpoint, encodeSecondOrderCheckpoint } from '../steps/second-order-checkpoint';
+import { SecondOrderStep } from '../steps/second-order-step';
 import { SlicedStep } from '../steps/sliced-step';
 import type { StepState, StepStrategy } from '../steps/step-strategy';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from './checkpoint';
@@ -56,10 +64,14 @@ export class RunDriver {
     private record: RunRecord,
     private readonly config: RunConfig,
     private readonly setup: RunSetup,
+    /** lbfgs or hessian_free: the run's steps are outer steps of it (config.optimizer is a stand-in). */
+    private readonly secondOrder: SecondOrderConfig | null = null,
   ) {
     this.logger = new Logger(`Run ${record.id}`);
     const Strategy = { central: CentralStep, sliced: SlicedStep, replicated: ReplicatedStep }[stepStrategyOf(config)];
-    this.steps = new Strategy(deps, record.id, config, setup, this.logger);
+    this.steps = secondOrder
+      ? new SecondOrderStep(deps, record.id, config, setup, this.logger, secondOrder)
+      : new Strategy(deps, record.id, config, setup, this.logger);
     this.curvature = new CurvatureEval(config, setup, this.logger);
   }
 
@@ -118,7 +130,7 @@ export class RunDriver {
     for (let t = this.record.step; t < plan.totalSteps; t++) {
       // sub-millisecond: a fast step takes a few ms, and a whole-ms count hides a 30% change
       const stepStart = performance.now();
-      const outcome = await this.steps.step(t, this.abort.signal);
+      const { stopped, ...outcome } = await this.steps.step(t, this.abort.signal);
       this.skippedInARow = outcome.skipped ? this.skippedInARow + 1 : 0;
       if (this.skippedInARow >= MAX_SKIPPED_IN_A_ROW) throw new NonFiniteError(t, 'skips', { paramsKept: true });
       windowRows += this.config.batchSize;
@@ -141,8 +153,10 @@ export class RunDriver {
         samplesPerSecond: sps,
         etaSeconds: sps > 0 ? ((plan.totalSteps - t - 1) * this.config.batchSize) / sps : undefined,
       };
-      if (evaluatesAfter(this.config, this.setup, t)) {
-        const last = t === plan.totalSteps - 1;
+      // a second-order optimizer that stops ends the run here, evaluated as its last step
+      if (stopped) this.record = { ...this.record, stopped };
+      if (evaluatesAfter(this.config, this.setup, t) || stopped) {
+        const last = t === plan.totalSteps - 1 || !!stopped;
         for (const split of ['validation', ...(last ? ['test'] : [])] as SplitName[]) {
           const found = await this.evaluate(split, t + 1);
           const ev = found && { ...found, ...(await this.curvature.at(t + 1, this.steps)) };
@@ -159,11 +173,13 @@ export class RunDriver {
         if (engine) this.record = { ...this.record, engine };
       }
       this.unsaved.push(...history);
-      const checkpoints = this.config.checkpoint.every > 0 && (t + 1) % this.config.checkpoint.every === 0;
+      // none after a stop: a run resumed from it would take a step the stopped run did not
+      const checkpoints = !stopped && this.config.checkpoint.every > 0 && (t + 1) % this.config.checkpoint.every === 0;
       if (checkpoints) await this.checkpoint(t + 1, await this.steps.pull(t + 1));
       // a checkpoint's or an evaluation's progress is saved at once (a resumed run keeps
       // history up to its checkpoint); other steps' at most every PROGRESS_EVERY_MS
       await this.saveProgress(checkpoints || history.length > 1);
+      if (stopped) break;
     }
     await this.writeModel((await this.steps.pull(plan.totalSteps)).params);
     this.record = { ...this.record, state: 'completed', finishedAt: new Date().toISOString(), etaSeconds: 0 };
@@ -185,10 +201,17 @@ export class RunDriver {
     const ck = await this.newestCheckpoint();
     let start: StepState;
     if (ck) {
-      start = {
-        params: ck.params,
-        state: deserializeOptimizerState(ck.optimizer, { config: this.config.optimizer, size: this.setup.paramCount }),
-      };
+      const size = this.setup.paramCount;
+      start = this.secondOrder
+        ? {
+            params: ck.params,
+            state: createOptimizerState(this.config.optimizer, size),
+            secondOrder: decodeSecondOrderCheckpoint(ck.optimizer, size),
+          }
+        : {
+            params: ck.params,
+            state: deserializeOptimizerState(ck.optimizer, { config: this.config.optimizer, size }),
+          };
       this.record = { ...this.record, step: ck.step, skippedSteps: ck.skippedSteps, checkpointStep: ck.step };
       await this.deps.store.truncateHistory(this.record.id, ck.step);
       this.skippedInARow = trailingSkips(await this.deps.store.history(this.record.id));
@@ -257,12 +280,12 @@ export class RunDriver {
     return null;
   }
 
-  private async checkpoint(step: number, { params, state }: StepState): Promise<void> {
+  private async checkpoint(step: number, { params, state, secondOrder }: StepState): Promise<void> {
     const bytes = encodeCheckpoint({
       runId: this.record.id,
       step,
       params,
-      optimizer: serializeOptimizerState(state),
+      optimizer: secondOrder ? encodeSecondOrderCheckpoint(secondOrder) : serializeOptimizerState(state),
       skippedSteps: this.record.skippedSteps,
     });
     await this.deps.blobs.saveCheckpoint(this.record.id, step, bytes);

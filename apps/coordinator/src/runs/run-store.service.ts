@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { KEYS, REDIS } from '@nnq/cluster';
+import { parseSecondOrderConfig, type SecondOrderConfig } from '@nnq/nn';
 import type { KeySchema } from '@nnq/protocol';
 import { parseRunConfig, type RunConfig } from '@nnq/training';
 import type { Redis } from 'ioredis';
@@ -7,7 +8,7 @@ import type { HistoryEntry, RunRecord } from '@nnq/protocol';
 import { scanKeys } from './run-jobs';
 
 /** What a finished run keeps in Redis until it is removed. */
-const KEPT_KEYS = [':state', ':history', ':config', ':model'];
+const KEPT_KEYS = [':state', ':history', ':config', ':second-order', ':model'];
 
 /** Runs, their configs and histories in Redis: the state a restarted coordinator resumes from. */
 @Injectable()
@@ -17,9 +18,11 @@ export class RunStore {
     @Inject(KEYS) private readonly keys: KeySchema,
   ) {}
 
-  async create(record: RunRecord, config: RunConfig): Promise<void> {
-    await this.redis
-      .multi()
+  /** `secondOrder`: the run's lbfgs or hessian_free optimizer (config.optimizer is its stand-in). */
+  async create(record: RunRecord, config: RunConfig, secondOrder?: SecondOrderConfig | null): Promise<void> {
+    const m = this.redis.multi();
+    if (secondOrder) m.set(this.keys.runSecondOrder(record.id), JSON.stringify(secondOrder));
+    await m
       .set(this.keys.runConfig(record.id), JSON.stringify(config))
       .set(this.keys.runState(record.id), JSON.stringify(record))
       .exec();
@@ -38,6 +41,12 @@ export class RunStore {
   async config(id: string): Promise<RunConfig | null> {
     const raw = await this.redis.get(this.keys.runConfig(id));
     return raw ? parseRunConfig(JSON.parse(raw)) : null;
+  }
+
+  /** A second-order run's optimizer config, null for a first-order run. */
+  async secondOrder(id: string): Promise<SecondOrderConfig | null> {
+    const raw = await this.redis.get(this.keys.runSecondOrder(id));
+    return raw ? parseSecondOrderConfig(JSON.parse(raw)) : null;
   }
 
   /** Newest first. */

@@ -24,7 +24,7 @@ import {
   memoryBudgetProblems,
   RunConfigError,
   RunSetupError,
-  parseRunConfig,
+  parseLocalRunConfig,
   setupRun,
   type MemoryBudgets,
   type RunConfig,
@@ -33,7 +33,7 @@ import {
 } from '@nnq/training';
 import { QueueEvents, type ConnectionOptions, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { modelSummary } from '@nnq/nn';
+import { modelSummary, type SecondOrderConfig } from '@nnq/nn';
 import { randomBytes } from 'node:crypto';
 import { CoordinatorMetrics } from '../coordinator.metrics';
 import { RUN_BLOBS, type RunBlobs } from './run-blobs';
@@ -101,8 +101,10 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
   /** Validate, load and register the dataset, fix the run's setup, and start it. */
   async submit(body: unknown): Promise<RunRecord> {
     let config: RunConfig;
+    let secondOrder: SecondOrderConfig | null;
     try {
-      config = parseRunConfig(body);
+      // lbfgs and hessian_free: config.optimizer is a stand-in, the steps are SecondOrderStep's
+      ({ config, secondOrder } = parseLocalRunConfig(body));
     } catch (err) {
       if (err instanceof RunConfigError)
         throw new BadRequestException({ message: 'invalid run config', problems: err.problems });
@@ -140,9 +142,9 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
       model: modelSummary(config.model),
       skippedSteps: 0,
     };
-    await this.store.create(record, config);
+    await this.store.create(record, config, secondOrder);
     await this.publishManifest(id, datasetId, config, setup);
-    this.start(record, config, setup);
+    this.start(record, config, setup, secondOrder);
     return record;
   }
 
@@ -195,7 +197,7 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
       .exec();
   }
 
-  private start(record: RunRecord, config: RunConfig, setup: RunSetup): void {
+  private start(record: RunRecord, config: RunConfig, setup: RunSetup, secondOrder: SecondOrderConfig | null): void {
     const driver = new RunDriver(
       {
         redis: this.redis,
@@ -211,6 +213,7 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
       record,
       config,
       setup,
+      secondOrder,
     );
     this.drivers.set(record.id, driver);
     this.failures.track(record.id, config, setup);
@@ -263,7 +266,7 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
         const setup = setupRun(config, dataset);
         await this.publishManifest(record.id, record.datasetId, config, setup);
         this.logger.log(`resuming run ${record.id} (${record.name}) at step ${record.step}`);
-        this.start(record, config, setup);
+        this.start(record, config, setup, await this.store.secondOrder(record.id));
       } catch (err) {
         const reason = `cannot resume: ${(err as Error).message}`;
         this.logger.error(`run ${record.id}: ${reason}`);

@@ -1,13 +1,19 @@
 import type { OptimizerState } from '@nnq/nn';
 import type { StepRecord } from '@nnq/training';
+import type { SecondOrderCheckpoint } from './second-order-checkpoint';
 
-/** What one step reports to the run's loop: its history entry (before timing) and the step metric. */
-export type StepOutcome = StepRecord;
+/**
+ * What one step reports to the run's loop: its history entry (before timing) and the step metric;
+ * `stopped`: a second-order optimizer cannot go on (the run completes after this step, saying why).
+ */
+export type StepOutcome = StepRecord & { stopped?: string };
 
 /** Parameters and optimizer state before a step: what a checkpoint holds and a model is written from. */
 export interface StepState {
   params: Float32Array;
   state: OptimizerState;
+  /** A second-order run's optimizer state and float64 parameters (second-order-step.ts). */
+  secondOrder?: SecondOrderCheckpoint;
 }
 
 /**

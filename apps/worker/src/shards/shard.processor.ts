@@ -5,6 +5,8 @@ import { checkPlan, claimEngine, engineMismatch, setResult, SliceReducer } from 
 import {
   encodeShardResult,
   formatJobIssues,
+  PASS_JOB_KINDS,
+  PassJobSchema,
   SHARD_QUEUE,
   ShardJobSchema,
   type EvaluateJob,
@@ -31,6 +33,7 @@ import { checkMemory } from './memory-check';
 import { park } from './park';
 import { engineTag } from './engine-tag';
 import { liveWorkerComputes } from './engine-peers';
+import { SecondOrderPasses } from './second-order-passes';
 
 /** Results of shards outlive their step only this long (a late duplicate cannot leak forever). */
 const RESULT_TTL_MS = 6 * 60 * 60 * 1000;
@@ -74,6 +77,8 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
   private readonly spareBlobs: Buffer[] = [];
   /** Each recent run's engine (engine-claim.ts), once this worker has claimed or read it. */
   private readonly runEngines = new Map<string, string>();
+  /** Pass jobs of second-order runs (second-order-passes.ts). */
+  private readonly passes: SecondOrderPasses;
 
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
@@ -89,6 +94,9 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     // reduce jobs queue the next step's shards on the same queue
     this.reducer = new SliceReducer(redis, keys, (jobs) => queue.addBulk(jobs));
     this.runs.onParamsFetched = (bytes, seconds) => this.metrics.paramsFetched(bytes, seconds);
+    this.passes = new SecondOrderPasses(redis, keys, this.pool, runs, (runId, key, v) =>
+      this.writeResult(runId, key, v),
+    );
     // job slots: one per compute thread, plus one for prefetching when it pays (prefetch.ts)
     prefetch.onChange = (slots) => (this.worker.concurrency = slots);
   }
@@ -130,6 +138,7 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
   }
 
   private async processShard(job: Job): Promise<{ written: boolean }> {
+    if (PASS_JOB_KINDS.includes((job.data as { kind?: string } | null)?.kind ?? '')) return this.passJob(job);
     // pipes never run on queue jobs: parse job.data with the schema
     const parsed = ShardJobSchema.safeParse(job.data);
     if (!parsed.success) {
@@ -153,6 +162,21 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     // ...and fit this worker's memory budget (memory-check.ts), checked before anything is allocated
     checkMemory(data, ctx.manifest, this.config.NNQ_WORKER_MEMORY_MB);
     return data.kind === 'gradient' ? this.gradient(ctx, data) : this.evaluate(ctx, data);
+  }
+
+  /** A second-order run's pass job: parsed, checked against its run like a shard, computed once. */
+  private async passJob(job: Job): Promise<{ written: boolean }> {
+    const parsed = PassJobSchema.safeParse(job.data);
+    if (!parsed.success) {
+      throw new UnrecoverableError(
+        `job ${job.id}: invalid payload: ${formatJobIssues(parsed.error.issues).join('; ')}`,
+      );
+    }
+    const d = parsed.data;
+    const [live, done] = await this.liveAndDone(d.runId, this.keys.soResult(d.runId, d.step, d.pass, d.shard));
+    if (!live) return this.runGone(d.runId);
+    if (done) return { written: false };
+    return this.passes.run(d);
   }
 
   /** Where a gradient or evaluation job's result goes (reduce jobs check their marker in the SliceReducer). */

@@ -78,6 +78,8 @@ export const RunRecordSchema = z.object({
   /** The engine and version that computed the run's shards (`onnxruntime 1.30.0`), once its first shard is in. */
   engine: z.string().optional(),
   skippedSteps: z.number(),
+  /** Why a second-order optimizer (lbfgs, hessian_free) ended the run before its last step (converged, no decrease). */
+  stopped: z.string().optional(),
   error: RunErrorSchema.optional(),
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;

@@ -1,0 +1,114 @@
+import { CurvatureNetwork, outputUnits } from '@nnq/nn';
+import { decodeFloat32, encodeShardResult, type KeySchema, type PassJob } from '@nnq/protocol';
+import { shardRows } from '@nnq/training';
+import { UnrecoverableError } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { ComputePool } from '../compute/compute-pool';
+import { engineTag } from './engine-tag';
+import type { RunContext, RunContextService } from './run-context.service';
+
+/** Curvature points (a shard's forward pass at a CG solve's parameters) kept for the next products. */
+const MAX_POINTS = 8;
+
+/** Write a result once while the run is live (set-result.ts); 1 when this call wrote it. */
+export type WriteResult = (runId: string, key: string, value: Buffer) => Promise<number>;
+
+/**
+ * A second-order run's pass jobs (libs/protocol jobs.ts PassJobSchema; docs/deploy.md):
+ * - pass-gradient: the shard's loss, correct count and gradient at soParams(step, pass), computed
+ *   by the compute threads exactly as a gradient shard, written as gradient results are (float32);
+ * - curvature: G v of the shard at soParams(step, point) along soVector(step, pass), by libs/nn's
+ *   R-operator in float64 (the same code trainSecondOrder runs), written as float64 LE.
+ * Parameters or a direction no longer in Redis mean the pass is over (the coordinator read every
+ * shard and deleted them): the job completes without a result. Results are written once (SET NX):
+ * a duplicate changes nothing, and every copy computes the same bytes.
+ */
+export class SecondOrderPasses {
+  /** Curvature networks set at a point, by `<run>:<step>:<point>:<shard>`, oldest first. */
+  private readonly points = new Map<string, CurvatureNetwork>();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: KeySchema,
+    private readonly pool: ComputePool,
+    private readonly runs: RunContextService,
+    private readonly write: WriteResult,
+  ) {}
+
+  async run(job: PassJob): Promise<{ written: boolean }> {
+    const ctx = await this.runs.context(job.runId);
+    const m = ctx.manifest;
+    if (job.end > ctx.splits.train.length || (job.epoch === undefined && job.shards > m.shards)) {
+      throw new UnrecoverableError(
+        `job ${job.kind} ${job.runId} step ${job.step} pass ${job.pass} shard ${job.shard}: ` +
+          `rows [${job.start}, ${job.end}) or ${job.shards} shards do not fit run ${job.runId}`,
+      );
+    }
+    const key = this.keys.soResult(job.runId, job.step, job.pass, job.shard);
+    const at = job.kind === 'curvature' ? job.point : job.pass;
+    const raw = await this.redis.getBuffer(this.keys.soParams(job.runId, job.step, at));
+    if (!raw) return { written: false };
+    const params = decodeFloat32(raw, m.paramCount);
+    const rows = shardRows(ctx.splits.train, ctx.perms, job);
+    if (job.kind === 'pass-gradient') {
+      const b = this.pool.buffers(m.spec, rows.length, m.paramCount);
+      try {
+        await this.runs.datasets.gatherBatch(m.datasetId, rows, m.preprocessing, b.x, b.y);
+      } catch (err) {
+        this.pool.recycle(b);
+        throw err;
+      }
+      const cacheKey = `${job.runId}:o${job.step}x${job.pass}`;
+      const r = await this.pool.lossAndGrad(job.runId, m.spec, params, cacheKey, b, rows.length);
+      const result = { grad: r.grad, loss: r.loss, correct: r.correct, rows: rows.length, engine: engineTag(r.engine) };
+      // float32 whatever gradientTransfer says: the in-process trainer sums the engine's float32 gradients
+      const blob = encodeShardResult(result, 'float32');
+      this.pool.recycle(r.buffers);
+      return { written: (await this.write(job.runId, key, blob)) === 1 };
+    }
+    const v = await this.redis.getBuffer(this.keys.soVector(job.runId, job.step, job.pass));
+    if (!v) return { written: false };
+    if (v.byteLength !== m.paramCount * 8)
+      throw new UnrecoverableError(`direction of ${key} has ${v.byteLength} bytes, expected ${m.paramCount * 8}`);
+    const net = await this.pointOf(ctx, job.step, job.point, job.shard, params, rows);
+    const dir = new Float64Array(m.paramCount);
+    for (let i = 0; i < dir.length; i++) dir[i] = v.readDoubleLE(i * 8);
+    // G v summed over the shard's rows, float64 (the coordinator divides the shards' sum by the batch's rows)
+    const gv = net.gaussNewtonVector(dir, new Float64Array(m.paramCount));
+    const out = Buffer.allocUnsafe(gv.length * 8);
+    for (let i = 0; i < gv.length; i++) out.writeDoubleLE(gv[i], i * 8);
+    return { written: (await this.write(job.runId, key, out)) === 1 };
+  }
+
+  /**
+   * The shard's curvature network at the point: one set before (a CG solve makes many products at
+   * one point), else a new one whose forward pass runs now. In this thread: the R-operator is
+   * libs/nn's float64 code (small networks; a long pass delays the lock renewal).
+   */
+  private async pointOf(
+    ctx: RunContext,
+    step: number,
+    point: number,
+    shard: number,
+    params: Float32Array,
+    rows: Uint32Array,
+  ): Promise<CurvatureNetwork> {
+    const m = ctx.manifest;
+    const id = `${m.runId}:${step}:${point}:${shard}`;
+    const kept = this.points.get(id);
+    if (kept) return kept;
+    const b = this.pool.buffers(m.spec, rows.length, m.paramCount);
+    try {
+      await this.runs.datasets.gatherBatch(m.datasetId, rows, m.preprocessing, b.x, b.y);
+      const net = new CurvatureNetwork(m.spec);
+      const x = b.x.subarray(0, rows.length * m.spec.inputSize);
+      const y = b.y.subarray(0, rows.length * outputUnits(m.spec));
+      net.setPoint(params, x, y, rows.length);
+      this.points.set(id, net);
+      while (this.points.size > MAX_POINTS) this.points.delete(this.points.keys().next().value!);
+      return net;
+    } finally {
+      this.pool.recycle(b);
+    }
+  }
+}

@@ -1,0 +1,109 @@
+import { createTrainingEngine } from '@nnq/engine-onnx';
+import { parseLocalRunConfig, trainLocal, type LocalRunResult } from '@nnq/training';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { TestCluster } from './support/cluster';
+import { getJson, until } from './support/processes';
+import { exampleConfig, modelParams, submitRun, waitForRun, type RunView } from './support/runs';
+
+/**
+ * lbfgs and hessian_free on the cluster (#20): every loss-and-gradient evaluation is a pass of
+ * `pass-gradient` jobs, every Gauss-Newton product a pass of `curvature` jobs, summed in shard
+ * order in float64 on the coordinator. The final parameter bytes equal trainSecondOrder's (the
+ * in-process oracle) on 1, 2 and 3 workers, and through worker and coordinator SIGKILLs.
+ */
+const xor = { ...exampleConfig('xor-lbfgs.json'), name: 'xor-lbfgs-c', shards: 2, steps: 40 };
+const sine = {
+  ...exampleConfig('sine-hessian-free.json'),
+  name: 'sine-hf-c',
+  shards: 3,
+  steps: 12,
+  // few CG iterations: each is a distributed pass
+  optimizer: { type: 'hessian_free', damping: 0.01, maxCgIterations: 12, cgTolerance: 1e-6 },
+  evaluation: { every: 5 },
+  checkpoint: { every: 2 },
+};
+// a fixed large batch per outer step (48 of the 96 train rows, in the epoch's permutation)
+const fixed = {
+  ...exampleConfig('sine-hessian-free.json'),
+  name: 'sine-lbfgs-fixed',
+  shards: 2,
+  batchSize: 48,
+  steps: 10,
+  optimizer: { type: 'lbfgs', history: 5 },
+  evaluation: { every: 5 },
+};
+const configs = [xor, sine, fixed];
+// longer, so the kills land mid-run
+const chaos = { ...sine, name: 'sine-hf-chaos', steps: 30, checkpoint: { every: 3 } };
+
+const bytesOf = (r: LocalRunResult) => Buffer.from(r.params.buffer, r.params.byteOffset, r.params.byteLength);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('second-order optimizers on the cluster', () => {
+  const redisUrl = inject('redisUrl');
+  const local: LocalRunResult[] = [];
+
+  beforeAll(async () => {
+    for (const c of [...configs, chaos]) {
+      const { config, secondOrder } = parseLocalRunConfig(c);
+      local.push(await trainLocal(config, { engine: createTrainingEngine, secondOrder }));
+    }
+    // the oracle ran what the cluster must: a stop (XOR's line search at float32's floor) and full runs
+    expect(local.map((l) => l.steps.length)).toEqual([local[0].steps.length, 12, 10, 30]);
+  });
+
+  describe('1, 2 and 3 workers', () => {
+    const cluster = new TestCluster(redisUrl, 'so-cluster');
+    beforeAll(() => cluster.startCoordinator());
+    afterAll(() => cluster.stop());
+
+    it.each([1, 2, 3])('gives the in-process bytes with %i worker(s)', async (n) => {
+      while (cluster.workers.length < n) await cluster.addWorker();
+      await cluster.waitForWorkers(n);
+      const runs = await Promise.all(configs.map((c) => submitRun(cluster.base, c)));
+      const done = await Promise.all(runs.map((r) => waitForRun(cluster.base, r.id, 90_000)));
+      for (const [i, d] of done.entries()) {
+        expect(d.state, JSON.stringify(d.error)).toBe('completed');
+        expect(d.step).toBe(local[i].steps.length);
+        expect(d.stopped).toBe(local[i].stopped);
+        expect((await modelParams(cluster.base, d.id)).equals(bytesOf(local[i]))).toBe(true);
+      }
+    }, 120_000);
+  });
+
+  it('gives the fault-free bytes through worker and coordinator SIGKILLs', async () => {
+    const cluster = new TestCluster(redisUrl, 'so-chaos', {
+      NNQ_LOCK_DURATION_MS: '1000',
+      NNQ_CHAOS_SHARD_DELAY_MS: '30',
+      NNQ_MAX_WORKER_DEATHS: '6',
+    });
+    try {
+      await cluster.startCoordinator();
+      for (let i = 0; i < 3; i++) await cluster.addWorker();
+      const r = await submitRun(cluster.base, chaos);
+      const step = async () => (await getJson<RunView>(`${cluster.base}/runs/${r.id}`)).step;
+      let kills = 0;
+      // a worker (replaced) and the coordinator (restarted) in turn, a step or more apart
+      while (kills < 6) {
+        const at = await step();
+        if (at >= 24) break;
+        await until(async () => (await step()) >= at + 1, 60_000, 'progress');
+        await sleep(Math.floor(Math.random() * 150));
+        if (kills % 2 === 0) {
+          await cluster.kill(cluster.workers[kills % cluster.workers.length]);
+          await cluster.addWorker();
+        } else {
+          await cluster.kill(cluster.coordinator!);
+          await cluster.startCoordinator();
+        }
+        kills++;
+      }
+      expect(kills).toBe(6);
+      const done = await waitForRun(cluster.base, r.id, 90_000);
+      expect(done.state, JSON.stringify(done.error)).toBe('completed');
+      expect((await modelParams(cluster.base, r.id)).equals(bytesOf(local[3]))).toBe(true);
+    } finally {
+      await cluster.stop();
+    }
+  }, 150_000);
+});
