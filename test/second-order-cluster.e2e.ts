@@ -57,18 +57,22 @@ describe('second-order optimizers on the cluster', () => {
     beforeAll(() => cluster.startCoordinator());
     afterAll(() => cluster.stop());
 
-    it.each([1, 2, 3])('gives the in-process bytes with %i worker(s)', async (n) => {
-      while (cluster.workers.length < n) await cluster.addWorker();
-      await cluster.waitForWorkers(n);
-      const runs = await Promise.all(configs.map((c) => submitRun(cluster.base, c)));
-      const done = await Promise.all(runs.map((r) => waitForRun(cluster.base, r.id, 90_000)));
-      for (const [i, d] of done.entries()) {
-        expect(d.state, JSON.stringify(d.error)).toBe('completed');
-        expect(d.step).toBe(local[i].steps.length);
-        expect(d.stopped).toBe(local[i].stopped);
-        expect((await modelParams(cluster.base, d.id)).equals(bytesOf(local[i]))).toBe(true);
-      }
-    }, 120_000);
+    it.each([1, 2, 3])(
+      'gives the in-process bytes with %i worker(s)',
+      async (n) => {
+        while (cluster.workers.length < n) await cluster.addWorker();
+        await cluster.waitForWorkers(n);
+        const runs = await Promise.all(configs.map((c) => submitRun(cluster.base, c)));
+        const done = await Promise.all(runs.map((r) => waitForRun(cluster.base, r.id, 90_000)));
+        for (const [i, d] of done.entries()) {
+          expect(d.state, JSON.stringify(d.error)).toBe('completed');
+          expect(d.step).toBe(local[i].steps.length);
+          expect(d.stopped).toBe(local[i].stopped);
+          expect((await modelParams(cluster.base, d.id)).equals(bytesOf(local[i]))).toBe(true);
+        }
+      },
+      120_000,
+    );
   });
 
   it('gives the fault-free bytes through worker and coordinator SIGKILLs', async () => {

@@ -30,6 +30,7 @@ export const RunViewSchema = RunRecordSchema.pick({
   samplesPerSecond: true,
   etaSeconds: true,
   error: true,
+  stopped: true,
 }).partial({ createdAt: true, batchSize: true, shards: true });
 export type RunView = z.infer<typeof RunViewSchema>;
 export const RunViewListSchema = z.array(RunViewSchema);
@@ -151,6 +152,8 @@ export function formatOutcome(r: RunView, accuracy = true): string {
       `run ${r.id} (${r.name}) failed at step ${r.error?.step ?? r.step}: ${r.error?.reason ?? 'no reason given'}`,
     );
   else lines.push(`run ${r.id} (${r.name}) ${r.state} at step ${r.step}/${r.totalSteps}`);
+  // a second-order optimizer that ended the run early, as `nnq train --local` says it
+  if (r.stopped) lines.push(`the optimizer stopped after step ${r.step}: ${r.stopped}`);
   const trainAccuracy = accuracy ? `  accuracy ${formatPercent(r.accuracy)}` : '';
   lines.push(`  ${'train'.padEnd(10)}  loss ${formatLoss(r.loss)}${trainAccuracy}  (last batch)`);
   for (const e of [r.validation, r.test]) if (e) lines.push(`  ${formatEvaluation(e, accuracy)}`);

@@ -41,7 +41,7 @@ describe('memory budget of a run', () => {
   it.each(readdirSync(examples).filter((f) => f.endsWith('.json') && !f.startsWith('sweep-')))(
     'lets the example %s through at the default budgets',
     (file) => {
-      // parseLocalRunConfig: the second-order examples run in-process only (their config has a stand-in optimizer)
+      // parseLocalRunConfig: the second-order examples' config has a stand-in optimizer
       expect(memoryBudgetProblems(parseLocalRunConfig(json(file)).config, budgets)).toEqual([]);
     },
   );

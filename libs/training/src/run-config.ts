@@ -145,17 +145,17 @@ export function parseRunConfig(json: unknown): RunConfig {
   // a config from a file or Redis gets the same bounds as an HTTP body (the schema recurses)
   const tooBig = jsonBoundsProblem(json);
   if (tooBig) throw new RunConfigError([tooBig]);
-  // lbfgs and hessian_free take whole outer steps in one process (parseLocalRunConfig): no cluster yet
+  // lbfgs and hessian_free take whole outer steps (parseLocalRunConfig reads them, for runs only)
   const optimizerType = (json as { optimizer?: { type?: unknown } } | null)?.optimizer?.type;
-  if (isSecondOrderType(optimizerType)) throw new RunConfigError([inProcessOnly(optimizerType)]);
+  if (isSecondOrderType(optimizerType)) throw new RunConfigError([secondOrderRefused(optimizerType)]);
   const r = RunConfigSchema.safeParse(json);
   if (!r.success) throw new RunConfigError(formatIssues(r.error.issues));
   return r.data;
 }
 
-/** The refusal of a second-order optimizer by the cluster's parse. */
-export function inProcessOnly(type: string): string {
-  return `optimizer.type: ${type} runs in-process only: nnq train --local (the cluster runs first-order optimizers)`;
+/** The refusal of a second-order optimizer where only a first-order one fits (a sweep's trials). */
+export function secondOrderRefused(type: string): string {
+  return `optimizer.type: ${type} is a second-order optimizer: a run takes it (POST /runs, nnq train), a sweep does not`;
 }
 
 /** JSON Schema (draft 2020-12) of the run config, published as schemas/run-config.schema.json. */
