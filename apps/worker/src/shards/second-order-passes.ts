@@ -1,5 +1,5 @@
 import { CurvatureNetwork, outputUnits } from '@nnq/nn';
-import { decodeFloat32, encodeShardResult, type KeySchema, type PassJob } from '@nnq/protocol';
+import { decodeFloat32, encodeShardResult, passJobId, type KeySchema, type PassJob } from '@nnq/protocol';
 import { shardRows } from '@nnq/training';
 import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -10,8 +10,13 @@ import type { RunContext, RunContextService } from './run-context.service';
 /** Curvature points (a shard's forward pass at a CG solve's parameters) kept for the next products. */
 const MAX_POINTS = 8;
 
-/** Write a result once while the run is live (set-result.ts); 1 when this call wrote it. */
-export type WriteResult = (runId: string, key: string, value: Buffer) => Promise<number>;
+/** What the shard processor does for these jobs as for gradient shards. */
+export interface PassWrites {
+  /** Write a result once while the run is live (set-result.ts); 1 when this call wrote it. */
+  write(runId: string, key: string, value: Buffer): Promise<number>;
+  /** Claim the run's engine for job `id`, or throw the refusal (engine-claim.ts). */
+  claim(runId: string, id: string, engine: string): Promise<void>;
+}
 
 /**
  * A second-order run's pass jobs (libs/protocol jobs.ts PassJobSchema; docs/deploy.md):
@@ -32,7 +37,7 @@ export class SecondOrderPasses {
     private readonly keys: KeySchema,
     private readonly pool: ComputePool,
     private readonly runs: RunContextService,
-    private readonly write: WriteResult,
+    private readonly out: PassWrites,
   ) {}
 
   async run(job: PassJob): Promise<{ written: boolean }> {
@@ -64,7 +69,9 @@ export class SecondOrderPasses {
       // float32 whatever gradientTransfer says: the in-process trainer sums the engine's float32 gradients
       const blob = encodeShardResult(result, 'float32');
       this.pool.recycle(r.buffers);
-      return { written: (await this.write(job.runId, key, blob)) === 1 };
+      // a shard of another engine than the run's is refused before it is written
+      await this.out.claim(job.runId, passJobId(job.kind, job.runId, job.step, job.pass, job.shard), result.engine);
+      return { written: (await this.out.write(job.runId, key, blob)) === 1 };
     }
     const v = await this.redis.getBuffer(this.keys.soVector(job.runId, job.step, job.pass));
     if (!v) return { written: false };
@@ -77,7 +84,7 @@ export class SecondOrderPasses {
     const gv = net.gaussNewtonVector(dir, new Float64Array(m.paramCount));
     const out = Buffer.allocUnsafe(gv.length * 8);
     for (let i = 0; i < gv.length; i++) out.writeDoubleLE(gv[i], i * 8);
-    return { written: (await this.write(job.runId, key, out)) === 1 };
+    return { written: (await this.out.write(job.runId, key, out)) === 1 };
   }
 
   /**

@@ -94,9 +94,14 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     // reduce jobs queue the next step's shards on the same queue
     this.reducer = new SliceReducer(redis, keys, (jobs) => queue.addBulk(jobs));
     this.runs.onParamsFetched = (bytes, seconds) => this.metrics.paramsFetched(bytes, seconds);
-    this.passes = new SecondOrderPasses(redis, keys, this.pool, runs, (runId, key, v) =>
-      this.writeResult(runId, key, v),
-    );
+    this.passes = new SecondOrderPasses(redis, keys, this.pool, runs, {
+      write: (runId, key, v) => this.writeResult(runId, key, v),
+      // a run computes with one engine (engine-claim.ts), its pass-gradient shards too
+      claim: async (runId, id, engine) => {
+        const runEngine = await this.runEngine(runId, engine);
+        if (runEngine !== engine) await this.refuseId(runId, id, engine, runEngine);
+      },
+    });
     // job slots: one per compute thread, plus one for prefetching when it pays (prefetch.ts)
     prefetch.onChange = (slots) => (this.worker.concurrency = slots);
   }
@@ -284,10 +289,14 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
    * Refuse a shard of another engine than its run's: counted per job; back to the delayed set
    * (process() catches EngineRefusedError), or failed for good past MAX_ENGINE_REFUSALS.
    */
-  private async refuse(job: GradientJob, engine: string, runEngine: string): Promise<never> {
-    const id = `${job.runId}-${job.step}-${job.shard}`;
-    const refusals = await this.redis.hincrby(this.keys.engineRefusals(job.runId), id, 1);
-    const why = engineMismatch(id, job.runId, engine, runEngine);
+  private refuse(job: GradientJob, engine: string, runEngine: string): Promise<never> {
+    return this.refuseId(job.runId, `${job.runId}-${job.step}-${job.shard}`, engine, runEngine);
+  }
+
+  /** refuse() for the job `id` of run `runId` (a second-order run's pass-gradient job too). */
+  private async refuseId(runId: string, id: string, engine: string, runEngine: string): Promise<never> {
+    const refusals = await this.redis.hincrby(this.keys.engineRefusals(runId), id, 1);
+    const why = engineMismatch(id, runId, engine, runEngine);
     const final =
       refusals > MAX_ENGINE_REFUSALS &&
       (refusals > MAX_ENGINE_REFUSALS_WITH_PEER || !(await liveWorkerComputes(this.redis, this.keys, runEngine)));
