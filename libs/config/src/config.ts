@@ -52,6 +52,8 @@ export const EnvSchema = z.object({
   NNQ_STRAGGLER_MS: positiveInt('NNQ_STRAGGLER_MS', 0, 0),
   /** Fault injection (chaos tests): a worker sleeps this long before each gradient shard. */
   NNQ_CHAOS_SHARD_DELAY_MS: positiveInt('NNQ_CHAOS_SHARD_DELAY_MS', 0, 0),
+  /** Fault injection (chaos tests): a replica holds each step's update this long, applied but not finished. */
+  NNQ_CHAOS_REPLICA_HOLD_MS: positiveInt('NNQ_CHAOS_REPLICA_HOLD_MS', 0, 0),
   /** Memory one shard job of a worker may use (MB): runs whose estimate exceeds it are refused (memory-budget.ts). */
   NNQ_WORKER_MEMORY_MB: positiveInt('NNQ_WORKER_MEMORY_MB', 2048, 16),
   /** Memory the coordinator may hold for a run's parameters and optimizer state (MB); larger networks are refused. */

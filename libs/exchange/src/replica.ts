@@ -82,6 +82,11 @@ export class Replicas {
   private readonly runs = new Map<string, Promise<RunReplica | null>>();
   /** The same replicas once loaded, for `keep` (synchronous). */
   private readonly loaded = new Map<string, RunReplica>();
+  /**
+   * Fault injection (chaos tests): awaited after step t's update is applied to the replica's
+   * arrays, before its version moves on, so that a test can kill a worker holding it half done.
+   */
+  hold?: (runId: string, t: number) => Promise<void>;
 
   constructor(
     private readonly redis: Redis,
@@ -255,6 +260,7 @@ export class Replicas {
       r.version = -1; // the update may have left its mark: start from a snapshot if ever asked again
       throw new ReplicaNonFiniteError(`step ${t} of run ${r.runId} is non-finite (${nonFinite}): the run fails`);
     }
+    if (this.hold) await this.hold(r.runId, t);
     r.version = t + 1;
     return bytes;
   }

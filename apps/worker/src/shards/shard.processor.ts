@@ -102,6 +102,14 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
         if (runEngine !== engine) await this.refuseId(runId, id, engine, runEngine);
       },
     });
+    const holdMs = config.NNQ_CHAOS_REPLICA_HOLD_MS;
+    if (holdMs > 0)
+      // fault injection (chaos tests): each replica update waits, applied but unfinished, and says so
+      this.runs.replicas.hold = async (runId, t) => {
+        this.logger.log(`chaos: holding run ${runId} step ${t}'s replica update for ${holdMs} ms`);
+        await new Promise((r) => setTimeout(r, holdMs));
+        this.logger.log(`chaos: released run ${runId} step ${t}'s replica update`);
+      };
     // job slots: one per compute thread, plus one for prefetching when it pays (prefetch.ts)
     prefetch.onChange = (slots) => (this.worker.concurrency = slots);
   }
