@@ -130,21 +130,24 @@ describe.skipIf(skip)('a Redis Cluster of three masters', () => {
     expect(health.status).toBe('ok');
   });
 
-  it('trains XOR runs to completion, sliced or not, bitwise equal to the same run on a single Redis', async () => {
+  it('trains XOR runs, central, sliced and replicated, bitwise equal to the run on a single Redis', async () => {
     const config = { ...exampleConfig('xor.json'), steps: 40 };
-    const [a, b, c] = await Promise.all([
+    const [a, b, c, d] = await Promise.all([
       submitRun(base, { ...config, name: 'xor-cluster-a' }),
       submitRun(base, { ...config, name: 'xor-cluster-b', seed: 2 }),
       // sliced reduction: the reducers' and the publish scripts' keys share the run's slot
       submitRun(base, { ...config, name: 'xor-cluster-sliced', reduce: { slices: 2, sliceAbove: 0 } }),
+      // replicated: gradients, snapshots and their version share the run's slot
+      submitRun(base, { ...config, name: 'xor-cluster-replicated', reduce: { strategy: 'replicated' } }),
     ]);
-    const done = await Promise.all([a, b, c].map((r) => waitForRun(base, r.id, 150_000)));
-    expect(done.map((d) => [d.state, d.step])).toEqual([
+    const done = await Promise.all([a, b, c, d].map((r) => waitForRun(base, r.id, 150_000)));
+    expect(done.map((r) => [r.state, r.step])).toEqual([
+      ['completed', 40],
       ['completed', 40],
       ['completed', 40],
       ['completed', 40],
     ]);
-    runIds.push(a.id, b.id, c.id);
+    runIds.push(a.id, b.id, c.id, d.id);
     // run states of several hash slots in one listing
     const listed = await getJson<RunView[]>(`${base}/runs`);
     expect(listed.map((r) => r.id)).toEqual(expect.arrayContaining([a.id, b.id]));
@@ -158,6 +161,7 @@ describe.skipIf(skip)('a Redis Cluster of three masters', () => {
       expect((await waitForRun(single.base, ref.id, 150_000)).state).toBe('completed');
       expect((await modelParams(single.base, ref.id)).equals(clustered)).toBe(true);
       expect((await modelParams(base, c.id)).equals(clustered)).toBe(true);
+      expect((await modelParams(base, d.id)).equals(clustered)).toBe(true);
     } finally {
       await single.stop();
     }
