@@ -16,6 +16,7 @@ export interface ShardBuffers {
 
 /** Main thread -> compute thread: one batch to differentiate. */
 export interface ComputeRequest {
+  kind: 'loss-and-grad';
   id: number;
   /** Key of the spec (run id); the thread keeps one engine per key. */
   specKey: string;
@@ -29,7 +30,40 @@ export interface ComputeRequest {
   batch: number;
 }
 
+/**
+ * Main thread -> compute thread: a shard's Gauss-Newton product G v (libs/nn CurvatureNetwork,
+ * float64) at a point: the parameters in `buffers.params`, the shard's rows in `buffers.x`/`y`.
+ */
+export interface CurvatureRequest {
+  kind: 'curvature';
+  id: number;
+  /** The point's identity (`<run>:<step>:<point>:<shard>`): a thread keeps the forward passes of its last points. */
+  pointKey: string;
+  spec: NetworkSpec;
+  paramCount: number;
+  buffers: ShardBuffers;
+  batch: number;
+  /** v as float64 LE bytes (8 · paramCount); G v summed over the rows comes back in it, float64 LE. */
+  vector: ArrayBuffer;
+}
+
+export type ThreadRequest = ComputeRequest | CurvatureRequest;
+
 /** Compute thread -> main thread; the buffers come back either way. */
-export type ComputeResponse = { id: number; buffers: ShardBuffers } & (
+export type ComputeResponse = { kind: 'loss-and-grad'; id: number; buffers: ShardBuffers } & (
   { ok: true; loss: number; correct: number; engine: string; fallbackReason?: string } | { ok: false; error: string }
 );
+
+/** Compute thread -> main thread after a CurvatureRequest; the buffers and the vector come back either way. */
+export type CurvatureResponse = { kind: 'curvature'; id: number; buffers: ShardBuffers; vector: ArrayBuffer } & (
+  { ok: true } | { ok: false; error: string }
+);
+
+export type ThreadResponse = ComputeResponse | CurvatureResponse;
+
+/** The ArrayBuffers a request or response moves (never copies). */
+export function transferList(m: { buffers: ShardBuffers; vector?: ArrayBuffer }): ArrayBuffer[] {
+  const b = m.buffers;
+  const list = [b.x.buffer, b.y.buffer, b.grad.buffer, b.params.buffer] as ArrayBuffer[];
+  return m.vector ? [...list, m.vector] : list;
+}

@@ -3,7 +3,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { outputUnits, type NetworkSpec } from '@nnq/nn';
-import type { ComputeRequest, ComputeResponse, ShardBuffers } from './compute-messages';
+import {
+  transferList,
+  type ComputeRequest,
+  type CurvatureRequest,
+  type ShardBuffers,
+  type ThreadResponse,
+} from './compute-messages';
 
 export type { ShardBuffers } from './compute-messages';
 
@@ -18,11 +24,17 @@ export interface ComputeResult {
   engine: string;
 }
 
+/** A shard's G v: float64 LE bytes, and the shard's buffers back from the thread (to recycle). */
+export interface CurvatureResult {
+  gv: Buffer;
+  buffers: ShardBuffers;
+}
+
 interface Pending {
-  resolve(r: ComputeResult): void;
+  /** Settle the request's promise with the thread's response (its buffers are the caller's or recycled). */
+  settle(res: ThreadResponse): void;
   reject(e: Error): void;
   worker: Worker;
-  paramCount: number;
 }
 
 /**
@@ -38,6 +50,8 @@ export class ComputePool {
   private readonly threads = new Set<Worker>();
   /** What each thread holds: spec key -> parameters key. */
   private readonly held = new WeakMap<Worker, Map<string, string>>();
+  /** The thread that last computed each curvature point (it keeps the point's forward pass). */
+  private readonly pointThread = new Map<string, Worker>();
   /** Buffers of finished shards, for the next ones. */
   private readonly spare: ShardBuffers[] = [];
   private nextId = 1;
@@ -59,23 +73,12 @@ export class ComputePool {
     const w = new Worker(file, { env: this.env });
     this.threads.add(w);
     this.held.set(w, new Map());
-    w.on('message', (res: ComputeResponse) => {
+    w.on('message', (res: ThreadResponse) => {
       const p = this.pending.get(res.id);
       this.pending.delete(res.id);
       this.release(w);
-      if (!p) return this.recycle(res.buffers);
-      if (res.ok) {
-        if (res.engine !== this.engine && res.fallbackReason && !this.fallbackReason) {
-          this.fallbackReason = res.fallbackReason;
-          this.logger.warn(`compute engine fell back to ${res.engine}: ${res.fallbackReason}`);
-        }
-        this.engine = res.engine;
-        const grad = res.buffers.grad.subarray(0, p.paramCount);
-        p.resolve({ loss: res.loss, correct: res.correct, grad, buffers: res.buffers, engine: res.engine });
-      } else {
-        this.recycle(res.buffers);
-        p.reject(new Error(res.error));
-      }
+      if (p) p.settle(res);
+      else this.recycle(res.buffers);
     });
     w.on('error', (err) => this.logger.error(`compute thread failed: ${err.message}`));
     w.on('exit', (code) => {
@@ -99,8 +102,10 @@ export class ComputePool {
     else this.idle.push(w);
   }
 
-  private acquire(): Promise<Worker> {
-    const w = this.idle.pop();
+  /** An idle thread (`prefer` when it is idle), or the next one released. */
+  private acquire(prefer?: Worker): Promise<Worker> {
+    const at = prefer ? this.idle.indexOf(prefer) : -1;
+    const w = at >= 0 ? this.idle.splice(at, 1)[0] : this.idle.pop();
     return w ? Promise.resolve(w) : new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
   }
 
@@ -145,17 +150,79 @@ export class ComputePool {
     const w = await this.acquire();
     const id = this.nextId++;
     return new Promise<ComputeResult>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, worker: w, paramCount });
+      const settle = (res: ThreadResponse) => {
+        if (res.kind !== 'loss-and-grad' || !res.ok) {
+          this.recycle(res.buffers);
+          return reject(new Error(res.ok ? `compute thread answered ${res.kind} to loss-and-grad` : res.error));
+        }
+        if (res.engine !== this.engine && res.fallbackReason && !this.fallbackReason) {
+          this.fallbackReason = res.fallbackReason;
+          this.logger.warn(`compute engine fell back to ${res.engine}: ${res.fallbackReason}`);
+        }
+        this.engine = res.engine;
+        const grad = res.buffers.grad.subarray(0, paramCount);
+        resolve({ loss: res.loss, correct: res.correct, grad, buffers: res.buffers, engine: res.engine });
+      };
+      this.pending.set(id, { settle, reject, worker: w });
       const held = this.held.get(w)!;
       const freshParams = held.get(specKey) !== paramsKey;
       held.set(specKey, paramsKey);
-      const req: ComputeRequest = { id, specKey, spec, paramsKey, freshParams, paramCount, buffers, batch };
+      const req: ComputeRequest = {
+        kind: 'loss-and-grad',
+        id,
+        specKey,
+        spec,
+        paramsKey,
+        freshParams,
+        paramCount,
+        buffers,
+        batch,
+      };
       // every buffer moves to the thread and back, parameters included: nothing is allocated a
       // version. (Parameters in shared memory, as before, leaked: V8 does not count a
       // SharedArrayBuffer's memory, the thread never collected its handles, and a worker grew by
       // a copy of the parameters a step, to 3 GB in a 15-epoch Fashion-MNIST run.)
-      const b = buffers;
-      w.postMessage(req, [b.x.buffer, b.y.buffer, b.grad.buffer, b.params.buffer] as ArrayBuffer[]);
+      w.postMessage(req, transferList(req));
+    });
+  }
+
+  /**
+   * G v of a shard (libs/nn CurvatureNetwork, float64) at the point `params` (float32) for the
+   * first `batch` rows of `buffers`, along `v` (float64 LE bytes, copied once into a buffer that
+   * moves to the thread and back holding G v). Off the event loop, as lossAndGrad: a long product
+   * must not stop BullMQ's lock renewal. The thread that computed the point before gets it when
+   * idle (it keeps the point's forward pass); any other runs the forward pass again, same bytes.
+   */
+  async curvature(
+    pointKey: string,
+    spec: NetworkSpec,
+    params: Float32Array,
+    buffers: ShardBuffers,
+    batch: number,
+    v: Uint8Array,
+  ): Promise<CurvatureResult> {
+    if (this.closed) throw new Error('compute pool is closed');
+    const paramCount = params.length;
+    buffers.params.set(params);
+    // a fresh ArrayBuffer of its own (a Buffer from Redis may share a pool's), so it can move
+    const vector = new ArrayBuffer(v.byteLength);
+    new Uint8Array(vector).set(v);
+    const w = await this.acquire(this.pointThread.get(pointKey));
+    this.pointThread.delete(pointKey);
+    this.pointThread.set(pointKey, w);
+    while (this.pointThread.size > 8 * this.size) this.pointThread.delete(this.pointThread.keys().next().value!);
+    const id = this.nextId++;
+    return new Promise<CurvatureResult>((resolve, reject) => {
+      const settle = (res: ThreadResponse) => {
+        if (res.kind !== 'curvature' || !res.ok) {
+          this.recycle(res.buffers);
+          return reject(new Error(res.ok ? `compute thread answered ${res.kind} to curvature` : res.error));
+        }
+        resolve({ gv: Buffer.from(res.vector), buffers: res.buffers });
+      };
+      this.pending.set(id, { settle, reject, worker: w });
+      const req: CurvatureRequest = { kind: 'curvature', id, pointKey, spec, paramCount, buffers, batch, vector };
+      w.postMessage(req, transferList(req));
     });
   }
 

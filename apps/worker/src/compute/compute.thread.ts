@@ -1,9 +1,19 @@
 import { createTrainingEngine, type TrainingEngine } from '@nnq/engine-onnx';
 import { outputUnits } from '@nnq/nn';
 import { parentPort } from 'node:worker_threads';
-import type { ComputeRequest, ComputeResponse, ShardBuffers } from './compute-messages';
+import {
+  transferList,
+  type ComputeRequest,
+  type ComputeResponse,
+  type CurvatureRequest,
+  type CurvatureResponse,
+  type ShardBuffers,
+  type ThreadRequest,
+} from './compute-messages';
+import { CurvaturePoints } from './curvature-points';
 
-// A compute thread: backprop runs here, so the worker's event loop keeps renewing BullMQ locks.
+// A compute thread: backprop and Gauss-Newton products run here, so the worker's event loop keeps
+// renewing BullMQ locks.
 const engines = new Map<string, Promise<TrainingEngine>>();
 const MAX_ENGINES = 8;
 // the last parameters received per spec key: shards of one step share them
@@ -36,8 +46,25 @@ function ownCopy(specKey: string, sent: Float32Array): Float32Array {
 }
 
 const outputs = (spec: ComputeRequest['spec']) => outputUnits(spec);
+const points = new CurvaturePoints();
 
-parentPort?.on('message', (req: ComputeRequest) => {
+/** G v of a shard; the buffers and the vector (holding G v) go back either way. */
+function curvature(req: CurvatureRequest): CurvatureResponse {
+  const back = { kind: 'curvature' as const, id: req.id, buffers: req.buffers, vector: req.vector };
+  try {
+    points.product(req);
+    return { ...back, ok: true };
+  } catch (err) {
+    return { ...back, ok: false, error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+parentPort?.on('message', (req: ThreadRequest) => {
+  if (req.kind === 'curvature') {
+    const res = curvature(req);
+    parentPort!.postMessage(res, transferList(res));
+    return;
+  }
   void (async () => {
     let res: ComputeResponse;
     const b: ShardBuffers = req.buffers;
@@ -54,6 +81,7 @@ parentPort?.on('message', (req: ComputeRequest) => {
       const y = b.y.subarray(0, req.batch * outputs(req.spec));
       const r = await engine.lossAndGrad(held.params, x, y, req.batch, b.grad.subarray(0, req.paramCount));
       res = {
+        kind: 'loss-and-grad',
         id: req.id,
         buffers: b,
         ok: true,
@@ -63,8 +91,14 @@ parentPort?.on('message', (req: ComputeRequest) => {
         fallbackReason: engine.fallbackReason,
       };
     } catch (err) {
-      res = { id: req.id, buffers: b, ok: false, error: err instanceof Error ? err.message : String(err) };
+      res = {
+        kind: 'loss-and-grad',
+        id: req.id,
+        buffers: b,
+        ok: false,
+        error: err instanceof Error ? err.message : String(err),
+      };
     }
-    parentPort!.postMessage(res, [b.x.buffer, b.y.buffer, b.grad.buffer, b.params.buffer] as ArrayBuffer[]);
+    parentPort!.postMessage(res, transferList(res));
   })();
 });

@@ -1,14 +1,10 @@
-import { CurvatureNetwork, outputUnits } from '@nnq/nn';
 import { decodeFloat32, encodeShardResult, passJobId, type KeySchema, type PassJob } from '@nnq/protocol';
 import { shardRows } from '@nnq/training';
 import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ComputePool } from '../compute/compute-pool';
 import { engineTag } from './engine-tag';
-import type { RunContext, RunContextService } from './run-context.service';
-
-/** Curvature points (a shard's forward pass at a CG solve's parameters) kept for the next products. */
-const MAX_POINTS = 8;
+import type { RunContextService } from './run-context.service';
 
 /** What the shard processor does for these jobs as for gradient shards. */
 export interface PassWrites {
@@ -23,15 +19,13 @@ export interface PassWrites {
  * - pass-gradient: the shard's loss, correct count and gradient at soParams(step, pass), computed
  *   by the compute threads exactly as a gradient shard, written as gradient results are (float32);
  * - curvature: G v of the shard at soParams(step, point) along soVector(step, pass), by libs/nn's
- *   R-operator in float64 (the same code trainSecondOrder runs), written as float64 LE.
+ *   R-operator in float64 (the same code trainSecondOrder runs) on a compute thread (the pool's
+ *   curvature, which keeps each point's forward pass), written as float64 LE.
  * Parameters or a direction no longer in Redis mean the pass is over (the coordinator read every
  * shard and deleted them): the job completes without a result. Results are written once (SET NX):
  * a duplicate changes nothing, and every copy computes the same bytes.
  */
 export class SecondOrderPasses {
-  /** Curvature networks set at a point, by `<run>:<step>:<point>:<shard>`, oldest first. */
-  private readonly points = new Map<string, CurvatureNetwork>();
-
   constructor(
     private readonly redis: Redis,
     private readonly keys: KeySchema,
@@ -77,45 +71,18 @@ export class SecondOrderPasses {
     if (!v) return { written: false };
     if (v.byteLength !== m.paramCount * 8)
       throw new UnrecoverableError(`direction of ${key} has ${v.byteLength} bytes, expected ${m.paramCount * 8}`);
-    const net = await this.pointOf(ctx, job.step, job.point, job.shard, params, rows);
-    const dir = new Float64Array(m.paramCount);
-    for (let i = 0; i < dir.length; i++) dir[i] = v.readDoubleLE(i * 8);
-    // G v summed over the shard's rows, float64 (the coordinator divides the shards' sum by the batch's rows)
-    const gv = net.gaussNewtonVector(dir, new Float64Array(m.paramCount));
-    const out = Buffer.allocUnsafe(gv.length * 8);
-    for (let i = 0; i < gv.length; i++) out.writeDoubleLE(gv[i], i * 8);
-    return { written: (await this.out.write(job.runId, key, out)) === 1 };
-  }
-
-  /**
-   * The shard's curvature network at the point: one set before (a CG solve makes many products at
-   * one point), else a new one whose forward pass runs now. In this thread: the R-operator is
-   * libs/nn's float64 code (small networks; a long pass delays the lock renewal).
-   */
-  private async pointOf(
-    ctx: RunContext,
-    step: number,
-    point: number,
-    shard: number,
-    params: Float32Array,
-    rows: Uint32Array,
-  ): Promise<CurvatureNetwork> {
-    const m = ctx.manifest;
-    const id = `${m.runId}:${step}:${point}:${shard}`;
-    const kept = this.points.get(id);
-    if (kept) return kept;
+    // the point's rows go with every product: a thread that lacks the point runs its forward pass
     const b = this.pool.buffers(m.spec, rows.length, m.paramCount);
     try {
       await this.runs.datasets.gatherBatch(m.datasetId, rows, m.preprocessing, b.x, b.y);
-      const net = new CurvatureNetwork(m.spec);
-      const x = b.x.subarray(0, rows.length * m.spec.inputSize);
-      const y = b.y.subarray(0, rows.length * outputUnits(m.spec));
-      net.setPoint(params, x, y, rows.length);
-      this.points.set(id, net);
-      while (this.points.size > MAX_POINTS) this.points.delete(this.points.keys().next().value!);
-      return net;
-    } finally {
+    } catch (err) {
       this.pool.recycle(b);
+      throw err;
     }
+    const point = `${job.runId}:${job.step}:${job.point}:${job.shard}`;
+    // G v summed over the shard's rows, float64 LE (the coordinator divides the shards' sum by the batch's rows)
+    const r = await this.pool.curvature(point, m.spec, params, b, rows.length, v);
+    this.pool.recycle(r.buffers);
+    return { written: (await this.out.write(job.runId, key, r.gv)) === 1 };
   }
 }
