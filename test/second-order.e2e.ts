@@ -93,4 +93,17 @@ describe('lbfgs and hessian_free with nnq train', () => {
     const body = (await res.json()) as { problems: string[] };
     expect(body.problems).toEqual([expect.stringMatching(/^optimizer\.history: must be at least 1/)]);
   });
+
+  it('POST /runs answers 400 to a reduce strategy a second-order run would ignore, saying why', async () => {
+    const res = await fetch(`${cluster.base}/runs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...exampleConfig('xor-lbfgs.json'), reduce: { strategy: 'sliced', slices: 2 } }),
+    });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { problems: string[] };
+    expect(body.problems).toEqual([
+      expect.stringMatching(/^reduce\.strategy: "sliced" does not apply to lbfgs: .* on the coordinator; give "auto"/),
+    ]);
+  });
 });

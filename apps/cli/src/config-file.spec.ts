@@ -46,6 +46,15 @@ describe('readRunConfigFile', () => {
     expect(e.message).toMatch(/\n {2}batchSize: must be at least 1/);
   });
 
+  it('refuses a second-order run with a reduce strategy it would ignore, as POST /runs does', () => {
+    const so = { ...good, optimizer: { type: 'hessian_free' }, batchSize: 64, reduce: { strategy: 'replicated' } };
+    const err = thrownBy(() => readRunConfigFile(file('so.json', JSON.stringify(so))));
+    expect(err).toBeInstanceOf(ConfigFileError);
+    expect((err as ConfigFileError).message).toMatch(
+      /so\.json: invalid run config:\n {2}reduce\.strategy: "replicated" does not apply to hessian_free: .*"auto" or "central"$/,
+    );
+  });
+
   it('names the file, line and column of a JSON syntax error', () => {
     const path = file('syntax.json', '{\n  "name": "xor",\n  "seed": 1,\n}\n');
     expect(() => readRunConfigFile(path)).toThrow(/syntax\.json:4:1: invalid JSON/);

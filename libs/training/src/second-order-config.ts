@@ -31,6 +31,22 @@ export function parseLocalRunConfig(json: unknown): LocalRunConfig {
     if (!(err instanceof RunConfigError)) throw err;
     problems.push(...err.problems);
   }
+  // listed whether or not the rest of the config is valid
+  problems.push(...reduceProblems(json, optimizer.type));
   if (problems.length || !config || !so.success) throw new RunConfigError(problems);
   return { config, secondOrder: so.data };
+}
+
+/**
+ * A second-order run's steps are reduced on the coordinator whatever `reduce` says (each pass's
+ * shard results summed there in shard order, apps/coordinator SecondOrderStep): a strategy that
+ * names another way is refused rather than ignored. "auto" and "central" both mean that.
+ */
+function reduceProblems(json: unknown, type: string): string[] {
+  const s = (json as { reduce?: { strategy?: unknown } }).reduce?.strategy;
+  if (s !== 'sliced' && s !== 'replicated') return [];
+  return [
+    `reduce.strategy: "${s}" does not apply to ${type}: a second-order run sums every pass's shard results ` +
+      'and takes its outer step on the coordinator; give "auto" or "central"',
+  ];
 }
