@@ -1,5 +1,8 @@
+import { loadDataset, unconfinedAccess } from '@nnq/data';
 import { createTrainingEngine } from '@nnq/engine-onnx';
-import { parseLocalRunConfig, trainLocal, type LocalRunResult } from '@nnq/training';
+import { NonFiniteError, parseLocalRunConfig, trainLocal, type LocalRunResult } from '@nnq/training';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TestCluster } from './support/cluster';
 import { getJson, until } from './support/processes';
@@ -35,6 +38,29 @@ const fixed = {
 const configs = [xor, sine, fixed];
 // longer, so the kills land mid-run
 const chaos = { ...sine, name: 'sine-hf-chaos', steps: 40, checkpoint: { every: 3 } };
+
+/**
+ * sin on 96 grid points, all train rows, one target of 1e30 (finite, so the data loader takes it):
+ * the float32 loss of a batch holding it is infinite. A fixed batch of 16 meets it at a later step.
+ */
+const POISONED_ROW = 37;
+function poisonedSine(): string {
+  const rows = Array.from({ length: 96 }, (_, i) => {
+    const x = -Math.PI + (2 * Math.PI * i) / 95;
+    return `${x},${i === POISONED_ROW ? 1e30 : Math.sin(x)}`;
+  });
+  return ['x,y', ...rows].join('\n') + '\n';
+}
+const poisoned = (path: string) => ({
+  ...exampleConfig('sine-hessian-free.json'),
+  name: 'sine-lbfgs-poisoned',
+  dataset: { source: { type: 'csv', path, labelColumns: ['y'], task: 'regression' }, validation: 0, test: 0 },
+  shards: 2,
+  batchSize: 16,
+  steps: 12,
+  optimizer: { type: 'lbfgs', history: 5 },
+  evaluation: { every: 0 },
+});
 
 const bytesOf = (r: LocalRunResult) => Buffer.from(r.params.buffer, r.params.byteOffset, r.params.byteLength);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -111,4 +137,35 @@ describe('second-order optimizers on the cluster', () => {
       await cluster.stop();
     }
   }, 150_000);
+
+  it('fails a run whose loss turns infinite with the reason and the step, the parameters before it kept', async () => {
+    const cluster = new TestCluster(redisUrl, 'so-poison');
+    try {
+      const csv = join(cluster.dataDir, 'sine-poisoned.csv');
+      writeFileSync(csv, poisonedSine());
+      const json = poisoned(csv);
+      // the oracle: the in-process run fails at step k; the same run of k steps gives the parameters before it
+      const { config, secondOrder } = parseLocalRunConfig(json);
+      const dataset = loadDataset(config.dataset.source!, unconfinedAccess());
+      const options = { engine: createTrainingEngine, secondOrder, dataset };
+      const err: unknown = await trainLocal(config, options).catch((e) => e);
+      expect(err).toBeInstanceOf(NonFiniteError);
+      const k = (err as NonFiniteError).step;
+      expect(k).toBeGreaterThan(0);
+      const before = await trainLocal({ ...config, steps: k }, options);
+      expect(before.params.every(Number.isFinite)).toBe(true);
+
+      await cluster.startCoordinator();
+      await cluster.addWorker();
+      const r = await submitRun(cluster.base, json);
+      const done = await waitForRun(cluster.base, r.id, 90_000);
+      expect(done.state).toBe('failed');
+      expect(done.error!.reason).toMatch(new RegExp(`non-finite loss or gradient at step ${k}\\b`));
+      expect(done.error!.step).toBe(k);
+      expect(done.step).toBe(k);
+      expect((await modelParams(cluster.base, r.id)).equals(bytesOf(before))).toBe(true);
+    } finally {
+      await cluster.stop();
+    }
+  }, 120_000);
 });
