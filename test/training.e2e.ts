@@ -14,7 +14,7 @@ describe('synchronous training on a cluster of worker processes', () => {
   let base = '';
   // two spirals, 4 shards per step, 5 epochs: small enough to run four times
   const equivalence = { ...exampleConfig('spirals.json'), name: 'equivalence', epochs: 5 };
-  const trained: Record<string, Buffer> = {};
+  let inProcess = Buffer.alloc(0);
 
   const addWorker = async () => {
     await cluster.addWorker();
@@ -25,21 +25,30 @@ describe('synchronous training on a cluster of worker processes', () => {
     await cluster.startCoordinator();
     base = cluster.base;
     const local = await trainLocal(parseRunConfig(equivalence), { engine: createTrainingEngine });
-    trained.local = Buffer.from(local.params.buffer);
+    inProcess = Buffer.from(local.params.buffer);
   });
 
   afterAll(() => cluster.stop());
 
-  // each step strategy (the default picks central here; replicated: every worker updates its own copy)
-  it.each([1, 2, 3])('gives the in-process weights bit for bit with %i worker(s)', async (n) => {
+  // each step strategy side by side (the default picks central here; sliced: reduce jobs on the
+  // workers; replicated: every worker updates its own copy)
+  const strategies: Record<string, Record<string, unknown>> = {
+    default: {},
+    sliced: { reduce: { slices: 2, sliceAbove: 0 } },
+    replicated: { reduce: { strategy: 'replicated' } },
+  };
+  it.each([1, 2, 3])('gives the in-process weights bit for bit with %i worker(s), each step strategy', async (n) => {
     while (workers.length < n) await addWorker();
-    const replicated = { ...equivalence, name: 'equivalence-replicated', reduce: { strategy: 'replicated' } };
-    const runs = await Promise.all([submitRun(base, equivalence), submitRun(base, replicated)]);
-    const done = await Promise.all(runs.map((r) => waitForRun(base, r.id)));
-    expect(done.map((d) => d.state)).toEqual(['completed', 'completed']);
-    trained[`cluster${n}`] = await modelParams(base, runs[0].id);
-    expect(trained[`cluster${n}`].equals(trained.local)).toBe(true);
-    expect((await modelParams(base, runs[1].id)).equals(trained.local)).toBe(true);
+    const named = Object.entries(strategies);
+    const runs = await Promise.all(named.map(([s, extra]) => submitRun(base, { ...equivalence, ...extra, name: s })));
+    const ended = await Promise.all(
+      runs.map(async (r, i) => {
+        const done = await waitForRun(base, r.id);
+        const same = done.state === 'completed' && (await modelParams(base, r.id)).equals(inProcess);
+        return [named[i][0], done.state, same];
+      }),
+    );
+    expect(ended).toEqual(named.map(([s]) => [s, 'completed', true]));
   });
 
   it('trains XOR and two spirals to their targets on two workers', async () => {
