@@ -104,7 +104,8 @@ describe('second-order optimizers on the cluster', () => {
   it('gives the fault-free bytes through worker and coordinator SIGKILLs', async () => {
     const cluster = new TestCluster(redisUrl, 'so-chaos', {
       NNQ_LOCK_DURATION_MS: '1000',
-      NNQ_CHAOS_SHARD_DELAY_MS: '40',
+      // every pass job waits this long first (a step is about 14 passes), so kills land mid-pass
+      NNQ_CHAOS_SHARD_DELAY_MS: '15',
       NNQ_MAX_WORKER_DEATHS: '6',
     });
     try {
@@ -164,6 +165,25 @@ describe('second-order optimizers on the cluster', () => {
       expect(done.error!.step).toBe(k);
       expect(done.step).toBe(k);
       expect((await modelParams(cluster.base, r.id)).equals(bytesOf(before))).toBe(true);
+    } finally {
+      await cluster.stop();
+    }
+  }, 120_000);
+
+  it('queues late pass shards again under copy ids and still gives the in-process bytes', async () => {
+    // every pass job takes 80 ms, the straggler deadline is 25 ms: each pass's shards are queued
+    // again (up to 3 rounds), copies and originals race, the first result written counts
+    const cluster = new TestCluster(redisUrl, 'so-late', { NNQ_STRAGGLER_MS: '25', NNQ_CHAOS_SHARD_DELAY_MS: '80' });
+    try {
+      await cluster.startCoordinator();
+      for (let i = 0; i < 3; i++) await cluster.addWorker();
+      await cluster.waitForWorkers(3);
+      const r = await submitRun(cluster.base, fixed);
+      const done = await waitForRun(cluster.base, r.id, 90_000);
+      expect(done.state, JSON.stringify(done.error)).toBe('completed');
+      expect((await modelParams(cluster.base, r.id)).equals(bytesOf(local[2]))).toBe(true);
+      const metrics = await (await fetch(`${cluster.base}/metrics`)).text();
+      expect(Number(/^nnq_straggler_shards_total\S* (\d+)/m.exec(metrics)?.[1])).toBeGreaterThan(0);
     } finally {
       await cluster.stop();
     }

@@ -50,7 +50,7 @@ export const EnvSchema = z.object({
   NNQ_LOCK_DURATION_MS: positiveInt('NNQ_LOCK_DURATION_MS', 30_000, 1000),
   /** A shard not done this long after its step was dispatched is queued again (straggler); 0 = never. */
   NNQ_STRAGGLER_MS: positiveInt('NNQ_STRAGGLER_MS', 0, 0),
-  /** Fault injection (chaos tests): a worker sleeps this long before each gradient shard. */
+  /** Fault injection (chaos tests): a worker sleeps this long before each gradient shard and second-order pass job. */
   NNQ_CHAOS_SHARD_DELAY_MS: positiveInt('NNQ_CHAOS_SHARD_DELAY_MS', 0, 0),
   /** Fault injection (chaos tests): a replica holds each step's update this long, applied but not finished. */
   NNQ_CHAOS_REPLICA_HOLD_MS: positiveInt('NNQ_CHAOS_REPLICA_HOLD_MS', 0, 0),

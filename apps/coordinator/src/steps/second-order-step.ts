@@ -22,6 +22,7 @@ import {
 import type { DriverDeps } from '../runs/driver-deps';
 import { storedFiniteParams } from '../runs/run-end';
 import type { StepOutcome, StepState, StepStrategy } from './step-strategy';
+import { stragglerDeadline } from './stragglers';
 
 /**
  * A step of a second-order run (optimizer lbfgs or hessian_free): one outer step of the optimizer,
@@ -127,7 +128,8 @@ export class SecondOrderStep implements StepStrategy {
 
   /**
    * One distributed pass: a job per shard (the job id makes a re-added job a no-op), wait for
-   * every result, hand them over in shard order, delete them.
+   * every result (a shard late by NNQ_STRAGGLER_MS is queued again under a copy id), hand them
+   * over in shard order, delete them.
    */
   private async run(
     kind: PassJob['kind'],
@@ -154,7 +156,9 @@ export class SecondOrderStep implements StepStrategy {
     const resultKeys = shards.map((r) => keys.soResult(id, t, pass, r.shard));
     waiter.forget(jobIds);
     await queue.addBulk(jobs);
-    await waiter.waitFor(resultKeys, jobIds, signal, undefined, {
+    // a late shard runs again under a copy id, as a gradient shard does (stragglers.ts)
+    const late = stragglerDeadline(this.deps, this.logger, t, jobs, pass);
+    await waiter.waitFor(resultKeys, jobIds, signal, late, {
       read: (s) => redis.getBuffer(resultKeys[s]),
       use: (_s, blob) => use(blob),
     });

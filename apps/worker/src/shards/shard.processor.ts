@@ -189,6 +189,8 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     const [live, done] = await this.liveAndDone(d.runId, this.keys.soResult(d.runId, d.step, d.pass, d.shard));
     if (!live) return this.runGone(d.runId);
     if (done) return { written: false };
+    if (this.config.NNQ_CHAOS_SHARD_DELAY_MS > 0)
+      await new Promise((r) => setTimeout(r, this.config.NNQ_CHAOS_SHARD_DELAY_MS));
     return this.passes.run(d);
   }
 
