@@ -14,7 +14,7 @@ describe('synchronous training on a cluster of worker processes', () => {
   let base = '';
   // two spirals, 4 shards per step, 5 epochs: small enough to run four times
   const equivalence = { ...exampleConfig('spirals.json'), name: 'equivalence', epochs: 5 };
-  let inProcess = Buffer.alloc(0);
+  let inProcess: Buffer = Buffer.alloc(0);
 
   const addWorker = async () => {
     await cluster.addWorker();
