@@ -4,7 +4,7 @@ import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ComputePool } from '../compute/compute-pool';
 import { engineTag } from './engine-tag';
-import type { RunContextService } from './run-context.service';
+import type { RunContext, RunContextService } from './run-context.service';
 
 /** What the shard processor does for these jobs as for gradient shards. */
 export interface PassWrites {
@@ -50,13 +50,7 @@ export class SecondOrderPasses {
     const params = decodeFloat32(raw, m.paramCount);
     const rows = shardRows(ctx.splits.train, ctx.perms, job);
     if (job.kind === 'pass-gradient') {
-      const b = this.pool.buffers(m.spec, rows.length, m.paramCount);
-      try {
-        await this.runs.datasets.gatherBatch(m.datasetId, rows, m.preprocessing, b.x, b.y);
-      } catch (err) {
-        this.pool.recycle(b);
-        throw err;
-      }
+      const b = await this.gathered(m, rows);
       const cacheKey = `${job.runId}:o${job.step}x${job.pass}`;
       const r = await this.pool.lossAndGrad(job.runId, m.spec, params, cacheKey, b, rows.length);
       const result = { grad: r.grad, loss: r.loss, correct: r.correct, rows: rows.length, engine: engineTag(r.engine) };
@@ -72,17 +66,23 @@ export class SecondOrderPasses {
     if (v.byteLength !== m.paramCount * 8)
       throw new UnrecoverableError(`direction of ${key} has ${v.byteLength} bytes, expected ${m.paramCount * 8}`);
     // the point's rows go with every product: a thread that lacks the point runs its forward pass
-    const b = this.pool.buffers(m.spec, rows.length, m.paramCount);
-    try {
-      await this.runs.datasets.gatherBatch(m.datasetId, rows, m.preprocessing, b.x, b.y);
-    } catch (err) {
-      this.pool.recycle(b);
-      throw err;
-    }
+    const b = await this.gathered(m, rows);
     const point = `${job.runId}:${job.step}:${job.point}:${job.shard}`;
     // G v summed over the shard's rows, float64 LE (the coordinator divides the shards' sum by the batch's rows)
     const r = await this.pool.curvature(point, m.spec, params, b, rows.length, v);
     this.pool.recycle(r.buffers);
     return { written: (await this.out.write(job.runId, key, r.gv)) === 1 };
+  }
+
+  /** The shard's rows gathered into the pool's buffers (given back when the gather fails). */
+  private async gathered(m: RunContext['manifest'], rows: ArrayLike<number>) {
+    const b = this.pool.buffers(m.spec, rows.length, m.paramCount);
+    try {
+      await this.runs.datasets.gatherBatch(m.datasetId, rows, m.preprocessing, b.x, b.y);
+      return b;
+    } catch (err) {
+      this.pool.recycle(b);
+      throw err;
+    }
   }
 }
