@@ -294,7 +294,7 @@ describe('chaos', () => {
     });
     await cluster.startCoordinator();
     for (let i = 0; i < 3; i++) await cluster.addWorker();
-    const r = await submitRun(cluster.base, config(5, { reduce: { strategy: 'replicated' } }));
+    const r = await submitRun(cluster.base, config(8, { reduce: { strategy: 'replicated' } }));
     // the worker's last chaos line: 'holding' while it holds an update, with the step held
     const lastChaos = (w: TestWorker) =>
       [...w.output().matchAll(/chaos: (holding|released) run \S+ step (\d+)/g)].at(-1);
@@ -302,16 +302,29 @@ describe('chaos', () => {
     const booting: Promise<TestWorker>[] = [];
     let kills = 0;
     let inHold = 0;
+    let rebuilding = 0;
     while (kills < 10) {
-      // a step or two of progress since the last kill, so that the kills spread over the run
+      // four steps of progress since the last kill, so that the kills spread over the run (the newest
+      // worker's boot spaces the odd kills)
       const at = await run(cluster, r.id);
       if (at.state !== 'queued' && at.state !== 'running') break;
-      await until(async () => (await run(cluster!, r.id)).step >= at.step + 2 + (kills % 2), 60_000, 'progress');
-      // the first worker seen holding an update (its output read every 10 ms), at a random moment of the hold
+      if (kills % 2 === 0) await until(async () => (await run(cluster!, r.id)).step >= at.step + 4, 60_000, 'progress');
+      // a worker seen holding an update (outputs read every 10 ms), killed at a random moment of the
+      // hold: any worker, and every other kill the newest one in its first, second or third hold: its
+      // first updates rebuild its replica from the snapshot (steps more than one behind the run)
+      const newest = cluster.workers.at(-1);
+      const nth = 1 + (kills % 3);
+      const holds = (w: TestWorker) => w.output().match(/chaos: holding/g)?.length ?? 0;
+      const holding = (w: TestWorker) =>
+        lastChaos(w)?.[1] === 'holding' && (kills % 2 === 0 || (w === newest && holds(w) >= nth));
       let victim: TestWorker | undefined;
       for (const deadline = Date.now() + 60_000; !victim && Date.now() < deadline; await sleep(10))
-        victim = cluster.workers.find((w) => lastChaos(w)?.[1] === 'holding');
-      if (!victim) throw new Error('no worker held an update within 60 s');
+        victim = cluster.workers.find(holding);
+      if (!victim) {
+        const v = await run(cluster, r.id);
+        const seen = `kills ${kills}, held ${heldSteps.join(', ')}`;
+        throw new Error(`no worker held an update within 60 s (run ${v.state} at step ${v.step}; ${seen})`);
+      }
       await sleep(Math.floor(Math.random() * 100));
       await cluster.kill(victim);
       kills++;
@@ -319,17 +332,19 @@ describe('chaos', () => {
       if (last?.[1] === 'holding') {
         inHold++;
         heldSteps.push(Number(last[2]));
+        if (Number(last[2]) < (await run(cluster, r.id)).step - 1) rebuilding++;
       }
       booting.push(cluster.addWorker()); // not awaited: the next kill may come while it boots
     }
     await Promise.all(booting);
-    console.log(`killed holding the updates of steps ${heldSteps.join(', ')}`);
-    expect({ kills, inHold, spread: new Set(heldSteps).size >= 5 }).toEqual({ kills: 10, inHold: 10, spread: true });
-    await expectFaultFree(cluster, [{ strategy: 'replicated', id: r.id }], await faultFree(5));
+    console.log(`killed holding the updates of steps ${heldSteps.join(', ')}; ${rebuilding} while rebuilding`);
+    const seen = { kills, inHold, spread: new Set(heldSteps).size >= 5, rebuilt: rebuilding > 0 };
+    expect(seen).toEqual({ kills: 10, inHold: 10, spread: true, rebuilt: true });
+    await expectFaultFree(cluster, [{ strategy: 'replicated', id: r.id }], await faultFree(8));
     // every step recorded once: none lost, none applied twice
     const history = await getJson<{ type: string; step: number }[]>(`${cluster.base}/runs/${r.id}/history`);
     const steps = history.filter((h) => h.type === 'step').map((h) => h.step);
-    expect([steps.length, new Set(steps).size]).toEqual([60, 60]);
+    expect([steps.length, new Set(steps).size]).toEqual([96, 96]);
   }, 300_000);
 
   it('continues after Redis restarts (AOF everysec, noeviction)', async () => {
