@@ -5,8 +5,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TestCluster } from './support/cluster';
-import { getJson, until } from './support/processes';
-import { exampleConfig, modelParams, submitRun, waitForRun, type RunView } from './support/runs';
+import { killInTurn } from './support/kills';
+import { exampleConfig, modelParams, submitRun, waitForRun } from './support/runs';
 
 /**
  * lbfgs and hessian_free on the cluster (#20): every loss-and-gradient evaluation is a pass of
@@ -63,7 +63,6 @@ const poisoned = (path: string) => ({
 });
 
 const bytesOf = (r: LocalRunResult) => Buffer.from(r.params.buffer, r.params.byteOffset, r.params.byteLength);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('second-order optimizers on the cluster', () => {
   const redisUrl = inject('redisUrl');
@@ -112,23 +111,8 @@ describe('second-order optimizers on the cluster', () => {
       await cluster.startCoordinator();
       for (let i = 0; i < 3; i++) await cluster.addWorker();
       const r = await submitRun(cluster.base, chaos);
-      const step = async () => (await getJson<RunView>(`${cluster.base}/runs/${r.id}`)).step;
-      let kills = 0;
       // a worker (replaced) and the coordinator (restarted) in turn, a step or more apart
-      while (kills < 8) {
-        const at = await step();
-        if (at >= 34) break;
-        await until(async () => (await step()) >= at + 1, 60_000, 'progress');
-        await sleep(Math.floor(Math.random() * 150));
-        if (kills % 2 === 0) {
-          await cluster.kill(cluster.workers[kills % cluster.workers.length]);
-          await cluster.addWorker();
-        } else {
-          await cluster.kill(cluster.coordinator!);
-          await cluster.startCoordinator();
-        }
-        kills++;
-      }
+      const kills = await killInTurn(cluster, r.id, 34, { jitterMs: 150 });
       // 2 of each at least (8 when the machine is not loaded)
       expect(kills).toBeGreaterThanOrEqual(4);
       const done = await waitForRun(cluster.base, r.id, 90_000);

@@ -4,6 +4,7 @@ import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startRedisServer } from '@nnq/launch';
 import { TestCluster, type TestWorker } from '../support/cluster';
 import { getJson, until } from '../support/processes';
+import { killInTurn } from '../support/kills';
 import { exampleConfig, modelParams, submitRun, waitForRun, type RunView } from '../support/runs';
 
 // Whatever fails, a run finishes with exactly the weights of a fault-free run.
@@ -87,29 +88,6 @@ async function killableCluster(redisUrl: string, prefix: string): Promise<TestCl
     throw err;
   }
   return cluster;
-}
-
-/**
- * Up to 8 SIGKILLs, a step or more apart while run `id` goes on, none once it reaches step
- * `lastAt`: a worker (replaced) and the coordinator (restarted) in turn. Resolves with how many.
- */
-async function killInTurn(cluster: TestCluster, id: string, lastAt: number): Promise<number> {
-  let kills = 0;
-  while (kills < 8) {
-    const at = (await run(cluster, id)).step;
-    if (at >= lastAt) break;
-    await until(async () => (await run(cluster, id)).step >= at + 1, 60_000, 'progress');
-    await sleep(Math.floor(Math.random() * 100));
-    if (kills % 2 === 0) {
-      await cluster.kill(cluster.workers[kills % cluster.workers.length]);
-      await cluster.addWorker();
-    } else {
-      await cluster.kill(cluster.coordinator!);
-      await cluster.startCoordinator();
-    }
-    kills++;
-  }
-  return kills;
 }
 
 describe('chaos', () => {
