@@ -120,9 +120,9 @@ export class Replicas {
   }
 
   /**
-   * A shard gradient this process computed and wrote itself (its SET NX won: the bytes in Redis),
-   * held for the step's update instead of read back; `release` gets the buffer once it is applied
-   * (or given up). Only for a run already known to replicate (a replica that has read its config).
+   * A shard gradient this process computed (being written: any copy in Redis holds the same
+   * bytes), held for the step's update instead of read back; `release` gets the buffer once it is
+   * applied (or given up). Only for a run already known to replicate (a replica that has read its config).
    */
   keep(runId: string, step: number, shard: number, blob: Buffer, release: (blob: Buffer) => void): boolean {
     const r = this.loaded.get(runId);

@@ -36,6 +36,11 @@ export class ParamsNotices {
     await this.board.wait({ topic: `${runId}:${version}`, since, ms });
   }
 
+  /** A notice from this process: what waiters on `runId:version` read has changed here. */
+  post(runId: string, version: number): void {
+    this.board.post(`${runId}:${version}`);
+  }
+
   async close(): Promise<void> {
     await this.board.close();
   }

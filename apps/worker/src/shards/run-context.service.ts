@@ -80,6 +80,17 @@ export class RunContextService implements OnApplicationShutdown {
     await this.notices.close();
   }
 
+  /**
+   * Hold a gradient of a replicated run this worker computed for its replica's next update
+   * (Replicas.keep) and wake this process's jobs waiting for parameters step+1: they need not
+   * wait for its write to Redis and the notice back. False when the replica does not take it.
+   */
+  keepOwn(runId: string, step: number, shard: number, blob: Buffer, release: (blob: Buffer) => void): boolean {
+    if (!this.replicas.keep(runId, step, shard, blob, release)) return false;
+    this.notices.post(runId, step + 1);
+    return true;
+  }
+
   context(runId: string): Promise<RunContext> {
     let c = this.runs.get(runId);
     if (!c) {

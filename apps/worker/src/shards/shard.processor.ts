@@ -262,15 +262,29 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     const result = { grad: r.grad, loss: r.loss, correct: r.correct, rows: rows.length, engine };
     const blob = encodeShardResult(result, m.gradientTransfer, this.spareBlobs.pop());
     this.pool.recycle(r.buffers);
-    const set = await this.writeResult(job.runId, key, blob);
-    // written and answered: the client holds no reference any more (a failed write drops the buffer).
-    // A replicated run's replica holds the bytes it wrote for the step's update (no read back), and
-    // gives the buffer back once it has applied them
+    const writing = this.writeResult(job.runId, key, blob);
+    // once written and answered the client holds no reference any more (a failed write drops the buffer)
     const spare = (b: Buffer) => {
       this.spareBlobs.push(b);
       if (this.spareBlobs.length > this.config.NNQ_WORKER_CONCURRENCY + 1) this.spareBlobs.shift();
     };
-    const kept = set === 1 && ctx.replicated && this.runs.replicas.keep(job.runId, job.step, job.shard, blob, spare);
+    // A replicated run's replica holds these bytes for the step's update (no read back) from now, while
+    // they are written: a copy already in Redis, or one written later, holds the same bytes (one engine,
+    // deterministic). It gives the buffer back once applied; it is reused only once written too
+    const kept =
+      ctx.replicated &&
+      this.runs.keepOwn(
+        job.runId,
+        job.step,
+        job.shard,
+        blob,
+        (b) =>
+          void writing.then(
+            () => spare(b),
+            () => undefined,
+          ),
+      );
+    const set = await writing;
     if (!kept) spare(blob);
     // a replica waiting for this step's gradients to make the next parameters wakes now, not at the
     // coordinator's version (run-context.service.ts): a notice only, after the write and the keep
