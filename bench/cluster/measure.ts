@@ -223,6 +223,7 @@ export async function cluster(
   const coord = start('coordinator', { ...env, NNQ_PORT: '0', NNQ_LOG_LEVEL: 'log' });
   const procs = [coord.child];
   const redisMemory = watchRedisMemory(redisUrl, prefix);
+  let cpu: CpuSampler | undefined;
   try {
     const base = await coordinatorBase(coord, 30_000);
     for (let i = 0; i < workers; i++) procs.push(start('worker', env).child);
@@ -238,15 +239,16 @@ export async function cluster(
       'warm-up',
     );
     await redisMemory.mark();
-    const cpu = new CpuSampler(
+    const sampler = (cpu = new CpuSampler(
       redisUrl,
       coord.child.pid,
       procs.slice(1).map((p) => p.pid),
-    );
+    ));
+    const total = config(batch, steps).steps!;
     const state = await until(
       async () => {
         const r = (await (await fetch(`${base}/runs/${id}`)).json()) as { state: string; step: number };
-        await cpu.sample(r.step, config(batch, steps).steps!);
+        await sampler.sample(r.step, total);
         return ['completed', 'failed', 'cancelled'].includes(r.state) ? r.state : undefined;
       },
       600_000,
@@ -271,13 +273,14 @@ export async function cluster(
     const [redisBaseBytes, redisPeakBytes] = await redisMemory.stop();
     return {
       samplesPerSecond: (timed.length * batch) / seconds,
-      cpuMsPerStep: await cpu.perStep(),
+      cpuMsPerStep: sampler.perStep(),
       phases,
       redisBaseBytes,
       redisPeakBytes,
       workerPeakRssBytes,
     };
   } finally {
+    cpu?.close();
     for (const p of procs) p.kill('SIGTERM');
     await Promise.all(procs.map((p) => new Promise((r) => (p.exitCode !== null ? r(null) : p.once('exit', r)))));
     rmSync(dataDir, { recursive: true, force: true });
@@ -332,8 +335,11 @@ class CpuSampler {
     else if (step > this.first.step) this.last = { step, at };
   }
 
-  async perStep(): Promise<CpuPerStep | undefined> {
+  close(): void {
     this.redis.disconnect();
+  }
+
+  perStep(): CpuPerStep | undefined {
     const { first, last } = this;
     if (!first || !last) return undefined;
     const per = last.at.map((v, i) => ((v - first.at[i]) / (last.step - first.step)) * 1000);

@@ -6,6 +6,7 @@ import { TestCluster, type TestWorker } from '../support/cluster';
 import { getJson, until } from '../support/processes';
 import { killInTurn } from '../support/kills';
 import { exampleConfig, modelParams, submitRun, waitForRun, type RunView } from '../support/runs';
+import { expectFaultFree, slowest, submitEach } from '../support/strategy-runs';
 
 // Whatever fails, a run finishes with exactly the weights of a fault-free run.
 // Two spirals, 4 shards per step, 128 rows per step: 12 steps per epoch.
@@ -31,47 +32,6 @@ async function faultFree(epochs: number): Promise<Buffer> {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const run = (c: TestCluster, id: string) => getJson<RunView>(`${c.base}/runs/${id}`);
-
-/**
- * The step strategies every fault is tested with. A test submits one run of each, side by side on
- * one cluster (the same faults hit both), and expects the fault-free bytes of each.
- */
-const STRATEGIES = ['central', 'replicated'] as const;
-type Strategy = (typeof STRATEGIES)[number];
-interface StrategyRun {
-  strategy: Strategy;
-  id: string;
-}
-
-/** One run of `c` per step strategy, submitted together. */
-async function submitEach(cluster: TestCluster, c: Record<string, unknown>): Promise<StrategyRun[]> {
-  return Promise.all(
-    STRATEGIES.map(async (strategy) => {
-      const r = await submitRun(cluster.base, { ...c, name: `${String(c.name)}-${strategy}`, reduce: { strategy } });
-      return { strategy, id: r.id };
-    }),
-  );
-}
-
-/** Every run ends completed, with no error and the bytes of `fault-free` (named by strategy when one does not). */
-async function expectFaultFree(cluster: TestCluster, runs: StrategyRun[], faultFreeBytes: Buffer, timeoutMs = 170_000) {
-  const ended = await Promise.all(
-    runs.map(async ({ strategy, id }) => {
-      const done = await waitForRun(cluster.base, id, timeoutMs);
-      const same = done.state === 'completed' && (await modelParams(cluster.base, id)).equals(faultFreeBytes);
-      return { strategy, state: done.state, error: done.error, sameBytes: same };
-    }),
-  );
-  expect(ended).toEqual(
-    runs.map(({ strategy }) => ({ strategy, state: 'completed', error: undefined, sameBytes: true })),
-  );
-}
-
-/** The lowest step of the runs still queued or running; Infinity once all have ended. */
-async function slowest(cluster: TestCluster, runs: StrategyRun[]): Promise<number> {
-  const views = await Promise.all(runs.map((r) => run(cluster, r.id)));
-  return Math.min(...views.filter((v) => v.state === 'running' || v.state === 'queued').map((v) => v.step));
-}
 
 /** A coordinator and 3 workers for runs trained through worker and coordinator SIGKILLs. */
 async function killableCluster(redisUrl: string, prefix: string): Promise<TestCluster> {

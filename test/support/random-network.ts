@@ -8,6 +8,7 @@ import {
   ACTIVATIONS,
   createRng,
   outputUnits,
+  paramLayout,
   parseSpec,
   type Activation,
   type Loss,
@@ -209,3 +210,27 @@ export const randomCnnCase: fc.Arbitrary<RandomCase> = fc.record({
   batch: fc.integer({ min: 1, max: 3 }),
   seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
 });
+
+/**
+ * A CNN whose max-pool windows hold several equal maxima: with inputs in {0, 1} and the ones
+ * kernel of `tieParams`, most windows of both pools tie (the first arg-max must take the delta).
+ */
+export const tiedPoolsSpec = (): NetworkSpec =>
+  parseSpec({
+    inputShape: [6, 6, 2],
+    layers: [
+      { kind: 'maxPool2d', poolSize: 2, strides: 1, padding: 'same' },
+      { kind: 'conv2d', filters: 2, kernelSize: 2, activation: 'relu' },
+      { kind: 'maxPool2d', poolSize: [3, 2], strides: [2, 1] },
+      { kind: 'flatten' },
+      { units: 3, activation: 'softmax' },
+    ],
+    loss: 'softmax_cross_entropy',
+  });
+
+/** tiedPoolsSpec's conv kernel all 0.5 and its bias 0, in place. */
+export function tieParams(spec: NetworkSpec, params: Float32Array): void {
+  const conv = paramLayout(spec).layers[1];
+  params.fill(0.5, conv.kernelOffset, conv.kernelOffset + conv.kernelSize);
+  params.fill(0, conv.biasOffset, conv.biasOffset + conv.biasSize);
+}

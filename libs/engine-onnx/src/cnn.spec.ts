@@ -18,7 +18,7 @@ import { flatSlots } from './training-graph';
 import { compileTrainingStep, type OnnxTrainingStep } from './training-step';
 import { relErr } from '../../../test/support/param-tensors';
 import { expectStepLikeReference, paramsWithBiases } from '../../../test/support/onnx-step-check';
-import { HIDDEN, randomBatch, randomCnnCase } from '../../../test/support/random-network';
+import { HIDDEN, randomBatch, randomCnnCase, tieParams, tiedPoolsSpec } from '../../../test/support/random-network';
 
 /**
  * Random CNNs, beside lane C's generator (test/support cnnSpecArb, also run below) with inputs of
@@ -167,22 +167,10 @@ describe('engine-onnx CNNs against libs/nn', () => {
 
   it('routes a max-pool delta to the first maximum of a window of ties, as libs/nn does', async () => {
     // integer inputs in {0, 1} and ones kernels: most windows hold several equal maxima
-    const spec = parseSpec({
-      inputShape: [6, 6, 2],
-      layers: [
-        { kind: 'maxPool2d', poolSize: 2, strides: 1, padding: 'same' },
-        { kind: 'conv2d', filters: 2, kernelSize: 2, activation: 'relu' },
-        { kind: 'maxPool2d', poolSize: [3, 2], strides: [2, 1] },
-        { kind: 'flatten' },
-        { units: 3, activation: 'softmax' },
-      ],
-      loss: 'softmax_cross_entropy',
-    });
+    const spec = tiedPoolsSpec();
     const rng = createRng(3);
     const params = paramsWithBiases(spec, createRng(4));
-    const conv = paramLayout(spec).layers[1];
-    params.fill(0.5, conv.kernelOffset, conv.kernelOffset + conv.kernelSize);
-    params.fill(0, conv.biasOffset, conv.biasOffset + conv.biasSize);
+    tieParams(spec, params);
     const x = Float32Array.from({ length: 5 * 72 }, () => rng.int(2));
     const { y } = randomBatch(spec, 5, rng);
     const step = compileTrainingStep(spec);

@@ -2,7 +2,6 @@ import {
   createRng,
   gaussNewtonVector64,
   hessianVector64,
-  paramLayout,
   parseSpec,
   type NetworkSpec,
   type NetworkSpecInput,
@@ -12,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { paramsWithBiases } from '../../../test/support/onnx-step-check';
 import { paramTensors, relErr } from '../../../test/support/param-tensors';
-import { randomBatch, randomCnnCase } from '../../../test/support/random-network';
+import { randomBatch, randomCnnCase, tieParams, tiedPoolsSpec } from '../../../test/support/random-network';
 import { OnnxCurvature } from './curvature-step';
 import type { CurvatureKind } from './hessian-graph';
 
@@ -132,21 +131,9 @@ describe.each<[CurvatureKind, Reference]>([
 
   it('takes the first maximum of a max-pool window of ties, as libs/nn does (1e-6 per tensor)', async () => {
     // inputs in {0, 1} and a ones kernel: most windows of both pools hold several equal maxima
-    const spec = parseSpec({
-      inputShape: [6, 6, 2],
-      layers: [
-        { kind: 'maxPool2d', poolSize: 2, strides: 1, padding: 'same' },
-        { kind: 'conv2d', filters: 2, kernelSize: 2, activation: 'relu' },
-        { kind: 'maxPool2d', poolSize: [3, 2], strides: [2, 1] },
-        { kind: 'flatten' },
-        { units: 3, activation: 'softmax' },
-      ],
-      loss: 'softmax_cross_entropy',
-    });
+    const spec = tiedPoolsSpec();
     const c = caseOf(spec, 5, 4);
-    const conv = paramLayout(spec).layers[1];
-    c.params.fill(0.5, conv.kernelOffset, conv.kernelOffset + conv.kernelSize);
-    c.params.fill(0, conv.biasOffset, conv.biasOffset + conv.biasSize);
+    tieParams(spec, c.params);
     const rng = createRng(3);
     c.x.forEach((_, i) => (c.x[i] = rng.int(2)));
     const engine = new OnnxCurvature(spec, kind);

@@ -39,4 +39,18 @@ describe('setResult on a real Redis', () => {
     expect(await setResult(redis, kept, manifest, Buffer.from('late'), 60_000, channel)).toBe(-1);
     expect(await redis.get(kept)).toBe('first');
   });
+
+  it('publishes a second notice in the same round trip when asked', async () => {
+    const sub = redis.duplicate();
+    const notices: string[] = [];
+    sub.on('message', (c: string, m: string) => notices.push(`${c} ${m}`));
+    await sub.subscribe(channel, `${p}:params`);
+    await redis.set(manifest, '{}');
+    const key = `${p}:{run:r}:grad:1:0`;
+    const also = { channel: `${p}:params`, message: 'r:2' };
+    expect(await setResult(redis, key, manifest, Buffer.from('g'), 60_000, channel, also)).toBe(1);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(notices).toEqual([`${channel} ${key}`, `${p}:params r:2`]);
+    await sub.quit();
+  });
 });

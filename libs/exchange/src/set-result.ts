@@ -1,8 +1,9 @@
 import type { Redis } from 'ioredis';
 
 /**
- * Write a shard result once, and only while its run is live; announce it. One MULTI:
- *   SET result value PX ttl NX;  EXISTS manifest;  PUBLISH channel result
+ * Write a shard result once, and only while its run is live; announce it (and publish `also`,
+ * when given, in the same round trip). One MULTI:
+ *   SET result value PX ttl NX;  EXISTS manifest;  PUBLISH channel result  [; PUBLISH also]
  * The result key and the run's manifest key share the {run:<id>} hash slot. A result written at
  * an instant its run was already gone (finished or cancelled) is deleted again at once: a job
  * still computing when its run ends must not leave a result behind (and if the worker dies in
@@ -22,13 +23,11 @@ export async function setResult(
   value: Buffer | string,
   ttlMs: number,
   channel: string,
+  also?: { channel: string; message: string },
 ): Promise<number> {
-  const replies = await redis
-    .multi()
-    .set(result, value, 'PX', ttlMs, 'NX')
-    .exists(manifest)
-    .publish(channel, result)
-    .exec();
+  const multi = redis.multi().set(result, value, 'PX', ttlMs, 'NX').exists(manifest).publish(channel, result);
+  if (also) multi.publish(also.channel, also.message);
+  const replies = await multi.exec();
   if (!replies) throw new Error(`writing ${result}: the transaction was aborted`);
   for (const [err] of replies) if (err) throw err;
   const written = replies[0][1] === 'OK';

@@ -155,7 +155,8 @@ export function parseRunConfig(json: unknown): RunConfig {
 
 /** The refusal of a second-order optimizer where only a first-order one fits (a sweep's trials). */
 export function secondOrderRefused(type: string): string {
-  return `optimizer.type: ${type} is a second-order optimizer: a run takes it (POST /runs, nnq train), a sweep does not`;
+  const where = 'a run takes it (POST /runs, nnq train), a sweep does not';
+  return `optimizer.type: ${type} is a second-order optimizer: ${where}`;
 }
 
 /** JSON Schema (draft 2020-12) of the run config, published as schemas/run-config.schema.json. */

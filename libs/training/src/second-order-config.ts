@@ -5,8 +5,9 @@ import { parseRunConfig, RunConfigError, type RunConfig } from './run-config';
 /**
  * A run config, which may also name a second-order optimizer (`"optimizer": {"type": "lbfgs" |
  * "hessian_free", ...}`, libs/nn second-order): for the in-process trainer and the coordinator
- * (its SecondOrderStep). parseRunConfig, first-order only (sweeps), refuses those by name; here the rest of the config is validated as usual, with
- * plain SGD standing in for the optimizer (no slots: what setupRun and the memory budget see).
+ * (its SecondOrderStep). parseRunConfig, first-order only (sweeps), refuses those by name; here the
+ * rest of the config is validated as usual, with plain SGD standing in for the optimizer (no
+ * slots: what setupRun and the memory budget see).
  */
 export interface LocalRunConfig {
   config: RunConfig;
@@ -17,7 +18,10 @@ export interface LocalRunConfig {
 /** The first-order optimizer in `config` of a second-order run: never applied. */
 export const SECOND_ORDER_STAND_IN = { type: 'sgd', lr: 1 } as const;
 
-/** Validate unknown JSON as a run config, second-order optimizers included; throws RunConfigError listing every problem by path. */
+/**
+ * Validate unknown JSON as a run config, second-order optimizers included; throws RunConfigError
+ * listing every problem by path.
+ */
 export function parseLocalRunConfig(json: unknown): LocalRunConfig {
   const optimizer = (json as { optimizer?: { type?: unknown } } | null)?.optimizer;
   if (!isSecondOrderType(optimizer?.type)) return { config: parseRunConfig(json), secondOrder: null };

@@ -36,7 +36,10 @@ export interface SecondOrderPasses {
   curvatureAt(p: Float32Array): Promise<(v: Float64Array, use: (gv: Float64Array) => void) => Promise<void>>;
 }
 
-/** A shard of a second-order step: positions [start, end) in the epoch permutation, or in split order without `epoch`. */
+/**
+ * A shard of a second-order step: positions [start, end) in the epoch permutation, or in split
+ * order without `epoch`.
+ */
 export interface SecondOrderShard {
   shard: number;
   start: number;

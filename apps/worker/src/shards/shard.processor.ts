@@ -262,34 +262,25 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     const result = { grad: r.grad, loss: r.loss, correct: r.correct, rows: rows.length, engine };
     const blob = encodeShardResult(result, m.gradientTransfer, this.spareBlobs.pop());
     this.pool.recycle(r.buffers);
-    const writing = this.writeResult(job.runId, key, blob);
+    // a replicated run's replicas waiting for this step's gradients to make the next parameters wake
+    // on this notice, not at the coordinator's version (run-context.service.ts)
+    const notice = ctx.replicated
+      ? { channel: this.keys.paramsChannel(), message: `${job.runId}:${job.step + 1}` }
+      : undefined;
+    const writing = this.writeResult(job.runId, key, blob, notice);
     // once written and answered the client holds no reference any more (a failed write drops the buffer)
     const spare = (b: Buffer) => {
       this.spareBlobs.push(b);
       if (this.spareBlobs.length > this.config.NNQ_WORKER_CONCURRENCY + 1) this.spareBlobs.shift();
     };
+    // (a failed write drops it)
+    const spareOnceWritten = (b: Buffer) => void writing.then(() => spare(b)).catch(() => undefined);
     // A replicated run's replica holds these bytes for the step's update (no read back) from now, while
     // they are written: a copy already in Redis, or one written later, holds the same bytes (one engine,
     // deterministic). It gives the buffer back once applied; it is reused only once written too
-    const kept =
-      ctx.replicated &&
-      this.runs.keepOwn(
-        job.runId,
-        job.step,
-        job.shard,
-        blob,
-        (b) =>
-          void writing.then(
-            () => spare(b),
-            () => undefined,
-          ),
-      );
+    const kept = ctx.replicated && this.runs.keepOwn(job.runId, job.step, job.shard, blob, spareOnceWritten);
     const set = await writing;
     if (!kept) spare(blob);
-    // a replica waiting for this step's gradients to make the next parameters wakes now, not at the
-    // coordinator's version (run-context.service.ts): a notice only, after the write and the keep
-    if (set === 1 && ctx.replicated)
-      await this.redis.publish(this.keys.paramsChannel(), `${job.runId}:${job.step + 1}`);
     this.metrics.shardDone('gradient', Number(process.hrtime.bigint() - started) / 1e9, blob.byteLength, rows.length);
     return { written: set === 1 };
   }
@@ -339,8 +330,14 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
   }
 
   /** Write a shard's result once, while its run is live, and announce it (@nnq/exchange set-result.ts). */
-  private writeResult(runId: string, key: string, value: Buffer | string): Promise<number> {
-    return setResult(this.redis, key, this.keys.runManifest(runId), value, RESULT_TTL_MS, this.keys.resultsChannel());
+  private writeResult(
+    runId: string,
+    key: string,
+    value: Buffer | string,
+    also?: { channel: string; message: string },
+  ): Promise<number> {
+    const manifest = this.keys.runManifest(runId);
+    return setResult(this.redis, key, manifest, value, RESULT_TTL_MS, this.keys.resultsChannel(), also);
   }
 
   /**
