@@ -9,6 +9,7 @@ export * from './losses';
 export * from './network';
 export * from './init';
 export * from './optimizers';
+export * from './step-undo';
 export * from './optimizer-state-file';
 export * from './schedules';
 export * from './safetensors';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseConfig } from '@nnq/problems';
+import type { StepUndo } from './step-undo';
 import { updateKernels } from './update-kernel';
 import { RULES } from './update-rules';
 
@@ -111,11 +112,18 @@ export interface StepOptions {
   gradScale?: number;
   /** Where the update runs (defaultUpdatePath()); both give the same bytes. */
   path?: UpdatePath;
+  /**
+   * Undo an update that leaves a parameter non-finite: params, slots and state.step stay as they
+   * were (StepResult.finite says so). Without it such an update is kept, as made.
+   */
+  undo?: StepUndo | null;
 }
 
 export interface StepResult {
   /** Global L2 norm of the scaled gradient before clipping (null when clipNorm is unset). */
   gradNorm: number | null;
+  /** Every parameter finite after the update (checked in the update's own loop, no other pass). */
+  finite: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -202,12 +210,24 @@ export function step(
   const runs = mask === null ? null : unmaskedRuns(mask);
   const kernels = (options.path ?? defaultUpdatePath()) === 'wasm' ? updateKernels() : null;
   if (options.path === 'wasm' && kernels === null) throw new RangeError('this runtime has no WebAssembly SIMD');
-  if (kernels) kernels.run(config.type, params, grad, slots, terms, runs);
-  else {
+  const undo = options.undo ?? null;
+  let finite: boolean;
+  if (kernels) {
+    finite = kernels.run(config.type, params, grad, slots, terms, runs, undo !== null);
+    if (!finite && undo) return { gradNorm, finite };
+  } else {
+    undo?.save(params, state);
     const [a, b] = [slots[0] ?? params, slots[1] ?? params];
-    for (const [from, to] of runs ?? [[0, n]]) rule.loop(params, grad, a, b, terms, from, to);
+    let z = 0;
+    for (const [from, to] of runs ?? [[0, n]]) z += rule.loop(params, grad, a, b, terms, from, to);
+    finite = z === 0;
+    if (!finite && undo) {
+      undo.restore(params, state);
+      return { gradNorm, finite };
+    }
   }
+  // masked parameters (never in a run, so not in the check) become 0, finite
   if (mask !== null) for (let i = 0; i < n; i++) if (mask[i] === 0) params[i] = 0;
   state.step++;
-  return { gradNorm };
+  return { gradNorm, finite };
 }

@@ -1,5 +1,5 @@
 import type { OptimizerType } from './optimizers';
-import { RULES, type Expr, type Stmt } from './update-rules';
+import { A, B, P, RULES, type Expr, type Stmt } from './update-rules';
 import { assemble, memarg, OP, s32, simd, SIMD, T, u32, type ValType, type WasmFunction } from './wasm-asm';
 
 /**
@@ -8,19 +8,26 @@ import { assemble, memarg, OP, s32, simd, SIMD, T, u32, type ValType, type WasmF
  * with promote, rounded back with demote: the same double operations as the JavaScript loop,
  * and WebAssembly has no fused multiply-add), then the odd last element in scalar f64.
  *
+ * Each returns the sum of p - p over the float32 parameters it stored: 0 when every one is
+ * finite, NaN otherwise (the check in the same loop, no second pass). Its `_save` twin also
+ * stores each slot's value before the update at the slot's save address, so that a non-finite
+ * update can be undone without a copy of everything before every step.
+ *
  * A memory holds params, grad and up to two slots at [0, n), [n, 2n), ... float32 elements,
- * n rounded up to 16 bytes (class Kernels says which memory).
+ * n rounded up to 16 bytes (class Kernels says which memory), then the slots' save regions.
  */
 
-/** Parameters of every kernel function: byte addresses of P, G, A, B, the byte range, 9 terms. */
-const ADDR = 4;
-const FROM = 4;
-const TO = 5;
+/** Parameters of every kernel function: byte addresses of P, G, A, B, A's and B's save, the byte range, 9 terms. */
+const ADDR = 6;
+const FROM = ADDR;
+const TO = ADDR + 1;
 const TERMS = 9;
-const TERM0 = 6;
+const TERM0 = ADDR + 2;
 /** Locals: the byte offset o, the splatted terms, then the program's named values. */
 const O = TERM0 + TERMS;
 const SPLAT0 = O + 1;
+/** A slot vector's save address is the parameter SAVE_OF slots after its own. */
+const SAVE_OF = 2;
 
 /** Each binary operator's scalar f64 and f64x2 opcode. */
 const BIN: Record<'+' | '-' | '*' | '/', [number, number]> = {
@@ -30,11 +37,14 @@ const BIN: Record<'+' | '-' | '*' | '/', [number, number]> = {
   '/': [OP.f64Div, SIMD.f64x2Div],
 };
 
-/** One kernel function: (pP, pG, pA, pB, from, to: i32 byte offsets; 9 f64 terms). */
-function compile(name: string, program: Stmt[]): WasmFunction {
+/** One kernel function: (pP, pG, pA, pB, pSaveA, pSaveB, from, to: i32 byte offsets; 9 f64 terms) -> f32. */
+function compile(name: string, program: Stmt[], save: boolean): WasmFunction {
   const names = program.flatMap((s) => ('let' in s ? [s.let] : []));
   const vLocal = (n: string) => SPLAT0 + TERMS + names.indexOf(n);
   const fLocal = (n: string) => SPLAT0 + TERMS + names.length + names.indexOf(n);
+  // after the named values: the sum of p - p (pairs, last element) and the value just stored
+  const [acc, stored] = [SPLAT0 + TERMS + 2 * names.length, SPLAT0 + TERMS + 2 * names.length + 1];
+  const [fAcc, fStored] = [acc + 2, acc + 3];
   const at = (v: number) => [OP.localGet, ...u32(v), OP.localGet, ...u32(O), OP.i32Add];
 
   // an expression in f64x2 (lanes = 1) or scalar f64 (lanes = 0)
@@ -50,25 +60,52 @@ function compile(name: string, program: Stmt[]): WasmFunction {
     const [scalar, vector] = BIN[e.op];
     return [...expr(e.a, lanes), ...expr(e.b, lanes), ...(lanes ? simd(vector) : [scalar])];
   };
+  // the slot's float32 values as they are, copied to its save address before the store
+  const saved = (v: number, lanes: 0 | 1): number[] => {
+    if (!save || (v !== A && v !== B)) return [];
+    return lanes
+      ? [
+          ...at(v + SAVE_OF),
+          ...at(v),
+          ...simd(SIMD.load64Zero),
+          ...memarg(2),
+          ...simd(SIMD.store64Lane),
+          ...memarg(2),
+          0,
+        ]
+      : [...at(v + SAVE_OF), ...at(v), OP.f32Load, ...memarg(2), OP.f32Store, ...memarg(2)];
+  };
+  // acc += stored - stored, after a store to P
+  const checked = (v: number, lanes: 0 | 1): number[] => {
+    if (v !== P) return [];
+    const [a, x, sub, add] = lanes
+      ? [acc, stored, simd(SIMD.f32x4Sub), simd(SIMD.f32x4Add)]
+      : [fAcc, fStored, [OP.f32Sub], [OP.f32Add]];
+    const get = (l: number) => [OP.localGet, ...u32(l)];
+    return [...get(a), ...get(x), ...get(x), ...sub, ...add, OP.localSet, ...u32(a)];
+  };
   const body = (lanes: 0 | 1) =>
     program.flatMap((s) => {
       if ('let' in s) return [...expr(s.e, lanes), OP.localSet, ...u32(lanes ? vLocal(s.let) : fLocal(s.let))];
-      return lanes
+      const store = lanes
         ? [
             ...at(s.store),
             ...expr(s.e, 1),
             ...simd(SIMD.f32x4DemoteF64x2Zero),
+            ...[OP.localTee, ...u32(stored)],
             ...simd(SIMD.store64Lane),
             ...memarg(2),
             0,
           ]
-        : [...at(s.store), ...expr(s.e, 0), OP.f32DemoteF64, OP.f32Store, ...memarg(2)];
+        : [...at(s.store), ...expr(s.e, 0), OP.f32DemoteF64, OP.localTee, ...u32(fStored), OP.f32Store, ...memarg(2)];
+      return [...saved(s.store, lanes), ...store, ...checked(s.store, lanes)];
     });
 
   const splats = Array.from({ length: TERMS }, (_, i) => [
     ...[OP.localGet, ...u32(TERM0 + i), ...simd(SIMD.f64x2Splat)],
     ...[OP.localSet, ...u32(SPLAT0 + i)],
   ]).flat();
+  const lane = (i: number) => [OP.localGet, ...u32(acc), ...simd(SIMD.f32x4ExtractLane), i];
   const code = [
     ...splats,
     ...[OP.localGet, FROM, OP.localSet, ...u32(O)],
@@ -80,17 +117,20 @@ function compile(name: string, program: Stmt[]): WasmFunction {
     ...[OP.end, OP.end],
     // the last element: if (o < to) body
     ...[OP.localGet, ...u32(O), OP.localGet, TO, OP.i32LtU, OP.if, OP.void, ...body(0), OP.end],
+    // lanes 0 and 1 of acc (2 and 3 stay 0) and the last element's
+    ...[...lane(0), ...lane(1), OP.f32Add, OP.localGet, ...u32(fAcc), OP.f32Add],
   ];
   const params: ValType[] = [...Array<ValType>(ADDR + 2).fill(T.i32), ...Array<ValType>(TERMS).fill(T.f64)];
   const locals: ValType[] = [
     T.i32,
     ...Array<ValType>(TERMS + names.length).fill(T.v128),
     ...Array<ValType>(names.length).fill(T.f64),
+    ...[T.v128, T.v128, T.f32, T.f32],
   ];
-  return { name, params, locals, code };
+  return { name: save ? `${name}_save` : name, params, locals, results: [T.f32], code };
 }
 
-type KernelFn = (...args: number[]) => void;
+type KernelFn = (...args: number[]) => number;
 
 /** The few members of the WebAssembly JS API used here (TypeScript declares them only in lib.dom). */
 interface WasmMemory {
@@ -108,9 +148,9 @@ const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 const TYPES = Object.keys(RULES) as OptimizerType[];
 const PAGE = 65536;
 
-/** The assembled module's bytes (one function per optimizer type, in RULES order). */
+/** The assembled module's bytes (two functions per optimizer type, in RULES order: plain and _save). */
 export function kernelModuleBytes(): Uint8Array {
-  return assemble(TYPES.map((t) => compile(t, RULES[t].program)));
+  return assemble(TYPES.flatMap((t) => [compile(t, RULES[t].program, false), compile(t, RULES[t].program, true)]));
 }
 
 /** Float32 elements per vector for n parameters: n rounded up to 16 bytes. */
@@ -129,7 +169,7 @@ class KernelMemory {
     this.f32 = new Float32Array(memory.buffer);
   }
 
-  /** Room for 4 vectors of n (a growable memory only). */
+  /** Room for 4 vectors of n: params, grad, two slots (a growable memory only; no save regions). */
   fit(n: number): void {
     const need = 16 * strideOf(n) - this.memory.buffer.byteLength;
     if (need <= 0) return;
@@ -147,8 +187,9 @@ class KernelMemory {
 /**
  * The kernels. Vectors must be in the module's memory: a step copies params and grad in and
  * params out (Float32Array.set, a memcpy). Optimizer slots of createOptimizerState live there for
- * good (residentSlots: each large state has its own memory, never grown, so its views stay valid);
- * any other slots (deserialized, sliced views) are copied in and out of a shared scratch memory.
+ * good (residentSlots: each large state has its own memory, never grown, so its views stay valid,
+ * with room for the slots' save regions); any other slots (deserialized, sliced views) are copied
+ * in and out of a shared scratch memory.
  */
 class Kernels {
   private readonly scratch: KernelMemory;
@@ -162,7 +203,8 @@ class Kernels {
   /** Slots for a new state of n parameters, in a memory of their own; null for small ones. */
   residentSlots(count: number, n: number): Float32Array[] | null {
     if (count === 0 || n < RESIDENT_MIN) return null;
-    const pages = Math.ceil((4 * (2 + count) * strideOf(n)) / PAGE); // params, grad and the slots
+    // params, grad, the slots and their save regions
+    const pages = Math.ceil((4 * (2 + 2 * count) * strideOf(n)) / PAGE);
     const home = new KernelMemory(this.module, new wasm!.Memory({ initial: pages, maximum: pages }));
     const slots = Array.from({ length: count }, (_, i) => home.view(2 + i, n));
     this.homes.set(slots[0], home);
@@ -171,7 +213,10 @@ class Kernels {
 
   /**
    * One update of params (and slots a, b) in place over the unmasked runs [from, to) that
-   * `runs` lists; masked parameters are left to the caller.
+   * `runs` lists; masked parameters are left to the caller. Returns whether every updated
+   * parameter is finite. When one is not and `undo` is set, params and slots are left as they
+   * were: params and copied slots are not copied out, resident slots are restored from their
+   * save regions (written by the _save kernel as it goes, so a finite step copies nothing more).
    */
   run(
     type: OptimizerType,
@@ -180,7 +225,8 @@ class Kernels {
     slots: Float32Array[],
     terms: number[],
     runs: ReadonlyArray<readonly [number, number]> | null,
-  ): void {
+    undo: boolean,
+  ): boolean {
     const n = params.length;
     const home = slots.length > 0 ? this.homes.get(slots[0]) : undefined;
     const resident = home !== undefined && slots.every((s, i) => s.length === n && isView(s, home.view(2 + i, n)));
@@ -189,15 +235,47 @@ class Kernels {
     mem.view(0, n).set(params);
     mem.view(1, n).set(grad);
     if (!resident) slots.forEach((s, i) => mem.view(2 + i, n).set(s));
+    const save = undo && resident;
     const bytes = 4 * strideOf(n);
-    const fn = mem.fns[type];
+    const [saveA, saveB] = [(2 + slots.length) * bytes, (3 + slots.length) * bytes];
+    const fn = mem.fns[save ? `${type}_save` : type];
     const t = terms;
     const call = (from: number, to: number) =>
-      fn(0, bytes, 2 * bytes, 3 * bytes, from * 4, to * 4, t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8]);
-    if (runs === null) call(0, n);
-    else for (const [from, to] of runs) call(from, to);
+      fn(
+        0,
+        bytes,
+        2 * bytes,
+        3 * bytes,
+        saveA,
+        saveB,
+        4 * from,
+        4 * to,
+        t[0],
+        t[1],
+        t[2],
+        t[3],
+        t[4],
+        t[5],
+        t[6],
+        t[7],
+        t[8],
+      );
+    const whole = [[0, n]] as const;
+    let sum = 0;
+    for (const [from, to] of runs ?? whole) sum += call(from, to);
+    const finite = sum === 0;
+    if (!finite && undo) {
+      if (save) {
+        slots.forEach((s, i) => {
+          const saved = mem.view(2 + slots.length + i, n);
+          for (const [from, to] of runs ?? whole) s.set(saved.subarray(from, to), from);
+        });
+      }
+      return false;
+    }
     params.set(mem.view(0, n));
     if (!resident) slots.forEach((s, i) => s.set(mem.view(2 + i, n)));
+    return finite;
   }
 }
 

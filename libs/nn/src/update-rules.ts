@@ -38,7 +38,10 @@ const mul = (a: Expr, b: Expr): Expr => ({ op: '*', a, b });
 const div = (a: Expr, b: Expr): Expr => ({ op: '/', a, b });
 const sqrt = (e: Expr): Expr => ({ sqrt: e });
 
-/** A vector range [from, to) of one update, with the rule's terms. */
+/**
+ * A vector range [from, to) of one update, with the rule's terms. Returns the sum of p - p over
+ * the float32 parameters stored: 0 when every one is finite, NaN otherwise (the kernel's check).
+ */
 type Loop = (
   p: Float32Array,
   grad: Float32Array,
@@ -47,7 +50,7 @@ type Loop = (
   k: readonly number[],
   from: number,
   to: number,
-) => void;
+) => number;
 
 export interface Rule {
   /** The terms the program reads as k(i), from the config, the update count t = step + 1 and lr. */
@@ -70,11 +73,14 @@ const decayed: Stmt[] = [
 const sgd: Rule = {
   terms: (config, _t, lr, c) => [c, config.weightDecay, lr],
   loop(params, grad, _a, _b, [c, wd, lr], from, to) {
+    let z = 0;
     for (let i = from; i < to; i++) {
       const p = params[i];
       const g = c * grad[i] + wd * p;
-      params[i] = p - lr * g;
+      const q = (params[i] = Math.fround(p - lr * g));
+      z += q - q;
     }
+    return z;
   },
   program: [...decayed, { store: P, e: sub(param, mul(k(2), decayedGrad)) }],
 };
@@ -83,13 +89,16 @@ const sgd: Rule = {
 const momentum: Rule = {
   terms: (config, _t, lr, c) => [c, config.weightDecay, (config as { momentum: number }).momentum, lr],
   loop(params, grad, v, _b, [c, wd, mu, lr], from, to) {
+    let z = 0;
     for (let i = from; i < to; i++) {
       const p = params[i];
       const g = c * grad[i] + wd * p;
       const vi = mu * v[i] + g;
       v[i] = vi;
-      params[i] = p - lr * vi;
+      const q = (params[i] = Math.fround(p - lr * vi));
+      z += q - q;
     }
+    return z;
   },
   program: [
     ...decayed,
@@ -106,13 +115,16 @@ const momentum: Rule = {
 const nesterov: Rule = {
   terms: momentum.terms,
   loop(params, grad, v, _b, [c, wd, mu, lr], from, to) {
+    let z = 0;
     for (let i = from; i < to; i++) {
       const p = params[i];
       const g = c * grad[i] + wd * p;
       const vi = mu * v[i] + g;
       v[i] = vi;
-      params[i] = p - lr * (g + mu * vi);
+      const q = (params[i] = Math.fround(p - lr * (g + mu * vi)));
+      z += q - q;
     }
+    return z;
   },
   program: [
     ...decayed,
@@ -141,6 +153,7 @@ const adam: Rule = {
     return [c, l2, b1, 1 - b1, b2, 1 - b2, alpha, eps * sqrtBc2, decay];
   },
   loop(params, grad, m, v, [c, l2, b1, a1, b2, a2, alpha, epsHat, decay], from, to) {
+    let z = 0;
     for (let i = from; i < to; i++) {
       const p = params[i];
       const g = c * grad[i] + l2 * p;
@@ -148,8 +161,10 @@ const adam: Rule = {
       const vi = b2 * v[i] + a2 * g * g;
       m[i] = mi;
       v[i] = vi;
-      params[i] = p - ((alpha * mi) / (Math.sqrt(vi) + epsHat) + decay * p);
+      const q = (params[i] = Math.fround(p - ((alpha * mi) / (Math.sqrt(vi) + epsHat) + decay * p)));
+      z += q - q;
     }
+    return z;
   },
   program: [
     ...decayed,
@@ -171,13 +186,16 @@ const rmsprop: Rule = {
     return [c, config.weightDecay, rho, 1 - rho, lr, epsilon];
   },
   loop(params, grad, s, _b, [c, wd, rho, a, lr, eps], from, to) {
+    let z = 0;
     for (let i = from; i < to; i++) {
       const p = params[i];
       const g = c * grad[i] + wd * p;
       const si = rho * s[i] + a * g * g;
       s[i] = si;
-      params[i] = p - (lr * g) / (Math.sqrt(si) + eps);
+      const q = (params[i] = Math.fround(p - (lr * g) / (Math.sqrt(si) + eps)));
+      z += q - q;
     }
+    return z;
   },
   program: [
     ...decayed,

@@ -32,7 +32,7 @@ const vec = (items: number[][]): number[] => [...u32(items.length), ...items.fla
 const section = (id: number, body: number[]): number[] => [id, ...u32(body.length), ...body];
 const name = (s: string): number[] => [...u32(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
 
-export const T = { i32: 0x7f, f64: 0x7c, v128: 0x7b } as const;
+export const T = { i32: 0x7f, f32: 0x7d, f64: 0x7c, v128: 0x7b } as const;
 export type ValType = (typeof T)[keyof typeof T];
 
 /** Scalar opcodes used by the kernels. */
@@ -45,12 +45,15 @@ export const OP = {
   brIf: 0x0d,
   localGet: 0x20,
   localSet: 0x21,
+  localTee: 0x22,
   f32Load: 0x2a,
   f32Store: 0x38,
   i32Const: 0x41,
   i32LtU: 0x49,
   i32GtU: 0x4b,
   i32Add: 0x6a,
+  f32Add: 0x92,
+  f32Sub: 0x93,
   f64Sqrt: 0x9f,
   f64Add: 0xa0,
   f64Sub: 0xa1,
@@ -66,6 +69,9 @@ export const SIMD = {
   load64Zero: 0x5d,
   store64Lane: 0x5b,
   f64x2Splat: 0x14,
+  f32x4ExtractLane: 0x1f,
+  f32x4Add: 0xe4,
+  f32x4Sub: 0xe5,
   f32x4DemoteF64x2Zero: 0x5e,
   f64x2PromoteLowF32x4: 0x5f,
   f64x2Sqrt: 0xef,
@@ -84,13 +90,15 @@ export interface WasmFunction {
   params: ValType[];
   /** Locals after the parameters, in order. */
   locals: ValType[];
+  /** Its results (none: a void function). */
+  results?: ValType[];
   /** Instructions, without the final `end`. */
   code: number[];
 }
 
-/** A module of void functions, exported by name, on a memory it imports as env.memory. */
+/** A module of functions, exported by name, on a memory it imports as env.memory. */
 export function assemble(fns: WasmFunction[]): Uint8Array {
-  const types = fns.map((f) => [0x60, ...vec(f.params.map((p) => [p])), ...u32(0)]);
+  const types = fns.map((f) => [0x60, ...vec(f.params.map((p) => [p])), ...vec((f.results ?? []).map((r) => [r]))]);
   const bodies = fns.map((f) => {
     const locals = vec(f.locals.map((l) => [...u32(1), l]));
     const body = [...locals, ...f.code, OP.end];

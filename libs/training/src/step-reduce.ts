@@ -1,4 +1,4 @@
-import { learningRate, step as optimizerStep, type OptimizerState } from '@nnq/nn';
+import { learningRate, step as optimizerStep, type OptimizerState, type StepUndo } from '@nnq/nn';
 import type { ShardResult } from '@nnq/protocol';
 import type { RunConfig } from './run-config';
 
@@ -104,7 +104,10 @@ export function stepLearningRate(config: Pick<RunConfig, 'schedule' | 'optimizer
   return learningRate(config.schedule, t, { baseLr: config.optimizer.lr, batchSize: config.batchSize });
 }
 
-/** The optimizer update of step t: params <- params - lr(t) * update(mean gradient). */
+/**
+ * The optimizer update of step t: params <- params - lr(t) * update(mean gradient). `finite`:
+ * every parameter is finite after it; when not, `undo` (if given) left params and state as before.
+ */
 export function applyStep(
   config: RunConfig,
   params: Float32Array,
@@ -112,10 +115,12 @@ export function applyStep(
   state: OptimizerState,
   t: number,
   mask: Float32Array | null,
-): AppliedStep {
+  undo: StepUndo | null = null,
+): AppliedStep & { finite: boolean } {
   const lr = stepLearningRate(config, t);
-  optimizerStep(params, reduced.grad, state, config.optimizer, lr, { mask, gradScale: 1 / reduced.rows });
-  return { lr };
+  const options = { mask, gradScale: 1 / reduced.rows, undo };
+  const { finite } = optimizerStep(params, reduced.grad, state, config.optimizer, lr, options);
+  return { lr, finite };
 }
 
 /** A poisoned step: a non-finite loss or gradient. */
