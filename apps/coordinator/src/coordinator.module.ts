@@ -23,6 +23,7 @@ import { SweepsController } from './sweeps/sweeps.controller';
 import { SweepsService } from './sweeps/sweeps.service';
 import { WorkersController } from './workers/workers.controller';
 import { WorkersService } from './workers/workers.service';
+import { ShardEvents } from './shard-events.service';
 
 @Module({})
 export class CoordinatorModule {
@@ -58,6 +59,7 @@ export class CoordinatorModule {
           useFactory: (redis: Redis, k: KeySchema) => createRunBlobs(config, redis, k),
           inject: [REDIS, KEYS],
         },
+        ShardEvents,
         RunsService,
         RunRemoval,
         CoordinatorMetrics,

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { until } from '../../../../test/support/processes';
 import type { RunStore } from '../runs/run-store.service';
 import type { WorkersService } from '../workers/workers.service';
+import { ShardEvents } from '../shard-events.service';
 import { isRetry, QueueMetrics } from './queue.metrics';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -32,6 +33,7 @@ describe('QueueMetrics against Redis', () => {
   let redis: Redis;
   let queue: Queue;
   let metrics: QueueMetrics;
+  let events: ShardEvents;
   const workers: Worker[] = [];
   let live = 2;
   let running = ['r1'];
@@ -47,22 +49,22 @@ describe('QueueMetrics against Redis', () => {
     queue = new Queue(SHARD_QUEUE, { connection, prefix: keys.bullPrefix() });
     const fakeWorkers = { list: async () => Array.from({ length: live }, (_, i) => ({ id: `w${i}` })) };
     const fakeRuns = { list: async () => running.map((id) => ({ id, state: 'running' })) };
+    events = new ShardEvents(config, keys);
     metrics = new QueueMetrics(
       registry,
       redis,
-      keys,
-      config,
       queue,
       fakeWorkers as unknown as WorkersService,
       fakeRuns as unknown as RunStore,
+      events,
     );
     metrics.onApplicationBootstrap();
-    await metrics.ready();
+    await events.ready();
   });
 
   afterAll(async () => {
     await Promise.all(workers.map((w) => w.close()));
-    await metrics.onApplicationShutdown();
+    await events.onApplicationShutdown();
     await queue.obliterate({ force: true }).catch(() => undefined);
     await queue.close();
     let cursor = '0';

@@ -1,11 +1,12 @@
 import { InjectQueue } from '@nestjs/bullmq';
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { KEYS, METRICS_REGISTRY, NNQ_CONFIG, REDIS, bullConnection, type NnqConfig } from '@nnq/cluster';
-import { SHARD_QUEUE, type KeySchema } from '@nnq/protocol';
-import { QueueEvents, type ConnectionOptions, type Job, type Queue } from 'bullmq';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { METRICS_REGISTRY, REDIS } from '@nnq/cluster';
+import { SHARD_QUEUE } from '@nnq/protocol';
+import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { RunStore } from '../runs/run-store.service';
+import { ShardEvents } from '../shard-events.service';
 import { WorkersService } from '../workers/workers.service';
 
 /** Job states reported by nnq_queue_jobs, each initialised to zero. */
@@ -38,20 +39,18 @@ export function isRetry(job: Pick<Job, 'attemptsMade' | 'opts'>, state: string):
  * from BullMQ's queue events.
  */
 @Injectable()
-export class QueueMetrics implements OnApplicationBootstrap, OnApplicationShutdown {
+export class QueueMetrics implements OnApplicationBootstrap {
   private readonly logger = new Logger(QueueMetrics.name);
-  private events?: QueueEvents;
   private readonly stalled: Counter;
   private readonly retried: Counter;
 
   constructor(
     @Inject(METRICS_REGISTRY) registry: Registry,
     @Inject(REDIS) private readonly redis: Redis,
-    @Inject(KEYS) private readonly keys: KeySchema,
-    @Inject(NNQ_CONFIG) private readonly config: NnqConfig,
     @InjectQueue(SHARD_QUEUE) private readonly queue: Queue,
     private readonly workers: WorkersService,
     private readonly runs: RunStore,
+    private readonly shardEvents: ShardEvents,
   ) {
     const registers = [registry];
     const jobs: Gauge<'state'> = new Gauge({
@@ -133,21 +132,10 @@ export class QueueMetrics implements OnApplicationBootstrap, OnApplicationShutdo
   }
 
   onApplicationBootstrap(): void {
-    this.events = new QueueEvents(SHARD_QUEUE, {
-      connection: bullConnection(this.config) as ConnectionOptions,
-      prefix: this.keys.bullPrefix(),
-    });
-    this.events.on('error', (err) => this.logger.warn(`queue events: ${err.message}`));
-    this.events.on('stalled', () => this.stalled.inc());
-    this.events.on('failed', ({ jobId }) => void this.countIfRetry(jobId));
-    this.events.on('delayed', ({ jobId }) => void this.countIfRetry(jobId));
-  }
-
-  /** Resolves once the queue events connection reads the stream (events before that are not seen). */
-  async ready(): Promise<void> {
-    await this.events?.waitUntilReady();
-    // the first XREAD starts at the stream's end right after the connection is up
-    await new Promise((r) => setTimeout(r, 100));
+    const events = this.shardEvents.events;
+    events.on('stalled', () => this.stalled.inc());
+    events.on('failed', ({ jobId }) => void this.countIfRetry(jobId));
+    events.on('delayed', ({ jobId }) => void this.countIfRetry(jobId));
   }
 
   private async countIfRetry(jobId: string): Promise<void> {
@@ -159,9 +147,5 @@ export class QueueMetrics implements OnApplicationBootstrap, OnApplicationShutdo
     } catch (err) {
       this.logger.debug(`job ${jobId}: ${(err as Error).message}`);
     }
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.events?.close();
   }
 }

@@ -8,7 +8,7 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { KEYS, NNQ_CONFIG, REDIS, bullConnection, type NnqConfig } from '@nnq/cluster';
+import { KEYS, NNQ_CONFIG, REDIS, type NnqConfig } from '@nnq/cluster';
 import {
   DataError,
   DatasetCache,
@@ -31,7 +31,7 @@ import {
   type RunManifest,
   type RunSetup,
 } from '@nnq/training';
-import { QueueEvents, type ConnectionOptions, type Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { modelSummary, type SecondOrderConfig } from '@nnq/nn';
 import { randomBytes } from 'node:crypto';
@@ -43,6 +43,7 @@ import { JobFailures } from './job-failures';
 import { isTerminal, type RunRecord } from '@nnq/protocol';
 import { RunStore } from './run-store.service';
 import { ShardWaiter } from './shard-waiter';
+import { ShardEvents } from '../shard-events.service';
 
 /** Submits, drives, cancels and resumes runs. */
 @Injectable()
@@ -50,7 +51,6 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
   private readonly logger = new Logger(RunsService.name);
   private readonly drivers = new Map<string, RunDriver>();
   private readonly finished = new Map<string, Promise<RunRecord>>();
-  private events!: QueueEvents;
   private waiter!: ShardWaiter;
   /** Squatted job ids and jobs that killed their workers (job-failures.ts). */
   private failures!: JobFailures;
@@ -66,6 +66,7 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
     private readonly store: RunStore,
     private readonly metrics: CoordinatorMetrics,
     @Inject(RUN_BLOBS) private readonly blobs: RunBlobs,
+    private readonly shardEvents: ShardEvents,
   ) {
     this.fileAccess = coordinatorFileAccess(config);
     this.datasets = new DatasetCache(redis, keys.prefix, { maxBytes: 256 << 20, fileAccess: this.fileAccess });
@@ -77,16 +78,11 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    this.events = new QueueEvents(SHARD_QUEUE, {
-      connection: bullConnection(this.config) as ConnectionOptions,
-      prefix: this.keys.bullPrefix(),
-    });
-    this.events.on('error', (err) => this.logger.warn(`queue events: ${err.message}`));
     this.failures = new JobFailures(this.queue, {
       workerMemoryMb: this.config.NNQ_WORKER_MEMORY_MB,
       maxWorkerDeaths: this.config.NNQ_MAX_WORKER_DEATHS,
     });
-    this.waiter = new ShardWaiter(this.redis, this.queue, this.events, undefined, this.failures);
+    this.waiter = new ShardWaiter(this.redis, this.queue, this.shardEvents.events, undefined, this.failures);
     await this.waiter.listen(this.keys.resultsChannel());
     await this.resumeUnfinished();
   }
@@ -94,7 +90,6 @@ export class RunsService implements OnApplicationBootstrap, OnApplicationShutdow
   async onApplicationShutdown(): Promise<void> {
     for (const d of this.drivers.values()) d.shutdown();
     await Promise.allSettled([...this.finished.values()]);
-    await this.events?.close();
     await this.waiter?.close();
   }
 
