@@ -5,10 +5,15 @@
  *   wasm         libs/nn's WebAssembly f64x2 kernel, the default of step(): params and grad copied in and
  *                out, the slots resident (createOptimizerState's); and with slots in ordinary arrays
  *   onnxruntime  Adam as an onnxruntime graph of float32 element-wise ops (1 thread): not the same bytes
+ * and Adam's non-finite check as libs/training's applyFiniteStep made it before issue #21's fold and now:
+ *   + separate check   step, then a pass over params (allFinite); now step's own `finite` (the plain wasm row)
+ *   skip, before       onNonFinite "skip": a copy of params and slots (StepUndo.save), step, the pass
+ *   skip, now          step with `undo`: the check and the slots' save inside the kernel's loop
  * Each repetition runs every case for about BENCH_SECONDS in turn (interleaved, so load on the
  * shared machine hits each alike); the table gives the median over BENCH_REPS repetitions, the
  * min and max, the paired reference / wasm ratio, and how many float32 values of params, m and
- * v differ from the reference's after 3 updates from the same start.
+ * v differ from the reference's after 3 updates from the same start; then the per-step saving of
+ * each fold (the median of the paired differences, before - now).
  *
  *   npm run bench:update       (env: BENCH_REPS=7, BENCH_SECONDS=0.3)
  *
@@ -19,6 +24,7 @@ import {
   createRng,
   parseOptimizerConfig,
   step,
+  StepUndo,
   type OptimizerConfig,
   type OptimizerType,
   type UpdatePath,
@@ -63,18 +69,38 @@ function adamTerms(config: OptimizerConfig & { beta1: number; beta2: number; eps
   return [1 / 128, config.weightDecay, b1, 1 - b1, b2, 1 - b2, alpha, config.epsilon * sqrtBc2, 0];
 }
 
-function libCase(type: OptimizerType, path: UpdatePath): Case {
+/** libs/training's allFinite (the separate pass applyFiniteStep made before the fold). */
+function allFinite(v: Float32Array): boolean {
+  for (let i = 0; i < v.length; i++) if (v[i] - v[i] !== 0) return false;
+  return true;
+}
+
+/** How the non-finite check is made: step's own flag (plain), and the cases above. */
+type Check = 'plain' | 'separate' | 'skip before' | 'skip now';
+const CHECK_NAMES: Record<Check, string> = {
+  plain: '',
+  separate: ' + separate check',
+  'skip before': ', skip, before: copy + separate check',
+  'skip now': ', skip, now: undo in the kernel',
+};
+
+function libCase(type: OptimizerType, path: UpdatePath, check: Check = 'plain'): Case {
   const config = parseOptimizerConfig({ type, lr: LR });
   const states = new WeakMap<object, ReturnType<typeof createOptimizerState>>();
+  const undo = new StepUndo();
   return {
-    name: `${type} ${path}`,
+    name: `${type} ${path}${CHECK_NAMES[check]}`,
     type,
     path,
     ms: [],
     update(p, g, slots) {
       let state = states.get(slots);
       if (!state) states.set(slots, (state = { ...createOptimizerState(config, N), slots }));
-      step(p, g, state, config, LR, { gradScale: 1 / 128, path });
+      if (check === 'skip before') undo.save(p, state);
+      const options = { gradScale: 1 / 128, path, undo: check === 'skip now' ? undo : null };
+      let { finite } = step(p, g, state, config, LR, options);
+      if (check === 'separate' || check === 'skip before') finite = allFinite(p);
+      if (!finite) throw new Error(`${type} ${path}: a non-finite update in the bench`);
     },
   };
 }
@@ -109,6 +135,7 @@ async function main(): Promise<void> {
   const cases: Case[] = [
     ...(['adam', 'sgd', 'momentum', 'rmsprop'] as const).flatMap((t) => [libCase(t, 'reference'), libCase(t, 'wasm')]),
     { ...libCase('adam', 'wasm'), name: 'adam wasm, slots copied in and out', plainSlots: true },
+    ...(['separate', 'skip before', 'skip now'] as const).map((check) => libCase('adam', 'wasm', check)),
     {
       name: 'adam onnxruntime (float32)',
       type: 'adam',
@@ -166,9 +193,25 @@ async function main(): Promise<void> {
     const vals = `${r.differingValues.toLocaleString('en-US')} of ${r.values.toLocaleString('en-US')}`;
     console.log(`| ${r.case} | ${cells.join(' | ')} | ${r.referenceOverThis.toFixed(2)} | ${vals} |`);
   }
+  // the folds' savings: paired per repetition, before - now
+  const byName = (name: string) => cases.find((c) => c.name === name)!;
+  const folds = [
+    ['adam wasm + separate check', 'adam wasm'],
+    ['adam wasm, skip, before: copy + separate check', 'adam wasm, skip, now: undo in the kernel'],
+  ].map(([before, now]) => {
+    const [b, a] = [byName(before), byName(now)];
+    const saved = b.ms.map((m, i) => m - a.ms[i]);
+    return { before, now, beforeMs: median(b.ms), nowMs: median(a.ms), savedMs: median(saved) };
+  });
+  console.log('\n| before | now | before ms | now ms | saved ms a step (median of paired) |');
+  console.log('| --- | --- | --- | --- | --- |');
+  for (const f of folds) {
+    const cells = [f.beforeMs, f.nowMs, f.savedMs].map((x) => x.toFixed(3));
+    console.log(`| ${f.before} | ${f.now} | ${cells.join(' | ')} |`);
+  }
   const dir = join(process.cwd(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });
-  const out = { bench: 'update', date: new Date().toISOString(), node: process.version, load, params: N, rows };
+  const out = { bench: 'update', date: new Date().toISOString(), node: process.version, load, params: N, rows, folds };
   writeFileSync(
     join(dir, 'update.json'),
     JSON.stringify({ ...out, reps: REPS, secondsPerRep: SECONDS }, null, 2) + '\n',
