@@ -1,5 +1,5 @@
 import type { OptimizerType } from './optimizers';
-import { A, B, P, RULES, type Expr, type Stmt } from './update-rules';
+import { A, B, G, P, RULES, type Expr, type Stmt } from './update-rules';
 import { assemble, memarg, OP, s32, simd, SIMD, T, u32, type ValType, type WasmFunction } from './wasm-asm';
 
 /**
@@ -11,10 +11,12 @@ import { assemble, memarg, OP, s32, simd, SIMD, T, u32, type ValType, type WasmF
  * Each returns the sum of p - p over the float32 parameters it stored: 0 when every one is
  * finite, NaN otherwise (the check in the same loop, no second pass). Its `_save` twin also
  * stores each slot's value before the update at the slot's save address, so that a non-finite
- * update can be undone without a copy of everything before every step.
+ * update can be undone without a copy of everything before every step. Kernels puts slot A's
+ * save in G's place (read before any slot is stored: compile checks it, so the line is in cache
+ * and the grad is not needed after), slot B's in a region of its own.
  *
  * A memory holds params, grad and up to two slots at [0, n), [n, 2n), ... float32 elements,
- * n rounded up to 16 bytes (class Kernels says which memory), then the slots' save regions.
+ * n rounded up to 16 bytes (class Kernels says which memory), then B's save region.
  */
 
 /** Parameters of every kernel function: byte addresses of P, G, A, B, A's and B's save, the byte range, 9 terms. */
@@ -37,8 +39,18 @@ const BIN: Record<'+' | '-' | '*' | '/', [number, number]> = {
   '/': [OP.f64Div, SIMD.f64x2Div],
 };
 
+/** Whether e reads vector v. */
+function loads(e: Expr, v: number): boolean {
+  if ('load' in e) return e.load === v;
+  if ('sqrt' in e) return loads(e.sqrt, v);
+  if ('op' in e) return loads(e.a, v) || loads(e.b, v);
+  return false;
+}
+
 /** One kernel function: (pP, pG, pA, pB, pSaveA, pSaveB, from, to: i32 byte offsets; 9 f64 terms) -> f32. */
 function compile(name: string, program: Stmt[], save: boolean): WasmFunction {
+  const firstStore = program.findIndex((s) => 'store' in s);
+  if (program.slice(firstStore).some((s) => loads(s.e, G))) throw new Error(`${name}: grad read after a store`);
   const names = program.flatMap((s) => ('let' in s ? [s.let] : []));
   const vLocal = (n: string) => SPLAT0 + TERMS + names.indexOf(n);
   const fLocal = (n: string) => SPLAT0 + TERMS + names.length + names.indexOf(n);
@@ -188,7 +200,7 @@ class KernelMemory {
  * The kernels. Vectors must be in the module's memory: a step copies params and grad in and
  * params out (Float32Array.set, a memcpy). Optimizer slots of createOptimizerState live there for
  * good (residentSlots: each large state has its own memory, never grown, so its views stay valid,
- * with room for the slots' save regions); any other slots (deserialized, sliced views) are copied
+ * with room for the slots' saves); any other slots (deserialized, sliced views) are copied
  * in and out of a shared scratch memory.
  */
 class Kernels {
@@ -203,8 +215,8 @@ class Kernels {
   /** Slots for a new state of n parameters, in a memory of their own; null for small ones. */
   residentSlots(count: number, n: number): Float32Array[] | null {
     if (count === 0 || n < RESIDENT_MIN) return null;
-    // params, grad, the slots and their save regions
-    const pages = Math.ceil((4 * (2 + 2 * count) * strideOf(n)) / PAGE);
+    // params, grad, the slots and B's save region (A's is G's)
+    const pages = Math.ceil((4 * (2 + 2 * count - 1) * strideOf(n)) / PAGE);
     const home = new KernelMemory(this.module, new wasm!.Memory({ initial: pages, maximum: pages }));
     const slots = Array.from({ length: count }, (_, i) => home.view(2 + i, n));
     this.homes.set(slots[0], home);
@@ -216,7 +228,7 @@ class Kernels {
    * `runs` lists; masked parameters are left to the caller. Returns whether every updated
    * parameter is finite. When one is not and `undo` is set, params and slots are left as they
    * were: params and copied slots are not copied out, resident slots are restored from their
-   * save regions (written by the _save kernel as it goes, so a finite step copies nothing more).
+   * saves (written by the _save kernel as it goes, so a finite step copies nothing more).
    */
   run(
     type: OptimizerType,
@@ -237,7 +249,7 @@ class Kernels {
     if (!resident) slots.forEach((s, i) => mem.view(2 + i, n).set(s));
     const save = undo && resident;
     const bytes = 4 * strideOf(n);
-    const [saveA, saveB] = [(2 + slots.length) * bytes, (3 + slots.length) * bytes];
+    const [saveA, saveB] = [bytes, (2 + slots.length) * bytes]; // G's place, then a region after the slots
     const fn = mem.fns[save ? `${type}_save` : type];
     const t = terms;
     const call = (from: number, to: number) =>
@@ -267,7 +279,7 @@ class Kernels {
     if (!finite && undo) {
       if (save) {
         slots.forEach((s, i) => {
-          const saved = mem.view(2 + slots.length + i, n);
+          const saved = mem.view(i === 0 ? 1 : 2 + slots.length, n);
           for (const [from, to] of runs ?? whole) s.set(saved.subarray(from, to), from);
         });
       }
