@@ -150,6 +150,8 @@ export class SimCluster {
   async start(runId: string, config: RunConfig): Promise<void> {
     await this.waiter.listen(this.keys.resultsChannel());
     await this.redis.set(this.keys.runConfig(runId), JSON.stringify(config));
+    // the run is live: results (replicas' step summaries too) are written only while its manifest is there
+    await this.redis.set(this.keys.runManifest(runId), '{}');
     this.replicated = stepStrategyOf(config) === 'replicated';
   }
 

@@ -4,3 +4,4 @@ export * from './set-result';
 export * from './slice-reducer';
 export * from './replica';
 export * from './engine-claim';
+export * from './step-summary';

@@ -11,14 +11,18 @@ import {
   type RunConfig,
 } from '@nnq/training';
 import type { Redis } from 'ioredis';
+import { setResult } from './set-result';
+import { encodeStepSummary, type StepSummary } from './step-summary';
 
 /**
  * The replica of a replicated step (docs/deploy.md "Step strategies"): a worker's own copy of a
  * run's parameters and optimizer state. Parameters v+1 are parameters v with step v's update:
  * the shard gradients of step v read from Redis, summed in shard order by ShardSum and applied by
  * updateStep, the code and order of the coordinator's central step, so every replica holds the
- * same bytes. A replica that is new, restarted or behind starts from the newest snapshot the
- * coordinator published (every SNAPSHOT_EVERY steps) and applies the gradients kept since.
+ * same bytes. A replica that is new, restarted or behind starts from the newest snapshot (written
+ * every SNAPSHOT_EVERY steps by the first replica there, published by the coordinator) and applies
+ * the gradients kept since. Each step it applies, a replica writes the step's summary (the
+ * coordinator's record of it: step-summary.ts) unless another did, after the snapshot it is due with.
  */
 
 /** A replicated run's coordinator publishes a snapshot every this many steps and keeps the gradients since. */
@@ -67,6 +71,8 @@ interface RunReplica {
   chain: Promise<unknown>;
   /** Gradients this process wrote (`<step>:<shard>`), with what gives their buffer back once applied. */
   own: Map<string, { blob: Buffer; release: (blob: Buffer) => void }>;
+  /** The last step summary's write (summarize), for `flush`. */
+  writing?: Promise<void>;
   /** Gradients of one step read before the step's last was written (`early`): not read twice. */
   fetched: { step: number; blobs: Map<number, Buffer> };
 }
@@ -76,6 +82,9 @@ const OWN_KEPT = 8;
 
 /** How often a replica re-reads the newest snapshot when the gradients it needs were deleted meanwhile. */
 const ATTEMPTS = 4;
+
+/** Summaries and snapshots a replica writes outlive a stalled run this long (the coordinator deletes them). */
+const WRITTEN_TTL_MS = 24 * 60 * 60 * 1000;
 
 /** The replicas of one process: one per replicated run (the newest few runs). */
 export class Replicas {
@@ -100,19 +109,24 @@ export class Replicas {
   }
 
   /**
-   * Bring the run's replica to parameters `version` and hand them to `use`, synchronously, before
-   * any other advance of the replica (copy them there). Resolves with the bytes read from Redis.
+   * Bring the run's replica to parameters `version` and hand them (and the optimizer state) to
+   * `use`, synchronously, before any other advance of the replica (copy them there). Resolves with the bytes read from Redis.
    * Callers first check that step version-1's gradients are all written (the run's version is
    * `version`), or ask `early` (the run's version is version-1: the coordinator has not seen them
    * all yet): then a gradient of step version-1 not written yet rejects with ReplicaNotYetError,
    * and the replica stays at version-1 with the gradients it has read.
    */
-  async paramsAt(runId: string, version: number, use: (params: Float32Array) => void, early = false): Promise<number> {
+  async paramsAt(
+    runId: string,
+    version: number,
+    use: (params: Float32Array, state: OptimizerState) => void,
+    early = false,
+  ): Promise<number> {
     const r = await this.replica(runId);
     if (!r?.replicated) throw new Error(`run ${runId} does not replicate its steps`);
     const run = r.chain.then(async () => {
       const bytes = await this.advance(r, version, early);
-      use(r.params!);
+      use(r.params!, r.state!);
       return bytes;
     });
     r.chain = run.catch(() => undefined);
@@ -136,6 +150,13 @@ export class Replicas {
     const kept = r.own.get(key);
     r.own.delete(key);
     kept?.release(kept.blob);
+  }
+
+  /** Wait for the run's last step summary write to end (rejects with its error). */
+  async flush(runId: string): Promise<void> {
+    await (
+      await this.runs.get(runId)
+    )?.writing;
   }
 
   /** Forget a run (it ended). */
@@ -255,13 +276,41 @@ export class Replicas {
     for (const key of [...r.own.keys()]) if (Number(key.split(':')[0]) <= t) this.giveBack(r, key);
     // the epoch only labels the record, which a replica does not keep
     const at = { t, epoch: 0 };
-    const { nonFinite } = updateStep(r.config, r.params!, sum.result(), r.state!, at, r.mask, r.undo);
+    const reduced = sum.result();
+    const { record, nonFinite } = updateStep(r.config, r.params!, reduced, r.state!, at, r.mask, r.undo);
+    const { loss, accuracy, lr, gradNorm } = record;
+    const summary: StepSummary = { loss, accuracy, lr, gradNorm, rows: reduced.rows, nonFinite };
     if (nonFinite && r.config.onNonFinite === 'fail') {
       r.version = -1; // the update may have left its mark: start from a snapshot if ever asked again
+      await this.summarize(r, t, summary).catch(() => undefined);
       throw new ReplicaNonFiniteError(`step ${t} of run ${r.runId} is non-finite (${nonFinite}): the run fails`);
     }
     if (this.hold) await this.hold(r.runId, t);
+    // a snapshot due at t+1 is taken now, before the version moves on (the next step changes the arrays)
+    const snapshot = (t + 1) % SNAPSHOT_EVERY === 0 ? encodeSnapshot(r.config, r.params!, r.state!) : undefined;
     r.version = t + 1;
+    // off the path of the parameters asked for: the coordinator waits for it, this replica need not
+    r.writing = this.summarize(r, t, summary, snapshot);
+    r.writing.catch(() => undefined); // awaited by flush() only
     return bytes;
+  }
+
+  /**
+   * Write step t's summary unless another replica did, after the snapshot of version t+1 when one
+   * is due: a coordinator that reads the summary finds the snapshot. Best effort: a coordinator
+   * that waits too long for either applies the step itself (replicated-step.ts).
+   */
+  private async summarize(r: RunReplica, t: number, summary: StepSummary, snapshot?: Buffer): Promise<void> {
+    const { keys, redis } = this;
+    const manifest = keys.runManifest(r.runId);
+    const done = keys.replicaStep(r.runId, t);
+    if (snapshot) {
+      // a few MB: written once (the first replica there), and not at all once the summary is out
+      if (await redis.exists(done)) return;
+      const snapshotKey = keys.replicaSnapshot(r.runId, t + 1);
+      if (!(await redis.exists(snapshotKey)))
+        await setResult(redis, snapshotKey, manifest, snapshot, WRITTEN_TTL_MS, keys.resultsChannel());
+    }
+    await setResult(redis, done, manifest, encodeStepSummary(summary), WRITTEN_TTL_MS, keys.resultsChannel());
   }
 }

@@ -140,6 +140,14 @@ export class KeySchema {
     return `${this.run(runId)}:snapshot-version`;
   }
 
+  /**
+   * A replicated step's summary of step `step` (float64 LE: loss, accuracy, lr, gradient norm, rows,
+   * flags), written by the first replica that applied the step (@nnq/exchange step-summary.ts).
+   */
+  replicaStep(runId: string, step: number): string {
+    return `${this.run(runId)}:replica-step:${step}`;
+  }
+
   /** A second-order run's optimizer config (JSON); its `config` holds a first-order stand-in (parseLocalRunConfig). */
   runSecondOrder(runId: string): string {
     return `${this.run(runId)}:second-order`;

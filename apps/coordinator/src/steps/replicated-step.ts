@@ -1,16 +1,6 @@
 import type { Logger } from '@nestjs/common';
-import { type OptimizerState } from '@nnq/nn';
-import { encodeSnapshot, SNAPSHOT_EVERY } from '@nnq/exchange';
-import { decodeShardResult } from '@nnq/protocol';
-import {
-  allFinite,
-  NonFiniteError,
-  ShardSum,
-  StepUndo,
-  updateStep,
-  type RunConfig,
-  type RunSetup,
-} from '@nnq/training';
+import { decodeStepSummary, encodeSnapshot, Replicas, SNAPSHOT_EVERY, summaryRecord } from '@nnq/exchange';
+import { allFinite, NonFiniteError, type RunConfig, type RunSetup } from '@nnq/training';
 import type { DriverDeps } from '../runs/driver-deps';
 import { promoteParked } from '../runs/parked-jobs';
 import { gradientJobs, stepJobs } from '../runs/step-jobs';
@@ -19,24 +9,37 @@ import type { StepOutcome, StepState, StepStrategy } from './step-strategy';
 import { stragglerDeadline } from './stragglers';
 
 /**
+ * How long the coordinator waits for a replica's summary of a step before it applies the step to
+ * its own copy and writes the summary itself (replicas write it within milliseconds of the step's
+ * last gradient; none may when every worker is gone, or for the run's last step, which no replica needs).
+ */
+const SUMMARY_WAIT_MS = 1_000;
+
+/** How often the coordinator applies a step itself when its summary does not land. */
+const OWN_ATTEMPTS = 5;
+
+/** A summary not written within SUMMARY_WAIT_MS. */
+class SummaryLate extends Error {}
+
+/**
  * The replicated step (docs/deploy.md "Step strategies"): every worker keeps a replica of the
  * parameters and optimizer state (libs/exchange replica.ts) and makes parameters t+1 itself from
- * step t's shard gradients, summed in shard order with ShardSum and applied with updateStep, as
- * here. So the coordinator only orders: once every shard gradient of step t is written it sets the
- * run's version to t+1 and announces it, and workers go on at once. Then it applies the same update
- * to its own copy, off the workers' path, for checkpoints, the model and the non-finite check.
- * Every `snapshotEvery` steps it publishes a snapshot (parameters and optimizer state) for
- * replicas that join, restart or fall behind, and deletes the gradients before it.
+ * step t's shard gradients, summed in shard order with ShardSum and applied with updateStep. So the
+ * coordinator only orders: once every shard gradient of step t is written it sets the run's version
+ * to t+1 and announces it, and workers go on at once. It reads no gradient: the step's record comes
+ * from the summary the first replica to apply it writes (step-summary.ts), non-finite steps
+ * included, and every SNAPSHOT_EVERY steps it publishes the snapshot that replica wrote first
+ * (parameters and optimizer state, for replicas that join, restart or fall behind) and deletes
+ * the gradients before it. It keeps a replica of its own too, brought up to date only when it
+ * needs the parameters (checkpoints, the model, a failed run's last finite ones), when a summary
+ * or snapshot is late, and for the run's last step.
  */
 export class ReplicatedStep implements StepStrategy {
-  private params!: Float32Array;
-  private state!: OptimizerState;
   /** The last step whose gradient jobs are queued (ahead of their step: two steps ahead once running). */
   private dispatchedAhead = -1;
-  private gradSum?: Float32Array;
-  /** Always kept: a non-finite update is undone here, so the parameters in hand stay finite. */
-  private readonly undo = new StepUndo();
-  /** Steps whose gradients are still in Redis (deleted with the next snapshot). */
+  /** This coordinator's own replica, advanced on demand. */
+  private replica: Replicas;
+  /** Steps whose gradients and summaries are still in Redis (deleted with the next snapshot). */
   private kept: number[] = [];
 
   constructor(
@@ -46,7 +49,9 @@ export class ReplicatedStep implements StepStrategy {
     private readonly setup: RunSetup,
     private readonly logger: Logger,
     private readonly snapshotEvery = SNAPSHOT_EVERY,
-  ) {}
+  ) {
+    this.replica = new Replicas(deps.redis, deps.keys, 1);
+  }
 
   /**
    * The replicas start from a snapshot of `step` (a resumed run's checkpoint, or the initial
@@ -54,19 +59,27 @@ export class ReplicatedStep implements StepStrategy {
    * steps are the same, so they are the same bytes.
    */
   async init(start: StepState, step: number): Promise<void> {
-    ({ params: this.params, state: this.state } = start);
     this.dispatchedAhead = -1;
-    await this.snapshot(step);
+    // this process's replica starts again from the snapshot below
+    this.replica = new Replicas(this.deps.redis, this.deps.keys, 1);
+    await this.publishSnapshot(step, encodeSnapshot(this.config, start.params, start.state));
   }
 
-  /** The parameters and state in hand (not copies: a checkpoint writes them before the next step). */
-  pull(): Promise<StepState> {
-    return Promise.resolve({ params: this.params, state: this.state });
+  /** Parameters and state `step`: this process's replica brought to them (not copies: used before the next step). */
+  async pull(step: number): Promise<StepState> {
+    let out: StepState | undefined;
+    await this.replica.paramsAt(this.runId, step, (params, state) => (out = { params, state }));
+    return out!;
   }
 
-  /** Those in hand: a non-finite update was undone (`undo`), so they are the last finite ones. */
-  lastFiniteParams(): Promise<Float32Array | undefined> {
-    return Promise.resolve(this.params && allFinite(this.params) ? this.params : undefined);
+  /** Parameters `step` when finite (a failed run's model); undefined when they cannot be made. */
+  async lastFiniteParams(step: number): Promise<Float32Array | undefined> {
+    try {
+      const { params } = await this.pull(step);
+      return allFinite(params) ? params : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   async step(t: number, signal: AbortSignal): Promise<StepOutcome> {
@@ -83,8 +96,7 @@ export class ReplicatedStep implements StepStrategy {
       this.dispatchedAhead = t + 1;
     }
     timer.lap('dispatch');
-    // 2. wait until every shard's gradient is written (existence only: this copy reads them after the
-    // publish, so that its reads do not compete with the workers' for Redis at the step's end)
+    // 2. wait until every shard's gradient is written (existence only: the replicas read them)
     const gradKeys = ranges.map((r) => keys.gradient(id, t, r.shard));
     await waiter.waitFor(gradKeys, jobIds, signal, stragglerDeadline(this.deps, this.logger, t, jobs));
     this.kept.push(t);
@@ -100,8 +112,7 @@ export class ReplicatedStep implements StepStrategy {
       .exec();
     await promoteParked(queue, replies?.[2]?.[1]);
     timer.lap('publish');
-    // step t+2's jobs now, not after this copy's update: a worker done with step t+1 finds them
-    // queued (they wait for version t+2, one step ahead of the version just published)
+    // step t+2's jobs now: a worker done with step t+1 finds them queued (they wait for version t+2)
     const after = this.aheadJobs(t + 2);
     if (after.length) {
       waiter.forget(after.map((j) => j.opts.jobId));
@@ -109,45 +120,62 @@ export class ReplicatedStep implements StepStrategy {
     }
     this.dispatchedAhead = t + 2;
     timer.lap('dispatch');
-    // 4. this replica's update, while the workers compute step t+1 (the gradients stay until the next snapshot)
-    const blobs = await Promise.all(gradKeys.map((k) => redis.getBuffer(k)));
-    const sum = new ShardSum(ranges.length, (this.gradSum ??= new Float32Array(this.setup.paramCount)));
-    let bytes = 0;
-    for (const [s, blob] of blobs.entries()) {
-      if (!blob) throw new Error(`run ${id}: the gradient of step ${t} shard ${s} is gone before its step's update`);
-      sum.add(decodeShardResult(blob, this.setup.paramCount, this.config.gradientTransfer));
-      bytes += blob.byteLength;
-    }
-    metrics.bytes('gradient', bytes);
-    const reduced = sum.result();
-    timer.lap('sum');
-    const at = { t, epoch: this.setup.plan.epochOf(t) };
-    const { record, nonFinite } = updateStep(
-      this.config,
-      this.params,
-      reduced,
-      this.state,
-      at,
-      this.setup.mask,
-      this.undo,
-    );
-    timer.lap('optimizer');
-    if (nonFinite) {
+    // 4. the step's record, from the summary of the first replica that applied it
+    const summary = await this.summary(t, signal);
+    timer.lap('wait');
+    const record = summaryRecord(summary, { t, epoch: this.setup.plan.epochOf(t) });
+    if (summary.nonFinite) {
       metrics.nonFinite();
-      // the replicas found it too: under "fail" they go no further, under "skip" they skipped it as here
+      // the replicas found it: under "fail" they go no further, under "skip" they undid it
       if (this.config.onNonFinite === 'fail') {
         timer.report();
-        throw new NonFiniteError(t, nonFinite, { paramsKept: true });
+        throw new NonFiniteError(t, summary.nonFinite, { paramsKept: true });
       }
     }
     // 5. a snapshot every snapshotEvery steps; the gradients before it are no longer needed
     if ((t + 1) % this.snapshotEvery === 0) {
-      await this.snapshot(t + 1);
+      await this.publishSnapshot(t + 1);
       timer.lap('publish');
     }
     timer.report();
-    if (!nonFinite) metrics.step(id, reduced.rows, record.loss, record.accuracy, record.lr, reduced.gradNorm, t + 1);
+    if (!summary.nonFinite)
+      metrics.step(id, summary.rows, record.loss, record.accuracy, record.lr, record.gradNorm, t + 1);
     return record;
+  }
+
+  /**
+   * Step t's summary: the one a replica wrote, or, past SUMMARY_WAIT_MS (at once for the run's
+   * last step), the one this process's replica writes as it applies the step.
+   */
+  private async summary(t: number, signal: AbortSignal) {
+    const { keys, redis, waiter } = this.deps;
+    const key = keys.replicaStep(this.runId, t);
+    const late = () => Promise.reject(new SummaryLate());
+    let own = t + 1 >= this.setup.plan.totalSteps;
+    for (let attempt = 0; ; attempt++) {
+      if (attempt >= OWN_ATTEMPTS) throw new Error(`run ${this.runId}: no summary of step ${t} was written`);
+      if (own) await this.applyOwn(t, attempt);
+      try {
+        await waiter.waitFor([key], [], signal, { afterMs: SUMMARY_WAIT_MS, onDeadline: late });
+        break;
+      } catch (err) {
+        if (!(err instanceof SummaryLate)) throw err;
+        own = true;
+      }
+    }
+    const b = await redis.getBuffer(key);
+    if (!b) throw new Error(`run ${this.runId}: the summary of step ${t} is gone`);
+    return decodeStepSummary(b, key);
+  }
+
+  /**
+   * Apply step t to this process's replica, which writes the step's summary; a second attempt (the
+   * first one's write did not land) starts a new replica, from the newest snapshot.
+   */
+  private async applyOwn(t: number, attempt: number): Promise<void> {
+    if (attempt > 0) this.replica = new Replicas(this.deps.redis, this.deps.keys, 1);
+    await this.pull(t + 1);
+    await this.replica.flush(this.runId);
   }
 
   /** Step `step`'s jobs, marked ahead; none past the run's last step. */
@@ -156,21 +184,30 @@ export class ReplicatedStep implements StepStrategy {
   }
 
   /**
-   * Publish parameters and state `version` as the newest snapshot (the snapshot, then its version,
-   * then the previous snapshot and the kept gradients of steps before `version` go). A replica
-   * that reads the version before the old snapshot goes finds one of the two.
+   * Publish snapshot `version` as the newest: the one given, or else the one a replica wrote (or,
+   * when none did, this process's replica's). Then its version is set (the snapshot kept for
+   * good), and the previous snapshot and the kept gradients and summaries of steps before
+   * `version` go. A replica that reads the version before the old snapshot goes finds one of the two.
    */
-  private async snapshot(version: number): Promise<void> {
+  private async publishSnapshot(version: number, bytes?: Buffer): Promise<void> {
     const { keys, redis } = this.deps;
     const id = this.runId;
+    const key = keys.replicaSnapshot(id, version);
     const before = await redis.get(keys.replicaSnapshotVersion(id));
-    await redis.set(keys.replicaSnapshot(id, version), encodeSnapshot(this.config, this.params, this.state));
-    await redis.set(keys.replicaSnapshotVersion(id), version);
+    if (bytes) await redis.set(key, bytes);
+    else if (!(await redis.exists(key))) {
+      const { params, state } = await this.pull(version);
+      await redis.set(key, encodeSnapshot(this.config, params, state));
+    }
+    await redis.multi().persist(key).set(keys.replicaSnapshotVersion(id), version).exec();
     const gone = this.kept.filter((s) => s < version);
     this.kept = this.kept.filter((s) => s >= version);
-    const del = gone.flatMap((s) => this.setup.plan.shardsOf(s).map((r) => keys.gradient(id, s, r.shard)));
+    const del = gone.flatMap((s) => [
+      ...this.setup.plan.shardsOf(s).map((r) => keys.gradient(id, s, r.shard)),
+      keys.replicaStep(id, s),
+    ]);
     if (before !== null && Number(before) !== version) del.push(keys.replicaSnapshot(id, Number(before)));
     if (del.length) await redis.del(...del);
-    this.deps.metrics.bytes('parameters', this.params.byteLength);
+    this.deps.metrics.bytes('parameters', this.setup.paramCount * 4);
   }
 }

@@ -46,7 +46,8 @@ const strategies: Strategy[] = [
     prefix: 'r',
     options: { reduce: { strategy: 'replicated' } },
     make: (...a) => new ReplicatedStep(...a, 2),
-    phases: ['dispatch', 'wait', 'publish', 'sum', 'optimizer'],
+    // no sum nor update here: the replicas' summaries give the records
+    phases: ['dispatch', 'wait', 'publish'],
     reduceJobs: 0,
   },
   {
