@@ -5,3 +5,4 @@ export * from './slice-reducer';
 export * from './replica';
 export * from './engine-claim';
 export * from './step-summary';
+export * from './framed-value';

@@ -1,10 +1,11 @@
 import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { KEYS, lockSettings, NNQ_CONFIG, REDIS, type NnqConfig } from '@nnq/cluster';
-import { checkPlan, claimEngine, engineMismatch, setResult, SliceReducer } from '@nnq/exchange';
+import { checkPlan, claimEngine, engineMismatch, FramedValue, setResult, SliceReducer } from '@nnq/exchange';
 import {
   encodeShardResult,
   formatJobIssues,
+  shardResultBytes,
   PASS_JOB_KINDS,
   PassJobSchema,
   SHARD_QUEUE,
@@ -73,8 +74,8 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
   private readonly logger = new Logger(ShardProcessor.name);
   readonly pool: ComputePool;
   private readonly reducer: SliceReducer;
-  /** Encoded results whose write has finished, for the next shards' results (see encodeShardResult). */
-  private readonly spareBlobs: Buffer[] = [];
+  /** Buffers of results whose write has finished, for the next shards' results (framed-value.ts). */
+  private readonly spareFrames: FramedValue[] = [];
   /** Each recent run's engine (engine-claim.ts), once this worker has claimed or read it. */
   private readonly runEngines = new Map<string, string>();
   /** Pass jobs of second-order runs (second-order-passes.ts). */
@@ -260,27 +261,28 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     }
     // a spare of another size (another run's) is dropped and a new buffer encoded into
     const result = { grad: r.grad, loss: r.loss, correct: r.correct, rows: rows.length, engine };
-    const blob = encodeShardResult(result, m.gradientTransfer, this.spareBlobs.pop());
+    const framed = this.spareFrame(shardResultBytes(result, m.gradientTransfer));
+    const blob = encodeShardResult(result, m.gradientTransfer, framed.value);
     this.pool.recycle(r.buffers);
     // a replicated run's replicas waiting for this step's gradients to make the next parameters wake
     // on this notice, not at the coordinator's version (run-context.service.ts)
     const notice = ctx.replicated
       ? { channel: this.keys.paramsChannel(), message: `${job.runId}:${job.step + 1}` }
       : undefined;
-    const writing = this.writeResult(job.runId, key, blob, notice);
+    const writing = this.writeResult(job.runId, key, framed, notice);
     // once written and answered the client holds no reference any more (a failed write drops the buffer)
-    const spare = (b: Buffer) => {
-      this.spareBlobs.push(b);
-      if (this.spareBlobs.length > this.config.NNQ_WORKER_CONCURRENCY + 1) this.spareBlobs.shift();
+    const spare = () => {
+      this.spareFrames.push(framed);
+      if (this.spareFrames.length > this.config.NNQ_WORKER_CONCURRENCY + 1) this.spareFrames.shift();
     };
     // (a failed write drops it)
-    const spareOnceWritten = (b: Buffer) => void writing.then(() => spare(b)).catch(() => undefined);
+    const spareOnceWritten = () => void writing.then(spare).catch(() => undefined);
     // A replicated run's replica holds these bytes for the step's update (no read back) from now, while
     // they are written: a copy already in Redis, or one written later, holds the same bytes (one engine,
     // deterministic). It gives the buffer back once applied; it is reused only once written too
     const kept = ctx.replicated && this.runs.keepOwn(job.runId, job.step, job.shard, blob, spareOnceWritten);
     const set = await writing;
-    if (!kept) spare(blob);
+    if (!kept) spare();
     this.metrics.shardDone('gradient', Number(process.hrtime.bigint() - started) / 1e9, blob.byteLength, rows.length);
     return { written: set === 1 };
   }
@@ -333,7 +335,7 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
   private writeResult(
     runId: string,
     key: string,
-    value: Buffer | string,
+    value: Buffer | string | FramedValue,
     also?: { channel: string; message: string },
   ): Promise<number> {
     const manifest = this.keys.runManifest(runId);
@@ -358,6 +360,12 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
       this.pool.recycle(b);
       throw err;
     }
+  }
+
+  /** A spare result buffer of `bytes` bytes, or a new one (a spare of another size, another run's, is dropped). */
+  private spareFrame(bytes: number): FramedValue {
+    const spare = this.spareFrames.pop();
+    return spare?.value.byteLength === bytes ? spare : new FramedValue(bytes);
   }
 
   /** Parameters `version`; a MissingStateError goes up to process(), which ends the job for good. */
