@@ -9,6 +9,7 @@ import {
 } from './optimizers';
 import { createRng } from './rng';
 import { StepUndo } from './step-undo';
+import { OPTIMIZER_RULES } from '../../../test/support/optimizer-rules';
 
 /**
  * step's `finite` (checked in the update's own loop, kernel and reference) and its `undo`: a
@@ -20,16 +21,7 @@ const bytesOf = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteL
 const same = (a: Float32Array, b: Float32Array) => bytesOf(a).equals(bytesOf(b));
 const FLT_MAX = 3.4028234663852886e38;
 
-const CONFIGS: OptimizerConfigInput[] = [
-  { type: 'sgd', lr: 0.1 },
-  { type: 'sgd', lr: 0.1, weightDecay: 0.05, clipNorm: 1 },
-  { type: 'momentum', lr: 0.05, momentum: 0.9, weightDecay: 0.01 },
-  { type: 'nesterov', lr: 0.05, momentum: 0.8, clipNorm: 2 },
-  { type: 'adam', lr: 0.01 },
-  { type: 'adam', lr: 0.01, weightDecay: 0.1, clipNorm: 0.5, beta1: 0.8, beta2: 0.99 },
-  { type: 'adamw', lr: 0.01, weightDecay: 0.02 },
-  { type: 'rmsprop', lr: 0.01, rho: 0.95, weightDecay: 0.01, epsilon: 1e-6 },
-];
+const CONFIGS = OPTIMIZER_RULES;
 
 /**
  * What is put at the index: a special gradient or parameter; or a parameter at +-FLT_MAX with lr

@@ -12,6 +12,7 @@ import { createRng, type Rng } from './rng';
 import { learningRate, parseScheduleConfig } from './schedules';
 import { kernelModuleBytes, updateKernels } from './update-kernel';
 import { s32, u32 } from './wasm-asm';
+import { OPTIMIZER_RULES } from '../../../test/support/optimizer-rules';
 
 /** The same float32 bytes (the views' own bytes: a large state's slots share one memory). */
 const bytesOf = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
@@ -53,16 +54,7 @@ function train(trial: Trial, path: UpdatePath, seed: number) {
   return { params, slots: state.slots };
 }
 
-const RULES: OptimizerConfigInput[] = [
-  { type: 'sgd', lr: 0.1 },
-  { type: 'sgd', lr: 0.1, weightDecay: 0.05, clipNorm: 1 },
-  { type: 'momentum', lr: 0.05, momentum: 0.9, weightDecay: 0.01 },
-  { type: 'nesterov', lr: 0.05, momentum: 0.8, clipNorm: 2 },
-  { type: 'adam', lr: 0.01 },
-  { type: 'adam', lr: 0.01, weightDecay: 0.1, clipNorm: 0.5, beta1: 0.8, beta2: 0.99 },
-  { type: 'adamw', lr: 0.01, weightDecay: 0.02 },
-  { type: 'rmsprop', lr: 0.01, rho: 0.95, weightDecay: 0.01, epsilon: 1e-6 },
-];
+const RULES = OPTIMIZER_RULES;
 
 describe('update kernel: the WebAssembly f64x2 path gives the reference loop bytes', () => {
   it('this runtime has it, and step takes it by default', () => {
