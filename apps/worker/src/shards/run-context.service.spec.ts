@@ -1,6 +1,8 @@
 import { KeySchema } from '@nnq/protocol';
 import type { Redis } from 'ioredis';
-import { describe, expect, it } from 'vitest';
+import { ReplicaNotYetError } from '@nnq/exchange';
+import type { OptimizerState } from '@nnq/nn';
+import { describe, expect, it, vi } from 'vitest';
 import {
   MissingStateError,
   ParamsNotReadyError,
@@ -13,6 +15,7 @@ import {
 /** An in-memory stand-in for the few Redis calls RunContextService.params makes. */
 function fakeRedis(store: Map<string, Buffer | string>) {
   const handlers: ((channel: string, message: string) => void)[] = [];
+  const pipelines = { count: 0 };
   const redis = {
     getBuffer: async (k: string) => {
       const v = store.get(k);
@@ -20,6 +23,16 @@ function fakeRedis(store: Map<string, Buffer | string>) {
     },
     get: async (k: string) => (store.has(k) ? String(store.get(k)) : null),
     exists: async (...ks: string[]) => ks.filter((k) => store.has(k)).length,
+    pipeline: () => {
+      pipelines.count++;
+      const replies: Promise<[null, unknown]>[] = [];
+      const p = {
+        get: (k: string) => (replies.push(redis.get(k).then((v) => [null, v])), p),
+        exists: (k: string) => (replies.push(redis.exists(k).then((v) => [null, v])), p),
+        exec: () => Promise.all(replies),
+      };
+      return p;
+    },
     duplicate: () => ({
       on: (event: string, fn: (channel: string, message: string) => void) => event === 'message' && handlers.push(fn),
       subscribe: async () => 1,
@@ -27,7 +40,7 @@ function fakeRedis(store: Map<string, Buffer | string>) {
     }),
   };
   const publish = (message: string) => handlers.forEach((h) => h('ch', message));
-  return { redis: redis as unknown as Redis, publish };
+  return { redis: redis as unknown as Redis, publish, pipelines };
 }
 
 const keys = new KeySchema('t');
@@ -42,8 +55,8 @@ function setup(version: number | null) {
     store.set(keys.paramsVersion('r1'), String(version));
     store.set(keys.params('r1', version), paramsBlob(version));
   }
-  const { redis, publish } = fakeRedis(store);
-  return { store, publish, service: new RunContextService(redis, keys) };
+  const { redis, publish, pipelines } = fakeRedis(store);
+  return { store, publish, pipelines, service: new RunContextService(redis, keys) };
 }
 
 describe('RunContextService.params: why parameters are missing', () => {
@@ -147,5 +160,38 @@ describe('RunContextService.params: buffers reused across versions', () => {
     const { service, store } = setup(4);
     store.set(keys.params('r1', 4), Buffer.alloc(10));
     await expect(service.params(ctx(), 4)).rejects.toThrow('parameters 4 of run r1 have 10 bytes, expected 12');
+  });
+});
+
+describe('RunContextService.params: the first look of a replicated run comes with its job (RunLook)', () => {
+  const replicated = () => ({ ...ctx(), replicated: true }) as RunContext;
+  const look = (published: string | null, live = true) => ({ since: 0, published, live });
+
+  it('decides from the look without reading the version again', async () => {
+    const { service, pipelines } = setup(4);
+    // the look says the step is over, Redis (version 4) says otherwise: the look is what counts
+    await expect(service.params(replicated(), 5, 5_000, look('7'))).rejects.toBeInstanceOf(StepPastError);
+    await expect(service.params(replicated(), 5, 5_000, look('4', false))).rejects.toThrow(/run r1 is over/);
+    expect(pipelines.count).toBe(0);
+  });
+
+  it('reads the version itself after waiting for a gradient still to come', async () => {
+    const { service, store, publish, pipelines } = setup(4);
+    const paramsAt = vi
+      .spyOn(service.replicas, 'paramsAt')
+      .mockRejectedValueOnce(new ReplicaNotYetError('step 4 has gradients still to come'))
+      .mockImplementationOnce(async (_run, v, use) => (use(new Float32Array(P).fill(v), {} as OptimizerState), 0));
+    const got = service.params(replicated(), 5, 5_000, look('4'));
+    setTimeout(() => {
+      store.set(keys.paramsVersion('r1'), '5');
+      publish('r1:5');
+    }, 30);
+    expect([...paramsValues(await got, 5, 'r1')]).toEqual([5, 5, 5]);
+    // early from the look (version 4), then not early from the read (version 5)
+    expect(paramsAt.mock.calls.map((c) => [c[1], c[3] ?? false])).toEqual([
+      [5, true],
+      [5, false],
+    ]);
+    expect(pipelines.count).toBe(1);
   });
 });

@@ -47,6 +47,17 @@ export class ParamsNotReadyError extends Error {
 /** The job's step is over (its parameters were replaced): nothing to compute. */
 export class StepPastError extends Error {}
 
+/**
+ * What a job read of its run at pickup, in the round trip of its other checks (shard.processor.ts):
+ * the run's published version and whether its manifest exists, read after notice mark `since`.
+ * A replicated run's parameters take it as their first look instead of reading both again.
+ */
+export interface RunLook {
+  since: number;
+  published: string | null;
+  live: boolean;
+}
+
 /** How often a worker waiting on parameters re-reads their key when no notice arrives. */
 const PARAMS_POLL_MS = 50;
 /** How long a job whose parameters are late stays delayed before a worker tries again. */
@@ -61,6 +72,8 @@ const RESUME_DELAY_MS = 1_000;
 @Injectable()
 export class RunContextService implements OnApplicationShutdown {
   private readonly runs = new Map<string, Promise<RunContext>>();
+  /** The same contexts once loaded (lookWanted is synchronous). */
+  private readonly loaded = new Map<string, RunContext>();
   readonly datasets: DatasetCache;
   private readonly notices: ParamsNotices;
   readonly replicas: Replicas;
@@ -94,12 +107,33 @@ export class RunContextService implements OnApplicationShutdown {
   context(runId: string): Promise<RunContext> {
     let c = this.runs.get(runId);
     if (!c) {
-      c = this.load(runId);
-      c.catch(() => this.runs.delete(runId));
+      const loading = (c = this.load(runId));
+      c.then(
+        (ctx) => this.runs.get(runId) === loading && this.loaded.set(runId, ctx),
+        () => this.runs.delete(runId),
+      );
       this.runs.set(runId, c);
-      while (this.runs.size > 16) this.runs.delete(this.runs.keys().next().value as string);
+      while (this.runs.size > 16) {
+        const oldest = this.runs.keys().next().value as string;
+        this.runs.delete(oldest);
+        this.loaded.delete(oldest);
+      }
     }
     return c;
+  }
+
+  /** A notice mark (params-notices.ts) for a RunLook: take it before the look's reads. */
+  mark(): number {
+    return this.notices.mark();
+  }
+
+  /**
+   * Whether a gradient job of parameters `version` should read its run's version at pickup (a
+   * RunLook): the run is loaded and replicated, and the version is not fetched or being fetched.
+   */
+  lookWanted(runId: string, version: number): boolean {
+    const ctx = this.loaded.get(runId);
+    return !!ctx?.replicated && !ctx.params.has(version);
   }
 
   private async load(runId: string): Promise<RunContext> {
@@ -138,10 +172,10 @@ export class RunContextService implements OnApplicationShutdown {
    * from an earlier checkpoint (the job waits in the queue until it gets there); V > version, the
    * step is over.
    */
-  params(ctx: RunContext, version: number, waitMs = 0): Promise<ParamsSlot> {
+  params(ctx: RunContext, version: number, waitMs = 0, look?: RunLook): Promise<ParamsSlot> {
     let p = ctx.params.get(version);
     if (!p) {
-      p = this.fetchParams(ctx, version, waitMs);
+      p = this.fetchParams(ctx, version, waitMs, look);
       p.catch(() => ctx.params.delete(version));
       ctx.params.set(version, p);
       for (const k of [...ctx.params.keys()].sort((a, b) => a - b).slice(0, -2)) ctx.params.delete(k);
@@ -149,12 +183,14 @@ export class RunContextService implements OnApplicationShutdown {
     return p;
   }
 
-  private async fetchParams(ctx: RunContext, version: number, waitMs: number): Promise<ParamsSlot> {
+  private async fetchParams(ctx: RunContext, version: number, waitMs: number, look?: RunLook): Promise<ParamsSlot> {
     const runId = ctx.manifest.runId;
     const key = this.keys.params(runId, version);
     const deadline = Date.now() + waitMs;
-    for (;;) {
-      const since = this.notices.mark();
+    // a replicated run's first look may have come with its job's pickup (RunLook)
+    let first = ctx.replicated ? look : undefined;
+    for (; ; first = undefined) {
+      const since = first?.since ?? this.notices.mark();
       const started = process.hrtime.bigint();
       // a replicated run has no parameters in Redis: its version says when the replica can make them
       const b = ctx.replicated ? null : await this.redis.getBuffer(key);
@@ -167,10 +203,7 @@ export class RunContextService implements OnApplicationShutdown {
         this.onParamsFetched?.(b.byteLength, Number(process.hrtime.bigint() - started) / 1e9);
         return slot;
       }
-      const [published, live] = await Promise.all([
-        this.redis.get(this.keys.paramsVersion(runId)),
-        this.redis.exists(this.keys.runManifest(runId)),
-      ]);
+      const { published, live } = first ?? (await this.look(runId));
       if (!live) throw new MissingStateError(`run ${runId} is over (no manifest in Redis)`);
       // every coordinator sets the version before it queues a job: without it, the job is not one of its
       if (published === null) throw new MissingStateError(`run ${runId} has no parameters of version ${version}`);
@@ -201,6 +234,17 @@ export class RunContextService implements OnApplicationShutdown {
         );
       await this.notices.next(runId, version, Math.min(left, PARAMS_POLL_MS), since);
     }
+  }
+
+  /** The run's published version and whether its manifest exists (one round trip). */
+  private async look(runId: string): Promise<Omit<RunLook, 'since'>> {
+    const replies = (await this.redis
+      .pipeline()
+      .get(this.keys.paramsVersion(runId))
+      .exists(this.keys.runManifest(runId))
+      .exec()) ?? [[new Error('no reply'), null]];
+    for (const [err] of replies) if (err) throw err;
+    return { published: (replies[0][1] as string | null) ?? null, live: replies[1][1] === 1 };
   }
 
   /**

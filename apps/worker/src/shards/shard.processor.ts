@@ -27,6 +27,7 @@ import {
   StepPastError,
   type ParamsSlot,
   type RunContext,
+  type RunLook,
 } from './run-context.service';
 import { WorkerMetrics } from '../worker.metrics';
 import { PrefetchPolicy } from './prefetch';
@@ -165,7 +166,10 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     // the run's manifest first, whatever the kind and however far ahead the job was queued: a job
     // of a run that ended (cancelled, failed, deleted) stops at its next pickup. The same round
     // trip asks whether the shard's result exists (a duplicate of a finished shard has nothing to do)
-    const [live, done] = await this.liveAndDone(data.runId, this.resultKey(data));
+    // and, for a replicated run's parameters not in hand yet, the run's version (a RunLook)
+    const looking = data.kind === 'gradient' && this.runs.lookWanted(data.runId, data.version);
+    const since = this.runs.mark();
+    const [live, done, published] = await this.liveAndDone(data.runId, this.resultKey(data), looking);
     if (!live) return this.runGone(data.runId);
     if (done) return { written: false };
     // sliced reduction (@nnq/exchange SliceReducer): reads the run's config, not its shard context
@@ -175,7 +179,8 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     checkPlan(job.id, data, ctx.manifest);
     // ...and fit this worker's memory budget (memory-check.ts), checked before anything is allocated
     checkMemory(data, ctx.manifest, this.config.NNQ_WORKER_MEMORY_MB);
-    return data.kind === 'gradient' ? this.gradient(ctx, data) : this.evaluate(ctx, data);
+    const look = looking ? { since, published, live } : undefined;
+    return data.kind === 'gradient' ? this.gradient(ctx, data, look) : this.evaluate(ctx, data);
   }
 
   /** A second-order run's pass job: parsed, checked against its run like a shard, computed once. */
@@ -202,13 +207,22 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     return undefined;
   }
 
-  /** Whether the run's manifest exists and, given a result key, whether that does (one round trip). */
-  private async liveAndDone(runId: string, result?: string): Promise<[boolean, boolean]> {
+  /**
+   * Whether the run's manifest exists, given a result key whether that does, and asked, the run's
+   * published version (one round trip).
+   */
+  private async liveAndDone(
+    runId: string,
+    result?: string,
+    version = false,
+  ): Promise<[boolean, boolean, string | null]> {
     const pipe = this.redis.pipeline().exists(this.keys.runManifest(runId));
     if (result) pipe.exists(result);
+    if (version) pipe.get(this.keys.paramsVersion(runId));
     const replies = (await pipe.exec()) ?? [];
     for (const [err] of replies) if (err) throw err;
-    return [replies[0]?.[1] === 1, replies[1]?.[1] === 1];
+    const published = version ? (replies[result ? 2 : 1]?.[1] as string | null | undefined) : null;
+    return [replies[0]?.[1] === 1, !!result && replies[1]?.[1] === 1, published ?? null];
   }
 
   /**
@@ -231,7 +245,7 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
     return { written: false };
   }
 
-  private async gradient(ctx: RunContext, job: GradientJob): Promise<{ written: boolean }> {
+  private async gradient(ctx: RunContext, job: GradientJob, look?: RunLook): Promise<{ written: boolean }> {
     const key = this.keys.gradient(job.runId, job.step, job.shard);
     const m = ctx.manifest;
     if (job.end > ctx.splits.train.length || job.shards !== m.shards) {
@@ -248,7 +262,7 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
       await new Promise((r) => setTimeout(r, this.config.NNQ_CHAOS_SHARD_DELAY_MS));
     const rows = rowsOf(ctx.splits.train, ctx.perms.get(job.epoch), job.start, job.end);
     // a job queued a step ahead gathers its rows while the previous step finishes
-    const r = await this.compute(ctx, job.version, rows, job.ahead ? AHEAD_WAIT_MS : 0);
+    const r = await this.compute(ctx, job.version, rows, job.ahead ? AHEAD_WAIT_MS : 0, look);
     // a run computes with one engine: a shard of another is refused before it is written
     const engine = engineTag(r.engine);
     const runEngine = await this.runEngine(job.runId, engine).catch((err: unknown) => {
@@ -346,12 +360,12 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
    * Gather `rows` into reused buffers, get parameters `version` (waiting up to `waitMs` for them),
    * and differentiate on a compute thread.
    */
-  private async compute(ctx: RunContext, version: number, rows: ArrayLike<number>, waitMs = 0) {
+  private async compute(ctx: RunContext, version: number, rows: ArrayLike<number>, waitMs = 0, look?: RunLook) {
     const m = ctx.manifest;
     const b = this.pool.buffers(m.spec, rows.length, m.paramCount);
     try {
       // the parameters are read (or waited for) while the rows are gathered
-      const reading = this.paramsOrFail(ctx, version, waitMs);
+      const reading = this.paramsOrFail(ctx, version, waitMs, look);
       reading.catch(() => undefined); // awaited below; a gather failure must not leave it unhandled
       await this.runs.datasets.gatherBatch(m.datasetId, rows, m.preprocessing, b.x, b.y);
       const params = paramsValues(await reading, version, m.runId); // copied by lossAndGrad before it awaits
@@ -369,7 +383,7 @@ export class ShardProcessor extends WorkerHost implements OnModuleInit, OnApplic
   }
 
   /** Parameters `version`; a MissingStateError goes up to process(), which ends the job for good. */
-  private paramsOrFail(ctx: RunContext, version: number, waitMs: number): Promise<ParamsSlot> {
-    return this.runs.params(ctx, version, waitMs);
+  private paramsOrFail(ctx: RunContext, version: number, waitMs: number, look?: RunLook): Promise<ParamsSlot> {
+    return this.runs.params(ctx, version, waitMs, look);
   }
 }
