@@ -97,6 +97,23 @@ describe('NoticeBoard', () => {
     expect(await wait.at(POLL - 1)).toBe(false);
   });
 
+  it('with until, ends a wait on the notice that makes it hold; noticedOf counts (all once forgotten)', async () => {
+    const { board, publish } = channel();
+    await board.listen('ch');
+    const since = board.mark();
+    const keys = ['k0', 'k1', 'k2'];
+    const wait = follow(board.wait({ since, ms: POLL, until: () => board.noticedOf(keys, since) >= 2 }));
+    publish('k1');
+    publish('other');
+    expect(await wait.at(0)).toBe(false);
+    publish('k2');
+    expect(await wait.at(0)).toBe(true);
+    expect(board.noticedOf(keys, since)).toBe(2);
+    for (let v = 0; v < 100; v++) publish(`r2:${v}`); // k1 and k2 are forgotten
+    expect(board.noticedOf(keys, since)).toBe(3);
+    expect(board.noticedOf(keys, board.mark())).toBe(0);
+  });
+
   it('ends a wait after its poll when no notice comes (a lost notice costs one poll)', async () => {
     const { board } = channel();
     // never subscribed: only the poll ends waits

@@ -32,6 +32,11 @@ export interface WaitOptions {
   ms: number;
   /** Ends the wait (without an error: the caller checks its signal). */
   signal?: AbortSignal;
+  /**
+   * Without `topic`: a notice ends the wait only once this holds (checked at once and at each
+   * notice; e.g. enough of the topics the waiter needs were noticed: `noticedOf`).
+   */
+  until?: () => boolean;
 }
 
 /** Topics of recent notices remembered with their number (the oldest is forgotten first). */
@@ -106,25 +111,35 @@ export class NoticeBoard {
     return (this.recent.get(topic) ?? 0) > since || this.forgotten > since;
   }
 
+  /** How many of `topics` were noticed after `since` (all of them when topics were forgotten since). */
+  noticedOf(topics: readonly string[], since: number): number {
+    if (this.forgotten > since) return topics.length;
+    let n = 0;
+    for (const t of topics) if ((this.recent.get(t) ?? 0) > since) n++;
+    return n;
+  }
+
   /**
    * Resolves on the first of: a notice of `topic` (any notice without one) after `since`, at once
    * when it came already; `ms` passing; `signal` aborting.
    */
-  wait({ topic, since, ms, signal }: WaitOptions): Promise<void> {
-    if (this.noticed(topic, since) || signal?.aborted) return Promise.resolve();
+  wait({ topic, since, ms, signal, until }: WaitOptions): Promise<void> {
+    const ready = until && topic === undefined ? () => this.count > since && until() : () => this.noticed(topic, since);
+    if (ready() || signal?.aborted) return Promise.resolve();
     return new Promise<void>((resolve) => {
       let set = this.waiters.get(topic);
       if (!set) this.waiters.set(topic, (set = new Set()));
       const waiters = set;
       const done = () => {
         clearTimeout(timer);
-        waiters.delete(done);
+        waiters.delete(onNotice);
         if (waiters.size === 0 && this.waiters.get(topic) === waiters) this.waiters.delete(topic);
         signal?.removeEventListener('abort', done);
         resolve();
       };
+      const onNotice = () => ready() && done();
       const timer = setTimeout(done, ms);
-      waiters.add(done);
+      waiters.add(onNotice);
       signal?.addEventListener('abort', done);
     });
   }

@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import type { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { describe, expect, it } from 'vitest';
-import { ShardWaiter } from './shard-waiter';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ShardJobFailedError, ShardWaiter } from './shard-waiter';
 
 /** A waiter that only polls (every 5 ms): no Redis, queue or events are touched on the take path. */
 const waiter = () => new ShardWaiter({} as Redis, {} as Queue, new EventEmitter() as unknown as QueueEvents, 5);
@@ -78,5 +78,76 @@ describe('ShardWaiter take', () => {
     await done.catch(() => undefined);
     expect(outcome).toBe('woke');
     expect(reads).toBe(2);
+  });
+});
+
+describe('ShardWaiter wake-ups', () => {
+  afterEach(() => void vi.useRealTimers());
+
+  /** A waiter polling every minute (fake time) on a results channel the test publishes on. */
+  async function setup(present: string[] = []) {
+    vi.useFakeTimers();
+    const channel = Object.assign(new EventEmitter(), { subscribe: async () => 1 });
+    const store = new Set(present);
+    const counts = { reads: 0 };
+    const redis = {
+      duplicate: () => channel,
+      exists: async (...ks: string[]) => (counts.reads++, ks.filter((k) => store.has(k)).length),
+    } as unknown as Redis;
+    const events = new EventEmitter();
+    const queue = { getJobState: async () => 'failed' } as unknown as Queue;
+    const w = new ShardWaiter(redis, queue, events as unknown as QueueEvents, 60_000);
+    await w.listen('results');
+    const land = (k: string) => (store.add(k), channel.emit('message', 'results', k));
+    return { w, land, counts, events };
+  }
+
+  /** Whether `p` has settled once the microtasks and timers due now have run. */
+  async function settled(p: Promise<unknown>): Promise<boolean> {
+    let done = false;
+    void p.then(
+      () => (done = true),
+      () => (done = true),
+    );
+    await vi.advanceTimersByTimeAsync(0);
+    return done;
+  }
+
+  it('reads again once as many of its keys were noticed as were missing, not at each notice', async () => {
+    const { w, land, counts } = await setup(['k0']);
+    const done = w.waitFor(['k0', 'k1', 'k2'], []);
+    expect(await settled(done)).toBe(false);
+    expect(counts.reads).toBe(1);
+    land('k1');
+    land('other-run:k1'); // another run's result: no read
+    expect(await settled(done)).toBe(false);
+    expect(counts.reads).toBe(1);
+    land('k2');
+    expect(await settled(done)).toBe(true);
+    expect(counts.reads).toBe(2);
+  });
+
+  it('reads again at its poll when a notice was lost', async () => {
+    const { w, counts } = await setup(['k0']);
+    const done = w.waitFor(['k0'], []);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(counts.reads).toBe(1);
+    expect(await settled(done)).toBe(true);
+    const late = w.waitFor(['k9'], []);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(counts.reads).toBe(2);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(counts.reads).toBe(3);
+    expect(await settled(late)).toBe(false);
+  });
+
+  it('ends at once when one of its jobs fails for good', async () => {
+    const { w, events } = await setup();
+    const done = w.waitFor(['k0', 'k1'], ['j0', 'j1']);
+    const outcome = done.catch((e: unknown) => e);
+    expect(await settled(done)).toBe(false);
+    events.emit('failed', { jobId: 'j1', failedReason: 'broken' });
+    expect(await settled(done)).toBe(true);
+    expect(await outcome).toBeInstanceOf(ShardJobFailedError);
   });
 });

@@ -21,13 +21,6 @@ export class CancelledError extends Error {
   }
 }
 
-/**
- * Waits until every result key of a step exists. Notices on the results channel (published by
- * the scripts that write results, before BullMQ even completes the job) only wake the waiter
- * early; completion is decided from the keys themselves, re-read after every wake-up and at least
- * every `pollMs`. A job that failed for good (no attempts left, or unrecoverable; from QueueEvents)
- * ends the wait.
- */
 /** Results read in index order: `read` answers null while a result is missing. */
 export interface Take<T> {
   read(index: number): Promise<T | null>;
@@ -39,6 +32,14 @@ const TAKE_AHEAD = 4;
 /** A wait re-reads the state of the jobs whose results are missing every this many polls (2 s). */
 const RECHECK_POLLS = 10;
 
+/**
+ * Waits until every result key of a step exists. Notices on the results channel (published by
+ * the scripts that write results, before BullMQ even completes the job) only wake the waiter
+ * early, and only those naming results it misses (other runs' wake nothing; a plain wait reads
+ * again once as many of its keys were noticed as were missing); completion is decided from the
+ * keys themselves, re-read after such a wake-up and at least every `pollMs`. A job that failed for
+ * good (no attempts left, or unrecoverable; from QueueEvents) ends the wait.
+ */
 export class ShardWaiter {
   private readonly logger = new Logger(ShardWaiter.name);
   private readonly failed = new Map<string, string>();
@@ -133,6 +134,8 @@ export class ShardWaiter {
       if (signal?.aborted) throw new CancelledError();
       // a notice from here on may concern a key the reads below find missing: it skips the sleep
       const seen = this.notices.mark();
+      /** After the reads: whether the notices since `seen` call for reading again. */
+      let woken: () => boolean;
       if (take) {
         // hand over results in index order as soon as the next one exists (overlaps the sum with compute)
         for (;;) {
@@ -149,7 +152,15 @@ export class ShardWaiter {
           if (next === before || next === keys.length || !want.length) break;
         }
         if (next === keys.length) return;
-      } else if ((await this.redis.exists(...keys)) === keys.length) return;
+        // a notice of a result the window still misses (the others' and other runs' wake nothing)
+        const missing = keys.slice(next, next + TAKE_AHEAD).filter((_, k) => !held.has(next + k));
+        woken = () => this.notices.noticedOf(missing, seen) > 0;
+      } else {
+        const present = await this.redis.exists(...keys);
+        if (present === keys.length) return;
+        // read again once as many of the keys were noticed as were missing (any may have been there)
+        woken = () => this.notices.noticedOf(keys, seen) >= keys.length - present;
+      }
       if (Date.now() >= deadline && straggler) {
         const flags = await Promise.all(keys.map((k) => this.redis.exists(k)));
         const missing = flags.flatMap((f, i) => (f ? [] : [i]));
@@ -168,7 +179,8 @@ export class ShardWaiter {
           throw new ShardJobFailedError(id, reason);
         }
       }
-      await this.notices.wait({ since: seen, ms: this.pollMs, signal });
+      const failed = () => jobIds.some((id) => this.failed.has(id));
+      await this.notices.wait({ since: seen, ms: this.pollMs, signal, until: () => woken() || failed() });
     }
   }
 
