@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { until } from '../../../../test/support/processes';
 import type { RunStore } from '../runs/run-store.service';
 import type { WorkersService } from '../workers/workers.service';
-import { ShardEvents } from '../shard-events.service';
+import { EVENT_READ_GAP_MS, ShardEvents } from '../shard-events.service';
 import { isRetry, QueueMetrics } from './queue.metrics';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -108,7 +108,9 @@ describe('QueueMetrics against Redis', () => {
       { connection, prefix: keys.bullPrefix(), skipStalledCheck: true },
     );
     workers.push(w);
-    const backoff = { type: 'fixed', delay: 50 };
+    // events are read up to EVENT_READ_GAP_MS late, and a retry is told by the job's state then: a
+    // backoff shorter than that could see the retry fail for good first (shard jobs back off >= 500 ms)
+    const backoff = { type: 'fixed', delay: 2 * EVENT_READ_GAP_MS };
     await queue.add('flaky', {}, { attempts: 5, backoff });
     await queue.add('broken', {}, { attempts: 2, backoff });
     // flaky: 2 failed attempts retried; broken: 1 retried, then failed for good

@@ -26,7 +26,9 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 /**
  * Whether a job seen in a 'failed' or 'delayed' event is being retried: it has had at least one
  * attempt, has attempts left and is not in the failed set. (BullMQ 6 reports a failed attempt
- * with backoff as 'delayed', and only the last one as 'failed'.)
+ * with backoff as 'delayed', and only the last one as 'failed'.) The state is read when the event
+ * is, up to EVENT_READ_GAP_MS after it: shard jobs back off 500 ms at least, so their retry has
+ * not failed for good by then.
  */
 export function isRetry(job: Pick<Job, 'attemptsMade' | 'opts'>, state: string): boolean {
   const attempts = job.opts.attempts ?? 1;
