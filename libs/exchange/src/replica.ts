@@ -110,7 +110,8 @@ export class Replicas {
 
   /**
    * Bring the run's replica to parameters `version` and hand them (and the optimizer state) to
-   * `use`, synchronously, before any other advance of the replica (copy them there). Resolves with the bytes read from Redis.
+   * `use`, synchronously, before any other advance of the replica (copy them there). Resolves
+   * with the bytes read from Redis.
    * Callers first check that step version-1's gradients are all written (the run's version is
    * `version`), or ask `early` (the run's version is version-1: the coordinator has not seen them
    * all yet): then a gradient of step version-1 not written yet rejects with ReplicaNotYetError,
