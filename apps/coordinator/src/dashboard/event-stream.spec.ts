@@ -69,4 +69,28 @@ describe('streamEvents', () => {
     reading.end();
     expect(events.observed).toBe(false);
   });
+
+  it('keeps a backed-up client whose queue shrinks between checks, up to 8 times the bound', () => {
+    vi.useFakeTimers();
+    const events = new Subject<{ type: string; data: string }>();
+    const slow = new StalledResponse();
+    streamEvents(events, slow as unknown as ServerResponse, () => undefined, 1000);
+    events.next({ type: 'snapshot', data: 'x'.repeat(5000) });
+    slow.writableLength = 3000; // took 2 kB of the frame: it reads
+    vi.advanceTimersByTime(CHECK_MS);
+    expect(slow.destroyed).toBe(false);
+    vi.advanceTimersByTime(CHECK_MS); // took nothing since: not reading
+    expect(slow.destroyed).toBe(true);
+    // past 8 times the bound, reading does not keep it
+    const trickle = new StalledResponse();
+    streamEvents(events, trickle as unknown as ServerResponse, () => undefined, 1000);
+    events.next({ type: 'snapshot', data: 'x'.repeat(5000) });
+    trickle.writableLength -= 10;
+    events.next({ type: 'history', data: 'y'.repeat(9000) });
+    expect(trickle.destroyed).toBe(false);
+    expect(trickle.chunks).toHaveLength(2);
+    trickle.writableLength -= 10;
+    vi.advanceTimersByTime(CHECK_MS);
+    expect(trickle.destroyed).toBe(true);
+  });
 });

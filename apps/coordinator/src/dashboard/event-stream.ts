@@ -2,8 +2,10 @@ import type { MessageEvent } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import type { Observable } from 'rxjs';
 
-/** Bytes a client may have waiting in its socket's queue; past this it is not reading and is dropped. */
+/** Bytes a client may have waiting in its socket's queue; past this, unless it read since the last check, it is dropped. */
 export const MAX_QUEUED_BYTES = 1 << 20;
+/** ...and past this many times MAX_QUEUED_BYTES it is dropped even while it reads (a client that trickles). */
+const READING_ALLOWANCE = 8;
 /** How often a client is checked when nothing new is sent to it. */
 export const CHECK_MS = 1000;
 
@@ -28,9 +30,11 @@ export function sseFrame(event: MessageEvent): Buffer {
  * Streams `events` to `res` as server-sent events until either side ends. A client that does not
  * read lets frames pile up in its socket's queue (res.writableLength, bytes the kernel has not
  * taken); past `maxQueued`, checked before each frame and every CHECK_MS, the connection is
- * dropped and `onDrop` told (an EventSource reconnects and starts again from a snapshot). So a
- * client holds at most `maxQueued` bytes plus one frame, and as frames are Buffers shared by all
- * clients, even that is mostly references.
+ * dropped and `onDrop` told (an EventSource reconnects and starts again from a snapshot), unless
+ * its queue shrank since the last check (it reads, only slowly: a snapshot of several MB takes a
+ * busy reader more than a check's interval) and holds at most READING_ALLOWANCE times `maxQueued`.
+ * So a client holds at most that plus one frame, and as frames are Buffers shared by all clients,
+ * even that is mostly references.
  */
 export function streamEvents(
   events: Observable<MessageEvent>,
@@ -45,10 +49,15 @@ export function streamEvents(
     'x-accel-buffering': 'no',
   });
   res.flushHeaders();
+  // the queue's length at the last check (after that check's write)
+  let lastQueued = 0;
   const backedUp = (): boolean => {
     if (res.destroyed) return true;
-    if (res.writableLength <= maxQueued) return false;
-    onDrop(res.writableLength);
+    const queued = res.writableLength;
+    const reading = queued < lastQueued && queued <= READING_ALLOWANCE * maxQueued;
+    lastQueued = queued;
+    if (queued <= maxQueued || reading) return false;
+    onDrop(queued);
     res.destroy();
     return true;
   };
@@ -56,7 +65,9 @@ export function streamEvents(
   check.unref();
   const subscription = events.subscribe({
     next: (event) => {
-      if (!backedUp()) res.write(sseFrame(event));
+      if (backedUp()) return;
+      res.write(sseFrame(event));
+      lastQueued = res.writableLength;
     },
     error: () => res.end(),
     complete: () => res.end(),
