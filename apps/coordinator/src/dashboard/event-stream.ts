@@ -2,7 +2,7 @@ import type { MessageEvent } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import type { Observable } from 'rxjs';
 
-/** Bytes a client may have waiting in its socket's queue; past this it is dropped unless it read since the last check. */
+/** Bytes a client may have queued in its socket; past this it is dropped unless it read since the last check. */
 export const MAX_QUEUED_BYTES = 1 << 20;
 /** ...and past this many times MAX_QUEUED_BYTES it is dropped even while it reads (a client that trickles). */
 const READING_ALLOWANCE = 8;
