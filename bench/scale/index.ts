@@ -63,7 +63,8 @@ function config(P: number, W: number, sliced: boolean): RunConfigInput & { param
     batchSize: 1024,
     shards: W,
     steps,
-    evaluation: { every: 1_000_000, rowsPerShard: 65536 },
+    // the default evaluation shards (2048 rows): 65536 rows of 1,000 units is over a worker's memory budget
+    evaluation: { every: 1_000_000 },
     reduce: sliced ? { slices: SLICES, sliceAbove: 0 } : { slices: 1, sliceAbove: 8 },
   };
 }
