@@ -142,7 +142,7 @@ export class SliceReducer {
       rows: job.rows,
     });
     // an update that made a parameter non-finite poisons the step as a non-finite gradient does:
-    // the coordinator's publish refuses it (publish-slices-2). A sum of squares is never -Infinity,
+    // the coordinator's publish refuses it (publish-slices-3). A sum of squares is never -Infinity,
     // so it also tells the coordinator which of the two it was (gradient: NaN or +Infinity)
     const sq = Number.isFinite(sumSq) && !allFinite(params) ? -Infinity : sumSq;
     // the next step's shards go out before the commit: the queue traffic they cause overlaps the

@@ -123,12 +123,13 @@ export class SlicedStep implements StepStrategy {
     timer.lap('wait');
     // 4. parameters t+1 appear whole, with the version workers tell waiting, early and past jobs
     // apart by and the notice that wakes the jobs queued ahead, in one script that reads the
-    // markers: unless the step is poisoned
+    // markers and takes the ids of jobs parked waiting for t+1: unless the step is poisoned
     const states = (v: number) => this.ranges.map((r) => keys.optState(id, r.slice, v));
     const staged = { staging: keys.paramsStaging(id, t + 1), params: keys.params(id, t + 1) };
+    const parked = keys.parked(id, t + 1);
     const out = await publishSlices(
       redis,
-      { ...staged, version: keys.paramsVersion(id), markers },
+      { ...staged, version: keys.paramsVersion(id), parked, markers },
       t + 1,
       keys.paramsChannel(),
       `${id}:${t + 1}`,
@@ -143,6 +144,7 @@ export class SlicedStep implements StepStrategy {
     const gradNorm = Math.sqrt(read.reduce((acc, m) => acc + m.sq, 0)) / rows;
     const epoch = plan.epochOf(t);
     const skipped = !out.published;
+    let taken: unknown = out.parked;
     if (skipped) {
       metrics.nonFinite();
       // fail: parameters t are still in Redis
@@ -155,8 +157,11 @@ export class SlicedStep implements StepStrategy {
         .del(keys.paramsStaging(id, t + 1))
         .set(keys.paramsVersion(id), t + 1)
         .publish(keys.paramsChannel(), `${id}:${t + 1}`)
+        .smembers(parked)
+        .del(parked)
         .exec();
       for (const [err] of replies ?? []) if (err) throw new Error(`skipping step ${t}: ${err.message}`);
+      taken = replies?.at(-2)?.[1];
     }
     // 6. delete what step t no longer needs, in one MULTI (a late duplicate reduce then finds no
     // state), after the next step's dispatch; the run's end deletes whatever is left
@@ -165,11 +170,9 @@ export class SlicedStep implements StepStrategy {
         .multi()
         .unlink(...gradKeys, keys.params(id, t), ...states(t), ...markers)
         .exec();
-    // jobs parked waiting for parameters t+1 go back to the queue now (parked-jobs.ts); the reads
-    // go out beside the previous step's cleanup
-    const parked = keys.parked(id, t + 1);
-    const [, taken] = await Promise.all([cleaned, redis.multi().smembers(parked).del(parked).exec()]);
-    await promoteParked(queue, taken?.[0]?.[1]);
+    // jobs parked waiting for parameters t+1 go back to the queue now (parked-jobs.ts)
+    await cleaned;
+    await promoteParked(queue, taken);
     timer.lap('publish');
     timer.report();
     if (skipped) return { step: t, epoch, loss: NaN, accuracy: NaN, lr: 0, gradNorm, skipped };
