@@ -153,6 +153,11 @@ export class Replicas {
     kept?.release(kept.blob);
   }
 
+  /** The version the run's replica holds now (-1: none loaded, or it starts from a snapshot). */
+  versionOf(runId: string): number {
+    return this.loaded.get(runId)?.version ?? -1;
+  }
+
   /** Wait for the run's last step summary write to end (rejects with its error). */
   async flush(runId: string): Promise<void> {
     await (

@@ -194,4 +194,38 @@ describe('RunContextService.params: the first look of a replicated run comes wit
     ]);
     expect(pipelines.count).toBe(1);
   });
+
+  it('a replica one step behind, woken, makes the parameters without reading the version', async () => {
+    const { service, publish, pipelines } = setup(4);
+    vi.spyOn(service.replicas, 'versionOf').mockReturnValue(4);
+    const paramsAt = vi
+      .spyOn(service.replicas, 'paramsAt')
+      .mockRejectedValueOnce(new ReplicaNotYetError('step 4 has gradients still to come'))
+      .mockImplementationOnce(async (_run, v, use) => (use(new Float32Array(P).fill(v), {} as OptimizerState), 0));
+    const got = service.params(replicated(), 5, 5_000, look('4'));
+    // the last gradient of step 4 is written (this worker's own, or another's notice): version 4 still
+    setTimeout(() => publish('r1:5'), 30);
+    expect([...paramsValues(await got, 5, 'r1')]).toEqual([5, 5, 5]);
+    expect(paramsAt.mock.calls.map((c) => [c[1], c[3] ?? false])).toEqual([
+      [5, true],
+      [5, true],
+    ]);
+    expect(pipelines.count).toBe(0);
+  });
+
+  it('a replica one step behind that still misses a gradient reads the version, and asks once a wake', async () => {
+    const { service, store, publish, pipelines } = setup(4);
+    vi.spyOn(service.replicas, 'versionOf').mockReturnValue(4);
+    const paramsAt = vi
+      .spyOn(service.replicas, 'paramsAt')
+      .mockRejectedValueOnce(new ReplicaNotYetError('step 4 has gradients still to come'))
+      .mockRejectedValueOnce(new ReplicaNotYetError('step 4 has gradients still to come'))
+      .mockImplementationOnce(async (_run, v, use) => (use(new Float32Array(P).fill(v), {} as OptimizerState), 0));
+    const got = service.params(replicated(), 5, 5_000, look('4'));
+    setTimeout(() => publish('r1:5'), 30); // one gradient of two
+    setTimeout(() => (store.set(keys.paramsVersion('r1'), '5'), publish('r1:5')), 90);
+    expect([...paramsValues(await got, 5, 'r1')]).toEqual([5, 5, 5]);
+    expect(paramsAt.mock.calls.map((c) => c[3] ?? false)).toEqual([true, true, true]);
+    expect(pipelines.count).toBe(1);
+  });
 });

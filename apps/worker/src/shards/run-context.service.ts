@@ -192,6 +192,14 @@ export class RunContextService implements OnApplicationShutdown {
     for (; ; first = undefined) {
       const since = first?.since ?? this.notices.mark();
       const started = process.hrtime.bigint();
+      // a replica one step behind tries step version-1's gradients before it reads the run's
+      // version: once woken, it has them all when this worker's own gradient is the last (no
+      // round trip behind the gradient's write) or when another worker's notice says so
+      const early = ctx.replicated && !first && this.replicas.versionOf(runId) === version - 1;
+      if (early) {
+        const slot = await this.replicaParams(ctx, version, started, true);
+        if (slot) return slot;
+      }
       // a replicated run has no parameters in Redis: its version says when the replica can make them
       const b = ctx.replicated ? null : await this.redis.getBuffer(key);
       if (b) {
@@ -212,7 +220,7 @@ export class RunContextService implements OnApplicationShutdown {
       if (V === version && ctx.replicated) return this.replicaParams(ctx, version, started);
       // a replica need not wait for the coordinator's version: step version-1's gradients written
       // (each writer's notice wakes this wait) are all it takes
-      if (V === version - 1 && ctx.replicated) {
+      if (V === version - 1 && ctx.replicated && !early) {
         const slot = await this.replicaParams(ctx, version, started, true);
         if (slot) return slot;
       }
