@@ -50,7 +50,7 @@ export class ReplicatedStep implements StepStrategy {
     private readonly logger: Logger,
     private readonly snapshotEvery = SNAPSHOT_EVERY,
   ) {
-    this.replica = new Replicas(deps.redis, deps.keys, 1);
+    this.replica = this.ownReplica();
   }
 
   /**
@@ -61,7 +61,7 @@ export class ReplicatedStep implements StepStrategy {
   async init(start: StepState, step: number): Promise<void> {
     this.dispatchedAhead = -1;
     // this process's replica starts again from the snapshot below
-    this.replica = new Replicas(this.deps.redis, this.deps.keys, 1);
+    this.replica = this.ownReplica();
     await this.publishSnapshot(step, encodeSnapshot(this.config, start.params, start.state));
   }
 
@@ -173,9 +173,14 @@ export class ReplicatedStep implements StepStrategy {
    * first one's write did not land) starts a new replica, from the newest snapshot.
    */
   private async applyOwn(t: number, attempt: number): Promise<void> {
-    if (attempt > 0) this.replica = new Replicas(this.deps.redis, this.deps.keys, 1);
+    if (attempt > 0) this.replica = this.ownReplica();
     await this.pull(t + 1);
     await this.replica.flush(this.runId);
+  }
+
+  /** A new replica for this process (one run's: it holds the run's parameters only). */
+  private ownReplica(): Replicas {
+    return new Replicas(this.deps.redis, this.deps.keys, 1);
   }
 
   /** Step `step`'s jobs, marked ahead; none past the run's last step. */
