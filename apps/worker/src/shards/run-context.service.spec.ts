@@ -166,6 +166,15 @@ describe('RunContextService.params: buffers reused across versions', () => {
 describe('RunContextService.params: the first look of a replicated run comes with its job (RunLook)', () => {
   const replicated = () => ({ ...ctx(), replicated: true }) as RunContext;
   const look = (published: string | null, live = true) => ({ since: 0, published, live });
+  /** The replica misses a gradient of step 4 `notYet` times, then gives parameters 5 (all 5s). */
+  const replicaAnswers = (service: RunContextService, notYet: number) => {
+    const paramsAt = vi.spyOn(service.replicas, 'paramsAt');
+    for (let i = 0; i < notYet; i++)
+      paramsAt.mockRejectedValueOnce(new ReplicaNotYetError('step 4 has gradients still to come'));
+    return paramsAt.mockImplementationOnce(
+      async (_run, v, use) => (use(new Float32Array(P).fill(v), {} as OptimizerState), 0),
+    );
+  };
 
   it('decides from the look without reading the version again', async () => {
     const { service, pipelines } = setup(4);
@@ -177,10 +186,7 @@ describe('RunContextService.params: the first look of a replicated run comes wit
 
   it('reads the version itself after waiting for a gradient still to come', async () => {
     const { service, store, publish, pipelines } = setup(4);
-    const paramsAt = vi
-      .spyOn(service.replicas, 'paramsAt')
-      .mockRejectedValueOnce(new ReplicaNotYetError('step 4 has gradients still to come'))
-      .mockImplementationOnce(async (_run, v, use) => (use(new Float32Array(P).fill(v), {} as OptimizerState), 0));
+    const paramsAt = replicaAnswers(service, 1);
     const got = service.params(replicated(), 5, 5_000, look('4'));
     setTimeout(() => {
       store.set(keys.paramsVersion('r1'), '5');
@@ -198,10 +204,7 @@ describe('RunContextService.params: the first look of a replicated run comes wit
   it('a replica one step behind, woken, makes the parameters without reading the version', async () => {
     const { service, publish, pipelines } = setup(4);
     vi.spyOn(service.replicas, 'versionOf').mockReturnValue(4);
-    const paramsAt = vi
-      .spyOn(service.replicas, 'paramsAt')
-      .mockRejectedValueOnce(new ReplicaNotYetError('step 4 has gradients still to come'))
-      .mockImplementationOnce(async (_run, v, use) => (use(new Float32Array(P).fill(v), {} as OptimizerState), 0));
+    const paramsAt = replicaAnswers(service, 1);
     const got = service.params(replicated(), 5, 5_000, look('4'));
     // the last gradient of step 4 is written (this worker's own, or another's notice): version 4 still
     setTimeout(() => publish('r1:5'), 30);
@@ -216,11 +219,7 @@ describe('RunContextService.params: the first look of a replicated run comes wit
   it('a replica one step behind that still misses a gradient reads the version, and asks once a wake', async () => {
     const { service, store, publish, pipelines } = setup(4);
     vi.spyOn(service.replicas, 'versionOf').mockReturnValue(4);
-    const paramsAt = vi
-      .spyOn(service.replicas, 'paramsAt')
-      .mockRejectedValueOnce(new ReplicaNotYetError('step 4 has gradients still to come'))
-      .mockRejectedValueOnce(new ReplicaNotYetError('step 4 has gradients still to come'))
-      .mockImplementationOnce(async (_run, v, use) => (use(new Float32Array(P).fill(v), {} as OptimizerState), 0));
+    const paramsAt = replicaAnswers(service, 2);
     const got = service.params(replicated(), 5, 5_000, look('4'));
     setTimeout(() => publish('r1:5'), 30); // one gradient of two
     setTimeout(() => (store.set(keys.paramsVersion('r1'), '5'), publish('r1:5')), 90);
